@@ -1,0 +1,52 @@
+import { ConvscopeError } from '../../shared/api'
+import { activationsCommand } from './activationsCommand'
+import { infoCommand } from './infoCommand'
+import { serveCommand } from './serveCommand'
+
+export interface Command {
+  summary: string
+  usage: string
+  run(args: string[]): Promise<number>
+}
+
+const commands: Record<string, Command> = {
+  serve: serveCommand,
+  info: infoCommand,
+  activations: activationsCommand,
+}
+
+function help(): string {
+  const rows = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(12)} ${c.summary}`)
+  return ['usage: convscope <command> [options]', '', 'commands:', ...rows, '', 'Run `convscope <command> --help` for its options.'].join('\n')
+}
+
+/** Entry of the command line; returns the exit code. Errors print one clear line, never a stack trace. */
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    console.log(help())
+    return name ? 0 : 2
+  }
+  const command = commands[name]
+  if (!command) {
+    console.error(`convscope: unknown command "${name}"\n\n${help()}`)
+    return 2
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    console.log(command.usage)
+    return 0
+  }
+  try {
+    return await command.run(rest)
+  } catch (error) {
+    if (error instanceof ConvscopeError) {
+      console.error(`convscope ${name}: ${error.message}`)
+      return error.code === 'BAD_REQUEST' ? 2 : 1
+    }
+    if (error instanceof TypeError && (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      console.error(`convscope ${name}: ${error.message}\n\n${command.usage}`)
+      return 2
+    }
+    throw error
+  }
+}

@@ -1,0 +1,49 @@
+import { parseArgs } from 'node:util'
+import { resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { startServer } from '../server/server'
+import { defaultWorkspaceDir } from '../workspace'
+import type { Command } from './index'
+
+const usage = `usage: convscope serve [--host 127.0.0.1] [--port 0] [--workspace DIR] [--backend NAME]
+
+Served mode: the workbench in any browser. Prints the URL with its access token.
+--port 0 picks a free port. Binding another host than 127.0.0.1 exposes your files to that network:
+only do it on a trusted network (the token is still required).`
+
+export const serveCommand: Command = {
+  summary: 'start served mode (the workbench in a browser) and print its URL',
+  usage,
+  async run(args) {
+    const { values } = parseArgs({
+      args,
+      options: {
+        host: { type: 'string', default: '127.0.0.1' },
+        port: { type: 'string', default: '0' },
+        workspace: { type: 'string' },
+        backend: { type: 'string' },
+      },
+    })
+    const port = Number(values.port)
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      console.error(`convscope serve: --port must be an integer 0..65535, got "${values.port}"`)
+      return 2
+    }
+    const staticDir = fileURLToPath(new URL('../../../out/renderer', import.meta.url))
+    const server = await startServer({
+      host: values.host,
+      port,
+      workspace: resolve(values.workspace ?? defaultWorkspaceDir()),
+      backend: values.backend,
+      staticDir,
+    })
+    await new Promise<void>((done) => {
+      const stop = () => {
+        void server.close().then(done)
+      }
+      process.once('SIGINT', stop)
+      process.once('SIGTERM', stop)
+    })
+    return 0
+  },
+}

@@ -1,0 +1,310 @@
+/**
+ * The one contract between the window and the engine.
+ *
+ * Every call the UI can make is a row of `methods`: its params and its result, as zod schemas. Both
+ * transports (Electron IPC and the served-mode WebSocket) carry the same envelopes (`RequestEnvelope`,
+ * `ResponseEnvelope`, `ProgressEnvelope`, `CancelEnvelope`), and every process boundary validates them
+ * with these schemas. A newcomer reads this file to know everything the renderer can ask for.
+ *
+ * Numbers travel as Float32Array (structured clone over IPC, tagged base64 over WebSocket: see wire.ts).
+ */
+import { z } from 'zod'
+
+// ---------------------------------------------------------------------------------------------------
+// Building blocks
+// ---------------------------------------------------------------------------------------------------
+
+export const Float32 = z.instanceof(Float32Array)
+
+/** Backends in the order the engine tries them. */
+export const BackendName = z.enum(['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'])
+export type BackendName = z.infer<typeof BackendName>
+
+export const BackendAttempt = z.object({
+  name: BackendName,
+  ok: z.boolean(),
+  /** Why it was skipped or failed; for the chosen one, why it was chosen (e.g. "forced by --backend"). */
+  reason: z.string(),
+})
+export const BackendReport = z.object({
+  active: BackendName,
+  attempts: z.array(BackendAttempt),
+  forced: z.boolean(),
+})
+export type BackendReport = z.infer<typeof BackendReport>
+
+/**
+ * Receptive field of a unit of a layer, per axis [height, width], in input pixels (Araujo et al. 2019):
+ * `size` = how many input pixels one unit sees, `jump` = input pixels between neighbouring units,
+ * `start` = input coordinate of the centre of the field of unit 0 (may be negative with padding).
+ * The field of unit (y, x) covers rows start[0] + y*jump[0] ± (size[0]-1)/2, likewise for columns.
+ */
+export const ReceptiveField = z.object({
+  size: z.tuple([z.number(), z.number()]),
+  jump: z.tuple([z.number(), z.number()]),
+  start: z.tuple([z.number(), z.number()]),
+  /** false where branches merged fields of different geometry: then this is the enclosing field. */
+  exact: z.boolean(),
+})
+export type ReceptiveField = z.infer<typeof ReceptiveField>
+
+export const LayerKind = z.enum(['input', 'conv', 'depthwise', 'pool', 'global-pool', 'dense', 'norm', 'activation', 'merge', 'reshape', 'other'])
+export type LayerKind = z.infer<typeof LayerKind>
+
+export const LayerInfo = z.object({
+  name: z.string(),
+  /** Keras class name (layers models) or TF op (graph models). */
+  type: z.string(),
+  kind: LayerKind,
+  /** Output shape without the batch axis; null entries are unknown dimensions. */
+  outputShape: z.array(z.number().nullable()),
+  params: z.number().int(),
+  inbound: z.array(z.string()),
+  receptiveField: ReceptiveField.nullable(),
+  /** Whether the layer has a 4-D kernel that the Filters view can show. */
+  hasFilters: z.boolean(),
+  /** Whether activations of this layer are spatial maps (rank 3 without batch). */
+  spatial: z.boolean(),
+  activation: z.string().nullable(),
+})
+export type LayerInfo = z.infer<typeof LayerInfo>
+
+/** Input preprocessing, from the model's `convscope.json` sidecar (defaults where it is missing). */
+export const Preprocessing = z.object({
+  /** [height, width] the network takes. */
+  inputSize: z.tuple([z.number().int().positive(), z.number().int().positive()]),
+  channelOrder: z.enum(['RGB', 'BGR']).default('RGB'),
+  /** Pixel values are first scaled from [0, 255] to `range`, then `(x - mean) / std` per channel. */
+  range: z.tuple([z.number(), z.number()]).default([0, 1]),
+  mean: z.tuple([z.number(), z.number(), z.number()]).default([0, 0, 0]),
+  std: z.tuple([z.number(), z.number(), z.number()]).default([1, 1, 1]),
+  /** stretch: resize to inputSize ignoring aspect; center-crop: resize the short side then crop; pad: letterbox. */
+  resize: z.enum(['stretch', 'center-crop', 'pad']).default('stretch'),
+  /** Label file beside model.json: one label per line, or a JSON array, or an ImageNet-style {"0": [wnid, name]} map. */
+  labels: z.string().nullable().default(null),
+})
+export type Preprocessing = z.infer<typeof Preprocessing>
+
+export const ModelInfo = z.object({
+  /** Content hash of model.json and its weight shards: the model's identity. */
+  id: z.string(),
+  dir: z.string(),
+  name: z.string(),
+  format: z.enum(['layers', 'graph']),
+  /** [height, width, channels] of one input image. */
+  inputShape: z.tuple([z.number(), z.number(), z.number()]),
+  preprocessing: Preprocessing,
+  /** True where no convscope.json was found and defaults were used. */
+  preprocessingDefaulted: z.boolean(),
+  labels: z.array(z.string()).nullable(),
+  layers: z.array(LayerInfo),
+  totalParams: z.number().int(),
+  warnings: z.array(z.string()),
+})
+export type ModelInfo = z.infer<typeof ModelInfo>
+
+export const RecentModel = z.object({ id: z.string(), dir: z.string(), name: z.string(), openedAt: z.string() })
+export type RecentModel = z.infer<typeof RecentModel>
+
+export const ImageEntry = z.object({
+  /** Absolute path. */
+  path: z.string(),
+  /** Path relative to the folder root, with forward slashes. */
+  relPath: z.string(),
+  /** Class folder name for ImageNet-style trees, else null. */
+  className: z.string().nullable(),
+})
+export type ImageEntry = z.infer<typeof ImageEntry>
+
+export const ImageFolder = z.object({
+  root: z.string(),
+  images: z.array(ImageEntry),
+  classes: z.array(z.string()),
+  /** True when listing stopped at `limit`. */
+  truncated: z.boolean(),
+})
+export type ImageFolder = z.infer<typeof ImageFolder>
+
+export const DirEntry = z.object({ name: z.string(), path: z.string(), kind: z.enum(['dir', 'file']), isModel: z.boolean() })
+export const DirListing = z.object({ path: z.string(), parent: z.string().nullable(), entries: z.array(DirEntry) })
+export type DirListing = z.infer<typeof DirListing>
+
+/** Facts about how an image was read, for the UI to show next to the image. */
+export const ImageFacts = z.object({
+  path: z.string(),
+  width: z.number().int(),
+  height: z.number().int(),
+  format: z.string(),
+  /** Notes on conversions made: "CMYK converted to sRGB", "alpha flattened on white", "EXIF rotation applied", ... */
+  notes: z.array(z.string()),
+})
+export type ImageFacts = z.infer<typeof ImageFacts>
+
+export const FilterData = z.object({
+  layer: z.string(),
+  /** Kernel shape [kh, kw, inChannels, outChannels] (depthwise: [kh, kw, channels, multiplier]). */
+  shape: z.tuple([z.number(), z.number(), z.number(), z.number()]),
+  depthwise: z.boolean(),
+  /** Kernel values in the shape above, row-major. */
+  weights: Float32,
+  /** True for a first layer whose inputs are the 3 image colour channels: shown as RGB tiles. */
+  rgb: z.boolean(),
+})
+export type FilterData = z.infer<typeof FilterData>
+
+export const ActivationData = z.object({
+  layer: z.string(),
+  image: ImageFacts,
+  /** [height, width, channels] for spatial layers, [units] otherwise. */
+  shape: z.array(z.number()),
+  /** Activations, row-major in `shape`. */
+  values: Float32,
+  /** Per channel: max over space and the flat (y * width + x) index where it occurs. */
+  channelMax: Float32,
+  channelArgmax: z.array(z.number().int()),
+  /** Top-5 of the model output for this image, where the model ends in class scores. */
+  predictions: z.array(z.object({ index: z.number().int(), label: z.string().nullable(), score: z.number() })),
+})
+export type ActivationData = z.infer<typeof ActivationData>
+
+export const SystemInfo = z.object({
+  version: z.string(),
+  backend: BackendReport,
+  workspace: z.string(),
+  /** 'electron' when the window is an Electron window, 'served' when it is a browser on served mode. */
+  shell: z.enum(['electron', 'served']),
+  /** Native folder dialogs are available (Electron only). */
+  nativeDialogs: z.boolean(),
+  platform: z.string(),
+  node: z.string(),
+})
+export type SystemInfo = z.infer<typeof SystemInfo>
+
+/** A long computation with progress, used to keep the engine busy in responsiveness tests and benchmarks. */
+export const BusyWork = z.object({ milliseconds: z.number().int().positive().max(600_000) })
+
+// ---------------------------------------------------------------------------------------------------
+// The methods
+// ---------------------------------------------------------------------------------------------------
+
+/** Where a method runs: the shell answers at once; engine methods queue behind the engine's work. */
+type Where = 'shell' | 'engine'
+const method = <P extends z.ZodType, R extends z.ZodType>(where: Where, params: P, result: R) => ({ where, params, result })
+
+export const methods = {
+  getSystemInfo: method('shell', z.object({}), SystemInfo),
+  ping: method('shell', z.object({}), z.object({ at: z.number() })),
+  /** List a folder for the served-mode folder picker (folders and model/image files only). */
+  browse: method('shell', z.object({ path: z.string().optional() }), DirListing),
+  /** Electron only: the native folder dialog. null when cancelled. */
+  chooseFolder: method('shell', z.object({ title: z.string().optional() }), z.object({ path: z.string().nullable() })),
+  listRecentModels: method('engine', z.object({}), z.array(RecentModel)),
+  openModel: method('engine', z.object({ path: z.string().min(1) }), ModelInfo),
+  getFilters: method('engine', z.object({ modelId: z.string(), layer: z.string() }), FilterData),
+  openImageFolder: method('engine', z.object({ path: z.string().min(1), limit: z.number().int().positive().default(5000) }), ImageFolder),
+  getActivations: method('engine', z.object({ modelId: z.string(), layer: z.string(), image: z.string().min(1) }), ActivationData),
+  busyWork: method('engine', BusyWork, z.object({ iterations: z.number() })),
+} as const
+
+export type Methods = typeof methods
+export type MethodName = keyof Methods
+export type Params<M extends MethodName> = z.input<Methods[M]['params']>
+export type Result<M extends MethodName> = z.infer<Methods[M]['result']>
+
+export const Progress = z.object({
+  done: z.number(),
+  total: z.number().nullable(),
+  message: z.string().optional(),
+})
+export type Progress = z.infer<typeof Progress>
+
+export interface CallOptions {
+  onProgress?: (p: Progress) => void
+  signal?: AbortSignal
+}
+
+/** What the renderer sees as `window.convscope` (Electron) or builds over a WebSocket (served mode). */
+export interface ConvscopeApi {
+  call<M extends MethodName>(method: M, params: Params<M>, options?: CallOptions): Promise<Result<M>>
+  /** URL the window can put in an <img src> for a local image the user opened. */
+  imageUrl(path: string): string
+  readonly shell: 'electron' | 'served'
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------------------------------
+
+export const ErrorCode = z.enum([
+  'BAD_REQUEST', // params failed validation
+  'NOT_FOUND', // a file or folder is missing
+  'BAD_MODEL', // not a model, unreadable model.json, missing/short weights
+  'UNSUPPORTED_OP', // the backend cannot run an op of the model
+  'BAD_IMAGE', // not an image, truncated, too large, ...
+  'FORBIDDEN', // a path outside the folders the user opened, or a missing token
+  'CANCELLED',
+  'UNAVAILABLE', // e.g. native dialogs in served mode
+  'INTERNAL',
+])
+export type ErrorCode = z.infer<typeof ErrorCode>
+
+export const ErrorPayload = z.object({ code: ErrorCode, message: z.string() })
+
+/** An error that crosses process boundaries with its code and a message a user can act on. */
+export class ConvscopeError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message)
+    this.name = 'ConvscopeError'
+  }
+  toPayload(): z.infer<typeof ErrorPayload> {
+    return { code: this.code, message: this.message }
+  }
+  static from(payload: z.infer<typeof ErrorPayload>): ConvscopeError {
+    return new ConvscopeError(payload.code, payload.message)
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Envelopes (identical over IPC, WebSocket and the engine process channel)
+// ---------------------------------------------------------------------------------------------------
+
+export const RequestEnvelope = z.object({ kind: z.literal('request'), id: z.number().int(), method: z.string(), params: z.unknown() })
+export const ResponseEnvelope = z.union([
+  z.object({ kind: z.literal('response'), id: z.number().int(), ok: z.literal(true), result: z.unknown() }),
+  z.object({ kind: z.literal('response'), id: z.number().int(), ok: z.literal(false), error: ErrorPayload }),
+])
+export const ProgressEnvelope = z.object({ kind: z.literal('progress'), id: z.number().int(), progress: Progress })
+export const CancelEnvelope = z.object({ kind: z.literal('cancel'), id: z.number().int() })
+export const ClientEnvelope = z.union([RequestEnvelope, CancelEnvelope])
+export const ServerEnvelope = z.union([ResponseEnvelope, ProgressEnvelope])
+export type RequestEnvelope = z.infer<typeof RequestEnvelope>
+export type ResponseEnvelope = z.infer<typeof ResponseEnvelope>
+export type ProgressEnvelope = z.infer<typeof ProgressEnvelope>
+export type CancelEnvelope = z.infer<typeof CancelEnvelope>
+export type ClientEnvelope = z.infer<typeof ClientEnvelope>
+export type ServerEnvelope = z.infer<typeof ServerEnvelope>
+
+export function isMethodName(name: string): name is MethodName {
+  return Object.prototype.hasOwnProperty.call(methods, name)
+}
+
+/** Validate params of a request; throws ConvscopeError('BAD_REQUEST') with zod's explanation. */
+export function parseParams<M extends MethodName>(name: M, params: unknown): z.infer<Methods[M]['params']> {
+  const parsed = methods[name].params.safeParse(params ?? {})
+  if (!parsed.success) {
+    throw new ConvscopeError('BAD_REQUEST', `Invalid parameters for ${name}: ${z.prettifyError(parsed.error)}`)
+  }
+  return parsed.data as z.infer<Methods[M]['params']>
+}
+
+/** Validate a result before it leaves the process that made it. */
+export function parseResult<M extends MethodName>(name: M, result: unknown): Result<M> {
+  const parsed = methods[name].result.safeParse(result)
+  if (!parsed.success) {
+    throw new ConvscopeError('INTERNAL', `Engine produced an invalid ${name} result: ${z.prettifyError(parsed.error)}`)
+  }
+  return parsed.data as Result<M>
+}
