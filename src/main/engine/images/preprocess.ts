@@ -1,0 +1,205 @@
+/**
+ * From a decoded image to the network's input: resize (stretch / center-crop / pad) with sharp, channel
+ * order, value range, then (x - mean) / std. Also returns the geometry that maps model-input pixels back
+ * onto the original image, for drawing receptive-field boxes on it.
+ *
+ * Conventions:
+ * - Coordinates are pixel edges: pixel i covers [i, i + 1).
+ * - Resampling uses sharp's 'linear' kernel (triangle filter, antialiased when shrinking), the closest
+ *   to PIL's bilinear that most training pipelines use. When enlarging, libvips places samples half an
+ *   output pixel off the centred convention: the geometry is exact for shrinking and within half an
+ *   input pixel when enlarging.
+ * - `pad` letterboxes with black pixels (0, 0, 0) before normalisation, like tf.image.resize_with_pad.
+ * - `mean` and `std` are given in the model's channel order (for BGR models: [B, G, R]), as in Keras'
+ *   caffe-style preprocess_input.
+ */
+import * as tf from '@tensorflow/tfjs'
+import sharp from 'sharp'
+import type { Preprocessing } from '../../../shared/api'
+
+export interface Box {
+  x: number
+  y: number
+  width: number
+  height: number
+}
+
+/** How model-input pixels relate to original-image pixels: image = offset + input * scale, per axis. */
+export interface InputGeometry {
+  policy: Preprocessing['resize']
+  imageWidth: number
+  imageHeight: number
+  inputWidth: number
+  inputHeight: number
+  /** Original-image pixels per model-input pixel. */
+  scaleX: number
+  scaleY: number
+  /** Original-image coordinate of the model input's top-left edge: > 0 after a crop, < 0 with padding. */
+  offsetX: number
+  offsetY: number
+  /** The part of the model input that shows the image (all of it, except letterbox padding). */
+  content: Box
+}
+
+export interface ResizePlan {
+  /** Size the whole image is resized to. */
+  resizeWidth: number
+  resizeHeight: number
+  /** center-crop: the window taken from the resized image. */
+  crop: Box | null
+  /** pad: black borders added around the resized image. */
+  pad: { top: number; bottom: number; left: number; right: number } | null
+  geometry: InputGeometry
+}
+
+export interface ModelInput {
+  /** [height, width, 3] row-major, normalised, in the model's channel order. */
+  data: Float32Array
+  shape: [number, number, 3]
+  geometry: InputGeometry
+}
+
+/** What toModelInput needs of a decoded image (see readImage). */
+export interface RgbImage {
+  rgb: Uint8Array
+  width: number
+  height: number
+}
+
+/** The resize, crop or pad that fits a width×height image to the model's input size. */
+export function planResize(width: number, height: number, pre: Pick<Preprocessing, 'inputSize' | 'resize'>): ResizePlan {
+  const [H, W] = pre.inputSize
+  const base = { policy: pre.resize, imageWidth: width, imageHeight: height, inputWidth: W, inputHeight: H }
+  const full: Box = { x: 0, y: 0, width: W, height: H }
+  switch (pre.resize) {
+    case 'stretch':
+      return {
+        resizeWidth: W,
+        resizeHeight: H,
+        crop: null,
+        pad: null,
+        geometry: { ...base, scaleX: width / W, scaleY: height / H, offsetX: 0, offsetY: 0, content: full },
+      }
+    case 'center-crop': {
+      // Scale so the image covers the input, then take the centre.
+      const s = Math.max(W / width, H / height)
+      const rw = Math.max(W, Math.round(width * s))
+      const rh = Math.max(H, Math.round(height * s))
+      const left = Math.floor((rw - W) / 2)
+      const top = Math.floor((rh - H) / 2)
+      const scaleX = width / rw
+      const scaleY = height / rh
+      return {
+        resizeWidth: rw,
+        resizeHeight: rh,
+        crop: { x: left, y: top, width: W, height: H },
+        pad: null,
+        geometry: { ...base, scaleX, scaleY, offsetX: left * scaleX, offsetY: top * scaleY, content: full },
+      }
+    }
+    case 'pad': {
+      // Scale so the image fits inside the input, then centre it on black.
+      const s = Math.min(W / width, H / height)
+      const rw = Math.min(W, Math.max(1, Math.round(width * s)))
+      const rh = Math.min(H, Math.max(1, Math.round(height * s)))
+      const left = Math.floor((W - rw) / 2)
+      const top = Math.floor((H - rh) / 2)
+      const scaleX = width / rw
+      const scaleY = height / rh
+      return {
+        resizeWidth: rw,
+        resizeHeight: rh,
+        crop: null,
+        pad: { top, bottom: H - rh - top, left, right: W - rw - left },
+        geometry: { ...base, scaleX, scaleY, offsetX: -left * scaleX, offsetY: -top * scaleY, content: { x: left, y: top, width: rw, height: rh } },
+      }
+    }
+  }
+}
+
+/** Map a box in model-input pixels onto the original image; clipped to the image unless `clip` is false. */
+export function inputToImage(g: InputGeometry, box: Box, options: { clip?: boolean } = {}): Box {
+  const x0 = g.offsetX + box.x * g.scaleX
+  const y0 = g.offsetY + box.y * g.scaleY
+  const mapped = { x: x0, y: y0, width: box.width * g.scaleX, height: box.height * g.scaleY }
+  return options.clip === false ? mapped : clipBox(mapped, g.imageWidth, g.imageHeight)
+}
+
+/** Map a box in original-image pixels into model-input pixels (not clipped). */
+export function imageToInput(g: InputGeometry, box: Box): Box {
+  return {
+    x: (box.x - g.offsetX) / g.scaleX,
+    y: (box.y - g.offsetY) / g.scaleY,
+    width: box.width / g.scaleX,
+    height: box.height / g.scaleY,
+  }
+}
+
+function clipBox(b: Box, width: number, height: number): Box {
+  const x0 = Math.min(Math.max(b.x, 0), width)
+  const y0 = Math.min(Math.max(b.y, 0), height)
+  const x1 = Math.min(Math.max(b.x + b.width, 0), width)
+  const y1 = Math.min(Math.max(b.y + b.height, 0), height)
+  return { x: x0, y: y0, width: x1 - x0, height: y1 - y0 }
+}
+
+/** Resize (and crop or pad) 8-bit RGB to the model's input size with sharp; returns W×H×3 bytes. */
+export async function resizeForModel(image: RgbImage, pre: Pick<Preprocessing, 'inputSize' | 'resize'>): Promise<{ rgb: Uint8Array; plan: ResizePlan }> {
+  const plan = planResize(image.width, image.height, pre)
+  const [H, W] = pre.inputSize
+  const identity = plan.resizeWidth === image.width && plan.resizeHeight === image.height && !plan.crop && !plan.pad
+  if (identity) return { rgb: image.rgb, plan }
+
+  let pipeline = sharp(image.rgb, { raw: { width: image.width, height: image.height, channels: 3 } })
+  if (plan.resizeWidth !== image.width || plan.resizeHeight !== image.height) {
+    pipeline = pipeline.resize(plan.resizeWidth, plan.resizeHeight, { fit: 'fill', kernel: 'linear' })
+  }
+  if (plan.crop) pipeline = pipeline.extract({ left: plan.crop.x, top: plan.crop.y, width: plan.crop.width, height: plan.crop.height })
+  if (plan.pad) pipeline = pipeline.extend({ ...plan.pad, background: { r: 0, g: 0, b: 0 } })
+  const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true })
+  if (info.width !== W || info.height !== H || info.channels !== 3) {
+    throw new Error(`resize produced ${info.width}×${info.height}×${info.channels}, expected ${W}×${H}×3`)
+  }
+  return { rgb: data, plan }
+}
+
+/** 8-bit RGB (HWC) → float32 in the model's channel order, scaled to `range`, then (x - mean) / std. */
+export function normalize(rgb: Uint8Array, pre: Pick<Preprocessing, 'channelOrder' | 'range' | 'mean' | 'std'>): Float32Array {
+  const [lo, hi] = pre.range
+  const source = pre.channelOrder === 'BGR' ? [2, 1, 0] : [0, 1, 2]
+  // One 256-entry table per output channel: the same arithmetic for every pixel, done once.
+  const tables = [0, 1, 2].map((c) => {
+    const t = new Float32Array(256)
+    for (let v = 0; v < 256; v++) t[v] = (lo + (v / 255) * (hi - lo) - pre.mean[c]!) / pre.std[c]!
+    return t
+  })
+  const out = new Float32Array(rgb.length)
+  const [t0, t1, t2] = tables as [Float32Array, Float32Array, Float32Array]
+  const [s0, s1, s2] = source as [number, number, number]
+  for (let i = 0; i < rgb.length; i += 3) {
+    out[i] = t0[rgb[i + s0]!]!
+    out[i + 1] = t1[rgb[i + s1]!]!
+    out[i + 2] = t2[rgb[i + s2]!]!
+  }
+  return out
+}
+
+/** The network input for one decoded image, with the geometry back to the image. */
+export async function toModelInput(image: RgbImage, pre: Preprocessing): Promise<ModelInput> {
+  const { rgb, plan } = await resizeForModel(image, pre)
+  const [H, W] = pre.inputSize
+  return { data: normalize(rgb, pre), shape: [H, W, 3], geometry: plan.geometry }
+}
+
+/** Stack model inputs into one [n, h, w, 3] batch tensor (the caller disposes it). */
+export function toInputTensor(inputs: ModelInput | ModelInput[]): tf.Tensor4D {
+  const list = Array.isArray(inputs) ? inputs : [inputs]
+  if (list.length === 0) throw new Error('toInputTensor needs at least one input')
+  const [h, w] = list[0]!.shape
+  const batch = new Float32Array(list.length * h * w * 3)
+  list.forEach((input, i) => {
+    if (input.shape[0] !== h || input.shape[1] !== w) throw new Error('toInputTensor: inputs differ in size')
+    batch.set(input.data, i * h * w * 3)
+  })
+  return tf.tensor4d(batch, [list.length, h, w, 3], 'float32')
+}

@@ -1,0 +1,191 @@
+/**
+ * Reading an image file safely into 8-bit sRGB pixels (HWC, 3 channels) with sharp.
+ *
+ * The header is read first and images over the pixel limit are refused before any pixel is decoded
+ * (a 1 kB PNG can claim 20000×20000 pixels). Every conversion made on the way (EXIF rotation, CMYK,
+ * 16-bit, grayscale, alpha, palette, ICC profile, animation) leaves a short note in `facts.notes`.
+ *
+ * Transparent pixels are flattened on WHITE: that is how the image looks on a web page or in a viewer,
+ * so the network sees what the user sees.
+ */
+import { readFile, stat } from 'node:fs/promises'
+import { resolve } from 'node:path'
+import sharp, { type Metadata, type OutputInfo } from 'sharp'
+import { ConvscopeError, type ImageFacts } from '../../../shared/api'
+
+export interface ReadImageOptions {
+  /** Refuse images with more pixels than this. Default: env CONVSCOPE_MAX_PIXELS, else 100 megapixels. */
+  maxPixels?: number
+}
+
+export interface DecodedImage {
+  facts: ImageFacts
+  /** 8-bit sRGB, row-major HWC, 3 channels: width * height * 3 bytes. */
+  rgb: Buffer
+  width: number
+  height: number
+}
+
+export const DEFAULT_MAX_PIXELS = 100_000_000
+/** The background transparent pixels are flattened on (sRGB, 0–255). */
+export const ALPHA_BACKGROUND = { r: 255, g: 255, b: 255 } as const
+
+// Raster formats only: sharp also renders SVG and PDF, which are documents, not photographs.
+const READABLE = 'JPEG, PNG, WebP, GIF, TIFF, AVIF'
+const ACCEPTED_FORMATS = new Set(['jpeg', 'png', 'webp', 'gif', 'tiff', 'heif'])
+
+const ORIENTATIONS: Record<number, string> = {
+  2: 'mirrored left-right',
+  3: 'rotated 180°',
+  4: 'mirrored top-bottom',
+  5: 'mirrored and rotated 90° clockwise',
+  6: 'rotated 90° clockwise',
+  7: 'mirrored and rotated 90° counter-clockwise',
+  8: 'rotated 90° counter-clockwise',
+}
+
+/** The pixel limit: the option, else CONVSCOPE_MAX_PIXELS (a count, or megapixels with an "MP" suffix), else 100 MP. */
+export function maxPixelsFrom(options: ReadImageOptions = {}, env: NodeJS.ProcessEnv = process.env): number {
+  if (options.maxPixels !== undefined) return options.maxPixels
+  const raw = env.CONVSCOPE_MAX_PIXELS
+  if (raw === undefined || raw.trim() === '') return DEFAULT_MAX_PIXELS
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(mp)?\s*$/i.exec(raw)
+  const value = m ? Number(m[1]) * (m[2] ? 1e6 : 1) : NaN
+  if (!(value > 0)) {
+    throw new ConvscopeError('BAD_REQUEST', `CONVSCOPE_MAX_PIXELS="${raw}" is not a pixel count (e.g. 200000000 or 200MP)`)
+  }
+  return value
+}
+
+/** "400", "12.6", "0.0041": megapixels with three significant digits. */
+export function formatMegapixels(pixels: number): string {
+  return String(Number((pixels / 1e6).toPrecision(3)))
+}
+
+export async function readImage(path: string, options: ReadImageOptions = {}): Promise<DecodedImage> {
+  const file = resolve(path)
+  const maxPixels = maxPixelsFrom(options)
+  const bytes = await readBytes(file)
+
+  let meta: Metadata
+  try {
+    meta = await sharp(bytes, { failOn: 'error', limitInputPixels: false }).metadata()
+  } catch (e) {
+    throw headerError(file, e)
+  }
+  if (!ACCEPTED_FORMATS.has(meta.format)) {
+    const name = meta.format.toUpperCase()
+    throw new ConvscopeError('BAD_IMAGE', `${file} is ${/^[AEFHILMNORSX]/.test(name) ? 'an' : 'a'} ${name} file, not an image sharp can read (${READABLE})`)
+  }
+  const pixels = meta.width * meta.height
+  if (pixels > maxPixels) {
+    throw new ConvscopeError(
+      'BAD_IMAGE',
+      `${file} is ${meta.width}×${meta.height} = ${formatMegapixels(pixels)} MP, over the ${formatMegapixels(maxPixels)} MP limit; set CONVSCOPE_MAX_PIXELS to raise it`,
+    )
+  }
+
+  let decoded: { data: Buffer; info: OutputInfo }
+  try {
+    // failOn 'error': truncated files fail instead of decoding to grey, yet harmless warnings
+    // ("extraneous bytes before marker", common in scraped datasets) are tolerated.
+    decoded = await sharp(bytes, { failOn: 'error', limitInputPixels: Math.max(1, Math.floor(maxPixels)), autoOrient: true })
+      .toColourspace('srgb')
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true })
+  } catch (e) {
+    throw decodeError(file, e)
+  }
+
+  const { data, info } = decoded
+  const notes = conversionNotes(meta)
+  let rgb: Buffer
+  if (info.channels === 3) {
+    rgb = data
+  } else if (info.channels === 4) {
+    const flat = flattenAlpha(data, info.width * info.height)
+    rgb = flat.rgb
+    notes.push(flat.transparent > 0 ? 'alpha flattened on white' : 'opaque alpha channel dropped')
+  } else {
+    throw new ConvscopeError('BAD_IMAGE', `${file} decodes to ${info.channels} channels; expected RGB or RGBA`)
+  }
+
+  const format = meta.format === 'heif' && meta.compression === 'av1' ? 'avif' : meta.format
+  return {
+    facts: { path: file, width: info.width, height: info.height, format, notes },
+    rgb,
+    width: info.width,
+    height: info.height,
+  }
+}
+
+async function readBytes(file: string): Promise<Buffer> {
+  try {
+    const s = await stat(file)
+    if (s.isDirectory()) throw new ConvscopeError('BAD_IMAGE', `${file} is a folder, not an image`)
+    if (s.size === 0) throw new ConvscopeError('BAD_IMAGE', `${file} is empty (0 bytes)`)
+    return await readFile(file)
+  } catch (e) {
+    if (e instanceof ConvscopeError) throw e
+    const code = (e as NodeJS.ErrnoException).code
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new ConvscopeError('NOT_FOUND', `${file} does not exist`)
+    if (code === 'EACCES' || code === 'EPERM') throw new ConvscopeError('BAD_IMAGE', `${file} cannot be read: permission denied`)
+    throw new ConvscopeError('BAD_IMAGE', `${file} cannot be read: ${(e as Error).message}`)
+  }
+}
+
+/** The notes for what sharp's pipeline (autoOrient + toColourspace('srgb') + 8-bit) will do to this image. */
+function conversionNotes(meta: Metadata): string[] {
+  const notes: string[] = []
+  const orientation = meta.orientation ?? 1
+  if (ORIENTATIONS[orientation]) notes.push(`EXIF orientation ${orientation} applied: ${ORIENTATIONS[orientation]}`)
+  if (meta.space === 'cmyk') notes.push('CMYK converted to sRGB')
+  else if (meta.space === 'b-w' || meta.space === 'grey16') notes.push('grayscale expanded to 3 channels')
+  else if (meta.space !== 'srgb' && meta.space !== 'rgb16') notes.push(`${meta.space} colour space converted to sRGB`)
+  if (meta.hasProfile && !(meta.icc && isSrgbProfile(meta.icc))) notes.push('embedded ICC profile converted to sRGB')
+  if (meta.depth !== 'uchar' && meta.depth !== 'char') {
+    notes.push(meta.depth === 'ushort' ? '16-bit samples reduced to 8-bit' : `${meta.depth} samples reduced to 8-bit`)
+  }
+  if (meta.isPalette) notes.push('palette (indexed colour) expanded to RGB')
+  if ((meta.pages ?? 1) > 1) notes.push(`first of ${meta.pages} frames used`)
+  return notes
+}
+
+/** Whether an ICC profile describes sRGB (its description names it, in ASCII for v2 or UTF-16 for v4 profiles). */
+function isSrgbProfile(icc: Buffer): boolean {
+  return icc.includes('sRGB', 0, 'latin1') || icc.includes(Buffer.from('\0s\0R\0G\0B', 'latin1'))
+}
+
+/** RGBA → RGB over ALPHA_BACKGROUND; also counts pixels that were not fully opaque. */
+function flattenAlpha(rgba: Buffer, pixels: number): { rgb: Buffer; transparent: number } {
+  const rgb = Buffer.allocUnsafe(pixels * 3)
+  const bg = [ALPHA_BACKGROUND.r, ALPHA_BACKGROUND.g, ALPHA_BACKGROUND.b]
+  let transparent = 0
+  for (let p = 0; p < pixels; p++) {
+    const a = rgba[p * 4 + 3]!
+    if (a !== 255) transparent++
+    for (let c = 0; c < 3; c++) {
+      rgb[p * 3 + c] = Math.round((rgba[p * 4 + c]! * a + bg[c]! * (255 - a)) / 255)
+    }
+  }
+  return { rgb, transparent }
+}
+
+const firstLine = (e: unknown) => String((e as Error)?.message ?? e).split('\n')[0]!.trim()
+
+function headerError(file: string, e: unknown): ConvscopeError {
+  const msg = firstLine(e)
+  if (/unsupported image format/i.test(msg)) {
+    return new ConvscopeError('BAD_IMAGE', `${file} is not an image sharp can read (${READABLE})`)
+  }
+  return new ConvscopeError('BAD_IMAGE', `${file} has a corrupt header: ${msg.replace(/^Input buffer has corrupt header:\s*/i, '')}`)
+}
+
+function decodeError(file: string, e: unknown): ConvscopeError {
+  const msg = firstLine(e)
+  if (/pixel limit/i.test(msg)) return new ConvscopeError('BAD_IMAGE', `${file} is over the pixel limit; set CONVSCOPE_MAX_PIXELS to raise it`)
+  if (/premature end|truncated|unexpected end|read error|end of (file|stream|data)/i.test(msg)) {
+    return new ConvscopeError('BAD_IMAGE', `${file} is truncated or corrupt (${msg})`)
+  }
+  return new ConvscopeError('BAD_IMAGE', `${file} could not be decoded: ${msg}`)
+}

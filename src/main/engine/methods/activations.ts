@@ -1,0 +1,80 @@
+/**
+ * Activations of one layer for one image: the values, each channel's spatial max and where it occurs,
+ * and the model's top-5 predictions, from a single forward pass.
+ */
+import * as tf from '@tensorflow/tfjs'
+import { ConvscopeError, type ActivationData, type LayerInfo } from '../../../shared/api'
+import { readImage, type ReadImageOptions } from '../images/readImage'
+import { toInputTensor, toModelInput } from '../images/preprocess'
+import { OUTPUT, type LoadedModel } from '../model'
+
+const TOP_K = 5
+
+export async function computeActivations(
+  model: LoadedModel,
+  layer: string,
+  imagePath: string,
+  options: ReadImageOptions = {},
+): Promise<ActivationData> {
+  findLayer(model, layer)
+  const image = await readImage(imagePath, options)
+  const input = await toModelInput(image, model.info.preprocessing)
+
+  const held: tf.Tensor[] = []
+  try {
+    const x = toInputTensor(input)
+    held.push(x)
+    const outputs = model.forward(x, [layer, OUTPUT])
+    held.push(...outputs)
+    const [act, out] = outputs
+    if (!act || !out) throw new ConvscopeError('INTERNAL', `forward() returned ${outputs.length} tensors for 2 requested`)
+
+    // Reductions run on the backend; only their results come back to JS.
+    const values = tf.tidy(() => act.squeeze([0]))
+    held.push(values)
+    let max: tf.Tensor | null = null
+    let argmax: tf.Tensor | null = null
+    if (values.rank >= 2) {
+      // Space flattened: row p of [positions, channels] is position p = y * width + x.
+      ;[max, argmax] = tf.tidy(() => {
+        const flat = values.reshape([-1, values.shape[values.rank - 1]!])
+        return [flat.max(0), flat.argMax(0)]
+      })
+      held.push(max, argmax)
+    }
+    const top = out.rank === 2 ? tf.tidy(() => tf.topk(out.reshape([-1]), Math.min(TOP_K, out.size))) : null
+    if (top) held.push(top.values, top.indices)
+
+    const valueData = Float32Array.from(await values.data())
+    const channelMax = max ? Float32Array.from(await max.data()) : valueData
+    const channelArgmax = argmax ? Array.from((await argmax.data()) as Int32Array) : new Array<number>(valueData.length).fill(0)
+    const predictions: ActivationData['predictions'] = []
+    if (top) {
+      const scores = await top.values.data()
+      const indices = (await top.indices.data()) as Int32Array
+      const labels = model.info.labels
+      indices.forEach((index, i) => predictions.push({ index, label: labels?.[index] ?? null, score: scores[i]! }))
+    }
+    return { layer, image: image.facts, shape: values.shape as number[], values: valueData, channelMax, channelArgmax, predictions }
+  } finally {
+    tf.dispose(held)
+  }
+}
+
+/** The layer's info, or BAD_REQUEST naming a few valid layers (those resembling the name first). */
+export function findLayer(model: LoadedModel, name: string): LayerInfo {
+  const found = model.info.layers.find((l) => l.name === name)
+  if (found) return found
+  throw new ConvscopeError('BAD_REQUEST', `Model ${model.info.name} has no layer "${name}"; ${suggestLayers(name, model.info.layers)}`)
+}
+
+/** "layers include conv1, conv2, ... (40 in all)", names resembling the query first. */
+export function suggestLayers(query: string, candidates: LayerInfo[], what = 'layers'): string {
+  if (candidates.length === 0) return `it has no ${what}`
+  const q = query.toLowerCase()
+  const names = candidates.map((l) => l.name)
+  const alike = q ? names.filter((n) => n.toLowerCase().includes(q) || q.includes(n.toLowerCase())) : []
+  const shown = [...new Set([...alike, ...names])].slice(0, 8)
+  const more = names.length > shown.length ? `, ... (${names.length} in all)` : ''
+  return `${what} include ${shown.join(', ')}${more}`
+}
