@@ -1,0 +1,120 @@
+/**
+ * The one place that answers envelopes from a window, used by both transports (Electron IPC in
+ * src/main/app, the WebSocket in src/main/server): shell methods are answered here at once, even while
+ * the engine is busy; engine methods go to the EngineHost. Every envelope is validated with api.ts.
+ */
+import {
+  ClientEnvelope,
+  ConvscopeError,
+  isMethodName,
+  methods,
+  parseParams,
+  parseResult,
+  type MethodName,
+  type Params,
+  type Progress,
+  type ServerEnvelope,
+} from '../../shared/api'
+import { errorPayload } from '../../shared/transport'
+import type { AllowedRoots } from './access'
+import type { EngineHost } from './engineHost'
+import { shellMethods, type ShellContext, type ShellMethodName } from './shellMethods'
+
+export interface RouterOptions {
+  engine: EngineHost
+  roots: AllowedRoots
+  shell: Omit<ShellContext, 'engine'>
+}
+
+/** One conversation with a window (a WebSocket, an Electron webContents): request ids are its own. */
+export interface RouterSession {
+  /** Handle one envelope from the window; answers (and progress) go to the session's `send`. */
+  dispatch(envelope: unknown): void
+  /** The window went away: cancel what it still waits for. */
+  close(): void
+}
+
+/** Engine-method params that name a file the engine will read: it must lie inside an opened folder. */
+const PATH_PARAMS: Partial<Record<MethodName, string[]>> = { getActivations: ['image'] }
+
+export class Router {
+  private readonly shellContext: ShellContext
+
+  constructor(private readonly options: RouterOptions) {
+    this.shellContext = { ...options.shell, engine: options.engine }
+  }
+
+  session(send: (message: ServerEnvelope) => void): RouterSession {
+    const jobs = new Map<number, AbortController>()
+    let closed = false
+    const answer = (message: ServerEnvelope) => {
+      if (closed) return
+      try {
+        send(message)
+      } catch (error) {
+        console.error('convscope: could not send to the window:', (error as Error).message)
+      }
+    }
+    return {
+      dispatch: (raw) => {
+        const parsed = ClientEnvelope.safeParse(raw)
+        if (!parsed.success) {
+          const id = (raw as { id?: unknown } | null)?.id
+          if (Number.isInteger(id)) {
+            answer({ kind: 'response', id: id as number, ok: false, error: { code: 'BAD_REQUEST', message: 'Malformed envelope' } })
+          }
+          return
+        }
+        const envelope = parsed.data
+        if (envelope.kind === 'cancel') {
+          jobs.get(envelope.id)?.abort()
+          return
+        }
+        if (jobs.has(envelope.id)) {
+          answer({ kind: 'response', id: envelope.id, ok: false, error: { code: 'BAD_REQUEST', message: `Request id ${envelope.id} is already in use` } })
+          return
+        }
+        const controller = new AbortController()
+        jobs.set(envelope.id, controller)
+        this.run(envelope.method, envelope.params, controller.signal, (progress) => answer({ kind: 'progress', id: envelope.id, progress }))
+          .then(
+            (result) => answer({ kind: 'response', id: envelope.id, ok: true, result }),
+            (error) => answer({ kind: 'response', id: envelope.id, ok: false, error: errorPayload(error) }),
+          )
+          .finally(() => jobs.delete(envelope.id))
+      },
+      close: () => {
+        closed = true
+        for (const controller of jobs.values()) controller.abort()
+        jobs.clear()
+      },
+    }
+  }
+
+  private async run(name: string, rawParams: unknown, signal: AbortSignal, onProgress: (p: Progress) => void): Promise<unknown> {
+    if (!isMethodName(name)) throw new ConvscopeError('BAD_REQUEST', `Unknown method "${name}"`)
+    const params = parseParams(name, rawParams)
+    if (methods[name].where === 'shell') {
+      const method = name as ShellMethodName
+      const handler = shellMethods[method] as (params: unknown, ctx: ShellContext) => Promise<unknown>
+      return parseResult(method, await handler(params, this.shellContext))
+    }
+    for (const key of PATH_PARAMS[name] ?? []) {
+      await this.options.roots.assertAllowed((params as Record<string, string>)[key]!)
+    }
+    const result = await this.options.engine.request(name, params as Params<typeof name>, { signal, onProgress })
+    await this.recordOpenedFolder(name, result)
+    return result
+  }
+
+  /** A folder the user opened becomes readable by the window (its images, thumbnails and so on). */
+  private async recordOpenedFolder(name: MethodName, result: unknown): Promise<void> {
+    const folder = name === 'openModel' ? (result as { dir: string }).dir : name === 'openImageFolder' ? (result as { root: string }).root : null
+    if (folder === null) return
+    try {
+      await this.options.roots.add(folder)
+    } catch (error) {
+      console.error(`convscope: could not allow ${folder}:`, (error as Error).message)
+    }
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * The methods the shell answers itself (where: 'shell' in api.ts), at once, even while the engine works.
+ */
+import { readFileSync } from 'node:fs'
+import { access, readdir, stat } from 'node:fs/promises'
+import { homedir } from 'node:os'
+import { dirname, isAbsolute, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { z } from 'zod'
+import { ConvscopeError, type DirListing, type Methods, type MethodName, type Result } from '../../shared/api'
+import { imageContentType } from './access'
+import type { EngineHost } from './engineHost'
+
+export interface ShellContext {
+  shell: 'electron' | 'served'
+  workspace: string
+  engine: EngineHost
+  /** Default: the version in the project's package.json (Electron passes app.getVersion()). */
+  version?: string
+  /** The native folder dialog (Electron only); resolves null when the user cancels. */
+  chooseFolder?: (title?: string) => Promise<string | null>
+}
+
+/** The rows of api.ts with where: 'shell' (api.ts types `where` as a plain union, so it is listed here; a test checks both agree). */
+export type ShellMethodName = Extract<MethodName, 'getSystemInfo' | 'ping' | 'browse' | 'chooseFolder'>
+type ShellHandler<M extends MethodName> = (params: z.infer<Methods[M]['params']>, ctx: ShellContext) => Promise<Result<M>>
+
+export const shellMethods: { [M in ShellMethodName]: ShellHandler<M> } = {
+  async getSystemInfo(_params, ctx) {
+    return {
+      version: ctx.version ?? projectVersion(),
+      backend: ctx.engine.backend ?? (await ctx.engine.start()),
+      workspace: ctx.workspace,
+      shell: ctx.shell,
+      nativeDialogs: ctx.chooseFolder !== undefined,
+      platform: process.platform,
+      node: process.versions.node,
+    }
+  },
+
+  async ping() {
+    return { at: Date.now() }
+  },
+
+  async browse(params) {
+    return browse(params.path)
+  },
+
+  async chooseFolder(params, ctx) {
+    if (!ctx.chooseFolder) {
+      throw new ConvscopeError('UNAVAILABLE', 'Native folder dialogs exist only in the desktop app; pick the folder in the folder browser instead')
+    }
+    return { path: await ctx.chooseFolder(params.title) }
+  },
+}
+
+/** Files worth showing in the folder picker besides images: what a model folder is recognised by. */
+const MODEL_FILES = new Set(['model.json'])
+
+/**
+ * Names of the sub-folders, images and model files of a folder (never contents). A folder is `isModel`
+ * when it contains model.json. Hidden entries are left out.
+ */
+export async function browse(path: string | undefined): Promise<DirListing> {
+  if (path !== undefined && !isAbsolute(path)) throw new ConvscopeError('BAD_REQUEST', `Expected an absolute path, got ${JSON.stringify(path)}`)
+  const dir = resolve(path ?? homedir())
+  let dirents
+  try {
+    dirents = await readdir(dir, { withFileTypes: true })
+  } catch (error) {
+    throw fsError(error, dir)
+  }
+  const entries = await Promise.all(
+    dirents
+      .filter((d) => !d.name.startsWith('.'))
+      .map(async (d) => {
+        const full = join(dir, d.name)
+        let isDir = d.isDirectory()
+        if (d.isSymbolicLink()) isDir = await stat(full).then((s) => s.isDirectory(), () => false)
+        if (isDir) return { name: d.name, path: full, kind: 'dir' as const, isModel: await exists(join(full, 'model.json')) }
+        if (imageContentType(d.name) || MODEL_FILES.has(d.name)) return { name: d.name, path: full, kind: 'file' as const, isModel: false }
+        return null
+      }),
+  )
+  const shown = entries.filter((e) => e !== null)
+  shown.sort((a, b) => (a.kind === b.kind ? a.name.localeCompare(b.name, undefined, { numeric: true }) : a.kind === 'dir' ? -1 : 1))
+  const parent = dirname(dir)
+  return { path: dir, parent: parent === dir ? null : parent, entries: shown }
+}
+
+function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  )
+}
+
+function fsError(error: unknown, path: string): ConvscopeError {
+  const code = (error as NodeJS.ErrnoException).code
+  if (code === 'ENOENT') return new ConvscopeError('NOT_FOUND', `${path} does not exist`)
+  if (code === 'ENOTDIR') return new ConvscopeError('BAD_REQUEST', `${path} is not a folder`)
+  if (code === 'EACCES' || code === 'EPERM') return new ConvscopeError('FORBIDDEN', `No permission to read ${path}`)
+  return new ConvscopeError('INTERNAL', `Cannot list ${path}: ${(error as Error).message}`)
+}
+
+let cachedVersion: string | undefined
+
+/** The version in convscope's package.json, found upwards from this module (src/main/host or out/main). */
+function projectVersion(): string {
+  if (cachedVersion) return cachedVersion
+  for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string }
+      if (pkg.name === 'convscope' && pkg.version) return (cachedVersion = pkg.version)
+    } catch {
+      // not here: keep looking upwards
+    }
+    if (dirname(dir) === dir) return (cachedVersion = 'unknown')
+  }
+}
