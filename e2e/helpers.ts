@@ -1,0 +1,133 @@
+/**
+ * Shared pieces of the end-to-end tests: the browser, served mode as a child process, a model folder,
+ * an image folder, and screenshots (artifacts under test-results/e2e/).
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { mkdir, readFile } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import sharp from 'sharp'
+import { chromium, type Browser, type Locator, type Page } from 'playwright-core'
+
+export const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)))
+export const SCREENSHOTS = join(ROOT, 'test-results', 'e2e')
+export const CHROMIUM = process.env.CONVSCOPE_CHROMIUM ?? '/usr/bin/chromium'
+
+/** Why the browser tests cannot run here, or null when they can. */
+export function browserMissing(): string | null {
+  if (!existsSync(CHROMIUM)) return `no Chromium at ${CHROMIUM} (apt-get install chromium, or set CONVSCOPE_CHROMIUM)`
+  if (!existsSync(join(ROOT, 'out', 'renderer', 'index.html'))) return 'no out/renderer: run `npx electron-vite build` first'
+  return null
+}
+
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  })
+}
+
+export interface Served {
+  url: string
+  token: string
+  stop(): Promise<void>
+}
+
+/** `convscope serve --port 0`: waits for its "serving at URL" line. */
+export async function startServed(workspace: string, extraArgs: string[] = []): Promise<Served> {
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'convscope.mjs'), 'serve', '--port', '0', '--workspace', workspace, ...extraArgs], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let output = ''
+  const url = await new Promise<string>((done, fail) => {
+    const timer = setTimeout(() => fail(new Error(`convscope serve printed no URL within 90 s:\n${output}`)), 90_000)
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString()
+      const match = /convscope: serving at (http:\/\/\S+)/.exec(output)
+      if (match) {
+        clearTimeout(timer)
+        done(match[1])
+      }
+    }
+    child.stdout!.on('data', onData)
+    child.stderr!.on('data', onData)
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer)
+      fail(new Error(`convscope serve exited (${code ?? signal}) before serving:\n${output}`))
+    })
+  })
+  child.stdout!.resume()
+  child.stderr!.on('data', (chunk: Buffer) => process.stderr.write(`[serve] ${chunk}`))
+  return { url, token: new URL(url).searchParams.get('token') ?? '', stop: () => stopChild(child) }
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  const exited = new Promise<void>((done) => child.once('exit', () => done()))
+  child.kill('SIGTERM')
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
+  await exited
+  clearTimeout(timer)
+}
+
+/** An ImageNet-style folder: a few 64×48 PNGs in class sub-folders. Returns the image paths. */
+export async function makeImageFolder(dir: string): Promise<string[]> {
+  const w = 64
+  const h = 48
+  const pictures: Record<string, (x: number, y: number) => [number, number, number]> = {
+    'reds/red_disc.png': (x, y) => ((x - 32) ** 2 + (y - 24) ** 2 < 300 ? [220, 30, 30] : [240, 240, 235]),
+    'reds/red_square.png': (x, y) => (x > 12 && x < 40 && y > 8 && y < 36 ? [200, 20, 40] : [30, 30, 40]),
+    'stripes/vertical.png': (x) => (x % 8 < 4 ? [250, 250, 250] : [20, 20, 20]),
+    'stripes/diagonal.png': (x, y) => ((x + y) % 12 < 6 ? [40, 90, 220] : [250, 220, 60]),
+  }
+  const paths: string[] = []
+  for (const [rel, colour] of Object.entries(pictures)) {
+    const pixels = Buffer.alloc(w * h * 3)
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) pixels.set(colour(x, y), (y * w + x) * 3)
+    const path = join(dir, rel)
+    await mkdir(join(path, '..'), { recursive: true })
+    await sharp(pixels, { raw: { width: w, height: h, channels: 3 } }).png().toFile(path)
+    paths.push(path)
+  }
+  return paths
+}
+
+export async function screenshot(page: Page, name: string): Promise<void> {
+  await mkdir(SCREENSHOTS, { recursive: true })
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`) })
+}
+
+/** Fails the test on any uncaught page error or console error (CSP violations report there too). */
+export function collectPageErrors(page: Page): string[] {
+  const errors: string[] = []
+  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`))
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(`console: ${m.text()}`)
+  })
+  return errors
+}
+
+/** Wait until the locator's text matches; the failure says what the text was. */
+export async function waitForText(locator: Locator, pattern: RegExp, timeoutMs = 30_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs
+  let text = ''
+  for (;;) {
+    text = (await locator.first().textContent({ timeout: Math.max(1, deadline - Date.now()) }).catch(() => null)) ?? ''
+    if (pattern.test(text)) return text
+    if (Date.now() > deadline) throw new Error(`expected text matching ${pattern}, got ${JSON.stringify(text)}`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}
+
+/** Layer names and kernel filters of a TF.js layers model, read from its model.json. */
+export async function layersOf(modelDir: string): Promise<{ name: string; className: string; filters: number | null }[]> {
+  const json = JSON.parse(await readFile(join(modelDir, 'model.json'), 'utf8'))
+  const topology = json.modelTopology.model_config ?? json.modelTopology
+  return topology.config.layers.map((l: { class_name: string; config: { name: string; filters?: number } }) => ({
+    name: l.config.name,
+    className: l.class_name,
+    filters: l.config.filters ?? null,
+  }))
+}

@@ -1,0 +1,87 @@
+import { defineStore } from 'pinia'
+import { computed, ref, shallowRef } from 'vue'
+import type { ImageFolder, LayerInfo, ModelInfo } from '@shared/api'
+import { useJobs } from './jobs'
+import { useSystem } from './system'
+
+/** Number of units (channels) a layer's output has: its last dimension. */
+const unitCount = (layer: LayerInfo): number | null => layer.outputShape[layer.outputShape.length - 1] ?? null
+
+/** The layer shown first after opening a model: the first one with filters, else the first spatial one. */
+function defaultLayer(model: ModelInfo): string | null {
+  return (model.layers.find((l) => l.hasFilters) ?? model.layers.find((l) => l.spatial && l.kind !== 'input') ?? model.layers[0])?.name ?? null
+}
+
+/**
+ * The linked selection every view follows: model, layer, unit (channel of that layer), image; plus the
+ * opened model's facts and the opened image folder.
+ */
+export const useSelection = defineStore('selection', () => {
+  const model = shallowRef<ModelInfo | null>(null)
+  const modelId = computed(() => model.value?.id ?? null)
+  const layer = ref<string | null>(null)
+  const unit = ref<number | null>(null)
+  const image = ref<string | null>(null)
+  const imageFolder = shallowRef<ImageFolder | null>(null)
+
+  const layerInfo = computed(() => model.value?.layers.find((l) => l.name === layer.value) ?? null)
+  const layerUnits = computed(() => (layerInfo.value ? unitCount(layerInfo.value) : null))
+
+  async function openModel(path: string): Promise<ModelInfo | null> {
+    let info: ModelInfo
+    try {
+      info = await useJobs().call('openModel', { path }, { label: `Opening model ${path}` })
+    } catch {
+      return null // toasted
+    }
+    model.value = info
+    layer.value = defaultLayer(info)
+    unit.value = null
+    void useSystem().refreshRecent()
+    return info
+  }
+
+  async function openImageFolder(path: string): Promise<ImageFolder | null> {
+    let folder: ImageFolder
+    try {
+      folder = await useJobs().call('openImageFolder', { path }, { label: `Opening image folder ${path}` })
+    } catch {
+      return null
+    }
+    imageFolder.value = folder
+    if (!folder.images.some((e) => e.path === image.value)) image.value = folder.images[0]?.path ?? null
+    return folder
+  }
+
+  function selectLayer(name: string | null): void {
+    if (name === layer.value) return
+    layer.value = name
+    unit.value = null // unit indices belong to one layer
+  }
+
+  /** Select a unit of the current layer; out-of-range indices are clamped to its units. */
+  function selectUnit(index: number | null): void {
+    const n = layerUnits.value
+    unit.value = index === null || n === null ? index : Math.max(0, Math.min(n - 1, index))
+  }
+
+  function selectImage(path: string | null): void {
+    image.value = path
+  }
+
+  return {
+    model,
+    modelId,
+    layer,
+    unit,
+    image,
+    imageFolder,
+    layerInfo,
+    layerUnits,
+    openModel,
+    openImageFolder,
+    selectLayer,
+    selectUnit,
+    selectImage,
+  }
+})

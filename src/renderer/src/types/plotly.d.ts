@@ -1,0 +1,17 @@
+// The few plotly.js calls the renderer makes (plotly.js-dist-min ships no types).
+declare module 'plotly.js-dist-min' {
+  export interface PlotlyClickEvent {
+    points: { pointNumber: number; pointIndex: number; x: unknown; y: unknown }[]
+  }
+  export interface PlotlyElement extends HTMLElement {
+    on(event: 'plotly_click', handler: (event: PlotlyClickEvent) => void): void
+  }
+  type Data = Record<string, unknown>
+  const Plotly: {
+    newPlot(el: HTMLElement, data: Data[], layout?: Data, config?: Data): Promise<PlotlyElement>
+    react(el: HTMLElement, data: Data[], layout?: Data, config?: Data): Promise<PlotlyElement>
+    purge(el: HTMLElement): void
+    Plots: { resize(el: HTMLElement): void }
+  }
+  export default Plotly
+}
