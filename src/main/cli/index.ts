@@ -1,5 +1,7 @@
 import { ConvscopeError } from '../../shared/api'
 import { activationsCommand } from './activationsCommand'
+import { classifyCommand } from './classifyCommand'
+import { demoDataCommand } from './demoDataCommand'
 import { infoCommand } from './infoCommand'
 import { serveCommand } from './serveCommand'
 
@@ -13,6 +15,8 @@ const commands: Record<string, Command> = {
   serve: serveCommand,
   info: infoCommand,
   activations: activationsCommand,
+  classify: classifyCommand,
+  'demo-data': demoDataCommand,
 }
 
 function help(): string {
