@@ -30,7 +30,7 @@ let browser: Browser | null = null
 before(async () => {
   if (missing) return
   tmp = await mkdtemp(join(tmpdir(), 'convscope-e2e-'))
-  served = await startServed(join(tmp, 'workspace'), ['--backend', 'cpu'])
+  served = await startServed(join(tmp, 'workspace'), ['--backend', 'cpu', '--no-demo'])
   browser = await launchChromium()
 })
 

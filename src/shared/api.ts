@@ -175,10 +175,26 @@ export const SystemInfo = z.object({
   shell: z.enum(['electron', 'served']),
   /** Native folder dialogs are available (Electron only). */
   nativeDialogs: z.boolean(),
+  /** This installation bundles the trained demo network. */
+  demoAvailable: z.boolean(),
+  /** Open the bundled demo (model + generated images) when the workspace has no models yet. */
+  openDemoOnFirstStart: z.boolean(),
   platform: z.string(),
   node: z.string(),
 })
 export type SystemInfo = z.infer<typeof SystemInfo>
+
+/** The bundled demo: the trained GAP network and the demo dataset generated into the workspace. */
+export const DemoSetup = z.object({
+  modelDir: z.string(),
+  /** The generated dataset's root (classes.json, annotations/, masks/ ...). */
+  dataDir: z.string(),
+  /** The image folder to show: the held-out val split, an ImageNet-style tree. */
+  imagesDir: z.string(),
+  /** True when this call generated images; false when they were already there. */
+  generated: z.boolean(),
+})
+export type DemoSetup = z.infer<typeof DemoSetup>
 
 /** A long computation with progress, used to keep the engine busy in responsiveness tests and benchmarks. */
 export const BusyWork = z.object({ milliseconds: z.number().int().positive().max(600_000) })
@@ -189,7 +205,7 @@ export const BusyWork = z.object({ milliseconds: z.number().int().positive().max
 
 /** Where a method runs: the shell answers at once; engine methods queue behind the engine's work. */
 type Where = 'shell' | 'engine'
-const method = <P extends z.ZodType, R extends z.ZodType>(where: Where, params: P, result: R) => ({ where, params, result })
+const method = <W extends Where, P extends z.ZodType, R extends z.ZodType>(where: W, params: P, result: R) => ({ where, params, result })
 
 export const methods = {
   getSystemInfo: method('shell', z.object({}), SystemInfo),
@@ -203,11 +219,15 @@ export const methods = {
   getFilters: method('engine', z.object({ modelId: z.string(), layer: z.string() }), FilterData),
   openImageFolder: method('engine', z.object({ path: z.string().min(1), limit: z.number().int().positive().default(5000) }), ImageFolder),
   getActivations: method('engine', z.object({ modelId: z.string(), layer: z.string(), image: z.string().min(1) }), ActivationData),
+  /** Make sure the demo dataset exists in the workspace (generating it with progress) and say where the demo model is. */
+  prepareDemo: method('engine', z.object({}), DemoSetup),
   busyWork: method('engine', BusyWork, z.object({ iterations: z.number() })),
 } as const
 
 export type Methods = typeof methods
 export type MethodName = keyof Methods
+/** The methods the shell answers itself, without waiting for the engine. */
+export type ShellMethodName = { [M in MethodName]: Methods[M]['where'] extends 'shell' ? M : never }[MethodName]
 export type Params<M extends MethodName> = z.input<Methods[M]['params']>
 export type Result<M extends MethodName> = z.infer<Methods[M]['result']>
 

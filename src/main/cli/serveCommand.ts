@@ -5,9 +5,10 @@ import { startServer } from '../server/server'
 import { defaultWorkspaceDir } from '../workspace'
 import type { Command } from './index'
 
-const usage = `usage: convscope serve [--host 127.0.0.1] [--port 0] [--workspace DIR] [--backend NAME]
+const usage = `usage: convscope serve [--host 127.0.0.1] [--port 0] [--workspace DIR] [--backend NAME] [--no-demo]
 
 Served mode: the workbench in any browser. Prints the URL with its access token.
+On a workspace without models, the window opens the bundled demo (--no-demo: it does not).
 --port 0 picks a free port. Binding another host than 127.0.0.1 exposes your files to that network:
 only do it on a trusted network (the token is still required).`
 
@@ -22,6 +23,7 @@ export const serveCommand: Command = {
         port: { type: 'string', default: '0' },
         workspace: { type: 'string' },
         backend: { type: 'string' },
+        'no-demo': { type: 'boolean', default: false },
       },
     })
     const port = Number(values.port)
@@ -36,6 +38,7 @@ export const serveCommand: Command = {
       workspace: resolve(values.workspace ?? defaultWorkspaceDir()),
       backend: values.backend,
       staticDir,
+      openDemoOnFirstStart: !values['no-demo'],
     })
     await new Promise<void>((done) => {
       const stop = () => {

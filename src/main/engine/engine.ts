@@ -9,6 +9,7 @@ import { getFilters } from './methods/filters'
 import type { LoadedModel } from './model'
 import { loadModel } from './models/loadModel'
 import { Catalog } from './store/catalog'
+import { prepareDemo } from './demoSetup'
 
 /** The engine as a service: the process entry (worker.ts) and in-process users (CLI, tests) call it alike. */
 export interface EngineService {
@@ -61,6 +62,8 @@ class Engine implements EngineService {
         const p = parseParams(method, raw)
         return computeActivations(await this.model(p.modelId), p.layer, resolve(p.image))
       }
+      case 'prepareDemo':
+        return prepareDemo(this.options.workspace, ctx)
       case 'busyWork':
         return busyWork(parseParams(method, raw), ctx)
       default:

@@ -14,11 +14,12 @@ import {
   type Params,
   type Progress,
   type ServerEnvelope,
+  type ShellMethodName,
 } from '../../shared/api'
 import { errorPayload } from '../../shared/transport'
 import type { AllowedRoots } from './access'
 import type { EngineHost } from './engineHost'
-import { shellMethods, type ShellContext, type ShellMethodName } from './shellMethods'
+import { shellMethods, type ShellContext } from './shellMethods'
 
 export interface RouterOptions {
   engine: EngineHost

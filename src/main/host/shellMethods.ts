@@ -7,7 +7,8 @@ import { homedir } from 'node:os'
 import { dirname, isAbsolute, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { z } from 'zod'
-import { ConvscopeError, type DirListing, type Methods, type MethodName, type Result } from '../../shared/api'
+import { ConvscopeError, type DirListing, type Methods, type MethodName, type Result, type ShellMethodName } from '../../shared/api'
+import { demoAvailable } from '../resources'
 import { imageContentType } from './access'
 import type { EngineHost } from './engineHost'
 
@@ -19,10 +20,10 @@ export interface ShellContext {
   version?: string
   /** The native folder dialog (Electron only); resolves null when the user cancels. */
   chooseFolder?: (title?: string) => Promise<string | null>
+  /** Whether a window on an empty workspace opens the demo (default true; `serve --no-demo` turns it off). */
+  openDemoOnFirstStart?: boolean
 }
 
-/** The rows of api.ts with where: 'shell' (api.ts types `where` as a plain union, so it is listed here; a test checks both agree). */
-export type ShellMethodName = Extract<MethodName, 'getSystemInfo' | 'ping' | 'browse' | 'chooseFolder'>
 type ShellHandler<M extends MethodName> = (params: z.infer<Methods[M]['params']>, ctx: ShellContext) => Promise<Result<M>>
 
 export const shellMethods: { [M in ShellMethodName]: ShellHandler<M> } = {
@@ -33,6 +34,8 @@ export const shellMethods: { [M in ShellMethodName]: ShellHandler<M> } = {
       workspace: ctx.workspace,
       shell: ctx.shell,
       nativeDialogs: ctx.chooseFolder !== undefined,
+      demoAvailable: demoAvailable(),
+      openDemoOnFirstStart: (ctx.openDemoOnFirstStart ?? true) && demoAvailable(),
       platform: process.platform,
       node: process.versions.node,
     }

@@ -38,6 +38,8 @@ export interface ServerOptions {
   staticDir?: string
   /** Print the `convscope: serving at URL` line on stdout. Default true. */
   announce?: boolean
+  /** Open the bundled demo when a window finds the workspace empty. Default true. */
+  openDemoOnFirstStart?: boolean
   /** How to start the engine process. Default: child_process.fork of the engine entry. */
   spawnEngine?: SpawnEngine
 }
@@ -134,7 +136,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
 
   const engine = new EngineHost({ engine: { workspace, ...(options.backend ? { backend: options.backend } : {}) }, spawn: options.spawnEngine })
   const roots = await AllowedRoots.create(workspace)
-  const router = new Router({ engine, roots, shell: { shell: 'served', workspace } })
+  const router = new Router({ engine, roots, shell: { shell: 'served', workspace, openDemoOnFirstStart: options.openDemoOnFirstStart } })
   // getSystemInfo reports the backend: have it before the first window asks. A failing backend fails here.
   try {
     await engine.start()

@@ -53,6 +53,18 @@ export const useSelection = defineStore('selection', () => {
     return folder
   }
 
+  /** The bundled demo: the engine generates its images into the workspace (with progress), then both open. */
+  async function openDemo(): Promise<boolean> {
+    let demo
+    try {
+      demo = await useJobs().call('prepareDemo', {}, { label: 'Preparing the demo (generating images on first use)' })
+    } catch {
+      return false
+    }
+    if (!(await openModel(demo.modelDir))) return false
+    return (await openImageFolder(demo.imagesDir)) !== null
+  }
+
   function selectLayer(name: string | null): void {
     if (name === layer.value) return
     layer.value = name
@@ -78,6 +90,7 @@ export const useSelection = defineStore('selection', () => {
     imageFolder,
     layerInfo,
     layerUnits,
+    openDemo,
     openModel,
     openImageFolder,
     selectLayer,

@@ -4,6 +4,7 @@ import type { RecentModel, SystemInfo } from '@shared/api'
 import { useApi } from '../api/instance'
 import type { ConnectionState } from '../api/client'
 import { useJobs } from './jobs'
+import { useSelection } from './selection'
 
 /** Facts about the engine and the shell: backend, workspace, dialogs; the served-mode connection; recent models. */
 export const useSystem = defineStore('system', () => {
@@ -20,7 +21,14 @@ export const useSystem = defineStore('system', () => {
       return // toasted
     }
     await refreshRecent()
+    // First start: an empty workspace opens the demo, so every view has something real to show.
+    const selection = useSelection()
+    if (info.value.openDemoOnFirstStart && !demoOffered && recent.value.length === 0 && !selection.model) {
+      demoOffered = true
+      void selection.openDemo()
+    }
   }
+  let demoOffered = false
 
   async function refreshRecent(): Promise<void> {
     try {
