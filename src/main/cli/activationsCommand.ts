@@ -2,9 +2,8 @@ import { parseArgs } from 'node:util'
 import { resolve } from 'node:path'
 import { ConvscopeError } from '../../shared/api'
 import { computeActivations } from '../engine/methods/activations'
-import { loadModel } from '../engine/models/loadModel'
 import { writeNpy } from '../engine/store/npy'
-import { initCliBackend } from './engineSession'
+import { withModel } from './engineSession'
 import type { Command } from './index'
 
 const usage = `usage: convscope activations --model DIR --image FILE --layer NAME [--json | --npy OUT.npy] [--backend NAME]
@@ -34,10 +33,9 @@ export const activationsCommand: Command = {
       return 2
     }
     if (values.json && values.npy) throw new ConvscopeError('BAD_REQUEST', 'choose one of --json and --npy')
-    await initCliBackend(values.backend, values.json)
-    const model = await loadModel(resolve(values.model))
-    try {
-      const data = await computeActivations(model, values.layer, resolve(values.image))
+    const { model: modelDir, image, layer } = values
+    await withModel(modelDir, { backend: values.backend, quiet: values.json }, async (model) => {
+      const data = await computeActivations(model, layer, resolve(image))
       const spatial = data.shape.length === 3
       const width = spatial ? data.shape[1] : 1
       const channels = Array.from(data.channelMax, (max, c) => {
@@ -60,9 +58,7 @@ export const activationsCommand: Command = {
           for (const p of data.predictions) console.log(`  ${(p.score * 100).toFixed(1).padStart(5)}%  ${p.label ?? `class ${p.index}`}`)
         }
       }
-    } finally {
-      model.dispose()
-    }
+    })
     return 0
   },
 }

@@ -2,8 +2,7 @@ import { parseArgs } from 'node:util'
 import { resolve } from 'node:path'
 import { ConvscopeError } from '../../shared/api'
 import { classifyFolder, type ClassifyResult } from '../engine/methods/classify'
-import { loadModel } from '../engine/models/loadModel'
-import { initCliBackend } from './engineSession'
+import { withModel } from './engineSession'
 import { progressBar } from './progressBar'
 import type { Command } from './index'
 
@@ -35,18 +34,17 @@ export const classifyCommand: Command = {
     }
     const batchSize = Number(values.batch)
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new ConvscopeError('BAD_REQUEST', `--batch must be a positive integer, got "${values.batch}"`)
-    await initCliBackend(values.backend, values.json)
-    const model = await loadModel(resolve(values.model))
-    const bar = progressBar(process.stderr)
-    try {
-      const result = await classifyFolder(model, resolve(values.data), { batchSize, mapping: values.sorted ? 'sorted' : 'names', onProgress: bar.update })
-      bar.end()
-      if (values.json) console.log(JSON.stringify(result, null, 2))
-      else console.log(formatClassifyResult(result))
-    } finally {
-      bar.end()
-      model.dispose()
-    }
+    const data = resolve(values.data)
+    await withModel(values.model, { backend: values.backend, quiet: values.json }, async (model) => {
+      const bar = progressBar(process.stderr)
+      try {
+        const result = await classifyFolder(model, data, { batchSize, mapping: values.sorted ? 'sorted' : 'names', onProgress: bar.update })
+        bar.end()
+        console.log(values.json ? JSON.stringify(result, null, 2) : formatClassifyResult(result))
+      } finally {
+        bar.end()
+      }
+    })
     return 0
   },
 }

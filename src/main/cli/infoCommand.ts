@@ -1,8 +1,6 @@
 import { parseArgs } from 'node:util'
-import { resolve } from 'node:path'
 import type { LayerInfo, ModelInfo } from '../../shared/api'
-import { loadModel } from '../engine/models/loadModel'
-import { initCliBackend } from './engineSession'
+import { withModel } from './engineSession'
 import type { Command } from './index'
 
 const usage = `usage: convscope info <modelDir> [--json] [--backend NAME]
@@ -23,14 +21,9 @@ export const infoCommand: Command = {
       console.error(usage)
       return 2
     }
-    await initCliBackend(values.backend, values.json)
-    const model = await loadModel(resolve(positionals[0]))
-    try {
-      if (values.json) console.log(JSON.stringify(model.info, null, 2))
-      else console.log(formatModelInfo(model.info))
-    } finally {
-      model.dispose()
-    }
+    await withModel(positionals[0], { backend: values.backend, quiet: values.json }, async (model) => {
+      console.log(values.json ? JSON.stringify(model.info, null, 2) : formatModelInfo(model.info))
+    })
     return 0
   },
 }
