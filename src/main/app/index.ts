@@ -19,6 +19,9 @@ import { spawnUtilityEngine } from './utilityEngine'
 const here = dirname(fileURLToPath(import.meta.url))
 /** electron-vite dev serves the renderer over HTTP with hot reload; a build loads out/renderer from disk. */
 const devServerUrl = !app.isPackaged ? process.env.ELECTRON_RENDERER_URL : undefined
+// Installers put resources/ (the demo networks) beside the app (electron-builder.yml extraResources); the shell
+// and the engine process (which inherits the environment) find it through this variable.
+if (app.isPackaged) process.env.CONVSCOPE_RESOURCES ??= join(process.resourcesPath, 'resources')
 
 // Must happen before `ready`: a standard, secure scheme can be fetched by <img> and fetch() like https.
 protocol.registerSchemesAsPrivileged([{ scheme: IMAGE_PROTOCOL, privileges: { standard: true, secure: true, supportFetchAPI: true, stream: true } }])

@@ -1,0 +1,50 @@
+/**
+ * First start: on an empty workspace the workbench opens the bundled demo network and generates the demo
+ * images into the workspace, so every view has something real to show with no user action.
+ */
+import assert from 'node:assert/strict'
+import { existsSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, test } from 'node:test'
+import type { Browser } from 'playwright-core'
+import { browserMissing, collectPageErrors, launchChromium, screenshot, startServed, waitForText, type Served } from './helpers'
+
+const missing = browserMissing()
+let tmp = ''
+let served: Served | null = null
+let browser: Browser | null = null
+
+before(async () => {
+  if (missing) return
+  tmp = await mkdtemp(join(tmpdir(), 'convscope-first-'))
+  served = await startServed(join(tmp, 'workspace'), ['--backend', 'wasm'])
+  browser = await launchChromium()
+})
+
+after(async () => {
+  await browser?.close()
+  await served?.stop()
+  if (tmp) await rm(tmp, { recursive: true, force: true })
+})
+
+test('an empty workspace opens the demo model and its generated images', { timeout: 300_000, skip: missing ?? false }, async () => {
+  const page = await browser!.newPage({ viewport: { width: 1440, height: 900 } })
+  const errors = collectPageErrors(page)
+  await page.goto(served!.url)
+
+  await waitForText(page.getByTestId('model-name'), /^gap$/, 240_000)
+  await waitForText(page.getByTestId('image-folder-summary'), /1400 images/, 240_000)
+  await screenshot(page, 'first-start-01-workspace')
+  assert.ok(existsSync(join(tmp, 'workspace', 'demo-data', 'val', 'c00_striped_triangle')), 'demo images are in the workspace')
+
+  await page.getByTestId('tab-architecture').click()
+  await page.getByTestId('arch-row-conv_last').waitFor()
+  await page.getByTestId('tab-activations').click()
+  await page.getByTestId('image-item').first().waitFor()
+  await page.getByTestId('activation-tile').first().waitFor({ timeout: 60_000 })
+  await waitForText(page.getByTestId('predictions'), /striped triangle/, 60_000)
+  await screenshot(page, 'first-start-02-activations')
+  assert.deepEqual(errors, [])
+})
