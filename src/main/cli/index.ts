@@ -3,6 +3,9 @@ import { activationsCommand } from './activationsCommand'
 import { classifyCommand } from './classifyCommand'
 import { demoDataCommand } from './demoDataCommand'
 import { infoCommand } from './infoCommand'
+import { mergeCommand } from './mergeCommand'
+import { scanCommand } from './scanCommand'
+import { topCommand } from './topCommand'
 import { serveCommand } from './serveCommand'
 
 export interface Command {
@@ -17,6 +20,9 @@ const commands: Record<string, Command> = {
   activations: activationsCommand,
   classify: classifyCommand,
   'demo-data': demoDataCommand,
+  scan: scanCommand,
+  merge: mergeCommand,
+  top: topCommand,
 }
 
 function help(): string {

@@ -1,0 +1,139 @@
+/**
+ * The result folder of a dataset scan (issue 4), readable from Python with json + numpy.load.
+ *
+ *   manifest.json               written last, atomically: its presence with status "complete" means done
+ *   <stem>.topk.values.npy      float32 [units, K]     the K best maxima per unit, descending
+ *   <stem>.topk.images.npy      int32   [units, K]     index into manifest.images (-1: empty slot)
+ *   <stem>.topk.yx.npy          int32   [units, K, 2]  (y, x) of the maximum in the layer's map (-1: empty)
+ *   <stem>.maxima.npy           float16 [rows, units]  per-image max of every unit (only with keepMaxima);
+ *                                                      row r is image shard.index + r * shard.count
+ *                                                      (all images for an unsharded or merged scan);
+ *                                                      NaN rows for skipped images
+ *   .scan-checkpoint.bin        while running only: the state a killed scan resumes from
+ *   .<stem>.maxima.partial      while running only: maxima rows written so far (raw float16)
+ *
+ * `<stem>` is the layer name with characters other than [A-Za-z0-9._-] replaced by "_" (see
+ * manifest.layers[].file). Order within a unit is value descending, then image, y, x ascending (topK.ts),
+ * so shard results merge to exactly the one-run result.
+ *
+ * manifest.json (format 1):
+ *   format: 1, kind: "convscope-scan", status: "complete"
+ *   model: { id, name, dir, preprocessing }  id = content hash of the model files; preprocessing as used
+ *   dataset: { id, root, count }           id = sha256 of (relative path, size, mtime) of every image, in order
+ *   layers: [{ name, file, units, height, width, receptiveField }]
+ *   k, keepMaxima, shard: { index, count }
+ *   images: [{ path, className, width, height }]  path relative to dataset.root (forward slashes); width and
+ *                                                 height of the decoded image, null where not scanned here
+ *   skipped: [{ index, path, reason }]
+ *   timing: { startedAt, finishedAt, seconds, imagesPerSecond, resumed }
+ */
+import { createHash } from 'node:crypto'
+import { readFile, stat } from 'node:fs/promises'
+import { join, relative, sep } from 'node:path'
+import { ConvscopeError, type Preprocessing, type ReceptiveField } from '../../../shared/api'
+
+export const SCAN_FORMAT = 1
+export const MANIFEST_FILE = 'manifest.json'
+export const CHECKPOINT_FILE = '.scan-checkpoint.bin'
+
+export interface ScanLayer {
+  name: string
+  file: string
+  units: number
+  height: number
+  width: number
+  receptiveField: ReceptiveField | null
+}
+
+export interface ScanImage {
+  path: string
+  className: string | null
+  width: number | null
+  height: number | null
+}
+
+export interface SkippedImage {
+  index: number
+  path: string
+  reason: string
+}
+
+export interface Shard {
+  index: number
+  count: number
+}
+
+export interface ScanManifest {
+  format: number
+  kind: 'convscope-scan'
+  status: 'complete'
+  model: { id: string; name: string; dir: string; preprocessing: Preprocessing }
+  dataset: { id: string; root: string; count: number }
+  layers: ScanLayer[]
+  k: number
+  keepMaxima: boolean
+  shard: Shard
+  images: ScanImage[]
+  skipped: SkippedImage[]
+  timing: { startedAt: string; finishedAt: string; seconds: number; imagesPerSecond: number; resumed: boolean }
+}
+
+/** A file-name stem for a layer (graph-model names hold "/"). */
+export function layerFileStem(name: string): string {
+  return name.replace(/[^A-Za-z0-9._-]/g, '_')
+}
+
+export const topkFiles = (stem: string) => ({
+  values: `${stem}.topk.values.npy`,
+  images: `${stem}.topk.images.npy`,
+  yx: `${stem}.topk.yx.npy`,
+})
+export const maximaFile = (stem: string) => `${stem}.maxima.npy`
+export const maximaPartialFile = (stem: string) => `.${stem}.maxima.partial`
+
+/** Path of an image relative to `root`, with forward slashes. */
+export function relativeImagePath(root: string, path: string): string {
+  return relative(root, path).split(sep).join('/')
+}
+
+/** Identity of a dataset: relative paths, sizes and modification times of its images, in order. */
+export async function datasetIdentity(root: string, paths: readonly string[]): Promise<string> {
+  const hash = createHash('sha256')
+  for (const path of paths) {
+    const s = await stat(path).catch(() => null)
+    hash.update(`${relativeImagePath(root, path)}\0${s ? s.size : -1}\0${s ? Math.round(s.mtimeMs) : -1}\n`)
+  }
+  return `sha256:${hash.digest('hex')}`
+}
+
+/** The image indices of a shard: i ≡ index (mod count). */
+export function shardIndices(total: number, shard: Shard): number[] {
+  const out: number[] = []
+  for (let i = shard.index; i < total; i += shard.count) out.push(i)
+  return out
+}
+
+export function parseShard(text: string): Shard {
+  const m = /^(\d+)\/(\d+)$/.exec(text.trim())
+  if (!m) throw new ConvscopeError('BAD_REQUEST', `a shard is written i/n (e.g. 0/4), got "${text}"`)
+  const shard = { index: Number(m[1]), count: Number(m[2]) }
+  checkShard(shard)
+  return shard
+}
+
+export function checkShard(shard: Shard): void {
+  if (!Number.isInteger(shard.count) || shard.count < 1 || !Number.isInteger(shard.index) || shard.index < 0 || shard.index >= shard.count) {
+    throw new ConvscopeError('BAD_REQUEST', `shard ${shard.index}/${shard.count} is not one of 0/n … (n-1)/n`)
+  }
+}
+
+export async function readManifest(dir: string): Promise<ScanManifest> {
+  const text = await readFile(join(dir, MANIFEST_FILE), 'utf8').catch((e: NodeJS.ErrnoException) => {
+    throw new ConvscopeError('BAD_REQUEST', e.code === 'ENOENT' ? `${dir} holds no finished scan (no ${MANIFEST_FILE})` : `${join(dir, MANIFEST_FILE)}: ${e.message}`)
+  })
+  const manifest = JSON.parse(text) as ScanManifest
+  if (manifest.kind !== 'convscope-scan' || manifest.format !== SCAN_FORMAT) {
+    throw new ConvscopeError('BAD_REQUEST', `${dir}: not a convscope scan of format ${SCAN_FORMAT}`)
+  }
+  return manifest
+}

@@ -1,0 +1,341 @@
+/**
+ * Dataset scans (issue 4) on a tiny CNN and a few dozen small PNGs: the top-K equals a brute-force
+ * computation, shards merge to exactly the one-run result, bad files are skipped and listed, a scan killed
+ * with SIGKILL resumes to the same result, and `top` draws the receptive field onto the original image.
+ */
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { mkdtemp, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import * as tf from '@tensorflow/tfjs'
+import sharp from 'sharp'
+import { loadModel } from '../../src/main/engine/models/loadModel'
+import type { LoadedModel } from '../../src/main/engine/model'
+import { listImageFolder } from '../../src/main/engine/images/imageFolder'
+import { readImage } from '../../src/main/engine/images/readImage'
+import { inputToImage, planResize, toInputTensor, toModelInput } from '../../src/main/engine/images/preprocess'
+import { fieldBox } from '../../src/main/engine/models/receptiveField'
+import { readNpy, float16ToFloat32, float32ToFloat16 } from '../../src/main/engine/store/npy'
+import { defaultScanLayers, runScan } from '../../src/main/engine/scan/runScan'
+import { mergeScans } from '../../src/main/engine/scan/merge'
+import { readManifest, CHECKPOINT_FILE, MANIFEST_FILE } from '../../src/main/engine/scan/manifest'
+import { topCommand } from '../../src/main/cli/topCommand'
+import { scanCommand } from '../../src/main/cli/scanCommand'
+import { mergeCommand } from '../../src/main/cli/mergeCommand'
+import { makeTinyCnn, seededRandom } from '../fixtures/models'
+
+const LAYERS = ['pool1', 'conv3', 'conv4']
+const K = 5
+let root: string
+let data: string
+let modelDir: string
+let model: LoadedModel
+let images: string[]
+let classNames: (string | null)[]
+let broken: string
+
+before(async () => {
+  await tf.setBackend('cpu')
+  root = await mkdtemp(join(tmpdir(), 'convscope-scan-'))
+  modelDir = join(root, 'model')
+  await makeTinyCnn(modelDir, { sidecar: { inputSize: [32, 32], range: [0, 1], resize: 'center-crop' } })
+  data = join(root, 'data')
+  const rand = seededRandom(5)
+  for (const cls of ['cats', 'dogs']) {
+    await mkdir(join(data, cls), { recursive: true })
+    for (let i = 0; i < 12; i++) {
+      const [w, h] = i % 4 === 3 ? [40, 40] : [64, 48]
+      const pixels = Buffer.alloc(w * h * 3).map(() => Math.floor(rand() * 256))
+      await sharp(pixels, { raw: { width: w, height: h, channels: 3 } }).png().toFile(join(data, cls, `img${String(i).padStart(2, '0')}.png`))
+    }
+  }
+  broken = join(data, 'dogs', 'img05b.png')
+  await writeFile(broken, 'this is not a png')
+  const folder = await listImageFolder(data)
+  images = folder.images.map((i) => i.path)
+  classNames = folder.images.map((i) => i.className)
+  model = await loadModel(modelDir)
+})
+after(async () => {
+  model?.dispose()
+  await rm(root, { recursive: true, force: true })
+})
+
+const scan = (out: string, extra: Partial<Parameters<typeof runScan>[0]> = {}) =>
+  runScan({ model, images, classNames, root: data, layers: LAYERS, k: K, batchSize: 4, out, checkpointMs: 1e9, ...extra })
+
+/** Every .npy of a result folder, by name, as raw bytes. */
+async function npyFiles(dir: string): Promise<Map<string, Buffer>> {
+  const names = (await readdir(dir)).filter((n) => n.endsWith('.npy')).sort()
+  return new Map(await Promise.all(names.map(async (n) => [n, await readFile(join(dir, n))] as [string, Buffer])))
+}
+
+async function assertSameArrays(a: string, b: string) {
+  const fa = await npyFiles(a)
+  const fb = await npyFiles(b)
+  assert.deepEqual([...fa.keys()], [...fb.keys()])
+  assert.equal(fa.size, LAYERS.length * 4)
+  for (const [name, bytes] of fa) assert.ok(bytes.equals(fb.get(name)!), `${name} differs`)
+}
+
+let single: string
+
+test('a scan keeps, per unit, the top K of a brute-force pass over every image, and each image\'s maxima', async () => {
+  single = join(root, 'single')
+  const manifest = await scan(single)
+  assert.equal(manifest.images.length, images.length)
+  assert.deepEqual(manifest.layers.map((l) => l.name), LAYERS)
+
+  // Brute force: one image at a time, max and first argmax per channel in plain JS, then sort.
+  const per = new Map<string, { value: number; image: number; y: number; x: number }[][]>()
+  const maxima = new Map<string, number[][]>()
+  for (const [i, path] of images.entries()) {
+    if (path === broken) continue
+    const x = toInputTensor(await toModelInput(await readImage(path), model.info.preprocessing))
+    const outs = model.forward(x, LAYERS)
+    for (const [li, name] of LAYERS.entries()) {
+      const [, h, w, c] = outs[li]!.shape as number[]
+      const v = outs[li]!.dataSync()
+      if (!per.has(name)) per.set(name, Array.from({ length: c! }, () => []))
+      const row: number[] = []
+      for (let u = 0; u < c!; u++) {
+        let best = -Infinity
+        let at = 0
+        for (let p = 0; p < h! * w!; p++) if (v[p * c! + u]! > best) (best = v[p * c! + u]!), (at = p)
+        per.get(name)![u]!.push({ value: best, image: i, y: Math.floor(at / w!), x: at % w! })
+        row.push(best)
+      }
+      maxima.set(name, [...(maxima.get(name) ?? []), row])
+    }
+    tf.dispose([x, ...outs])
+  }
+  for (const name of LAYERS) {
+    const values = await readNpy(join(single, `${name}.topk.values.npy`))
+    const imgs = await readNpy(join(single, `${name}.topk.images.npy`))
+    const yx = await readNpy(join(single, `${name}.topk.yx.npy`))
+    const units = per.get(name)!.length
+    assert.deepEqual(values.shape, [units, K])
+    assert.deepEqual(yx.shape, [units, K, 2])
+    for (let u = 0; u < units; u++) {
+      const expected = per.get(name)![u]!.sort((a, b) => (a.value !== b.value ? b.value - a.value : a.image - b.image || a.y - b.y || a.x - b.x)).slice(0, K)
+      for (let j = 0; j < K; j++) {
+        const p = u * K + j
+        assert.equal(imgs.data[p], expected[j]!.image, `${name} unit ${u} rank ${j}`)
+        assert.ok(Math.abs(values.data[p]! - expected[j]!.value) <= 1e-5 * Math.max(1, Math.abs(expected[j]!.value)), `${name} unit ${u} rank ${j} value`)
+        assert.deepEqual([yx.data[2 * p], yx.data[2 * p + 1]], [expected[j]!.y, expected[j]!.x], `${name} unit ${u} rank ${j} position`)
+      }
+    }
+    const m = await readNpy(join(single, `${name}.maxima.npy`))
+    assert.equal(m.dtype, 'float16')
+    assert.deepEqual(m.shape, [images.length, units])
+    const got = float16ToFloat32(m.data as Uint16Array)
+    const brokenIndex = images.indexOf(broken)
+    let r = 0
+    for (let i = 0; i < images.length; i++) {
+      if (i === brokenIndex) {
+        assert.ok(Number.isNaN(got[i * units]), 'a skipped image has a NaN row')
+        continue
+      }
+      const want = float16ToFloat32(float32ToFloat16(maxima.get(name)![r++]!))
+      assert.deepEqual(Array.from(got.subarray(i * units, (i + 1) * units)), Array.from(want))
+    }
+  }
+})
+
+test('a bad file is skipped, counted and listed with its reason; the scan goes on', async () => {
+  const manifest = await readManifest(single)
+  assert.equal(manifest.skipped.length, 1)
+  assert.equal(manifest.skipped[0]!.path, 'dogs/img05b.png')
+  assert.equal(manifest.skipped[0]!.index, images.indexOf(broken))
+  assert.match(manifest.skipped[0]!.reason, /img05b\.png/)
+  assert.equal(manifest.images.find((i) => i.path === 'cats/img00.png')!.className, 'cats')
+  assert.deepEqual(
+    [manifest.images[0]!.width, manifest.images[0]!.height],
+    [64, 48],
+  )
+  await assert.rejects(stat(join(single, CHECKPOINT_FILE)), 'the checkpoint is removed when done')
+})
+
+test('shards 0/3, 1/3, 2/3 merged are byte-identical to one run', async () => {
+  const dirs = [0, 1, 2].map((i) => join(root, `shard${i}`))
+  // Different batch sizes per shard: the result must not depend on batching either.
+  for (const [i, dir] of dirs.entries()) await scan(dir, { shard: { index: i, count: 3 }, batchSize: 2 + i })
+  const merged = join(root, 'merged')
+  const manifest = await mergeScans([dirs[2]!, dirs[0]!, dirs[1]!], merged)
+  await assertSameArrays(merged, single)
+  const one = await readManifest(single)
+  assert.deepEqual(manifest.images, one.images)
+  assert.deepEqual(manifest.skipped, one.skipped)
+  await assert.rejects(mergeScans([dirs[0]!, dirs[1]!], join(root, 'm2')), /shard 2\/3 missing/)
+  await assert.rejects(mergeScans([dirs[0]!, dirs[0]!, dirs[1]!], join(root, 'm3')), /both shard 0\/3/)
+})
+
+test('a scan refuses to resume into a folder made with other options', async () => {
+  await assert.rejects(scan(single, { k: K + 1 }), /top 5, not 6|another|choose another/)
+  await assert.rejects(scan(single, { layers: ['conv3'] }), /other layers/)
+  // Same options: the finished result is reused as it is.
+  const again = await scan(single)
+  assert.equal(again.timing.finishedAt, (await readManifest(single)).timing.finishedAt)
+})
+
+test('a cancelled scan leaves a checkpoint that only the same options may resume', async () => {
+  const out = join(root, 'cancelled')
+  const abort = new AbortController()
+  await assert.rejects(
+    scan(out, { signal: abort.signal, onProgress: (p) => p.done >= 8 && abort.abort() }),
+    (e: Error & { code?: string }) => e.code === 'CANCELLED',
+  )
+  assert.equal(await checkpointPosition(out), 8)
+  await assert.rejects(scan(out, { k: K + 1 }), /unfinished scan made with top 5, not 6/)
+  await assert.rejects(scan(out, { images: images.slice(1), classNames: classNames.slice(1) }), /another dataset/)
+  const manifest = await scan(out, { batchSize: 5 })
+  assert.equal(manifest.timing.resumed, true)
+  await assertSameArrays(out, single)
+})
+
+/** Run a scan in a child process (throttled, checkpoint after every batch); resolves when it exits. */
+function childScan(out: string, killWhen?: (out: string) => Promise<boolean>): Promise<{ killed: boolean; code: number | null }> {
+  const script = `
+    import * as tf from '@tensorflow/tfjs'
+    import { loadModel } from ${JSON.stringify(join(import.meta.dirname, '../../src/main/engine/models/loadModel.ts'))}
+    import { runScan } from ${JSON.stringify(join(import.meta.dirname, '../../src/main/engine/scan/runScan.ts'))}
+    await tf.setBackend('cpu')
+    const a = JSON.parse(process.argv[1])
+    const model = await loadModel(a.modelDir)
+    const slow = () => { const until = Date.now() + 15; while (Date.now() < until) {} }
+    await runScan({ model, images: a.images, classNames: a.classNames, root: a.root, layers: a.layers, k: a.k, batchSize: 2, out: a.out, onProgress: slow })
+  `
+  const args = JSON.stringify({ modelDir, images, classNames, root: data, layers: LAYERS, k: K, out })
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, args], {
+    cwd: join(import.meta.dirname, '../..'),
+    env: { ...process.env, CONVSCOPE_CHECKPOINT_MS: '0' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  })
+  let stderr = ''
+  child.stderr.on('data', (d) => (stderr += d))
+  let killed = false
+  let timer: NodeJS.Timeout | undefined
+  if (killWhen) {
+    const poll = async () => {
+      if (child.exitCode !== null) return
+      if (await killWhen(out)) {
+        killed = child.kill('SIGKILL')
+        return
+      }
+      timer = setTimeout(poll, 3)
+    }
+    void poll()
+  }
+  return new Promise((resolve, reject) =>
+    child.on('exit', (code) => {
+      clearTimeout(timer)
+      if (!killed && code !== 0) reject(new Error(`child scan failed (${code}): ${stderr}`))
+      else resolve({ killed, code })
+    }),
+  )
+}
+
+/** Images done according to the checkpoint (its JSON header follows 8 bytes of magic and length). */
+async function checkpointPosition(out: string): Promise<number> {
+  const buf = await readFile(join(out, CHECKPOINT_FILE))
+  return (JSON.parse(buf.subarray(8, 8 + buf.readUInt32LE(4)).toString()) as { position: number }).position
+}
+
+const exists = (p: string) => stat(p).then(() => true, () => false)
+
+test('a scan killed with SIGKILL after checkpoints resumes to exactly the uninterrupted result', async () => {
+  const out = join(root, 'killed')
+  let seenAt = 0
+  // Kill 1: as soon as the first checkpoint exists.
+  const first = await childScan(out, async (o) => exists(join(o, CHECKPOINT_FILE)))
+  assert.ok(first.killed, 'the first run was killed')
+  assert.equal(await exists(join(out, MANIFEST_FILE)), false, 'killed before the end')
+  const afterFirst = await checkpointPosition(out)
+  assert.ok(afterFirst > 0 && afterFirst < images.length, `first kill at ${afterFirst} of ${images.length}`)
+  // Kill 2: some checkpoints later, at an arbitrary moment (not right after a checkpoint).
+  const second = await childScan(out, async (o) => {
+    const position = await checkpointPosition(o).catch(() => 0)
+    if (position < afterFirst + 6) return false
+    seenAt ||= Date.now()
+    return Date.now() - seenAt > 7
+  })
+  if (second.killed) assert.equal(await exists(join(out, MANIFEST_FILE)), false)
+  assert.ok(second.killed, "the resumed run was killed too")
+  if (second.killed) {
+    const afterSecond = await checkpointPosition(out)
+    assert.ok(afterSecond > afterFirst && afterSecond < images.length, `second kill at ${afterSecond}`)
+  }
+  // Then run to the end.
+  await childScan(out)
+  const manifest = await readManifest(out)
+  assert.equal(manifest.timing.resumed, true)
+  assert.deepEqual((await readdir(out)).filter((n) => !n.endsWith('.npy') && n !== MANIFEST_FILE), [], 'no checkpoint, partial or temp file is left')
+  assert.deepEqual(manifest.skipped, (await readManifest(single)).skipped)
+  await assertSameArrays(out, single)
+})
+
+test("top's patch box is the unit's receptive field at (y, x) mapped onto the original image", async () => {
+  const lines: string[] = []
+  const log = console.log
+  console.log = (s: string) => lines.push(s)
+  try {
+    assert.equal(await topCommand.run(['--scan', single, '--layer', 'conv4', '--unit', '3', '--json']), 0)
+  } finally {
+    console.log = log
+  }
+  const { patches } = JSON.parse(lines.join('\n')) as { patches: { rank: number; path: string; className: string; y: number; x: number; box: { x: number; y: number; width: number; height: number } }[] }
+  assert.equal(patches.length, K)
+  const rf = model.info.layers.find((l) => l.name === 'conv4')!.receptiveField!
+  for (const p of patches) {
+    const { width, height } = await sharp(p.path).metadata()
+    const field = fieldBox(rf, p.y, p.x, [32, 32])!
+    // center-crop of width×height to 32×32, written out by hand
+    const geometry = planResize(width, height, { inputSize: [32, 32], resize: 'center-crop' }).geometry
+    const expected = inputToImage(geometry, { x: field.left, y: field.top, width: field.right - field.left + 1, height: field.bottom - field.top + 1 })
+    assert.deepEqual(p.box, expected)
+    assert.ok(p.box.x >= 0 && p.box.y >= 0 && p.box.x + p.box.width <= width + 1e-9 && p.box.y + p.box.height <= height + 1e-9)
+    if (width === 64) {
+      // 64×48 → 43×32, crop x from 5: image x = (5 + input x) * 64 / 43
+      assert.ok(Math.abs(expected.x - Math.max(0, (5 + field.left) * (64 / 43))) < 1e-9)
+    }
+    assert.equal(p.className, p.path.includes('/cats/') ? 'cats' : 'dogs')
+  }
+})
+
+/** Run a CLI command in this process, its output captured. */
+async function cli(command: { run(args: string[]): Promise<number> }, args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = ''
+  let err = ''
+  const log = console.log
+  const error = console.error
+  const write = process.stderr.write
+  console.log = (s: string) => (out += s + '\n')
+  console.error = (s: string) => (err += s + '\n')
+  process.stderr.write = ((s: string) => ((err += s), true)) as typeof process.stderr.write
+  try {
+    return { code: await command.run(args), out, err }
+  } finally {
+    console.log = log
+    console.error = error
+    process.stderr.write = write
+  }
+}
+
+test('convscope scan --shard i/n, then convscope merge, give the one-run result; default layers skip the first conv', async () => {
+  assert.deepEqual(defaultScanLayers(model.info), ['pool1', 'dw2', 'pw2', 'conv3', 'conv4'])
+  const dirs = [0, 1].map((i) => join(root, `cli-shard${i}`))
+  for (const [i, dir] of dirs.entries()) {
+    const r = await cli(scanCommand, ['--model', modelDir, '--data', data, '--out', dir, '--layers', LAYERS.join(','), '--top', String(K), '--shard', `${i}/2`, '--batch', '3', '--backend', 'cpu'])
+    assert.equal(r.code, 0, r.err)
+    assert.match(r.err, /img\/s/)
+    if (i === images.indexOf(broken) % 2) assert.match(r.out, /skipped 1 file\(s\):\n {2}dogs\/img05b\.png: /)
+  }
+  const merged = join(root, 'cli-merged')
+  const m = await cli(mergeCommand, [...dirs, '--out', merged])
+  assert.equal(m.code, 0, m.err)
+  await assertSameArrays(merged, single)
+  const bad = await cli(scanCommand, ['--model', modelDir, '--data', data, '--out', dirs[0]!, '--layers', 'conv3', '--shard', '0/2', '--backend', 'cpu']).catch((e: Error) => e)
+  assert.ok(bad instanceof Error && /other layers/.test(bad.message))
+})
