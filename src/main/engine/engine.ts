@@ -10,6 +10,7 @@ import type { LoadedModel } from './model'
 import { loadModel } from './models/loadModel'
 import { Catalog } from './store/catalog'
 import { prepareDemo } from './demoSetup'
+import { getTopPatches, listScans, startScan } from './scan/scanJobs'
 
 /** The engine as a service: the process entry (worker.ts) and in-process users (CLI, tests) call it alike. */
 export interface EngineService {
@@ -66,6 +67,16 @@ class Engine implements EngineService {
         return prepareDemo(this.options.workspace, ctx)
       case 'busyWork':
         return busyWork(parseParams(method, raw), ctx)
+      case 'startScan': {
+        const p = parseParams(method, raw)
+        return startScan(this.options.workspace, await this.model(p.modelId), { dataDir: resolve(p.dataDir), layers: p.layers, k: p.k }, ctx)
+      }
+      case 'listScans':
+        return listScans(this.options.workspace, parseParams(method, raw).modelId)
+      case 'getTopPatches': {
+        const p = parseParams(method, raw)
+        return getTopPatches(resolve(p.scanDir), p)
+      }
       default:
         throw new ConvscopeError('BAD_REQUEST', `The engine does not handle "${method}"`)
     }

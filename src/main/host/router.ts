@@ -36,7 +36,12 @@ export interface RouterSession {
 }
 
 /** Engine-method params that name a file the engine will read: it must lie inside an opened folder. */
-const PATH_PARAMS: Partial<Record<MethodName, string[]>> = { getActivations: ['image'] }
+const PATH_PARAMS: Partial<Record<MethodName, string[]>> = {
+  getActivations: ['image'],
+  // A scan reads an image folder the user opened (so the window may show its patches) and writes the workspace.
+  startScan: ['dataDir'],
+  getTopPatches: ['scanDir'],
+}
 
 export class Router {
   private readonly shellContext: ShellContext

@@ -25,6 +25,8 @@ export interface JobOptions {
   signal?: AbortSignal
   /** Do not toast errors (the caller shows them in place). */
   quiet?: boolean
+  /** Also hand progress to the caller (the status bar shows it either way). */
+  onProgress?: (p: Progress) => void
 }
 
 const TOAST_MS = 15_000
@@ -48,6 +50,7 @@ export const useJobs = defineStore('jobs', () => {
         signal: options.signal,
         onProgress: (p) => {
           tracked.progress = p
+          options.onProgress?.(p)
         },
       })
     } catch (err) {
