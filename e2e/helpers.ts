@@ -131,3 +131,22 @@ export async function layersOf(modelDir: string): Promise<{ name: string; classN
     filters: l.config.filters ?? null,
   }))
 }
+
+/**
+ * Poll from the test side until `locator` matches `count` elements. (page.waitForFunction would evaluate a
+ * string in the page, which the app's CSP — script-src 'self', no 'unsafe-eval' — rightly refuses.)
+ */
+export async function waitForCount(locator: Locator, count: number, timeoutMs = 30_000): Promise<void> {
+  let last = -1
+  await waitUntil(async () => (last = await locator.count()) === count, timeoutMs, () => `expected ${count} elements matching ${locator}, found ${last}`)
+}
+
+/** Poll an async condition from the test side (for the same CSP reason as waitForCount). */
+export async function waitUntil(condition: () => Promise<boolean>, timeoutMs = 30_000, what = () => 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    if (await condition()) return
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  throw new Error(`${what()} after ${timeoutMs} ms`)
+}

@@ -11,7 +11,7 @@ import { after, before, test } from 'node:test'
 import sharp from 'sharp'
 import type { Browser, Page } from 'playwright-core'
 import { makeTinyCnn, seededRandom } from '../test/fixtures/models'
-import { browserMissing, collectPageErrors, launchChromium, screenshot, startServed, waitForText, type Served } from './helpers'
+import { browserMissing, collectPageErrors, launchChromium, screenshot, startServed, waitForCount, waitForText, type Served } from './helpers'
 
 const missing = browserMissing()
 let tmp = ''
@@ -113,7 +113,7 @@ test('units view: scan a folder with progress, cancel, resume, then a unit’s t
     await page.getByTestId('activation-histogram').locator('.main-svg').first().waitFor()
     const classes = await page.getByTestId('class-histogram').locator('.xtick text').allTextContents()
     assert.ok(classes.length >= 1 && classes.every((c) => CLASSES.includes(c)), `class axis: ${classes}`)
-    await page.waitForFunction(`document.querySelectorAll('[data-testid="unit-patch"] .crop:not([data-ready="true"])').length === 0`, undefined, { timeout: 30_000 })
+    await waitForCount(page.locator('[data-testid="unit-patch"] .crop:not([data-ready="true"])'), 0, 30_000)
     await page.getByTestId('unit-patch').nth(2).hover()
     await waitForText(page.getByTestId('patch-preview'), /^\s*#3\s/)
     await screenshot(page, 'scan-03-unit')
@@ -127,7 +127,7 @@ test('units view: scan a folder with progress, cancel, resume, then a unit’s t
     await page.getByTestId('units-overview').waitFor()
     await waitForText(page.getByTestId('units-overview'), /unit 15/, 60_000)
     assert.equal(await page.getByTestId('overview-row').count(), 16)
-    await page.waitForFunction(`document.querySelectorAll('[data-testid="units-overview"] .crop:not([data-ready="true"])').length === 0`, undefined, { timeout: 60_000 })
+    await waitForCount(page.locator('[data-testid="units-overview"] .crop:not([data-ready="true"])'), 0, 60_000)
     await screenshot(page, 'scan-04-overview')
     await page.getByTestId('overview-row').nth(2).getByRole('button', { name: 'unit 2' }).click()
     await page.getByTestId('unit-patches').waitFor()

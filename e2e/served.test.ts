@@ -19,6 +19,7 @@ import {
   screenshot,
   startServed,
   waitForText,
+  waitUntil,
   type Served,
 } from './helpers'
 
@@ -126,7 +127,7 @@ test('served mode: open a model, see its layers, filters and activations, linked
     assert.equal(await page.getByTestId('activation-tile').count(), filters.get(conv))
     const image = page.getByTestId('activation-image')
     await image.waitFor()
-    await page.waitForFunction((img) => (img as unknown as { complete: boolean; naturalWidth: number }).naturalWidth === 64, await image.elementHandle())
+    await waitUntil(async () => (await image.evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth)) === 64, 30_000, () => 'the image did not load at 64 px wide')
     assert.equal(await page.getByTestId('predictions').locator('li').count(), 5)
     await page.getByTestId('activation-tile').nth(2).locator('canvas').hover()
     await waitForText(page.getByTestId('activations-hover'), /^channel 2 · max/)
