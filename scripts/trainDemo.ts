@@ -7,7 +7,8 @@
  * with the engine's own image reading and preprocessing, trains each network, evaluates it on the held-out
  * val split, and saves model.json + shards, convscope.json, labels.txt, training.json and curves.svg per
  * network, then training-curves.svg and README.md for all of them. --jobs 2 trains two networks at once in
- * child processes (wasm runs on one thread, so each process uses one core).
+ * child processes (wasm runs on one thread, so each process uses one core): gap first, then gmp and fc,
+ * which start from gap's trunk, side by side.
  */
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
@@ -39,7 +40,8 @@ const usage = `usage: npm run train:demo -- [options]
   --train-per-class N    training images per class (default ${DEMO_RECIPE.data.trainPerClass})
   --val-per-class N      held-out images per class (default ${DEMO_RECIPE.data.valPerClass})
   --backend NAME         TensorFlow.js backend (default wasm)
-  --jobs J               networks trained at once, one process each (default 1)
+  --jobs J               networks trained at once, one process each (default 1); gap always finishes
+                         before gmp and fc start, as they start from its trunk
   --lr X                 peak learning rate for every network (default: per network, ${JSON.stringify(DEMO_RECIPE.learningRate)})
   --batch N              batch size (default ${DEMO_RECIPE.batchSize})
   --spec JSON            override architecture settings for experiments, e.g. '{"widths":[16,32,64,128]}'
@@ -153,10 +155,14 @@ if (!values.child && jobs > 1 && nets.length > 1) {
       })
       child.on('exit', (code) => (code === 0 ? resolvePromise() : reject(new Error(`training ${net} failed (exit code ${code})`))))
     })
-  const workers = Array.from({ length: Math.min(jobs, nets.length) }, async () => {
-    for (let net = queue.shift(); net; net = queue.shift()) await runChild(net)
-  })
-  await Promise.all(workers)
+  // Donors first (gap), then the networks that start from their trunk, each phase `jobs` at a time.
+  const phases = [queue.filter((n) => DEMO_RECIPE.initFrom[n] === null), queue.filter((n) => DEMO_RECIPE.initFrom[n] !== null)]
+  for (const phase of phases) {
+    const workers = Array.from({ length: Math.min(jobs, phase.length) }, async () => {
+      for (let net = phase.shift(); net; net = phase.shift()) await runChild(net)
+    })
+    await Promise.all(workers)
+  }
   await writeSummary()
   console.log(`all done in ${elapsed()}`)
   process.exit(0)
