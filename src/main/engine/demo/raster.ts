@@ -115,42 +115,31 @@ export function gaussianBlur(canvas: Canvas, sigma: number): void {
   for (let k = 0; k < kernel.length; k++) kernel[k]! /= sum
   const { width, height, rgb } = canvas
   const tmp = new Float32Array(rgb.length)
+  blurAxis(rgb, tmp, width, height, kernel, 'x')
+  blurAxis(tmp, rgb, width, height, kernel, 'y')
+}
+
+/** One pass of a separable blur along x or y, edges clamped. */
+function blurAxis(src: Float32Array, dst: Float32Array, width: number, height: number, kernel: Float32Array, axis: 'x' | 'y'): void {
+  const radius = (kernel.length - 1) / 2
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       let r = 0
       let g = 0
       let b = 0
       for (let k = -radius; k <= radius; k++) {
-        const xx = Math.min(width - 1, Math.max(0, x + k))
+        const xx = axis === 'x' ? Math.min(width - 1, Math.max(0, x + k)) : x
+        const yy = axis === 'y' ? Math.min(height - 1, Math.max(0, y + k)) : y
         const w = kernel[k + radius]!
-        const j = (y * width + xx) * 3
-        r += rgb[j]! * w
-        g += rgb[j + 1]! * w
-        b += rgb[j + 2]! * w
+        const j = (yy * width + xx) * 3
+        r += src[j]! * w
+        g += src[j + 1]! * w
+        b += src[j + 2]! * w
       }
       const i = (y * width + x) * 3
-      tmp[i] = r
-      tmp[i + 1] = g
-      tmp[i + 2] = b
-    }
-  }
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      let r = 0
-      let g = 0
-      let b = 0
-      for (let k = -radius; k <= radius; k++) {
-        const yy = Math.min(height - 1, Math.max(0, y + k))
-        const w = kernel[k + radius]!
-        const j = (yy * width + x) * 3
-        r += tmp[j]! * w
-        g += tmp[j + 1]! * w
-        b += tmp[j + 2]! * w
-      }
-      const i = (y * width + x) * 3
-      rgb[i] = r
-      rgb[i + 1] = g
-      rgb[i + 2] = b
+      dst[i] = r
+      dst[i + 1] = g
+      dst[i + 2] = b
     }
   }
 }
