@@ -23,8 +23,8 @@ export function ellipse(a: number, b: number): Shape {
   }
 }
 
-/** Simple polygon (either winding); exact distance, sign by the crossing rule (Quilez, sdPolygon). */
-export function polygon(points: readonly Point[]): Shape {
+/** Points as coordinate arrays (fast inner loops), with the distance of the farthest from the origin. */
+function unpackPoints(points: readonly Point[]): { n: number; xs: Float64Array; ys: Float64Array; radius: number } {
   const n = points.length
   const xs = new Float64Array(n)
   const ys = new Float64Array(n)
@@ -34,6 +34,12 @@ export function polygon(points: readonly Point[]): Shape {
     ys[i] = points[i]![1]
     radius = Math.max(radius, Math.hypot(xs[i]!, ys[i]!))
   }
+  return { n, xs, ys, radius }
+}
+
+/** Simple polygon (either winding); exact distance, sign by the crossing rule (Quilez, sdPolygon). */
+export function polygon(points: readonly Point[]): Shape {
+  const { n, xs, ys, radius } = unpackPoints(points)
   return {
     radius,
     sdf: (x, y) => {
@@ -62,15 +68,7 @@ export function polygon(points: readonly Point[]): Shape {
 
 /** A stroke of half-width `halfWidth` along an open polyline, with round caps. */
 export function stroke(points: readonly Point[], halfWidth: number): Shape {
-  const n = points.length
-  const xs = new Float64Array(n)
-  const ys = new Float64Array(n)
-  let radius = 0
-  for (let i = 0; i < n; i++) {
-    xs[i] = points[i]![0]
-    ys[i] = points[i]![1]
-    radius = Math.max(radius, Math.hypot(xs[i]!, ys[i]!))
-  }
+  const { n, xs, ys, radius } = unpackPoints(points)
   return {
     radius: radius + halfWidth,
     sdf: (x, y) => {

@@ -66,16 +66,7 @@ export const SHAPES: Record<ShapeFamily, ShapeMaker> = {
     const b = rng.uniform(0.8, 1)
     return ellipse(1, b)
   },
-  square: (rng) => {
-    const h = rng.uniform(0.85, 1)
-    const s = 1 / Math.hypot(1, h)
-    return polygon([
-      [-s, -s * h],
-      [s, -s * h],
-      [s, s * h],
-      [-s, s * h],
-    ])
-  },
+  square: (rng) => centredRectangle(rng.uniform(0.85, 1)),
   cross: (rng) => {
     // Arms clearly narrower than long, so a checkered cross is not a checkered square with bitten corners.
     const w = rng.uniform(0.2, 0.28)
@@ -159,16 +150,7 @@ export const SHAPES: Record<ShapeFamily, ShapeMaker> = {
     return polygon(normalise(pts))
   },
   pentagon: (rng) => polygon(regular(5, rng.uniform(0, 2 * Math.PI))),
-  rectangle: (rng) => {
-    const h = rng.uniform(0.3, 0.6)
-    const s = 1 / Math.hypot(1, h)
-    return polygon([
-      [-s, -s * h],
-      [s, -s * h],
-      [s, s * h],
-      [-s, s * h],
-    ])
-  },
+  rectangle: (rng) => centredRectangle(rng.uniform(0.3, 0.6)),
   diamond: (rng) => {
     const w = rng.uniform(0.45, 0.7)
     return polygon([
@@ -201,4 +183,15 @@ export const SHAPES: Record<ShapeFamily, ShapeMaker> = {
       ]),
     )
   },
+}
+
+/** A rectangle of aspect `h` (height / width) centred on the origin, its corners on the unit circle. */
+function centredRectangle(h: number): Shape {
+  const s = 1 / Math.hypot(1, h)
+  return polygon([
+    [-s, -s * h],
+    [s, -s * h],
+    [s, s * h],
+    [-s, s * h],
+  ])
 }
