@@ -4,40 +4,22 @@
  */
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { after, before, test } from 'node:test'
-import type { Browser } from 'playwright-core'
-import { browserMissing, collectPageErrors, launchChromium, screenshot, startServed, waitForText, type Served } from './helpers'
+import { test } from 'node:test'
+import { browserMissing, collectPageErrors, screenshot, servedSession, waitForText } from './helpers'
 
 const missing = browserMissing()
-let tmp = ''
-let served: Served | null = null
-let browser: Browser | null = null
-
-before(async () => {
-  if (missing) return
-  tmp = await mkdtemp(join(tmpdir(), 'convscope-first-'))
-  served = await startServed(join(tmp, 'workspace'), ['--backend', 'wasm'])
-  browser = await launchChromium()
-})
-
-after(async () => {
-  await browser?.close()
-  await served?.stop()
-  if (tmp) await rm(tmp, { recursive: true, force: true })
-})
+const session = servedSession('convscope-first-', ['--backend', 'wasm'])
 
 test('an empty workspace opens the demo model and its generated images', { timeout: 300_000, skip: missing ?? false }, async () => {
-  const page = await browser!.newPage({ viewport: { width: 1440, height: 900 } })
+  const page = await session.browser.newPage({ viewport: { width: 1440, height: 900 } })
   const errors = collectPageErrors(page)
-  await page.goto(served!.url)
+  await page.goto(session.served.url)
 
   await waitForText(page.getByTestId('model-name'), /^gap$/, 240_000)
   await waitForText(page.getByTestId('image-folder-summary'), /1400 images/, 240_000)
   await screenshot(page, 'first-start-01-workspace')
-  assert.ok(existsSync(join(tmp, 'workspace', 'demo-data', 'val', 'c00_striped_triangle')), 'demo images are in the workspace')
+  assert.ok(existsSync(join(session.tmp, 'workspace', 'demo-data', 'val', 'c00_striped_triangle')), 'demo images are in the workspace')
 
   await page.getByTestId('tab-architecture').click()
   await page.getByTestId('arch-row-conv_last').waitFor()

@@ -4,8 +4,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { mkdir, readFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { after, before } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import sharp from 'sharp'
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core'
@@ -149,4 +151,44 @@ export async function waitUntil(condition: () => Promise<boolean>, timeoutMs = 3
     await new Promise((r) => setTimeout(r, 100))
   }
   throw new Error(`${what()} after ${timeoutMs} ms`)
+}
+
+/** What one end-to-end test file shares: a temp folder, served mode on a fresh workspace in it, and Chromium. */
+export interface ServedSession {
+  readonly tmp: string
+  readonly served: Served
+  readonly browser: Browser
+}
+
+/** Register the before/after hooks that set up and tear down a ServedSession (`serve` gets `args`). */
+export function servedSession(prefix: string, args: string[]): ServedSession {
+  let tmp = ''
+  let served: Served | null = null
+  let browser: Browser | null = null
+  before(async () => {
+    if (browserMissing()) return
+    tmp = await mkdtemp(join(tmpdir(), prefix))
+    served = await startServed(join(tmp, 'workspace'), args)
+    browser = await launchChromium()
+  })
+  after(async () => {
+    await browser?.close()
+    await served?.stop()
+    if (tmp) await rm(tmp, { recursive: true, force: true })
+  })
+  const ready = <T>(value: T | null, what: string): T => {
+    if (value === null) throw new Error(`${what} is not started (did the before hook run?)`)
+    return value
+  }
+  return {
+    get tmp() {
+      return ready(tmp || null, 'the temp folder')
+    },
+    get served() {
+      return ready(served, 'served mode')
+    },
+    get browser() {
+      return ready(browser, 'Chromium')
+    },
+  }
 }

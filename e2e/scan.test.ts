@@ -4,19 +4,15 @@
  * histograms, the overview, and a click on a patch selecting its image. Screenshots: test-results/e2e/scan-*.png.
  */
 import assert from 'node:assert/strict'
-import { mkdir, mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import sharp from 'sharp'
-import type { Browser, Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import { makeTinyCnn, seededRandom } from '../test/fixtures/models'
-import { browserMissing, collectPageErrors, launchChromium, screenshot, startServed, waitForCount, waitForText, type Served } from './helpers'
+import { browserMissing, collectPageErrors, screenshot, servedSession, waitForCount, waitForText } from './helpers'
 
 const missing = browserMissing()
-let tmp = ''
-let served: Served | null = null
-let browser: Browser | null = null
 const CLASSES = ['discs', 'stripes', 'checks']
 const PER_CLASS = 300 // enough images that the scan runs for a few seconds on the cpu backend
 
@@ -47,29 +43,18 @@ async function makeDataset(dir: string): Promise<void> {
   }
 }
 
-before(async () => {
-  if (missing) return
-  tmp = await mkdtemp(join(tmpdir(), 'convscope-e2e-scan-'))
-  served = await startServed(join(tmp, 'workspace'), ['--backend', 'cpu', '--no-demo'])
-  browser = await launchChromium()
-})
-
-after(async () => {
-  await browser?.close()
-  await served?.stop()
-  if (tmp) await rm(tmp, { recursive: true, force: true })
-})
+const session = servedSession('convscope-e2e-scan-', ['--backend', 'cpu', '--no-demo'])
 
 test('units view: scan a folder with progress, cancel, resume, then a unit’s top patches and histograms', { timeout: 300_000, skip: missing ?? false }, async (t) => {
-  const modelDir = join(tmp, 'tiny-cnn')
-  const imageDir = join(tmp, 'shapes')
+  const modelDir = join(session.tmp, 'tiny-cnn')
+  const imageDir = join(session.tmp, 'shapes')
   // 96² input: slow enough on the cpu backend that the scan runs for a while (progress, cancel)
   await makeTinyCnn(modelDir, { inputSize: 96, sidecar: { inputSize: [96, 96], range: [0, 1], resize: 'stretch' }, labels: 'txt' })
   await makeDataset(imageDir)
 
-  const page: Page = await browser!.newPage({ viewport: { width: 1440, height: 900 } })
+  const page: Page = await session.browser.newPage({ viewport: { width: 1440, height: 900 } })
   const errors = collectPageErrors(page)
-  await page.goto(served!.url)
+  await page.goto(session.served.url)
 
   await t.test('open the model and the image folder', async () => {
     await waitForText(page.getByTestId('backend-name'), /^cpu$/)

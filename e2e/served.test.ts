@@ -4,55 +4,28 @@
  * land in test-results/e2e/.
  */
 import assert from 'node:assert/strict'
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { after, before, test } from 'node:test'
-import type { Browser, Page } from 'playwright-core'
+import { test } from 'node:test'
+import type { Page } from 'playwright-core'
 import { makeTinyCnn } from '../test/fixtures/models'
-import {
-  browserMissing,
-  collectPageErrors,
-  launchChromium,
-  layersOf,
-  makeImageFolder,
-  screenshot,
-  startServed,
-  waitForText,
-  waitUntil,
-  type Served,
-} from './helpers'
+import { browserMissing, collectPageErrors, layersOf, makeImageFolder, screenshot, servedSession, waitForText, waitUntil } from './helpers'
 
 const missing = browserMissing()
-let tmp = ''
-let served: Served | null = null
-let browser: Browser | null = null
-
-before(async () => {
-  if (missing) return
-  tmp = await mkdtemp(join(tmpdir(), 'convscope-e2e-'))
-  served = await startServed(join(tmp, 'workspace'), ['--backend', 'cpu', '--no-demo'])
-  browser = await launchChromium()
-})
-
-after(async () => {
-  await browser?.close()
-  await served?.stop()
-  if (tmp) await rm(tmp, { recursive: true, force: true })
-})
+const session = servedSession('convscope-e2e-', ['--backend', 'cpu', '--no-demo'])
 
 test('served mode: open a model, see its layers, filters and activations, linked by one selection', { timeout: 240_000, skip: missing ?? false }, async (t) => {
-  const modelDir = join(tmp, 'tiny-cnn')
-  const imageDir = join(tmp, 'images')
+  const modelDir = join(session.tmp, 'tiny-cnn')
+  const imageDir = join(session.tmp, 'images')
   const tiny = await makeTinyCnn(modelDir, { sidecar: true, labels: 'txt' })
   await makeImageFolder(imageDir)
   const filters = new Map((await layersOf(modelDir)).map((l) => [l.name, l.filters]))
   const conv = tiny.convLayers[0] // the first layer, over RGB
   const pointwise = 'pw2'
 
-  const page: Page = await browser!.newPage({ viewport: { width: 1440, height: 900 } })
+  const page: Page = await session.browser.newPage({ viewport: { width: 1440, height: 900 } })
   const errors = collectPageErrors(page)
-  await page.goto(served!.url)
+  await page.goto(session.served.url)
 
   await t.test('the status bar shows the backend the engine chose', async () => {
     await waitForText(page.getByTestId('backend-name'), /^cpu$/)
@@ -61,7 +34,7 @@ test('served mode: open a model, see its layers, filters and activations, linked
   })
 
   await t.test('the folder browser finds the model folder and opens it', async () => {
-    await page.getByTestId('model-path-input').fill(tmp)
+    await page.getByTestId('model-path-input').fill(session.tmp)
     await page.getByTestId('browse-model-button').click()
     const entry = page.getByTestId('browse-entry').filter({ hasText: 'tiny-cnn' })
     await waitForText(entry, /tiny-cnn\s*model/)
@@ -161,7 +134,7 @@ test('served mode: open a model, see its layers, filters and activations, linked
   })
 
   await t.test('a folder without model.json gives an error toast naming the folder', async () => {
-    const notModel = join(tmp, 'just-notes')
+    const notModel = join(session.tmp, 'just-notes')
     await mkdir(notModel, { recursive: true })
     await writeFile(join(notModel, 'notes.txt'), 'not a model')
     await page.getByTestId('tab-workspace').click()
