@@ -42,6 +42,8 @@ export interface ScanProgress {
   done: number
   total: number
   skipped: number
+  /** The skipped images so far (the scan's own list: read, do not keep or change). */
+  skippedFiles?: readonly SkippedImage[]
 }
 
 export interface ScanOptions {
@@ -185,7 +187,8 @@ async function decodeBatch(paths: readonly string[], indices: readonly number[],
         const input = await toModelInput(image, model.info.preprocessing)
         return { index, input, size: [image.width, image.height], error: null }
       } catch (e) {
-        return { index, input: null, size: null, error: (e as Error).message }
+        // A file gone since the listing (or named by a file list but absent) is "missing"; else the reader's reason.
+        return { index, input: null, size: null, error: e instanceof ConvscopeError && e.code === 'NOT_FOUND' ? 'missing' : (e as Error).message }
       }
     }),
   )
@@ -324,7 +327,7 @@ export async function runScan(options: ScanOptions): Promise<ScanManifest> {
       await writeFileAtomic(checkpointPath, encodeCheckpoint(snapshot, tops))
     }
 
-    const report = () => options.onProgress?.({ done: state.position, total: local.length, skipped: state.skipped.length })
+    const report = () => options.onProgress?.({ done: state.position, total: local.length, skipped: state.skipped.length, skippedFiles: state.skipped })
     report()
     let lastCheckpoint = performance.now()
     const batchAt = (pos: number) => local.slice(pos, pos + batchSize)
