@@ -1,27 +1,38 @@
+/**
+ * `convscope scan`: the CLI of dataset scans (runScan.ts), in this process or, with --workers W, over W
+ * worker processes (workers.ts). The dataset is a folder of images or a file list (imageList.ts).
+ */
 import { parseArgs } from 'node:util'
-import { resolve } from 'node:path'
+import { availableParallelism } from 'node:os'
+import { join, resolve } from 'node:path'
+import { stat } from 'node:fs/promises'
+import * as tf from '@tensorflow/tfjs'
 import { ConvscopeError } from '../../shared/api'
-import { listImageFolder } from '../engine/images/imageFolder'
+import { listDataset } from '../engine/images/imageList'
 import { defaultScanLayers, runScan } from '../engine/scan/runScan'
-import { parseShard } from '../engine/scan/manifest'
+import { CHECKPOINT_FILE, MANIFEST_FILE, parseShard, type ScanManifest } from '../engine/scan/manifest'
+import { WORKER_ENV, WORKERS_DIR, runScanWorkers, unfinishedWorkerCount, type WorkerMessage } from '../engine/scan/workers'
 import { withModel } from './engineSession'
 import { progressBar } from './progressBar'
 import type { Command } from './index'
 
-const usage = `usage: convscope scan --model DIR --data DIR --out DIR [--layers a,b] [--top K] [--shard i/n] [--batch N] [--no-maxima] [--limit N] [--backend NAME]
+const usage = `usage: convscope scan --model DIR --data DIR|LIST --out DIR [--layers a,b] [--top K] [--shard i/n] [--workers W|auto] [--batch N] [--no-maxima] [--limit N] [--backend NAME]
 
 For each unit of the chosen layers, the dataset images (and the receptive-field patch at the max) that
 activate it most: top-K per unit, plus every image's per-unit maxima (float16 .npy) unless --no-maxima.
+  --data       a folder of images (class folders, flat or nested), or a text file listing one image path
+               per line (relative to the list's folder, or absolute; "#" comments; optional TAB class name)
   --layers     comma-separated layer names (default: every spatial conv/pool layer after the first)
   --top K      entries kept per unit (default 16)
   --shard i/n  scan only images whose index ≡ i (mod n); merge the n folders with \`convscope merge\`
+  --workers W  scan in W processes (auto: one per CPU core; default 1), merged into one result at the end
   --batch N    images per forward pass (default 16)
   --limit N    list at most N images of the folder (default 1000000)
 A killed scan resumes from its last checkpoint (every 30 s; env CONVSCOPE_CHECKPOINT_MS) when run again
 with the same arguments.`
 
 export const scanCommand: Command = {
-  summary: 'top-K dataset patches per unit of chosen layers (resumable, shardable)',
+  summary: 'top-K dataset patches per unit of chosen layers (resumable, shardable, multi-process)',
   usage,
   async run(args) {
     const { values } = parseArgs({
@@ -33,6 +44,7 @@ export const scanCommand: Command = {
         layers: { type: 'string' },
         top: { type: 'string' },
         shard: { type: 'string' },
+        workers: { type: 'string' },
         batch: { type: 'string' },
         'no-maxima': { type: 'boolean', default: false },
         limit: { type: 'string' },
@@ -52,56 +64,99 @@ export const scanCommand: Command = {
     const k = positive(values.top, '--top', 16)
     const batchSize = positive(values.batch, '--batch', 16)
     const limit = positive(values.limit, '--limit', 1_000_000)
+    const workers = values.workers?.trim() === 'auto' ? availableParallelism() : positive(values.workers, '--workers', 1)
     let shard
     try {
       shard = values.shard ? parseShard(values.shard) : undefined
     } catch (e) {
       throw new ConvscopeError('BAD_REQUEST', (e as Error).message)
     }
-    const folder = await listImageFolder(resolve(values.data), limit)
+    const folder = await listDataset(resolve(values.data), limit)
     if (folder.truncated) console.error(`convscope scan: warning: only the first ${limit} images are scanned (--limit)`)
     const out = resolve(values.out)
-    await withModel(values.model, { backend: values.backend }, async (model) => {
-      const layers = values.layers ? values.layers.split(',').map((s) => s.trim()).filter(Boolean) : defaultScanLayers(model.info)
-      if (layers.length === 0) throw new ConvscopeError('BAD_REQUEST', 'the model has no spatial conv/pool layer after the first; name layers with --layers')
-      console.error(`convscope scan: ${folder.images.length} images, layers ${layers.join(', ')}, top ${k}${shard ? `, shard ${shard.index}/${shard.count}` : ''}`)
-      const bar = progressBar(process.stderr)
-      let skipped = 0
-      const abort = new AbortController()
-      const onSignal = () => abort.abort()
-      process.once('SIGINT', onSignal)
-      try {
-        const manifest = await runScan({
-          model,
-          images: folder.images.map((i) => i.path),
-          classNames: folder.images.map((i) => i.className),
-          root: folder.root,
-          layers,
-          k,
-          batchSize,
-          keepMaxima: !values['no-maxima'],
+    const exists = (name: string) => stat(join(out, name)).then(() => true, () => false)
+    const finished = await exists(MANIFEST_FILE)
+    const worker = process.env[WORKER_ENV] === '1' && typeof process.send === 'function'
+
+    // Made at the first report, so that its images/s leave out model loading and starting workers.
+    let bar = null as ReturnType<typeof progressBar> | null
+    let skipped = 0
+    const onProgress = (p: { done: number; total: number; skipped: number }) => {
+      bar ??= progressBar(process.stderr)
+      if (p.skipped > skipped) process.stderr.write(`${process.stderr.isTTY ? '\r\x1b[K' : ''}skipped ${p.skipped} unreadable file(s) so far\n`)
+      skipped = p.skipped
+      bar.update(p.done, p.total)
+    }
+    const abort = new AbortController()
+    const onSignal = () => abort.abort()
+    const signals = ['SIGINT', 'SIGTERM'] as const
+    for (const s of signals) process.once(s, onSignal)
+    // A worker whose parent went away (its IPC channel closed) checkpoints and stops.
+    if (worker) process.once('disconnect', onSignal)
+    let manifest: ScanManifest
+    try {
+      if (workers > 1 && !finished) {
+        // A finished result is checked and reused by runScan below, in this process.
+        if (await exists(CHECKPOINT_FILE)) {
+          throw new ConvscopeError('BAD_REQUEST', `${out} holds an unfinished scan made without --workers; run it again without --workers to resume it, or choose another --out folder`)
+        }
+        const forward = ['--model', resolve(values.model), '--data', resolve(values.data), '--top', String(k), '--batch', String(batchSize), '--limit', String(limit)]
+        if (values.layers) forward.push('--layers', values.layers)
+        if (values.backend) forward.push('--backend', values.backend)
+        if (values['no-maxima']) forward.push('--no-maxima')
+        manifest = await runScanWorkers({
+          workers,
+          args: forward,
           out,
           shard,
           signal: abort.signal,
-          onProgress: (p) => {
-            if (p.skipped > skipped) process.stderr.write(`${process.stderr.isTTY ? '\r\x1b[K' : ''}skipped ${p.skipped} unreadable file(s) so far\n`)
-            skipped = p.skipped
-            bar.update(p.done, p.total)
-          },
+          onStarted: ({ backend, layers }) =>
+            console.error(`convscope scan: ${folder.images.length} images, layers ${layers.join(', ')}, top ${k}${shard ? `, shard ${shard.index}/${shard.count}` : ''}, ${workers} workers on backend ${backend}`),
+          onProgress,
         })
-        bar.end()
-        skipped = manifest.skipped.length
-        console.log(`wrote ${out}: ${manifest.layers.length} layer(s), top ${manifest.k}, ${manifest.timing.seconds.toFixed(1)} s${manifest.timing.resumed ? ' (resumed)' : ''}`)
-        if (skipped) {
-          console.log(`skipped ${skipped} file(s):`)
-          for (const s of manifest.skipped.slice(0, 20)) console.log(`  ${s.path}: ${s.reason}`)
-          if (skipped > 20) console.log(`  … and ${skipped - 20} more (manifest.json lists them all)`)
+      } else {
+        if (!finished) {
+          const others = await unfinishedWorkerCount(out)
+          if (others !== null) throw new ConvscopeError('BAD_REQUEST', `${out} holds an unfinished scan with --workers ${others} (in ${join(out, WORKERS_DIR)}); run it again with --workers ${others} to resume it, or choose another --out folder`)
         }
-      } finally {
-        bar.end()
-        process.off('SIGINT', onSignal)
+        manifest = await withModel(values.model, { backend: values.backend, quiet: worker }, async (model) => {
+          const layers = values.layers ? values.layers.split(',').map((s) => s.trim()).filter(Boolean) : defaultScanLayers(model.info)
+          if (layers.length === 0) throw new ConvscopeError('BAD_REQUEST', 'the model has no spatial conv/pool layer after the first; name layers with --layers')
+          if (worker) send({ kind: 'scan-started', backend: tf.getBackend(), layers })
+          else console.error(`convscope scan: ${folder.images.length} images, layers ${layers.join(', ')}, top ${k}${shard ? `, shard ${shard.index}/${shard.count}` : ''}`)
+          return runScan({
+            model,
+            images: folder.images.map((i) => i.path),
+            classNames: folder.images.map((i) => i.className),
+            root: folder.root,
+            layers,
+            k,
+            batchSize,
+            keepMaxima: !values['no-maxima'],
+            out,
+            shard,
+            signal: abort.signal,
+            onProgress: worker ? (p) => send({ kind: 'scan-progress', done: p.done, total: p.total, skipped: p.skipped }) : onProgress,
+          })
+        })
       }
-    })
+    } finally {
+      bar?.end()
+      for (const s of signals) process.off(s, onSignal)
+      if (worker) process.off('disconnect', onSignal)
+    }
+    skipped = manifest.skipped.length
+    console.log(`wrote ${out}: ${manifest.layers.length} layer(s), top ${manifest.k}, ${manifest.timing.seconds.toFixed(1)} s${manifest.timing.resumed ? ' (resumed)' : ''}`)
+    if (skipped) {
+      console.log(`skipped ${skipped} file(s):`)
+      for (const s of manifest.skipped.slice(0, 20)) console.log(`  ${s.path}: ${s.reason}`)
+      if (skipped > 20) console.log(`  … and ${skipped - 20} more (manifest.json lists them all)`)
+    }
     return 0
   },
+}
+
+/** Report to the parent of a worker (workers.ts); a parent gone is not an error here (the scan stops on 'disconnect'). */
+function send(message: WorkerMessage): void {
+  if (process.connected) process.send!(message, undefined, undefined, () => {})
 }

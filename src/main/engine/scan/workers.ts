@@ -1,0 +1,192 @@
+/**
+ * `convscope scan --workers W`: a scan spread over W engine processes, so that CPU backends (wasm and cpu
+ * run one thread each) use every core.
+ *
+ * Worker w of W is the CLI itself (`bin/convscope.mjs scan`, forked with an IPC channel) scanning shard
+ * (i + n·w)/(n·W) of the dataset into `<out>/.workers/<w>-of-<W>/`; with `--shard i/n` those W shards
+ * partition shard i/n (without it, i/n is 0/1). Each worker is an ordinary resumable scan (runScan.ts), so a
+ * killed run started again resumes every worker from its own checkpoint, and a worker that had finished is
+ * reused as it is. When all are done their folders are merged (merge.ts) into `<out>` as shard i/n, exactly
+ * the result of one process scanning shard i/n, and removed.
+ *
+ * Protocol: a worker is told by CONVSCOPE_SCAN_WORKER=1 in its environment to report over IPC instead of
+ * drawing a bar: `{ kind: 'scan-started', backend, layers }` once, then `{ kind: 'scan-progress', done,
+ * total, skipped }` after every batch (scanCommand.ts sends them). Its stdout is dropped, its stderr kept for
+ * the error message when it fails. SIGTERM (or the parent going away: the IPC channel closes) makes a
+ * worker checkpoint and stop. Each worker runs its math on one thread: tfjs-node / libtensorflow and
+ * libvips (sharp) are limited through their environment variables; wasm and cpu are single-threaded.
+ */
+import { fork, type ChildProcess } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { readdir, rm, rmdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { ConvscopeError } from '../../../shared/api'
+import { mergeScans } from './merge'
+import { checkShard, type ScanManifest, type Shard } from './manifest'
+
+/** Where the workers' folders live inside the result folder. */
+export const WORKERS_DIR = '.workers'
+/** Set in a worker's environment: report progress over IPC (scanCommand.ts). */
+export const WORKER_ENV = 'CONVSCOPE_SCAN_WORKER'
+
+/** Messages a worker sends to its parent. */
+export type WorkerMessage =
+  | { kind: 'scan-started'; backend: string; layers: string[] }
+  | { kind: 'scan-progress'; done: number; total: number; skipped: number }
+
+export interface WorkersProgress {
+  /** Images done (scanned or skipped) and to do over all workers; total is 0 until every worker has reported. */
+  done: number
+  total: number
+  skipped: number
+}
+
+export interface WorkerScanOptions {
+  workers: number
+  /** The scan's arguments for one worker, without --out, --shard and --workers (e.g. --model M --data D --top 16). */
+  args: string[]
+  out: string
+  /** The part of the dataset this command scans; default 0/1. */
+  shard?: Shard
+  onStarted?: (info: { backend: string; layers: string[] }) => void
+  onProgress?: (p: WorkersProgress) => void
+  signal?: AbortSignal
+}
+
+/** The shard worker w of W scans when the command scans `shard`: (i + n·w)/(n·W). */
+export function workerShard(shard: Shard, w: number, workers: number): Shard {
+  return { index: shard.index + shard.count * w, count: shard.count * workers }
+}
+
+export const workerDir = (out: string, w: number, workers: number) => join(out, WORKERS_DIR, `${w}-of-${workers}`)
+
+/** The worker count of an unfinished worker scan in `out`, if any (from its `<w>-of-<W>` folder names). */
+export async function unfinishedWorkerCount(out: string): Promise<number | null> {
+  const names = await readdir(join(out, WORKERS_DIR)).catch(() => [] as string[])
+  const counts = new Set(names.map((n) => /^\d+-of-(\d+)$/.exec(n)?.[1]).filter((c): c is string => c !== undefined).map(Number))
+  if (counts.size > 1) throw new ConvscopeError('BAD_REQUEST', `${join(out, WORKERS_DIR)} holds worker folders of several worker counts (${[...counts].join(', ')}); delete it to start over`)
+  return counts.size ? [...counts][0]! : null
+}
+
+/** The CLI entry the workers run (tsx is registered there, so sources run without a build). */
+function cliEntry(): string {
+  const bin = fileURLToPath(new URL('../../../../bin/convscope.mjs', import.meta.url))
+  if (!existsSync(bin)) throw new ConvscopeError('UNAVAILABLE', `scan --workers runs ${bin} in each worker, and it is not there (a source checkout is needed)`)
+  return bin
+}
+
+/** Environment of a worker: report over IPC, one compute thread. */
+function workerEnv(): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    [WORKER_ENV]: '1',
+    // libtensorflow (tfjs-node): one thread inside an op, one op at a time.
+    TF_NUM_INTRAOP_THREADS: '1',
+    TF_NUM_INTEROP_THREADS: '1',
+    OMP_NUM_THREADS: '1',
+    // libvips (sharp): one thread per image operation.
+    VIPS_CONCURRENCY: '1',
+  }
+}
+
+const STDERR_TAIL = 4000
+
+interface Running {
+  w: number
+  shard: Shard
+  child: ChildProcess
+  stderr: string
+  progress: { done: number; total: number; skipped: number } | null
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
+}
+
+/** Run the W workers to the end and merge their results into `out`; returns the merged manifest. */
+export async function runScanWorkers(options: WorkerScanOptions): Promise<ScanManifest> {
+  const { workers, out } = options
+  const shard = options.shard ?? { index: 0, count: 1 }
+  checkShard(shard)
+  if (!Number.isInteger(workers) || workers < 2) throw new ConvscopeError('BAD_REQUEST', `runScanWorkers needs 2 or more workers, got ${workers}`)
+  const earlier = await unfinishedWorkerCount(out)
+  if (earlier !== null && earlier !== workers) {
+    throw new ConvscopeError('BAD_REQUEST', `${out} holds an unfinished scan with --workers ${earlier}; run it again with --workers ${earlier} to resume it, or delete ${join(out, WORKERS_DIR)} to start over`)
+  }
+  if (options.signal?.aborted) throw new ConvscopeError('CANCELLED', 'scan cancelled before it started')
+
+  const bin = cliEntry()
+  const env = workerEnv()
+  let startedReported = false
+  const running: Running[] = []
+  const report = () => {
+    if (running.some((r) => r.progress === null)) return
+    const sum = (f: (p: NonNullable<Running['progress']>) => number) => running.reduce((s, r) => s + f(r.progress!), 0)
+    options.onProgress?.({ done: sum((p) => p.done), total: sum((p) => p.total), skipped: sum((p) => p.skipped) })
+  }
+  for (let w = 0; w < workers; w++) {
+    const part = workerShard(shard, w, workers)
+    const args = ['scan', ...options.args, '--out', workerDir(out, w, workers), '--shard', `${part.index}/${part.count}`]
+    // execArgv []: the worker needs none of this process's flags (tsx is registered by bin/convscope.mjs).
+    const child = fork(bin, args, { env, execArgv: [], stdio: ['ignore', 'ignore', 'pipe', 'ipc'] })
+    const r: Running = {
+      w,
+      shard: part,
+      child,
+      stderr: '',
+      progress: null,
+      exit: new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal }))),
+    }
+    child.stderr!.setEncoding('utf8')
+    child.stderr!.on('data', (d: string) => (r.stderr = (r.stderr + d).slice(-STDERR_TAIL)))
+    child.on('message', (m: WorkerMessage) => {
+      if (m.kind === 'scan-progress') {
+        r.progress = { done: m.done, total: m.total, skipped: m.skipped }
+        report()
+      } else if (m.kind === 'scan-started' && !startedReported) {
+        startedReported = true
+        options.onStarted?.({ backend: m.backend, layers: m.layers })
+      }
+    })
+    // A fork that cannot start at all (e.g. EAGAIN) emits 'error' and then 'exit'.
+    child.on('error', (e) => (r.stderr += `\n${e.message}`))
+    running.push(r)
+  }
+
+  let stopping = false
+  const stopAll = () => {
+    if (stopping) return
+    stopping = true
+    for (const r of running) if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill('SIGTERM')
+  }
+  const onAbort = () => stopAll()
+  options.signal?.addEventListener('abort', onAbort)
+  let failure: { r: Running; code: number | null; signal: NodeJS.Signals | null } | null = null
+  try {
+    await Promise.all(
+      running.map(async (r) => {
+        const { code, signal } = await r.exit
+        if (code === 0) return
+        // The first failure stops the others (they checkpoint, so a rerun resumes them).
+        if (!stopping) {
+          failure = { r, code, signal }
+          stopAll()
+        }
+      }),
+    )
+  } finally {
+    options.signal?.removeEventListener('abort', onAbort)
+  }
+  if (failure) {
+    const { r, code, signal } = failure as { r: Running; code: number | null; signal: NodeJS.Signals | null }
+    const how = signal ? `was killed by ${signal}` : `failed (exit code ${code})`
+    const tail = r.stderr.trim()
+    // Exit code 2 is a usage error (bad option, folder holding another scan): the same for every worker.
+    throw new ConvscopeError(code === 2 ? 'BAD_REQUEST' : 'INTERNAL', `worker ${r.w + 1} of ${workers} (shard ${r.shard.index}/${r.shard.count}) ${how}${tail ? `; its last output:\n${tail}` : ''}`)
+  }
+  if (stopping) throw new ConvscopeError('CANCELLED', 'scan cancelled; run it again with the same arguments to resume')
+
+  const dirs = running.map((r) => workerDir(out, r.w, workers))
+  const manifest = await mergeScans(dirs, out, { as: shard, timing: 'parallel' })
+  for (const dir of dirs) await rm(dir, { recursive: true, force: true })
+  await rmdir(join(out, WORKERS_DIR)).catch(() => {}) // left if it holds anything else
+  return manifest
+}
