@@ -167,6 +167,14 @@ export const ActivationData = z.object({
 })
 export type ActivationData = z.infer<typeof ActivationData>
 
+/** One engine process (see `Where` below): its lane, pid, and the backend it initialised (null before its first start). */
+export const EngineProcessInfo = z.object({
+  lane: z.enum(['engine', 'jobs']),
+  pid: z.number().int().nullable(),
+  backend: BackendReport.nullable(),
+})
+export type EngineProcessInfo = z.infer<typeof EngineProcessInfo>
+
 export const SystemInfo = z.object({
   version: z.string(),
   backend: BackendReport,
@@ -181,6 +189,8 @@ export const SystemInfo = z.object({
   openDemoOnFirstStart: z.boolean(),
   platform: z.string(),
   node: z.string(),
+  /** The engine processes: the interactive one and the one for long jobs (pid null where not running). `backend` above is the interactive one's. */
+  engines: z.array(EngineProcessInfo).optional(),
 })
 export type SystemInfo = z.infer<typeof SystemInfo>
 
@@ -274,8 +284,15 @@ export const BusyWork = z.object({ milliseconds: z.number().int().positive().max
 // The methods
 // ---------------------------------------------------------------------------------------------------
 
-/** Where a method runs: the shell answers at once; engine methods queue behind the engine's work. */
-type Where = 'shell' | 'engine'
+/**
+ * Where a method runs. 'shell': the shell answers at once. 'engine': the interactive engine process, one
+ * call at a time (quick calls the views wait for). 'jobs': a second engine process for long passes over a
+ * dataset (scans, evaluations), so that they never queue the views' calls behind them. A long job is one
+ * field: `method('jobs', ...)`.
+ */
+export type Where = 'shell' | 'engine' | 'jobs'
+/** The two engine processes. */
+export type EngineLane = Exclude<Where, 'shell'>
 const method = <W extends Where, P extends z.ZodType, R extends z.ZodType>(where: W, params: P, result: R) => ({ where, params, result })
 
 export const methods = {
@@ -291,14 +308,14 @@ export const methods = {
   openImageFolder: method('engine', z.object({ path: z.string().min(1), limit: z.number().int().positive().default(5000) }), ImageFolder),
   getActivations: method('engine', z.object({ modelId: z.string(), layer: z.string(), image: z.string().min(1) }), ActivationData),
   /** Make sure the demo dataset exists in the workspace (generating it with progress) and say where the demo model is. */
-  prepareDemo: method('engine', z.object({}), DemoSetup),
-  busyWork: method('engine', BusyWork, z.object({ iterations: z.number() })),
+  prepareDemo: method('jobs', z.object({}), DemoSetup),
+  busyWork: method('jobs', BusyWork, z.object({ iterations: z.number() })),
   /**
    * Scan an opened image folder: per unit of each layer, the top-K image patches and every image's maximum.
    * Progress: images done/total, message with images/s and skipped files. Cancelling checkpoints and stops;
    * starting the same scan again resumes it. A finished scan is returned at once.
    */
-  startScan: method('engine', StartScan, ScanSummary),
+  startScan: method('jobs', StartScan, ScanSummary),
   /** The scans of a model in the workspace, finished and incomplete, newest first. */
   listScans: method('engine', z.object({ modelId: z.string() }), z.array(ScanSummary)),
   /** The top patches of one unit from a finished scan, its maxima over the dataset and its top-N classes. */
@@ -326,10 +343,25 @@ export type ShellMethodName = { [M in MethodName]: Methods[M]['where'] extends '
 export type Params<M extends MethodName> = z.input<Methods[M]['params']>
 export type Result<M extends MethodName> = z.infer<Methods[M]['result']>
 
+/** A file a job could not read: its path (relative to the job's folder) and why. */
+export const SkippedFile = z.object({ path: z.string(), reason: z.string() })
+/** At most this many skipped files travel with each progress event (the count is always exact). */
+export const SKIPPED_FILES_SHOWN = 100
+
+/** Progress of a call. The optional fields are what long jobs add for the Jobs view and progress bars. */
 export const Progress = z.object({
   done: z.number(),
   total: z.number().nullable(),
   message: z.string().optional(),
+  /** What done/total count, e.g. "images". */
+  unit: z.string().optional(),
+  /** Items per second in this run (a resumed job counts from where it resumed); absent until measurable. */
+  rate: z.number().optional(),
+  /** Seconds left at that rate. */
+  etaSeconds: z.number().optional(),
+  /** Inputs skipped so far (unreadable files), and the first SKIPPED_FILES_SHOWN of them. */
+  skipped: z.number().int().optional(),
+  skippedFiles: z.array(SkippedFile).optional(),
 })
 export type Progress = z.infer<typeof Progress>
 

@@ -146,9 +146,10 @@ describe('served mode', () => {
 
   describe('the shell stays responsive while the engine works', () => {
     test('ping answers in under 200 ms during busyWork(3000), progress arrives, and cancel stops the engine early', async () => {
-      const started = performance.now()
       const busy = client.request('busyWork', { milliseconds: 3000 })
       while (!client.progress.get(busy.id)?.length) await sleep(10) // the engine is now inside busyWork
+      // Counted from here: busyWork is a job, and the jobs engine process starts with the first job.
+      const started = performance.now()
       for (let i = 0; i < 5; i++) {
         const t0 = performance.now()
         const pong = (await client.call('ping', {})) as { at: number }

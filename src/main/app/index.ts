@@ -1,6 +1,7 @@
 /**
  * The Electron shell: one window (sandboxed, context-isolated, no Node), the image protocol, IPC routed
- * through the same Router as served mode, and the engine in a utilityProcess. This folder is the only
+ * through the same Router as served mode, and the two engine processes (interactive and jobs, see
+ * host/engines.ts) as utilityProcesses. This folder is the only
  * code that imports 'electron' (besides the preload).
  *
  * Options: --workspace DIR / CONVSCOPE_WORKSPACE, --backend NAME / CONVSCOPE_BACKEND.
@@ -11,7 +12,7 @@ import { app, BrowserWindow, dialog, ipcMain, net, protocol, session, type IpcMa
 import { ConvscopeError, RequestEnvelope, type ResponseEnvelope } from '../../shared/api'
 import { IMAGE_PROTOCOL, IPC_CHANNELS } from '../../shared/transport'
 import { AllowedRoots, imageContentType } from '../host/access'
-import { EngineHost } from '../host/engineHost'
+import { EngineLanes } from '../host/engines'
 import { Router, type RouterSession } from '../host/router'
 import { engineOptionsFrom, ensureWorkspace } from '../workspace'
 import { spawnUtilityEngine } from './utilityEngine'
@@ -58,13 +59,13 @@ async function main(): Promise<void> {
   await app.whenReady()
 
   const workspace = await ensureWorkspace(options.workspace)
-  const engine = new EngineHost({ engine: { ...options, workspace }, spawn: spawnUtilityEngine })
-  engine.start().catch((error) => console.error('convscope: the engine did not start:', (error as Error).message))
+  const engines = new EngineLanes({ engine: { ...options, workspace }, spawn: spawnUtilityEngine })
+  engines.interactive.start().catch((error) => console.error('convscope: the engine did not start:', (error as Error).message))
   const roots = await AllowedRoots.create(workspace)
   let window: BrowserWindow | null = null
 
   const router = new Router({
-    engine,
+    engines,
     roots,
     shell: {
       shell: 'electron',
@@ -175,7 +176,7 @@ async function main(): Promise<void> {
   app.on('window-all-closed', () => {
     if (process.platform !== 'darwin') app.quit()
   })
-  app.on('will-quit', () => void engine.dispose())
+  app.on('will-quit', () => void engines.dispose())
 
   createWindow()
 }

@@ -5,15 +5,15 @@ import { forwardEngineOutput, outputTail, type SpawnEngine } from '../host/engin
  * The engine as an Electron utilityProcess: a Node process that Electron starts and stops with the app,
  * talking through process.parentPort with structured clone (Float32Array crosses as is).
  */
-export const spawnUtilityEngine: SpawnEngine = (entry, args) => {
+export const spawnUtilityEngine: SpawnEngine = (entry, args, name = 'engine') => {
   const child = utilityProcess.fork(entry.path, args, {
-    serviceName: 'convscope engine',
+    serviceName: `convscope ${name}`,
     stdio: 'pipe',
     execArgv: entry.execArgv,
   })
   const tail = outputTail()
-  forwardEngineOutput(child.stdout, () => {})
-  forwardEngineOutput(child.stderr, tail.add)
+  forwardEngineOutput(child.stdout, () => {}, `[${name}] `)
+  forwardEngineOutput(child.stderr, tail.add, `[${name}] `)
   let exited = false
   child.on('exit', () => {
     exited = true

@@ -6,7 +6,8 @@
  * request envelopes with response envelopes and progress envelopes (see src/shared/transport.ts).
  *
  * Scheduling: requests run one at a time in arrival order, because tfjs computes synchronously and two
- * jobs would only interleave their slowness. A cancel message must still be read while a job runs, and a
+ * jobs would only interleave their slowness. That is why the shell runs two of these processes (host/engines.ts):
+ * one for the views' quick calls and one for long jobs, so a scan never queues the views behind it. A cancel message must still be read while a job runs, and a
  * message is only read when the event loop gets a turn: so every long method yields between units of
  * work with `await setImmediate()` (from node:timers/promises; a resolved promise is not enough, it never
  * leaves the microtask queue) and then calls throwIfCancelled(ctx). A unit should take well under 100 ms.
@@ -72,7 +73,8 @@ async function main(): Promise<void> {
     try {
       if (!isMethodName(request.method)) throw new ConvscopeError('BAD_REQUEST', `Unknown method "${request.method}"`)
       const method = request.method
-      if (methods[method].where !== 'engine') throw new ConvscopeError('BAD_REQUEST', `${method} is answered by the shell, not the engine`)
+      // Either lane's process answers any engine method (engines.ts); the shell's methods are not ours.
+      if (methods[method].where === 'shell') throw new ConvscopeError('BAD_REQUEST', `${method} is answered by the shell, not the engine`)
       const params = parseParams(method, request.params)
       const result = parseResult(method, await engine.handle(method, params, ctx))
       shell.post({ kind: 'response', id: request.id, ok: true, result })

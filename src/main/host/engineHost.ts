@@ -43,7 +43,8 @@ export interface EngineProcess {
   kill(): void
 }
 
-export type SpawnEngine = (entry: EngineEntry, args: string[]) => EngineProcess
+/** `name` says which engine process it is ("engine", "jobs engine"): for its log prefix and process title. */
+export type SpawnEngine = (entry: EngineEntry, args: string[], name?: string) => EngineProcess
 
 export interface EngineHostOptions {
   engine: EngineOptions
@@ -53,6 +54,8 @@ export interface EngineHostOptions {
   entry?: EngineEntry
   /** How long the engine may take to initialise its backend. Default 120 s (CUDA start-up is slow). */
   readyTimeoutMs?: number
+  /** Which engine process this is, in messages and log lines. Default "engine" (engines.ts also starts a "jobs engine"). */
+  name?: string
 }
 
 /**
@@ -112,15 +115,15 @@ export function outputTail(): { add(text: string): void; text(): string } {
  * clone, so Float32Array arrives as Float32Array. Its stdout goes to our stderr: a shell's stdout is for
  * its own one-line announcements (served mode prints the URL there and tests parse it).
  */
-export const spawnNodeEngine: SpawnEngine = (entry, args) => {
+export const spawnNodeEngine: SpawnEngine = (entry, args, name = 'engine') => {
   const child = fork(entry.path, args, {
     execArgv: entry.execArgv,
     serialization: 'advanced',
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   })
   const tail = outputTail()
-  forwardEngineOutput(child.stdout, () => {})
-  forwardEngineOutput(child.stderr, tail.add)
+  forwardEngineOutput(child.stdout, () => {}, `[${name}] `)
+  forwardEngineOutput(child.stderr, tail.add, `[${name}] `)
   // 'exit' may not follow an 'error' (a failed spawn): report exactly one exit either way.
   const exitListeners: ((code: number | null, signal: string | null) => void)[] = []
   let exited = false
@@ -184,11 +187,14 @@ export class EngineHost {
   private readonly spawnEngine: SpawnEngine
   private readonly entry: EngineEntry
   private readonly readyTimeoutMs: number
+  /** "engine" or "jobs engine": which process this is, in messages. */
+  readonly name: string
 
   constructor(private readonly options: EngineHostOptions) {
     this.spawnEngine = options.spawn ?? spawnNodeEngine
     this.entry = options.entry ?? locateEngineEntry()
     this.readyTimeoutMs = options.readyTimeoutMs ?? 120_000
+    this.name = options.name ?? 'engine'
   }
 
   /** The backend the engine reported when it last became ready (null before the first start). */
@@ -241,7 +247,7 @@ export class EngineHost {
     const running = this.running
     if (!running) return
     this.running = null
-    this.fail(running, new ConvscopeError('UNAVAILABLE', 'The engine was shut down'))
+    this.fail(running, new ConvscopeError('UNAVAILABLE', `The ${this.name} was shut down`))
     if (running.exitReason !== null) return
     const exited = new Promise<void>((done) => running.process.onExit(() => done()))
     running.process.kill()
@@ -249,9 +255,9 @@ export class EngineHost {
   }
 
   private ensureRunning(): Running {
-    if (this.disposed) throw new ConvscopeError('UNAVAILABLE', 'The engine was shut down')
+    if (this.disposed) throw new ConvscopeError('UNAVAILABLE', `The ${this.name} was shut down`)
     if (this.running) return this.running
-    const child = this.spawnEngine(this.entry, engineArgs(this.options.engine))
+    const child = this.spawnEngine(this.entry, engineArgs(this.options.engine), this.name)
     let announced: (report: BackendReport) => void = () => {}
     let failed: (error: Error) => void = () => {}
     const ready = new Promise<BackendReport>((res, rej) => {
@@ -263,7 +269,7 @@ export class EngineHost {
     this.running = running
 
     const timer = setTimeout(() => {
-      failed(new ConvscopeError('INTERNAL', `The engine process did not become ready within ${this.readyTimeoutMs / 1000} s`))
+      failed(new ConvscopeError('INTERNAL', `The ${this.name} process did not become ready within ${this.readyTimeoutMs / 1000} s`))
       child.kill()
     }, this.readyTimeoutMs)
     timer.unref()
@@ -304,7 +310,7 @@ export class EngineHost {
       if (this.running === running) this.running = null
       const output = child.recentOutput()
       const detail = output ? `\nLast engine output:\n${output}` : ''
-      failed(new ConvscopeError('INTERNAL', `The engine process exited before it was ready (${how}).${detail}`))
+      failed(new ConvscopeError('INTERNAL', `The ${this.name} process exited before it was ready (${how}).${detail}`))
       for (const [id, pending] of running.pending) {
         running.pending.delete(id)
         pending.settle(this.exitError(how, pending.method, detail))
@@ -316,7 +322,7 @@ export class EngineHost {
   private exitError(how: string, method: MethodName, detail = ''): ConvscopeError {
     return new ConvscopeError(
       'INTERNAL',
-      `The engine process exited unexpectedly (${how}) while running ${method}; it will be restarted on the next request.${detail}`,
+      `The ${this.name} process exited unexpectedly (${how}) while running ${method}; it will be restarted on the next request.${detail}`,
     )
   }
 

@@ -1,7 +1,8 @@
 /**
  * The one place that answers envelopes from a window, used by both transports (Electron IPC in
  * src/main/app, the WebSocket in src/main/server): shell methods are answered here at once, even while
- * the engine is busy; engine methods go to the EngineHost. Every envelope is validated with api.ts.
+ * the engines are busy; engine methods go to the engine process of their lane (engines.ts: the interactive
+ * one, or the one for long jobs). Every envelope is validated with api.ts.
  */
 import {
   ClientEnvelope,
@@ -18,13 +19,13 @@ import {
 } from '../../shared/api'
 import { errorPayload } from '../../shared/transport'
 import type { AllowedRoots } from './access'
-import type { EngineHost } from './engineHost'
+import type { EngineLanes } from './engines'
 import { shellMethods, type ShellContext } from './shellMethods'
 
 export interface RouterOptions {
-  engine: EngineHost
+  engines: EngineLanes
   roots: AllowedRoots
-  shell: Omit<ShellContext, 'engine'>
+  shell: Omit<ShellContext, 'engines'>
 }
 
 /** One conversation with a window (a WebSocket, an Electron webContents): request ids are its own. */
@@ -47,7 +48,7 @@ export class Router {
   private readonly shellContext: ShellContext
 
   constructor(private readonly options: RouterOptions) {
-    this.shellContext = { ...options.shell, engine: options.engine }
+    this.shellContext = { ...options.shell, engines: options.engines }
   }
 
   session(send: (message: ServerEnvelope) => void): RouterSession {
@@ -108,7 +109,7 @@ export class Router {
     for (const key of PATH_PARAMS[name] ?? []) {
       await this.options.roots.assertAllowed((params as Record<string, string>)[key]!)
     }
-    const result = await this.options.engine.request(name, params as Params<typeof name>, { signal, onProgress })
+    const result = await this.options.engines.request(name, params as Params<typeof name>, { signal, onProgress })
     await this.recordOpenedFolder(name, result)
     return result
   }

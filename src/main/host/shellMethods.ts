@@ -10,12 +10,12 @@ import type { z } from 'zod'
 import { ConvscopeError, type DirListing, type Methods, type MethodName, type Result, type ShellMethodName } from '../../shared/api'
 import { demoAvailable } from '../resources'
 import { imageContentType } from './access'
-import type { EngineHost } from './engineHost'
+import type { EngineLanes } from './engines'
 
 export interface ShellContext {
   shell: 'electron' | 'served'
   workspace: string
-  engine: EngineHost
+  engines: EngineLanes
   /** Default: the version in the project's package.json (Electron passes app.getVersion()). */
   version?: string
   /** The native folder dialog (Electron only); resolves null when the user cancels. */
@@ -30,7 +30,7 @@ export const shellMethods: { [M in ShellMethodName]: ShellHandler<M> } = {
   async getSystemInfo(_params, ctx) {
     return {
       version: ctx.version ?? projectVersion(),
-      backend: ctx.engine.backend ?? (await ctx.engine.start()),
+      backend: ctx.engines.interactive.backend ?? (await ctx.engines.interactive.start()),
       workspace: ctx.workspace,
       shell: ctx.shell,
       nativeDialogs: ctx.chooseFolder !== undefined,
@@ -38,6 +38,7 @@ export const shellMethods: { [M in ShellMethodName]: ShellHandler<M> } = {
       openDemoOnFirstStart: (ctx.openDemoOnFirstStart ?? true) && demoAvailable(),
       platform: process.platform,
       node: process.versions.node,
+      engines: ctx.engines.processes(),
     }
   },
 

@@ -21,7 +21,8 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws'
 import { ConvscopeError } from '../../shared/api'
 import { decodeMessage, encodeMessage } from '../../shared/wire'
 import { AllowedRoots, imageContentType, isInside } from '../host/access'
-import { EngineHost, type SpawnEngine } from '../host/engineHost'
+import type { EngineHost, SpawnEngine } from '../host/engineHost'
+import { EngineLanes } from '../host/engines'
 import { Router } from '../host/router'
 import { defaultWorkspaceDir, ensureWorkspace } from '../workspace'
 
@@ -50,7 +51,10 @@ export interface RunningServer {
   token: string
   host: string
   port: number
+  /** The interactive engine process (`engines.interactive`). */
   engine: EngineHost
+  /** Both engine processes: the interactive one and the one for long jobs, started on the first job. */
+  engines: EngineLanes
   /** The folders whose images /file serves (the workspace, then every folder the user opens). */
   roots: AllowedRoots
   close(): Promise<void>
@@ -134,14 +138,15 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const staticDir = resolve(options.staticDir ?? defaultStaticDir())
   const token = randomBytes(16).toString('hex')
 
-  const engine = new EngineHost({ engine: { workspace, ...(options.backend ? { backend: options.backend } : {}) }, spawn: options.spawnEngine })
+  const engines = new EngineLanes({ engine: { workspace, ...(options.backend ? { backend: options.backend } : {}) }, spawn: options.spawnEngine })
   const roots = await AllowedRoots.create(workspace)
-  const router = new Router({ engine, roots, shell: { shell: 'served', workspace, openDemoOnFirstStart: options.openDemoOnFirstStart } })
+  const router = new Router({ engines, roots, shell: { shell: 'served', workspace, openDemoOnFirstStart: options.openDemoOnFirstStart } })
   // getSystemInfo reports the backend: have it before the first window asks. A failing backend fails here.
+  // The jobs engine starts with the first job.
   try {
-    await engine.start()
+    await engines.interactive.start()
   } catch (error) {
-    await engine.dispose()
+    await engines.dispose()
     throw error
   }
 
@@ -292,7 +297,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     token,
     host,
     port,
-    engine,
+    engine: engines.interactive,
+    engines,
     roots,
     async close() {
       for (const client of sockets.clients) client.terminate()
@@ -301,7 +307,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
         server.close(() => done())
         server.closeAllConnections()
       })
-      await engine.dispose()
+      await engines.dispose()
     },
   }
 }

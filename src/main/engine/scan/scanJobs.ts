@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto'
 import { mkdir, readFile, readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { ConvscopeError, type ScanSummary, type UnitTopPatches } from '../../../shared/api'
+import { ConvscopeError, SKIPPED_FILES_SHOWN, type ScanSummary, type UnitTopPatches } from '../../../shared/api'
 import type { JobContext } from '../context'
 import { listImageFolder } from '../images/imageFolder'
 import type { LoadedModel } from '../model'
@@ -107,7 +107,15 @@ export async function startScan(
       const seconds = (now - first.at) / 1000
       const rate = seconds > 0 ? (p.done - first.done) / seconds : 0
       const parts = [rate > 0 ? `${rate.toFixed(1)} images/s` : first.done > 0 ? `resumed at ${first.done}` : 'starting', `${p.skipped} skipped`]
-      ctx.progress({ done: p.done, total: p.total, message: parts.join(' · ') })
+      ctx.progress({
+        done: p.done,
+        total: p.total,
+        message: parts.join(' · '),
+        unit: 'images',
+        ...(rate > 0 ? { rate, etaSeconds: (p.total - p.done) / rate } : {}),
+        skipped: p.skipped,
+        skippedFiles: (p.skippedFiles ?? []).slice(0, SKIPPED_FILES_SHOWN).map(({ path, reason }) => ({ path, reason })),
+      })
     },
   })
   return fromManifest(dir, manifest)
