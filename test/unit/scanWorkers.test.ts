@@ -1,0 +1,210 @@
+/**
+ * `convscope scan --workers W` (workers.ts) on a tiny CNN and 41 small PNGs (one of them broken): the
+ * merged result of 2 workers is byte-identical to one process, with --shard the workers' result is exactly
+ * that shard's and merges with the other shards into the one-run result, and a run whose parent and workers
+ * are all killed with SIGKILL resumes every worker and ends identical, its worker folders removed.
+ */
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { mkdtemp, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import * as tf from '@tensorflow/tfjs'
+import sharp from 'sharp'
+import { scanCommand } from '../../src/main/cli/scanCommand'
+import { mergeCommand } from '../../src/main/cli/mergeCommand'
+import { CHECKPOINT_FILE, MANIFEST_FILE, readManifest, type ScanManifest } from '../../src/main/engine/scan/manifest'
+import { WORKERS_DIR, workerDir, workerShard } from '../../src/main/engine/scan/workers'
+import { makeTinyCnn, seededRandom } from '../fixtures/models'
+
+const BIN = join(import.meta.dirname, '../../bin/convscope.mjs')
+let root: string
+let data: string
+let modelDir: string
+
+before(async () => {
+  await tf.setBackend('cpu')
+  root = await mkdtemp(join(tmpdir(), 'convscope-workers-'))
+  modelDir = join(root, 'model')
+  await makeTinyCnn(modelDir, { sidecar: { inputSize: [32, 32], range: [0, 1], resize: 'center-crop' } })
+  data = join(root, 'data')
+  const rand = seededRandom(11)
+  for (const cls of ['cats', 'dogs']) {
+    await mkdir(join(data, cls), { recursive: true })
+    for (let i = 0; i < 20; i++) {
+      const [w, h] = i % 5 === 4 ? [40, 40] : [64, 48]
+      const pixels = Buffer.alloc(w * h * 3).map(() => Math.floor(rand() * 256))
+      await sharp(pixels, { raw: { width: w, height: h, channels: 3 } }).png().toFile(join(data, cls, `img${String(i).padStart(2, '0')}.png`))
+    }
+  }
+  await writeFile(join(data, 'dogs', 'img07b.png'), 'not a png')
+})
+after(async () => {
+  await rm(root, { recursive: true, force: true })
+})
+
+const scanArgs = (out: string, ...extra: string[]) => ['--model', modelDir, '--data', data, '--out', out, '--top', '5', '--batch', '3', '--backend', 'cpu', ...extra]
+
+/** Run a CLI command in this process, its output captured. */
+async function cli(command: { run(args: string[]): Promise<number> }, args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = ''
+  let err = ''
+  const log = console.log
+  const error = console.error
+  const write = process.stderr.write
+  console.log = (s: string) => (out += s + '\n')
+  console.error = (s: string) => (err += s + '\n')
+  process.stderr.write = ((s: string) => ((err += s), true)) as typeof process.stderr.write
+  try {
+    return { code: await command.run(args), out, err }
+  } finally {
+    console.log = log
+    console.error = error
+    process.stderr.write = write
+  }
+}
+
+/** Every .npy of a result folder, by name, as raw bytes. */
+async function npyFiles(dir: string): Promise<Map<string, Buffer>> {
+  const names = (await readdir(dir)).filter((n) => n.endsWith('.npy')).sort()
+  return new Map(await Promise.all(names.map(async (n) => [n, await readFile(join(dir, n))] as [string, Buffer])))
+}
+
+const withoutTiming = ({ timing: _, ...rest }: ScanManifest) => rest
+
+/** Same .npy bytes and the same manifest except its timing. */
+async function assertSameResult(a: string, b: string) {
+  const fa = await npyFiles(a)
+  const fb = await npyFiles(b)
+  assert.deepEqual([...fa.keys()], [...fb.keys()])
+  assert.equal(fa.size, 5 * 4, 'five default layers, four arrays each')
+  for (const [name, bytes] of fa) assert.ok(bytes.equals(fb.get(name)!), `${name} differs`)
+  assert.deepEqual(withoutTiming(await readManifest(a)), withoutTiming(await readManifest(b)))
+}
+
+const exists = (p: string) => stat(p).then(() => true, () => false)
+let single: string
+
+test('worker w of W scans shard (i + n·w)/(n·W), a partition of shard i/n', () => {
+  const shard = { index: 1, count: 3 }
+  const parts = [0, 1, 2, 3].map((w) => workerShard(shard, w, 4))
+  assert.deepEqual(parts, [{ index: 1, count: 12 }, { index: 4, count: 12 }, { index: 7, count: 12 }, { index: 10, count: 12 }])
+  const covered = parts.flatMap((p) => Array.from({ length: 50 }, (_, i) => i).filter((i) => i % p.count === p.index)).sort((a, b) => a - b)
+  assert.deepEqual(covered, Array.from({ length: 50 }, (_, i) => i).filter((i) => i % 3 === 1))
+})
+
+test('--workers 2 writes exactly the result of --workers 1, reports progress and skipped files, and removes its worker folders', async () => {
+  single = join(root, 'one')
+  const one = await cli(scanCommand, scanArgs(single, '--workers', '1'))
+  assert.equal(one.code, 0, one.err)
+  const out = join(root, 'two')
+  const two = await cli(scanCommand, scanArgs(out, '--workers', '2'))
+  assert.equal(two.code, 0, two.err)
+  assert.match(two.err, /41 images, layers pool1, dw2, pw2, conv3, conv4, top 5, 2 workers on backend cpu/)
+  assert.match(two.err, /41\/41 {2}100% {2}\d+ img\/s/, 'one bar over both workers')
+  assert.match(two.err, /skipped 1 unreadable file\(s\) so far/)
+  assert.match(two.out, /skipped 1 file\(s\):\n {2}dogs\/img07b\.png: /)
+  await assertSameResult(out, single)
+  const manifest = await readManifest(out)
+  assert.deepEqual(manifest.shard, { index: 0, count: 1 })
+  assert.equal(manifest.skipped.length, 1)
+  assert.equal(await exists(join(out, WORKERS_DIR)), false, 'worker folders removed after the merge')
+  // Run again: the finished result is reused as it is, whatever the worker count.
+  const again = await cli(scanCommand, scanArgs(out, '--workers', '2'))
+  assert.equal(again.code, 0, again.err)
+  assert.deepEqual(await readManifest(out), manifest)
+})
+
+test('--shard 1/2 --workers 2 is exactly shard 1/2, and merges with shard 0/2 into the one-run result', async () => {
+  const byWorkers = join(root, 'shard1-workers')
+  const r = await cli(scanCommand, scanArgs(byWorkers, '--shard', '1/2', '--workers', '2'))
+  assert.equal(r.code, 0, r.err)
+  const direct = join(root, 'shard1-direct')
+  assert.equal((await cli(scanCommand, scanArgs(direct, '--shard', '1/2'))).code, 0)
+  await assertSameResult(byWorkers, direct)
+  assert.deepEqual((await readManifest(byWorkers)).shard, { index: 1, count: 2 })
+
+  const shard0 = join(root, 'shard0')
+  assert.equal((await cli(scanCommand, scanArgs(shard0, '--shard', '0/2', '--batch', '4'))).code, 0)
+  const merged = join(root, 'merged')
+  const m = await cli(mergeCommand, [shard0, byWorkers, '--out', merged])
+  assert.equal(m.code, 0, m.err)
+  await assertSameResult(merged, single)
+})
+
+test('a worker that fails makes the command fail with its stderr; other worker counts and folders are refused', async () => {
+  const out = join(root, 'bad-layer')
+  await assert.rejects(cli(scanCommand, scanArgs(out, '--workers', '2', '--layers', 'conv3,nope')), (e: Error) => {
+    assert.match(e.message, /worker \d of 2 \(shard \d\/2\) failed \(exit code 2\); its last output:\n[^]*has no layer "nope"/)
+    return true
+  })
+  // Its workers stopped; the unfinished worker scan is not resumed by another worker count.
+  await mkdir(workerDir(out, 0, 3), { recursive: true })
+  await mkdir(workerDir(out, 1, 2), { recursive: true })
+  await assert.rejects(cli(scanCommand, scanArgs(out, '--workers', '2')), /holds worker folders of several worker counts \(3, 2\)|\(2, 3\)/)
+  await rm(workerDir(out, 1, 2), { recursive: true })
+  await assert.rejects(cli(scanCommand, scanArgs(out, '--workers', '2')), /unfinished scan with --workers 3; run it again with --workers 3/)
+  await assert.rejects(cli(scanCommand, scanArgs(out)), /unfinished scan with --workers 3/)
+  await assert.rejects(cli(scanCommand, scanArgs(out, '--workers', 'many')), /--workers must be a whole number/)
+})
+
+/** Images done according to a checkpoint (its JSON header follows 8 bytes of magic and length). */
+async function checkpointPosition(dir: string): Promise<number | null> {
+  const buf = await readFile(join(dir, CHECKPOINT_FILE)).catch(() => null)
+  if (!buf || buf.length < 8) return null
+  return (JSON.parse(buf.subarray(8, 8 + buf.readUInt32LE(4)).toString()) as { position: number }).position
+}
+
+/** `convscope scan --workers 2` as its own process group (checkpoint after every image), killed with SIGKILL when `killWhen` says so. */
+function cliRun(out: string, killWhen?: () => Promise<boolean>): Promise<{ killed: boolean; code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, [BIN, 'scan', ...scanArgs(out, '--workers', '2', '--batch', '1')], {
+    detached: true,
+    env: { ...process.env, CONVSCOPE_CHECKPOINT_MS: '0' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  })
+  let stderr = ''
+  child.stderr.on('data', (d) => (stderr += d))
+  let killed = false
+  let timer: NodeJS.Timeout | undefined
+  if (killWhen) {
+    const poll = async () => {
+      if (child.exitCode !== null) return
+      if (await killWhen()) {
+        process.kill(-child.pid!, 'SIGKILL') // the parent and its workers: one process group
+        killed = true
+        return
+      }
+      timer = setTimeout(poll, 3)
+    }
+    void poll()
+  }
+  return new Promise((resolve) =>
+    child.on('exit', (code) => {
+      clearTimeout(timer)
+      resolve({ killed, code, stderr })
+    }),
+  )
+}
+
+test('a --workers run killed with SIGKILL (parent and workers) resumes every worker and ends identical', async () => {
+  const out = join(root, 'killed')
+  const dirs = [0, 1].map((w) => workerDir(out, w, 2))
+  // Kill when both workers are under way: each has a checkpoint (or has finished), one at least is unfinished.
+  const first = await cliRun(out, async () => {
+    const positions = await Promise.all(dirs.map((d) => checkpointPosition(d)))
+    const finished = await Promise.all(dirs.map((d) => exists(join(d, MANIFEST_FILE))))
+    return positions.every((p, w) => (p !== null && p > 0) || finished[w]) && positions.some((p, w) => p !== null && !finished[w])
+  })
+  assert.ok(first.killed, `the run was killed before it ended (exit ${first.code}): ${first.stderr}`)
+  assert.equal(await exists(join(out, MANIFEST_FILE)), false, 'killed before the merge')
+  const at = await Promise.all(dirs.map((d) => checkpointPosition(d)))
+  assert.ok(at.some((p) => p !== null && p > 0 && p < 21), `killed mid-way (worker checkpoints at ${at.join(', ')})`)
+
+  const second = await cliRun(out)
+  assert.equal(second.code, 0, second.stderr)
+  const manifest = await readManifest(out)
+  assert.equal(manifest.timing.resumed, true)
+  await assertSameResult(out, single)
+  assert.deepEqual((await readdir(out)).filter((n) => !n.endsWith('.npy') && n !== MANIFEST_FILE), [], 'no worker folder, checkpoint or temp file is left')
+})
