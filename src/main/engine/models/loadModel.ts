@@ -8,10 +8,10 @@
 import * as path from 'node:path'
 import * as tf from '@tensorflow/tfjs'
 import { ConvscopeError, ModelInfo, type Preprocessing } from '../../../shared/api'
-import { type LoadedModel, OUTPUT } from '../model'
+import { type ForwardOptions, type LinearWeights, type LoadedModel, OUTPUT } from '../model'
 import { type Architecture, finishArchitecture, type GraphSketch, type Shape, sketchGraphModel, sketchLayersModel } from './architecture'
 import { readModelFolder, type ModelFolder } from './fsIOHandler'
-import { checkGraph, nodeNameOf } from './graphDef'
+import { checkGraph, dataInputs, type NodeDefJSON, nodeNameOf } from './graphDef'
 import { readSidecar, type SidecarResult } from './sidecar'
 
 /** Open the model in `dir` (a folder with model.json, or the model.json itself). */
@@ -114,6 +114,16 @@ function scatter(results: tf.Tensor[], index: number[]): tf.Tensor[] {
   })
 }
 
+/** A replacement must have the replaced layer's shape (where the model fixes it) and the input's batch size. */
+function checkReplacement(model: string, layer: string, expected: readonly (number | null | undefined)[], got: readonly number[], batch: number): void {
+  const fits =
+    got.length === expected.length && got[0] === batch && expected.every((d, i) => i === 0 || d === null || d === undefined || d < 0 || d === got[i])
+  if (!fits) {
+    const want = ['n', ...expected.slice(1).map((d) => (d === null || d === undefined || d < 0 ? 'any' : d))].join(', ')
+    throw new ConvscopeError('BAD_REQUEST', `Model ${model}: the replacement for layer "${layer}" has shape [${got.join(', ')}]; it needs [${want}] with n = ${batch}, the input's batch`)
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Layers models
 // ---------------------------------------------------------------------------------------------------
@@ -197,12 +207,19 @@ class LayersLoadedModel implements LoadedModel {
     this.outputName = model.outputs[0]!.sourceLayer.name
   }
 
-  forward(input: tf.Tensor4D, layers: string[]): tf.Tensor[] {
-    const { unique, index } = gather(layers, (n) => {
-      const name = n === OUTPUT ? this.outputName : n
-      if (!this.info.layers.some((l) => l.name === name)) throw new ConvscopeError('BAD_REQUEST', `Model ${this.info.name} has no layer "${n}"`)
-      return name
-    })
+  private resolve(n: string): string {
+    const name = n === OUTPUT ? this.outputName : n
+    if (!this.info.layers.some((l) => l.name === name)) throw new ConvscopeError('BAD_REQUEST', `Model ${this.info.name} has no layer "${n}"`)
+    return name
+  }
+
+  private symbolic(name: string): tf.SymbolicTensor {
+    return name === this.inputName ? this.model.inputs[0]! : symbolicOutput(this.model.getLayer(name))
+  }
+
+  forward(input: tf.Tensor4D, layers: string[], options: ForwardOptions = {}): tf.Tensor[] {
+    const { unique, index } = gather(layers, (n) => this.resolve(n))
+    if (options.replace) return scatter(this.forwardReplacing(input, unique, options.replace), index)
     const inner = unique.filter((n) => n !== this.inputName)
     let computed: tf.Tensor[] = []
     if (inner.length) {
@@ -212,6 +229,52 @@ class LayersLoadedModel implements LoadedModel {
     }
     const results = unique.map((n) => (n === this.inputName ? input.clone() : computed[inner.indexOf(n)]!))
     return scatter(results, index)
+  }
+
+  /**
+   * Walk the layer graph from the requested outputs back to the input or the replaced tensor, applying each
+   * needed layer to real tensors (tfjs cannot build a sub-model whose input is an inner tensor).
+   */
+  private forwardReplacing(input: tf.Tensor4D, names: string[], replace: NonNullable<ForwardOptions['replace']>): tf.Tensor[] {
+    const layer = this.resolve(replace.layer)
+    const target = this.symbolic(layer)
+    checkReplacement(this.info.name, layer, target.shape, replace.value.shape, input.shape[0])
+    const given = new Map<number, tf.Tensor>([
+      [this.model.inputs[0]!.id, input],
+      [target.id, replace.value],
+    ])
+    return tf.tidy(() => {
+      const values = new Map(given)
+      const visit = (t: tf.SymbolicTensor): tf.Tensor => {
+        const known = values.get(t.id)
+        if (known) return known
+        const node = t.sourceLayer.inboundNodes[t.nodeIndex]
+        if (!node) throw new ConvscopeError('BAD_MODEL', `Model ${this.info.name}: no node computes the output of layer "${t.sourceLayer.name}"`)
+        const inputs = node.inputTensors.map(visit)
+        const out = t.sourceLayer.apply(inputs.length === 1 ? inputs[0]! : inputs, { ...node.callArgs, training: false }) as tf.Tensor | tf.Tensor[]
+        const outs = Array.isArray(out) ? out : [out]
+        node.outputTensors.forEach((s, i) => values.set(s.id, outs[i]!))
+        return values.get(t.id)!
+      }
+      // A requested output that was given (the input, the replacement) is cloned: the caller keeps the original.
+      return names.map((n) => {
+        const t = visit(this.symbolic(n))
+        return [...given.values()].includes(t) ? t.clone() : t
+      })
+    })
+  }
+
+  linearWeights(layer: string): LinearWeights | null {
+    const name = this.resolve(layer)
+    if (name === this.inputName) return null
+    const l = this.model.getLayer(name)
+    if (l.getClassName() !== 'Dense' && l.getClassName() !== 'Conv2D') return null
+    const find = (suffix: string) => l.weights.find((v) => v.originalName.endsWith(`/${suffix}`) || v.originalName === suffix)?.read()
+    const kernel = find('kernel')
+    if (!kernel) return null
+    const useBias = (l.getConfig() as { useBias?: boolean }).useBias !== false
+    const bias = useBias ? find('bias') : undefined
+    return { kernel, bias: bias && bias.rank === 1 ? (bias as tf.Tensor1D) : null }
   }
 
   private head(names: string[]): tf.LayersModel {
@@ -285,7 +348,7 @@ async function loadGraphModel(folder: ModelFolder): Promise<LoadedModel> {
     }
     const arch = finishArchitecture(sketch.sketches, shapes)
     const info = makeInfo(folder, 'graph', inputShape, side, arch, warnings)
-    const nodes = new Set(graph.node.map((n) => n.name))
+    const nodes = new Map(graph.node.map((n) => [n.name, n]))
     const batch = input?.shape?.[0]
     const fixedBatch = batch !== undefined && batch > 0 ? batch : null
     return new GraphLoadedModel(model, info, sketch.sketches, nodes, inputRow?.name ?? input?.name ?? '', fixedBatch)
@@ -302,7 +365,7 @@ class GraphLoadedModel implements LoadedModel {
     private readonly model: tf.GraphModel,
     readonly info: ModelInfo,
     sketches: GraphSketch[],
-    private readonly nodes: Set<string>,
+    private readonly nodes: Map<string, NodeDefJSON>,
     private readonly inputName: string,
     /** Batch size the placeholder insists on (converted graphs sometimes fix it to 1), or null. */
     private readonly fixedBatch: number | null,
@@ -327,20 +390,70 @@ class GraphLoadedModel implements LoadedModel {
     })
   }
 
-  forward(input: tf.Tensor4D, layers: string[]): tf.Tensor[] {
-    const { unique, index } = gather(layers, (n) => {
-      if (n === OUTPUT) return this.model.outputNodes[0]!
-      const row = this.rows.get(n)
-      if (row) return row.node
-      // Any node of the graph may be asked for by name ("name" or "name:k"), not only the rows we list.
-      if (this.nodes.has(nodeNameOf(n))) return n
-      throw new ConvscopeError('BAD_REQUEST', `Model ${this.info.name} has no layer or node "${n}"`)
-    })
+  private resolve(n: string): string {
+    if (n === OUTPUT) return this.model.outputNodes[0]!
+    const row = this.rows.get(n)
+    if (row) return row.node
+    // Any node of the graph may be asked for by name ("name" or "name:k"), not only the rows we list.
+    if (this.nodes.has(nodeNameOf(n))) return n
+    throw new ConvscopeError('BAD_REQUEST', `Model ${this.info.name} has no layer or node "${n}"`)
+  }
+
+  forward(input: tf.Tensor4D, layers: string[], options: ForwardOptions = {}): tf.Tensor[] {
+    const { unique, index } = gather(layers, (n) => this.resolve(n))
+    if (options.replace) return scatter(this.forwardReplacing(input, unique, options.replace), index)
     const inner = unique.filter((n) => nodeNameOf(n) !== this.inputName)
     let computed: tf.Tensor[] = []
     if (inner.length) computed = this.execute(input, inner)
     const results = unique.map((n) => (nodeNameOf(n) === this.inputName ? input.clone() : computed[inner.indexOf(n)]!))
     return scatter(results, index)
+  }
+
+  /** Feed the replaced node's value beside the input: the executor stops at fed nodes and computes only what the outputs need. */
+  private forwardReplacing(input: tf.Tensor4D, names: string[], replace: NonNullable<ForwardOptions['replace']>): tf.Tensor[] {
+    const node = this.resolve(replace.layer)
+    if (nodeNameOf(node) === this.inputName) return this.forward(replace.value as tf.Tensor4D, names)
+    const n = input.shape[0]
+    if (this.fixedBatch !== null && n !== this.fixedBatch) {
+      throw new ConvscopeError('BAD_REQUEST', `Model ${this.info.name} takes batches of exactly ${this.fixedBatch} images; running it from an inner node needs a batch of ${this.fixedBatch}, got ${n}`)
+    }
+    const row = this.rows.get(replace.layer)
+    const expected = row ? [null, ...(this.info.layers.find((l) => l.name === row.name)?.outputShape ?? [])] : replace.value.shape.map(() => null)
+    checkReplacement(this.info.name, replace.layer, expected, replace.value.shape, n)
+    return tf.tidy(() => {
+      const feeds: tf.NamedTensorMap = { [this.model.inputNodes[0]!]: input, [node]: replace.value }
+      const r = this.model.execute(feeds, names)
+      const outs = Array.isArray(r) ? r : [r]
+      // A requested output that was fed (the input, the replacement) is cloned: the caller keeps the original.
+      return outs.map((t) => (t === input || t === replace.value ? t.clone() : t))
+    })
+  }
+
+  linearWeights(layer: string): LinearWeights | null {
+    const row = this.rows.get(layer)
+    if (!row) throw new ConvscopeError('BAD_REQUEST', `Model ${this.info.name} has no layer "${layer}"`)
+    if (row.kind !== 'dense' && row.kind !== 'conv') return null
+    // The row is a chain op → (BiasAdd) → (activation) named after its last node: walk back to the op.
+    let node = this.nodes.get(row.node)
+    let biasConst: string | null = null
+    while (node && node.op !== row.type) {
+      const inputs = dataInputs(node)
+      if (node.op === 'BiasAdd' || node.op === 'Add' || node.op === 'AddV2') biasConst = inputs[1] ?? null
+      node = this.nodes.get(inputs[0] ?? '')
+    }
+    if (!node || node.attr?.transpose_a?.b || node.attr?.transpose_b?.b) return null
+    if (!['MatMul', '_FusedMatMul', 'Conv2D', '_FusedConv2D'].includes(node.op)) return null
+    const inputs = dataInputs(node)
+    if (node.op.startsWith('_Fused')) biasConst = inputs[2] ?? null
+    const constant = (name: string | null): tf.Tensor | null => {
+      let n = name ? this.nodes.get(name) : undefined
+      while (n && (n.op === 'Identity' || n.op === 'StopGradient') && dataInputs(n).length) n = this.nodes.get(dataInputs(n)[0]!)
+      return n ? (this.model.weights[n.name]?.[0] ?? null) : null
+    }
+    const kernel = constant(inputs[1] ?? null)
+    if (!kernel || kernel.rank !== (node.op.endsWith('MatMul') ? 2 : 4)) return null
+    const bias = constant(biasConst)
+    return { kernel, bias: bias && bias.rank === 1 ? (bias as tf.Tensor1D) : null }
   }
 
   kernel(layer: string): tf.Tensor4D | null {

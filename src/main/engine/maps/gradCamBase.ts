@@ -1,0 +1,66 @@
+/**
+ * The shared machinery of the Grad-CAM family (Selvaraju et al. 2017): one forward pass to the layer's
+ * activations A and the logits, the gradient of each requested class's logit with respect to A, channel weights
+ * from those gradients (the one thing a variant decides), and ReLU(Σ_k w_k A_k) on the layer's grid.
+ *
+ * The gradients of all requested classes come from one backward pass: A is tiled into a batch of one row per
+ * class and the scalar Σ_i logit_{c_i}(row i) is differentiated, so row i of the gradient is class c_i's.
+ * The network is run from the layer on (LoadedModel.forward with `replace`), not from the image.
+ */
+import * as tf from '@tensorflow/tfjs'
+import { ConvscopeError } from '../../../shared/api'
+import type { LoadedModel } from '../model'
+import { classLogits, findLogits, forwardWithLogits, layerInfo, pickedScoreSum } from './classScores'
+import { checkMapRequest, readClassMaps } from './mapBase'
+import { defaultMapLayer } from './mapLayers'
+import type { MapMethod, MapMethodName, MapOptions, MapResult } from './types'
+
+export abstract class GradCamFamily implements MapMethod {
+  abstract readonly name: MapMethodName
+  abstract readonly label: string
+
+  /**
+   * Channel weights [n, K] from the gradients [n, h, w, K] (row i: class i's) and the activations [1, h, w, K].
+   * Runs inside a tidy.
+   */
+  protected abstract channelWeights(gradients: tf.Tensor4D, activations: tf.Tensor4D): tf.Tensor2D
+
+  unsupported(model: LoadedModel): string | null {
+    const logits = findLogits(model)
+    if (typeof logits === 'string') return logits
+    if (defaultMapLayer(model) === null) return `Model ${model.info.name} has no spatial layer to read a map at`
+    return null
+  }
+
+  async compute(model: LoadedModel, input: tf.Tensor4D, classes: number[], options: MapOptions = {}): Promise<MapResult> {
+    const why = this.unsupported(model)
+    if (why) throw new ConvscopeError('UNSUPPORTED_OP', `${this.label} cannot run on model ${model.info.name}: ${why}`)
+    const layer = options.layer ?? defaultMapLayer(model)!
+    const info = layerInfo(model, layer)
+    if (!info.spatial || info.kind === 'input') {
+      throw new ConvscopeError('BAD_REQUEST', `${this.label} reads maps at a spatial layer after the input; "${layer}" has shape [${info.outputShape.join(', ')}]`)
+    }
+    const scores = layerInfo(model, (findLogits(model) as { layer: string }).layer)
+    checkMapRequest(model, input, classes, scores.outputShape[0]!)
+    const {
+      outputs: [activations],
+      logits,
+    } = forwardWithLogits(model, input, [layer])
+    const maps = tf.tidy(() => {
+      const a = activations as tf.Tensor4D
+      const [, h, w, k] = a.shape
+      const n = classes.length
+      const tiled = tf.tile(a, [n, 1, 1, 1])
+      const images = tf.tile(input, [n, 1, 1, 1])
+      const score = (value: tf.Tensor) => pickedScoreSum(classLogits(model, images, { replace: { layer, value } }), classes)
+      const gradients = tf.grad(score)(tiled) as tf.Tensor4D
+      const weights = this.channelWeights(gradients, a)
+      return tf.relu(tf.matMul(weights, a.reshape([h * w, k]) as tf.Tensor2D, false, true)).reshape([n, h, w]) as tf.Tensor3D
+    })
+    try {
+      return { layer, maps: await readClassMaps(maps, logits, classes) }
+    } finally {
+      tf.dispose([activations!, logits, maps])
+    }
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * Gradient saliency (Simonyan et al. 2014; the "Backprop" baseline of Zhou et al. 2016, Table 2):
+ * |d logit_c / d input| maximised over colour channels, on the input grid. One backward pass for all
+ * requested classes (the input tiled one row per class, as in the Grad-CAM family).
+ */
+import * as tf from '@tensorflow/tfjs'
+import { ConvscopeError } from '../../../shared/api'
+import { classLogits, findLogits, layerInfo, pickedScoreSum } from './classScores'
+import { checkMapRequest, readClassMaps } from './mapBase'
+import type { MapMethod } from './types'
+
+export const gradientSaliency: MapMethod = {
+  name: 'backprop',
+  label: 'Gradient (backprop)',
+  unsupported(model) {
+    const logits = findLogits(model)
+    return typeof logits === 'string' ? logits : null
+  },
+  async compute(model, input, classes) {
+    const logitsSource = findLogits(model)
+    if (typeof logitsSource === 'string') throw new ConvscopeError('UNSUPPORTED_OP', `Gradient saliency cannot run on model ${model.info.name}: ${logitsSource}`)
+    checkMapRequest(model, input, classes, layerInfo(model, logitsSource.layer).outputShape[0]!)
+    const logits = classLogits(model, input)
+    const maps = tf.tidy(() => {
+      const images = tf.tile(input, [classes.length, 1, 1, 1])
+      const gradients = tf.grad((x: tf.Tensor) => pickedScoreSum(classLogits(model, x as tf.Tensor4D), classes))(images)
+      return gradients.abs().max(3) as tf.Tensor3D
+    })
+    try {
+      return { layer: null, maps: await readClassMaps(maps, logits, classes) }
+    } finally {
+      tf.dispose([logits, maps])
+    }
+  },
+}
