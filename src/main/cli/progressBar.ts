@@ -3,13 +3,18 @@
 /** "[######......]  640/1400  46%  212 img/s  ETA 4 s" on a terminal (redrawn in place); a line every 10% elsewhere. */
 export function progressBar(stream: NodeJS.WriteStream) {
   const started = performance.now()
+  // The rate counts from the first update, so work done before it (a resumed scan's checkpoint) is not in it.
+  let first: { done: number; at: number } | null = null
   let lastDraw = 0
   let lastTenth = -1
   let drawn = false
   let ended = false
   const format = (done: number, total: number) => {
-    const seconds = (performance.now() - started) / 1000
-    const rate = seconds > 0 ? done / seconds : 0
+    const now = performance.now()
+    const seconds = (now - started) / 1000
+    first ??= { done, at: now }
+    const rateSeconds = (now - first.at) / 1000
+    const rate = rateSeconds > 0 ? (done - first.done) / rateSeconds : 0
     const eta = rate > 0 ? (total - done) / rate : NaN
     const width = 24
     const filled = total ? Math.round((done / total) * width) : 0
