@@ -281,6 +281,239 @@ export type UnitTopPatches = z.infer<typeof UnitTopPatches>
 export const BusyWork = z.object({ milliseconds: z.number().int().positive().max(600_000) })
 
 // ---------------------------------------------------------------------------------------------------
+// Class maps and weakly-supervised localization (issue 5)
+// ---------------------------------------------------------------------------------------------------
+
+/** cam: Zhou et al. 2016 (GAP heads); gradcam / gradcampp: Selvaraju et al. 2017, Chattopadhay et al. 2018; backprop: plain gradient saliency. */
+export const MapMethodName = z.enum(['cam', 'gradcam', 'gradcampp', 'backprop'])
+export type MapMethodName = z.infer<typeof MapMethodName>
+
+/** A box in original-image pixels, as edges: it covers columns [x, x + width) and rows [y, y + height). */
+export const ImageBox = z.object({ x: z.number(), y: z.number(), width: z.number(), height: z.number() })
+export type ImageBox = z.infer<typeof ImageBox>
+
+export const Prediction = z.object({ index: z.number().int(), label: z.string().nullable(), score: z.number() })
+
+/** What the class-map methods can do with a model: which methods run, at which layers. */
+export const MapMethodsInfo = z.object({
+  methods: z.array(
+    z.object({
+      name: MapMethodName,
+      /** Display name, e.g. "Grad-CAM++". */
+      label: z.string(),
+      /** Why the method cannot run on this model (CAM without a GAP head), null when it can. */
+      unsupported: z.string().nullable(),
+    }),
+  ),
+  /** Spatial layers the Grad-CAM family can read maps at, input side first. */
+  layers: z.array(z.string()),
+  /** The layer used when none is given: the last spatial layer before the classifier head. */
+  defaultLayer: z.string().nullable(),
+  /** Why the model has no fully-convolutional rewrite (no flatten → dense head), null when it has one. */
+  fullyConvolutional: z.string().nullable(),
+})
+export type MapMethodsInfo = z.infer<typeof MapMethodsInfo>
+
+export const GroundTruthBox = z.object({
+  /** The object's class name as the annotation gives it (<name>, e.g. a WordNet id or a class folder name). */
+  name: z.string(),
+  /** Its index among the model's classes, null when the model has no class of that name. */
+  classIndex: z.number().int().nullable(),
+  box: ImageBox,
+})
+
+/** One class's map for one image, with its box at the threshold. */
+export const ClassMapEntry = z.object({
+  classIndex: z.number().int(),
+  label: z.string().nullable(),
+  /** The model's output for the class (probability when the model ends in a softmax). */
+  probability: z.number(),
+  /** The class score the map explains (the logit). */
+  logit: z.number(),
+  /** Grid of the map: a conv layer's (CAM, Grad-CAM family) or the network input's (backprop). */
+  height: z.number().int(),
+  width: z.number().int(),
+  /** Raw map values, row-major height × width (not normalised; CAM values may be negative). */
+  values: Float32,
+  /** Largest connected component of the map (upsampled to the image) above threshold × its max; null for an all-zero map. */
+  box: ImageBox.nullable(),
+})
+export type ClassMapEntry = z.infer<typeof ClassMapEntry>
+
+export const ClassMaps = z.object({
+  image: ImageFacts,
+  method: MapMethodName,
+  /** The layer the maps were read at; null for input-space methods. */
+  layer: z.string().nullable(),
+  threshold: z.number(),
+  /** The model's top-5 classes for the image. */
+  predictions: z.array(Prediction),
+  maps: z.array(ClassMapEntry),
+  /** Where the network's input lies on the image (a crop lies inside it, letterbox padding outside): maps are drawn there. */
+  inputOnImage: ImageBox,
+  /** Boxes from the image's annotation file; null when none was found. */
+  groundTruth: z.object({ annotation: z.string(), boxes: z.array(GroundTruthBox) }).nullable(),
+  /** Milliseconds spent on the maps (beyond the forward pass for the predictions). */
+  milliseconds: z.number(),
+})
+export type ClassMaps = z.infer<typeof ClassMaps>
+
+export const GetClassMaps = z.object({
+  modelId: z.string(),
+  image: z.string().min(1),
+  method: MapMethodName,
+  /** Classes to map; default: the top `top` predicted classes. */
+  classes: z.array(z.number().int().min(0)).min(1).max(64).optional(),
+  top: z.number().int().min(1).max(20).default(5),
+  /** Grad-CAM family: the layer to read maps at (default: the last spatial layer before the head). */
+  layer: z.string().optional(),
+  /** Boxes keep the map above this fraction of its max (the CAM paper: 20 %). */
+  threshold: z.number().gt(0).lt(1).default(0.2),
+  /** The image folder the image belongs to (its root), where annotations and classes.json are looked for. */
+  dataDir: z.string().optional(),
+  /** Folder of annotation XML (see engine/localization/annotations.ts for where it is looked for by default). */
+  annotations: z.string().optional(),
+})
+
+/** Fractions in [0, 1]; null where no image counted (e.g. no annotated image). */
+const Fraction = z.number().nullable()
+
+/** One method's row of a localization table (engine/localization/metrics.ts computes it). */
+export const LocalizationRow = z.object({
+  method: MapMethodName,
+  label: z.string(),
+  /** Images evaluated (annotated and readable). */
+  images: z.number().int(),
+  threshold: z.number(),
+  /** Top-1 / top-5 localization error (class right and IoU ≥ 0.5 with a box of that class): the CAM paper's Table 2. */
+  top1LocError: Fraction,
+  top5LocError: Fraction,
+  /** GT-known localization accuracy: the true class's map, its box with IoU ≥ 0.5. */
+  gtKnownLoc: Fraction,
+  /** MaxBoxAccV2 (Choe et al. 2020): mean over IoU 0.3 / 0.5 / 0.7 of the best box accuracy over thresholds. */
+  maxBoxAccV2: Fraction,
+  /** Per IoU δ: the best box accuracy over thresholds and the (smallest) threshold reaching it. */
+  maxBoxAcc: z.array(z.object({ iou: z.number(), accuracy: z.number(), threshold: z.number() })),
+  /** Classification error on the same images. */
+  top1ClsError: Fraction,
+  top5ClsError: Fraction,
+})
+export type LocalizationRow = z.infer<typeof LocalizationRow>
+
+export const SweepPoint = z.object({
+  threshold: z.number(),
+  top1LocError: z.number(),
+  gtKnownLoc: z.number(),
+  /** Box accuracy at this threshold for IoU δ = 0.3, 0.5, 0.7. */
+  boxAcc: z.array(z.number()),
+})
+
+export const LocalizationFailure = z.object({
+  method: MapMethodName,
+  /** Absolute path, and relative to the evaluated folder. */
+  path: z.string(),
+  relPath: z.string(),
+  /** The image's true class and the predicted top-1 (model class indices) with their names, and its probability. */
+  label: z.number().int(),
+  labelName: z.string().nullable(),
+  predicted: z.number().int(),
+  predictedName: z.string().nullable(),
+  probability: z.number(),
+  /** "wrong class" or e.g. "IoU 0.31 < 0.5". */
+  reason: z.string(),
+  /** IoU of the top-1 class's box with that class's ground truth (0 for a class not in the image). */
+  iou: z.number(),
+  imageWidth: z.number().int(),
+  imageHeight: z.number().int(),
+  /** At the chosen threshold: the top-1 class's box, the true class's box, and the true class's ground-truth boxes. */
+  box: ImageBox.nullable(),
+  gtKnownBox: ImageBox.nullable(),
+  gtBoxes: z.array(ImageBox),
+})
+export type LocalizationFailure = z.infer<typeof LocalizationFailure>
+
+export const LocalizationReport = z.object({
+  dataDir: z.string(),
+  /** The annotation folder used; null when annotations were looked for next to the images only. */
+  annotations: z.string().nullable(),
+  threshold: z.number(),
+  /** Images evaluated (annotated and readable), and how many the folder lists. */
+  images: z.number().int(),
+  listed: z.number().int(),
+  rows: z.array(LocalizationRow),
+  /** Per method: the metrics at each threshold of the sweep (0, 0.01, …, 0.99). */
+  sweep: z.array(z.object({ method: MapMethodName, points: z.array(SweepPoint) })),
+  /** Top-1 localization failures, per method worst IoU first (at most 1000 per method kept). */
+  failures: z.array(LocalizationFailure),
+  /** Per method, how many top-1 failures there were in all. */
+  failureCounts: z.array(z.object({ method: MapMethodName, count: z.number().int() })),
+  /** Images without an annotation file, unreadable images or XML: reported, not fatal. */
+  skipped: z.array(z.object({ path: z.string(), reason: z.string() })),
+  /** Annotation object names that are none of the model's classes. */
+  unknownClasses: z.array(z.string()),
+  seconds: z.number(),
+  imagesPerSecond: z.number(),
+})
+export type LocalizationReport = z.infer<typeof LocalizationReport>
+
+export const StartLocalization = z.object({
+  modelId: z.string(),
+  /** An image folder the user opened. */
+  dataDir: z.string().min(1),
+  methods: z.array(MapMethodName).min(1),
+  threshold: z.number().gt(0).lt(1).default(0.2),
+  /** Evaluate N images spread evenly over the folder's list (every class of a class-sorted folder), not all. */
+  limit: z.number().int().positive().optional(),
+  annotations: z.string().optional(),
+})
+
+export const FaithfulnessCurve = z.object({
+  /** Fraction of pixels deleted (or inserted) at each step, 0 → 1. */
+  fractions: z.array(z.number()),
+  /** The class probability after each step. */
+  scores: z.array(z.number()),
+  /** Area under the curve (trapezoid over fractions): low is good for deletion, high for insertion. */
+  auc: z.number(),
+})
+
+export const Faithfulness = z.object({
+  method: MapMethodName,
+  classIndex: z.number().int(),
+  label: z.string().nullable(),
+  deletion: FaithfulnessCurve,
+  insertion: FaithfulnessCurve,
+})
+export type Faithfulness = z.infer<typeof Faithfulness>
+
+/** The fully-convolutional rewrite of a flatten → dense network run on a larger input (issue 5, item 3). */
+export const ClassMapGrid = z.object({
+  image: ImageFacts,
+  /** The input size it ran at, [height, width], and the training input size. */
+  inputSize: z.tuple([z.number().int(), z.number().int()]),
+  trainingInputSize: z.tuple([z.number().int(), z.number().int()]),
+  /** How the head became convolutions: a flatten → dense head, or global pooling removed; and the steps, for the user. */
+  head: z.enum(['flatten-dense', 'global-pooling']),
+  steps: z.array(z.string()),
+  /**
+   * The output grid: position (y, x) classifies the window of the training input size whose top-left corner
+   * is (y · stride[0], x · stride[1]) in input pixels.
+   */
+  height: z.number().int(),
+  width: z.number().int(),
+  stride: z.tuple([z.number(), z.number()]),
+  classes: z.number().int(),
+  /** Per position the most probable class (row-major height × width) and its probability. */
+  argmax: z.array(z.number().int()),
+  maxProbability: Float32,
+  /** Class probabilities, row-major height × width × classes. */
+  probabilities: Float32,
+  labels: z.array(z.string()).nullable(),
+  /** Where the network's input lies on the image. */
+  inputOnImage: ImageBox,
+})
+export type ClassMapGrid = z.infer<typeof ClassMapGrid>
+
+// ---------------------------------------------------------------------------------------------------
 // The methods
 // ---------------------------------------------------------------------------------------------------
 
@@ -334,6 +567,38 @@ export const methods = {
     }),
     UnitTopPatches,
   ),
+  /** What the class-map methods can do with a model: methods with the reason where one cannot run, Grad-CAM layers. */
+  getMapMethods: method('engine', z.object({ modelId: z.string() }), MapMethodsInfo),
+  /**
+   * Class maps of one image (issue 5): the top-5 predictions, per class its map on the layer's grid and the box
+   * of the map's largest component above `threshold` × max in image pixels, and the annotation's boxes when found.
+   */
+  getClassMaps: method('engine', GetClassMaps, ClassMaps),
+  /**
+   * Weakly-supervised localization over an annotated image folder, per method: the table row (top-1 / top-5 /
+   * GT-known localization error, MaxBoxAccV2), the threshold sweep and the failures. Progress: images done/total.
+   */
+  startLocalization: method('jobs', StartLocalization, LocalizationReport),
+  /** Deletion and insertion curves (Petsiuk et al. 2018) of one image's map for a class (default: the top-1 class). */
+  getFaithfulness: method(
+    'engine',
+    z.object({
+      modelId: z.string(),
+      image: z.string().min(1),
+      method: MapMethodName,
+      class: z.number().int().min(0).optional(),
+      layer: z.string().optional(),
+      /** Points on each curve. */
+      steps: z.number().int().min(2).max(256).default(32),
+    }),
+    Faithfulness,
+  ),
+  /** The fully-convolutional rewrite of a flatten → dense network on one image at a larger input: class probabilities per position. */
+  getClassMapGrid: method(
+    'engine',
+    z.object({ modelId: z.string(), image: z.string().min(1), size: z.number().int().min(8).max(2048) }),
+    ClassMapGrid,
+  ),
 } as const
 
 export type Methods = typeof methods
@@ -345,6 +610,7 @@ export type Result<M extends MethodName> = z.infer<Methods[M]['result']>
 
 /** A file a job could not read: its path (relative to the job's folder) and why. */
 export const SkippedFile = z.object({ path: z.string(), reason: z.string() })
+export type SkippedFile = z.infer<typeof SkippedFile>
 /** At most this many skipped files travel with each progress event (the count is always exact). */
 export const SKIPPED_FILES_SHOWN = 100
 

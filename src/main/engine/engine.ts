@@ -4,6 +4,7 @@ import { initBackend } from './backend'
 import type { JobContext } from './context'
 import { listImageFolder } from './images/imageFolder'
 import { computeActivations } from './methods/activations'
+import { getClassMapGrid, getClassMaps, getMapMethods, startLocalization } from './methods/classMaps'
 import { busyWork } from './methods/busyWork'
 import { getFilters } from './methods/filters'
 import type { LoadedModel } from './model'
@@ -76,6 +77,20 @@ class Engine implements EngineService {
       case 'getTopPatches': {
         const p = parseParams(method, raw)
         return getTopPatches(resolve(p.scanDir), p)
+      }
+      case 'getMapMethods':
+        return getMapMethods(await this.model(parseParams(method, raw).modelId))
+      case 'getClassMaps': {
+        const p = parseParams(method, raw)
+        return getClassMaps(await this.model(p.modelId), p)
+      }
+      case 'startLocalization': {
+        const p = parseParams(method, raw)
+        return startLocalization(await this.model(p.modelId), p, ctx)
+      }
+      case 'getClassMapGrid': {
+        const p = parseParams(method, raw)
+        return getClassMapGrid(await this.model(p.modelId), p.image, p.size)
       }
       default:
         throw new ConvscopeError('BAD_REQUEST', `The engine does not handle "${method}"`)

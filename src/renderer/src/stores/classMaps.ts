@@ -1,0 +1,108 @@
+import { defineStore } from 'pinia'
+import { computed, ref, shallowRef, watch } from 'vue'
+import type { LocalizationReport, MapMethodName, MapMethodsInfo, Progress } from '@shared/api'
+import { basename } from '../lib/format'
+import { useJobs } from './jobs'
+import { useSelection } from './selection'
+
+export interface RunningLocalization {
+  dataDir: string
+  controller: AbortController
+  progress: Progress | null
+}
+
+/**
+ * The Classes view's state (issue 5), kept across tab switches: the map method, Grad-CAM layer, box
+ * threshold and selected class; what the model supports; and the localization evaluation that runs over
+ * the open folder (a job: it keeps running while other views are shown) with its last report.
+ */
+export const useClassMaps = defineStore('classMaps', () => {
+  const selection = useSelection()
+  const jobs = useJobs()
+
+  const info = shallowRef<MapMethodsInfo | null>(null)
+  const method = ref<MapMethodName>('cam')
+  /** null: the method's default layer. */
+  const layer = ref<string | null>(null)
+  const threshold = ref(0.2)
+  /** The class whose map the "across images" strip shows; null: the selected image's top-1. */
+  const classIndex = ref<number | null>(null)
+
+  const running = shallowRef<RunningLocalization | null>(null)
+  const tick = ref(0) // bumped on progress: RunningLocalization is shallow
+  const report = shallowRef<LocalizationReport | null>(null)
+
+  const supported = computed(() => info.value?.methods.filter((m) => m.unsupported === null).map((m) => m.name) ?? [])
+
+  async function refreshInfo(): Promise<void> {
+    const modelId = selection.modelId
+    info.value = null
+    layer.value = null
+    classIndex.value = null
+    report.value = null
+    if (!modelId) return
+    try {
+      const got = await jobs.call('getMapMethods', { modelId }, { label: 'Reading the class-map methods of the model' })
+      if (selection.modelId !== modelId) return
+      info.value = got
+    } catch {
+      return // toasted
+    }
+    // CAM needs a GAP head: fall back to the first method this model supports.
+    if (!supported.value.includes(method.value)) method.value = supported.value[0] ?? method.value
+  }
+
+  function selectClass(index: number | null): void {
+    classIndex.value = index
+    // The output layer's units are the classes: keep the Activations view's unit in step.
+    const model = selection.model
+    if (index !== null && model && selection.layer === model.layers[model.layers.length - 1]?.name) selection.selectUnit(index)
+  }
+
+  /** Evaluate localization over the open image folder for `methods`; the report lands in `report`. */
+  async function localize(methods: MapMethodName[], options: { threshold: number; limit?: number }): Promise<void> {
+    const modelId = selection.modelId
+    const dataDir = selection.imageFolder?.root
+    if (!modelId || !dataDir || running.value || methods.length === 0) return
+    const run: RunningLocalization = { dataDir, controller: new AbortController(), progress: null }
+    running.value = run
+    try {
+      report.value = await jobs.call(
+        'startLocalization',
+        { modelId, dataDir, methods, threshold: options.threshold, limit: options.limit },
+        {
+          label: `Localization over ${basename(dataDir)}`,
+          signal: run.controller.signal,
+          onProgress: (p) => {
+            run.progress = p
+            tick.value++
+          },
+        },
+      )
+    } catch {
+      // cancelled or toasted
+    } finally {
+      running.value = null
+    }
+  }
+
+  function cancel(): void {
+    running.value?.controller.abort()
+  }
+
+  watch(
+    () => selection.modelId,
+    () => void refreshInfo(),
+    { immediate: true },
+  )
+  // The Activations view selecting a unit of the output layer selects that class here.
+  watch(
+    () => [selection.layer, selection.unit] as const,
+    ([l, u]) => {
+      const model = selection.model
+      if (u !== null && model && l === model.layers[model.layers.length - 1]?.name) classIndex.value = u
+    },
+  )
+
+  return { info, method, layer, threshold, classIndex, supported, running, tick, report, refreshInfo, selectClass, localize, cancel }
+})
