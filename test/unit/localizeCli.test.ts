@@ -9,7 +9,15 @@ import { ConvscopeError, Preprocessing, type ModelInfo } from '../../src/shared/
 import { noopContext, type JobContext } from '../../src/main/engine/context'
 import { OUTPUT, type LoadedModel } from '../../src/main/engine/model'
 import type { MapMethod } from '../../src/main/engine/maps/types'
-import { evaluateLocalization, spread } from '../../src/main/engine/localization/evaluate'
+import { evaluateLocalization, spread, type LocalizationReport } from '../../src/main/engine/localization/evaluate'
+import { localizationMethod, maxPoolCam } from '../../src/main/engine/localization/maxPoolCam'
+import { classMapBox } from '../../src/main/engine/localization/boxes'
+import { mapMethod } from '../../src/main/engine/maps'
+import { loadModel } from '../../src/main/engine/models/loadModel'
+import { readImage } from '../../src/main/engine/images/readImage'
+import { toInputTensor, toModelInput } from '../../src/main/engine/images/preprocess'
+import { generateDemoDataset } from '../../src/main/engine/demo/generate'
+import { main } from '../../src/main/cli/index'
 
 /**
  * A model that needs no weights: it scores class c (red, green, blue) by 10 × the mean of colour channel c,
@@ -147,4 +155,159 @@ test('limit spreads the images evenly over the list; a method that cannot run is
   assert.equal(r.rows[0]!.top1LocError, 0)
   const refusing: MapMethod = { ...colourMaps, unsupported: () => 'no global average pooling head' }
   await assert.rejects(evaluateLocalization(colourModel(), data, { methods: [refusing] }, noopContext()), /Colour oracle cannot run on colour: no global average pooling head/)
+})
+
+// ---------------------------------------------------------------------------------------------------
+// The commands, in-process on the demo networks and a 14-image demo val split (one image per class).
+// ---------------------------------------------------------------------------------------------------
+
+const demoModel = (name: string) => join(import.meta.dirname, '..', '..', 'resources', 'demo-models', name)
+let demoRoot = ''
+
+/** Run `convscope args...` in this process; stdout lines collected, stderr passed to `onStderr`. */
+async function convscope(args: string[], onStderr: (text: string) => void = () => {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out: string[] = []
+  const err: string[] = []
+  const log = console.log
+  const error = console.error
+  const write = process.stderr.write.bind(process.stderr)
+  console.log = (...a: unknown[]) => void out.push(a.join(' '))
+  console.error = (...a: unknown[]) => void err.push(a.join(' '))
+  process.stderr.write = ((chunk: string | Uint8Array) => {
+    err.push(String(chunk))
+    onStderr(String(chunk))
+    return true
+  }) as typeof process.stderr.write
+  try {
+    const code = await main([...args, '--backend', 'wasm'])
+    return { code, stdout: out.join('\n'), stderr: err.join('') }
+  } finally {
+    console.log = log
+    console.error = error
+    process.stderr.write = write
+  }
+}
+
+before(async () => {
+  demoRoot = await mkdtemp(join(tmpdir(), 'convscope-localize-demo-'))
+  await generateDemoDataset({ out: demoRoot, count: { train: 0, val: 1 } })
+})
+after(async () => {
+  await rm(demoRoot, { recursive: true, force: true })
+})
+
+test('localize --json on the demo gap network: annotated images found, rows as evaluateLocalization gives them', async () => {
+  const { code, stdout } = await convscope(['localize', '--model', demoModel('gap'), '--data', join(demoRoot, 'val'), '--method', 'cam,gradcam', '--limit', '7', '--json'])
+  assert.equal(code, 0)
+  const report = JSON.parse(stdout) as LocalizationReport
+  assert.deepEqual([report.listed, report.images, report.skipped.length], [14, 7, 0])
+  assert.equal(report.annotations, join(demoRoot, 'annotations', 'val'))
+  assert.deepEqual(report.rows.map((r) => [r.method, r.label]), [['cam', 'CAM'], ['gradcam', 'Grad-CAM']])
+  // The same evaluation in-process, straight from the engine.
+  const model = await loadModel(demoModel('gap'))
+  try {
+    const direct = await evaluateLocalization(model, join(demoRoot, 'val'), { methods: [mapMethod('cam'), mapMethod('gradcam')], limit: 7 }, noopContext())
+    assert.deepEqual(report.rows, direct.rows)
+    assert.deepEqual(report.failures.map((f) => [f.method, f.relPath, f.box]), direct.failures.map((f) => [f.method, f.relPath, f.box]))
+  } finally {
+    model.dispose()
+  }
+  for (const row of report.rows) {
+    for (const v of [row.top1LocError, row.top5LocError, row.gtKnownLoc, row.maxBoxAccV2, row.top1ClsError, row.top5ClsError]) assert.ok(v !== null && v >= 0 && v <= 1)
+    // Top-5 localization is never worse than top-1.
+    assert.ok(row.top5LocError! <= row.top1LocError!)
+  }
+})
+
+test('localize prints the table; Ctrl-C cancels it', async () => {
+  const { code, stdout } = await convscope(['localize', '--model', demoModel('gap'), '--data', join(demoRoot, 'val'), '--method', 'cam', '--limit', '7'])
+  assert.equal(code, 0)
+  assert.match(stdout, /: 7 images evaluated of 14; annotations .*annotations\/val; boxes at 20 % of the map's max/)
+  assert.match(stdout, /^\| method \| top-1 loc\. err\. \| top-5 loc\. err\. \| GT-known loc\. \| MaxBoxAccV2 \| top-1 cls\. err\. \| top-5 cls\. err\. \|$/m)
+  assert.match(stdout, /^\| CAM \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \|$/m)
+
+  let interrupted = false
+  const cancelled = await convscope(['localize', '--model', demoModel('gap'), '--data', join(demoRoot, 'val'), '--method', 'cam,gradcam,gradcampp,backprop'], (text) => {
+    if (!interrupted && /\] \d+\/14/.test(text)) {
+      interrupted = true
+      process.emit('SIGINT')
+    }
+  })
+  assert.equal(interrupted, true)
+  assert.equal(cancelled.code, 1)
+  assert.match(cancelled.stderr, /convscope localize: Cancelled by the user/)
+  assert.equal(cancelled.stdout, '')
+})
+
+test('cam --json: top-5 classes with boxes and PNGs; --class by label or class id; GMP heads get the CAM paper variant', async () => {
+  const image = join(demoRoot, 'val', 'c06_gold_star', 'c06_val_00000.jpg')
+  const out = join(demoRoot, 'cam')
+  const { code, stdout } = await convscope(['cam', '--model', demoModel('gap'), '--image', image, '--out', out, '--json'])
+  assert.equal(code, 0)
+  const r = JSON.parse(stdout)
+  assert.equal(r.label, 'CAM')
+  assert.equal(r.layer, 'conv_last')
+  assert.equal(r.annotation, join(demoRoot, 'annotations', 'val', 'c06_gold_star', 'c06_val_00000.xml'))
+  assert.equal(r.truth.length, 1)
+  assert.deepEqual(r.classes.map((c: { rank: number }) => c.rank), [1, 2, 3, 4, 5])
+  // Each box is the engine's box of the same map; each PNG is the image's size.
+  const model = await loadModel(demoModel('gap'))
+  try {
+    const input = await toModelInput(await readImage(image), model.info.preprocessing)
+    const x = toInputTensor(input)
+    const maps = (await mapMethod('cam').compute(model, x, r.classes.map((c: { classIndex: number }) => c.classIndex))).maps
+    x.dispose()
+    maps.forEach((m, i) => assert.deepEqual(r.classes[i].box, classMapBox(m, input.geometry).box))
+  } finally {
+    model.dispose()
+  }
+  for (const c of r.classes) assert.deepEqual(await sharp(c.file).metadata().then((m) => [m.width, m.height, m.format]), [128, 128, 'png'])
+
+  const byLabel = JSON.parse((await convscope(['cam', '--model', demoModel('gap'), '--image', image, '--class', 'gold star,c02_dotted_disk', '--out', out, '--json'])).stdout)
+  assert.deepEqual(byLabel.classes.map((c: { classIndex: number }) => c.classIndex), [6, 2])
+  const bad = await convscope(['cam', '--model', demoModel('gap'), '--image', image, '--class', 'zebra', '--out', out])
+  assert.equal(bad.code, 2)
+  assert.match(bad.stderr, /"zebra" is no class of gap/)
+
+  const gmp = JSON.parse((await convscope(['cam', '--model', demoModel('gmp'), '--image', image, '--top', '2', '--out', out, '--json'])).stdout)
+  assert.equal(gmp.label, 'CAM (global max pooling head)')
+  assert.equal(gmp.classes.length, 2)
+})
+
+test('CAM over a global max pooling head is Σ_k w_ck f_k(x, y) of conv_last with the dense weights', async () => {
+  const gmp = await loadModel(demoModel('gmp'))
+  const gap = await loadModel(demoModel('gap'))
+  const fc = await loadModel(demoModel('fc'))
+  try {
+    assert.equal(localizationMethod(gmp, 'cam'), maxPoolCam)
+    assert.equal(localizationMethod(gap, 'cam'), mapMethod('cam'))
+    assert.equal(localizationMethod(gap, 'gradcam'), mapMethod('gradcam'))
+    assert.match(maxPoolCam.unsupported(gap) ?? '', /does not read a global max pooling layer/)
+    assert.equal(localizationMethod(fc, 'cam'), mapMethod('cam'))
+    assert.ok(mapMethod('cam').unsupported(fc))
+
+    const input = await toModelInput(await readImage(join(demoRoot, 'val', 'c03_checkered_square', 'c03_val_00000.jpg')), gmp.info.preprocessing)
+    const x = toInputTensor(input)
+    const { maps, layer } = await maxPoolCam.compute(gmp, x, [3, 11])
+    const [features] = gmp.forward(x, ['conv_last'])
+    const f = await features!.data()
+    const [h, w, k] = features!.shape.slice(1) as [number, number, number]
+    const weights = gmp.linearWeights!('predictions')!
+    const W = await weights.kernel.data()
+    const classes = weights.kernel.shape[1]!
+    tf.dispose([x, features!])
+    assert.equal(layer, 'conv_last')
+    for (const m of maps) {
+      assert.deepEqual([m.height, m.width], [h, w])
+      for (let p = 0; p < h * w; p++) {
+        let sum = 0
+        for (let c = 0; c < k; c++) sum += f[p * k + c]! * W[c * classes + m.classIndex]!
+        assert.ok(Math.abs(m.values[p]! - sum) <= 1e-4 * (1 + Math.abs(sum)), `class ${m.classIndex} pixel ${p}: ${m.values[p]} vs ${sum}`)
+      }
+    }
+  } finally {
+    gmp.dispose()
+    gap.dispose()
+    fc.dispose()
+  }
 })

@@ -6,6 +6,8 @@ import { infoCommand } from './infoCommand'
 import { mergeCommand } from './mergeCommand'
 import { scanCommand } from './scanCommand'
 import { topCommand } from './topCommand'
+import { camCommand } from './camCommand'
+import { localizeCommand } from './localizeCommand'
 import { serveCommand } from './serveCommand'
 
 export interface Command {
@@ -23,6 +25,8 @@ const commands: Record<string, Command> = {
   scan: scanCommand,
   merge: mergeCommand,
   top: topCommand,
+  cam: camCommand,
+  localize: localizeCommand,
 }
 
 function help(): string {
