@@ -10,6 +10,7 @@
 import * as tf from '@tensorflow/tfjs'
 import { ConvscopeError } from '../../../shared/api'
 import type { LoadedModel } from '../model'
+import { withoutFilterGradients } from '../wasmGradients'
 import { classLogits, findLogits, forwardWithLogits, layerInfo, pickedScoreSum } from './classScores'
 import { checkMapRequest, readClassMaps } from './mapBase'
 import { defaultMapLayer } from './mapLayers'
@@ -53,7 +54,8 @@ export abstract class GradCamFamily implements MapMethod {
       const tiled = tf.tile(a, [n, 1, 1, 1])
       const images = tf.tile(input, [n, 1, 1, 1])
       const score = (value: tf.Tensor) => pickedScoreSum(classLogits(model, images, { replace: { layer, value } }), classes)
-      const gradients = tf.grad(score)(tiled) as tf.Tensor4D
+      // Only d score / d A is wanted: skip the filter gradients tfjs' fused convs would compute eagerly.
+      const gradients = withoutFilterGradients(() => tf.grad(score)(tiled)) as tf.Tensor4D
       const weights = this.channelWeights(gradients, a)
       return tf.relu(tf.matMul(weights, a.reshape([h * w, k]) as tf.Tensor2D, false, true)).reshape([n, h, w]) as tf.Tensor3D
     })

@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs'
 import { ConvscopeError } from '../../../shared/api'
+import { withoutFilterGradients } from '../wasmGradients'
 import { classLogits, findLogits, layerInfo, pickedScoreSum } from './classScores'
 import { checkMapRequest, readClassMaps } from './mapBase'
 import type { MapMethod } from './types'
@@ -23,7 +24,8 @@ export const gradientSaliency: MapMethod = {
     const logits = classLogits(model, input)
     const maps = tf.tidy(() => {
       const images = tf.tile(input, [classes.length, 1, 1, 1])
-      const gradients = tf.grad((x: tf.Tensor) => pickedScoreSum(classLogits(model, x as tf.Tensor4D), classes))(images)
+      const score = (x: tf.Tensor) => pickedScoreSum(classLogits(model, x as tf.Tensor4D), classes)
+      const gradients = withoutFilterGradients(() => tf.grad(score)(images))
       return gradients.abs().max(3) as tf.Tensor3D
     })
     try {
