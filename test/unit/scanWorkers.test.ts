@@ -1,12 +1,13 @@
 /**
  * `convscope scan --workers W` (workers.ts) on a tiny CNN and 41 small PNGs (one of them broken): the
  * merged result of 2 workers is byte-identical to one process, with --shard the workers' result is exactly
- * that shard's and merges with the other shards into the one-run result, and a run whose parent and workers
- * are all killed with SIGKILL resumes every worker and ends identical, its worker folders removed.
+ * that shard's and merges with the other shards into the one-run result, a crashing worker fails the command
+ * with its error, and a run whose parent and workers are all killed with SIGKILL resumes every worker and ends
+ * identical, its worker folders removed.
  */
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { mkdtemp, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -156,8 +157,8 @@ async function checkpointPosition(dir: string): Promise<number | null> {
   return (JSON.parse(buf.subarray(8, 8 + buf.readUInt32LE(4)).toString()) as { position: number }).position
 }
 
-/** `convscope scan --workers 2` as its own process group (checkpoint after every image), killed with SIGKILL when `killWhen` says so. */
-function cliRun(out: string, killWhen?: () => Promise<boolean>): Promise<{ killed: boolean; code: number | null; stderr: string }> {
+/** `convscope scan --workers 2` as its own process group (checkpoint after every image); `kill` is called once, when `when` says so. */
+function cliRun(out: string, when?: () => Promise<boolean>, kill: (pid: number) => void = (pid) => process.kill(-pid, 'SIGKILL')): Promise<{ killed: boolean; code: number | null; stderr: string }> {
   const child = spawn(process.execPath, [BIN, 'scan', ...scanArgs(out, '--workers', '2', '--batch', '1')], {
     detached: true,
     env: { ...process.env, CONVSCOPE_CHECKPOINT_MS: '0' },
@@ -167,11 +168,11 @@ function cliRun(out: string, killWhen?: () => Promise<boolean>): Promise<{ kille
   child.stderr.on('data', (d) => (stderr += d))
   let killed = false
   let timer: NodeJS.Timeout | undefined
-  if (killWhen) {
+  if (when) {
     const poll = async () => {
       if (child.exitCode !== null) return
-      if (await killWhen()) {
-        process.kill(-child.pid!, 'SIGKILL') // the parent and its workers: one process group
+      if (await when()) {
+        kill(child.pid!)
         killed = true
         return
       }
@@ -187,20 +188,46 @@ function cliRun(out: string, killWhen?: () => Promise<boolean>): Promise<{ kille
   )
 }
 
-test('a --workers run killed with SIGKILL (parent and workers) resumes every worker and ends identical', async () => {
+/** The pid of the process whose command line holds `text`. */
+function pidOf(text: string): number {
+  const pids = execFileSync('pgrep', ['-f', text], { encoding: 'utf8' }).trim().split('\n').map(Number)
+  assert.equal(pids.length, 1, `one process runs ${text}`)
+  return pids[0]!
+}
+
+test('a crashed worker fails the command; a run killed with SIGKILL (parent and workers) resumes every worker and ends identical', async () => {
   const out = join(root, 'killed')
   const dirs = [0, 1].map((w) => workerDir(out, w, 2))
-  // Kill when both workers are under way: each has a checkpoint (or has finished), one at least is unfinished.
+  const state = async () => ({
+    positions: await Promise.all(dirs.map((d) => checkpointPosition(d))),
+    finished: await Promise.all(dirs.map((d) => exists(join(d, MANIFEST_FILE)))),
+  })
+  // Run 1: worker 1 of 2 dies (SIGKILL) once both workers are under way; the other one is stopped.
+  const crash = await cliRun(
+    out,
+    async () => {
+      const { positions, finished } = await state()
+      return positions.every((p) => p !== null && p > 0) && !finished.some(Boolean)
+    },
+    () => process.kill(pidOf(dirs[0]!), 'SIGKILL'),
+  )
+  assert.ok(crash.killed)
+  assert.equal(crash.code, 1, crash.stderr)
+  assert.match(crash.stderr, /convscope scan: worker 1 of 2 \(shard 0\/2\) was killed by SIGKILL/)
+  const afterCrash = (await state()).positions
+  assert.ok(afterCrash.every((p) => p !== null && p > 0), `both workers checkpointed (${afterCrash.join(', ')})`)
+
+  // Run 2: everything killed with SIGKILL once both workers went further (or finished), one at least unfinished.
   const first = await cliRun(out, async () => {
-    const positions = await Promise.all(dirs.map((d) => checkpointPosition(d)))
-    const finished = await Promise.all(dirs.map((d) => exists(join(d, MANIFEST_FILE))))
-    return positions.every((p, w) => (p !== null && p > 0) || finished[w]) && positions.some((p, w) => p !== null && !finished[w])
+    const { positions, finished } = await state()
+    return positions.every((p, w) => (p !== null && p > afterCrash[w]!) || finished[w]) && positions.some((p, w) => p !== null && !finished[w])
   })
   assert.ok(first.killed, `the run was killed before it ended (exit ${first.code}): ${first.stderr}`)
   assert.equal(await exists(join(out, MANIFEST_FILE)), false, 'killed before the merge')
-  const at = await Promise.all(dirs.map((d) => checkpointPosition(d)))
-  assert.ok(at.some((p) => p !== null && p > 0 && p < 21), `killed mid-way (worker checkpoints at ${at.join(', ')})`)
+  const at = (await state()).positions
+  assert.ok(at.some((p, w) => p !== null && p > afterCrash[w]! && p < 21), `killed mid-way (worker checkpoints at ${at.join(', ')})`)
 
+  // Run 3: to the end.
   const second = await cliRun(out)
   assert.equal(second.code, 0, second.stderr)
   const manifest = await readManifest(out)
