@@ -172,7 +172,7 @@ test('Grad-CAM, Grad-CAM++ and gradient saliency match PyTorch on the golden net
   x.dispose()
 })
 
-test('graph models too: CAM identity and Grad-CAM = ReLU(CAM) / (h·w) on a graph model (Mean → MatMul head), run from an inner node inside tf.grad', async () => {
+test('graph models too: CAM identity and Grad-CAM = ReLU(CAM) / (h·w) on a graph model (Mean → MatMul head), run from an inner node inside tf.grad, also when fixed to batch 1', async () => {
   const graph = await makeTinyGraphModel(join(scratch, 'graph'))
   const model = await loadModel(graph.dir)
   const x = tf.randomUniform([1, ...graph.inputShape], 0, 1, 'float32', 8) as tf.Tensor4D
@@ -190,6 +190,12 @@ test('graph models too: CAM identity and Grad-CAM = ReLU(CAM) / (h·w) on a grap
     const expected = c.values.map((v) => Math.max(v, 0) / (h * w))
     assert.ok(relativeDiff(grads.maps[i]!.values, expected) < 1e-5, `class ${i}: ${relativeDiff(grads.maps[i]!.values, expected)}`)
   }
+  // A graph fixed to batch 1 (as converters sometimes write them) runs the one-row-per-class pass row by row.
+  const fixed = await loadModel((await makeTinyGraphModel(join(scratch, 'graph-batch1'), { batch: 1 })).dir)
+  const fixedGrads = await mapMethod('gradcampp').compute(fixed, x, classes)
+  const freeGrads = await mapMethod('gradcampp').compute(model, x, classes)
+  for (const [i, m] of fixedGrads.maps.entries()) assert.ok(relativeDiff(m.values, freeGrads.maps[i]!.values) < 1e-6, `class ${i}`)
+  fixed.dispose()
   tf.dispose([x, ...Object.values(reference)])
   model.dispose()
 })

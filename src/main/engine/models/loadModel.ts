@@ -414,16 +414,24 @@ class GraphLoadedModel implements LoadedModel {
     const node = this.resolve(replace.layer)
     if (nodeNameOf(node) === this.inputName) return this.forward(replace.value as tf.Tensor4D, names)
     const n = input.shape[0]
-    if (this.fixedBatch !== null && n !== this.fixedBatch) {
-      throw new ConvscopeError('BAD_REQUEST', `Model ${this.info.name} takes batches of exactly ${this.fixedBatch} images; running it from an inner node needs a batch of ${this.fixedBatch}, got ${n}`)
+    if (this.fixedBatch !== null && n !== this.fixedBatch && this.fixedBatch !== 1) {
+      throw new ConvscopeError('BAD_REQUEST', `Model ${this.info.name} takes batches of exactly ${this.fixedBatch} images, got ${n}`)
     }
     const row = this.rows.get(replace.layer)
     const expected = row ? [null, ...(this.info.layers.find((l) => l.name === row.name)?.outputShape ?? [])] : replace.value.shape.map(() => null)
     checkReplacement(this.info.name, replace.layer, expected, replace.value.shape, n)
+    const run = (x: tf.Tensor, value: tf.Tensor): tf.Tensor[] => {
+      const r = this.model.execute({ [this.model.inputNodes[0]!]: x, [node]: value }, names)
+      return Array.isArray(r) ? r : [r]
+    }
     return tf.tidy(() => {
-      const feeds: tf.NamedTensorMap = { [this.model.inputNodes[0]!]: input, [node]: replace.value }
-      const r = this.model.execute(feeds, names)
-      const outs = Array.isArray(r) ? r : [r]
+      // A graph fixed to batch 1: run row by row and stack (unstack and concat are differentiable).
+      const outs =
+        this.fixedBatch === 1 && n > 1
+          ? ((rows) => names.map((_, i) => tf.concat(rows.map((r) => r[i]!))))(
+              tf.unstack(input).map((x, i) => run(x.expandDims(0), tf.slice(replace.value, i, 1))),
+            )
+          : run(input, replace.value)
       // A requested output that was fed (the input, the replacement) is cloned: the caller keeps the original.
       return outs.map((t) => (t === input || t === replace.value ? t.clone() : t))
     })
