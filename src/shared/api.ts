@@ -495,12 +495,14 @@ export const ClassMapGrid = z.object({
   head: z.enum(['flatten-dense', 'global-pooling']),
   steps: z.array(z.string()),
   /**
-   * The output grid: position (y, x) classifies the window of the training input size whose top-left corner
-   * is (y · stride[0], x · stride[1]) in input pixels.
+   * The output grid: position (y, x) sees the input around (origin[0] + y · stride[0], origin[1] + x · stride[1])
+   * (input pixels, as edges: the centre of its receptive field; for a flatten → dense head, of the training-size
+   * window it classifies).
    */
   height: z.number().int(),
   width: z.number().int(),
   stride: z.tuple([z.number(), z.number()]),
+  origin: z.tuple([z.number(), z.number()]),
   classes: z.number().int(),
   /** Per position the most probable class (row-major height × width) and its probability. */
   argmax: z.array(z.number().int()),

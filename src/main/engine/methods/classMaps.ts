@@ -158,6 +158,8 @@ export async function getClassMapGrid(model: LoadedModel, imagePath: string, siz
       height: grid.height,
       width: grid.width,
       stride: grid.stride,
+      // Receptive-field centres are pixel-centre coordinates: + 0.5 gives edges. Without a field, the window's centre.
+      origin: grid.receptiveField ? [grid.receptiveField.start[0] + 0.5, grid.receptiveField.start[1] + 0.5] : [h0 / 2, w0 / 2],
       classes: grid.classes,
       argmax: Array.from(grid.argmax),
       maxProbability,

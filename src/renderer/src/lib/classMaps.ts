@@ -36,7 +36,7 @@ export function classColour(index: number): string {
   return `hsl(${hue.toFixed(1)}, 62%, ${index % 2 ? 48 : 60}%)`
 }
 
-export const METHOD_LABELS: Record<MapMethodName, string> = { cam: 'CAM', gradcam: 'Grad-CAM', gradcampp: 'Grad-CAM++', backprop: 'Gradient' }
+export const METHOD_LABELS: Record<MapMethodName, string> = { cam: 'CAM', gradcam: 'Grad-CAM', gradcampp: 'Grad-CAM++', backprop: 'Gradient (backprop)' }
 
 /** "12.3 %" for a fraction. */
 export const percent = (f: number, digits = 1): string => `${(f * 100).toFixed(digits)} %`
