@@ -249,7 +249,7 @@ test('gradient saliency is 0 on the pixels a network crops away, and positive so
   model.dispose()
 })
 
-test('every method frees every tensor it makes (tf.memory before = after)', async () => {
+test('every method frees every tensor it makes (tf.memory before = after), and an empty class list gives no maps', async () => {
   const x = images[0]!
   for (const name of MAP_METHOD_NAMES) {
     await MAP_METHODS[name].compute(gap, x, [1, 4]) // warm-up: tfjs caches kernels' helper tensors on first use
@@ -257,6 +257,7 @@ test('every method frees every tensor it makes (tf.memory before = after)', asyn
     const r = await MAP_METHODS[name].compute(gap, x, [1, 4])
     assert.equal(tf.memory().numTensors, before, name)
     assert.equal(r.maps.length, 2)
+    assert.deepEqual((await MAP_METHODS[name].compute(gap, x, [])).maps, [], `${name}: no classes, no maps`)
   }
 })
 

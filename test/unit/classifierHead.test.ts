@@ -16,7 +16,7 @@ import type { LoadedModel } from '../../src/main/engine/model'
 import { classWeights, findClassifierHead, type HeadSearch } from '../../src/main/engine/models/classifierHead'
 import { fsIOHandler } from '../../src/main/engine/models/fsIOHandler'
 import { loadModel } from '../../src/main/engine/models/loadModel'
-import { defaultMapLayer } from '../../src/main/engine/maps'
+import { classLogits, defaultMapLayer, mapMethod } from '../../src/main/engine/maps'
 import { makeTinyGraphModel } from '../fixtures/models'
 
 const DEMO = join(import.meta.dirname, '../../resources/demo-models')
@@ -60,6 +60,22 @@ function found(search: HeadSearch) {
   return search.head!
 }
 
+/** CAM through the head found: mean_xy CAM_c + b_c = logit_c for every class on a random image (to 1e-4). */
+async function assertCamIdentity(model: LoadedModel): Promise<void> {
+  const head = found(findClassifierHead(model))
+  const x = tf.randomUniform([1, ...model.info.inputShape], 0, 1, 'float32', 2) as tf.Tensor4D
+  const logitsTensor = classLogits(model, x)
+  const logits = logitsTensor.dataSync()
+  const bias = head.weights.bias?.dataSync() ?? new Float32Array(head.classes)
+  const classes = Array.from({ length: head.classes }, (_, i) => i)
+  const r = await mapMethod('cam').compute(model, x, classes)
+  for (const m of r.maps) {
+    const mean = m.values.reduce((a, b) => a + b, 0) / m.values.length
+    assert.ok(Math.abs(mean + bias[m.classIndex]! - logits[m.classIndex]!) < 1e-4, `class ${m.classIndex}: ${mean + bias[m.classIndex]!} vs logit ${logits[m.classIndex]}`)
+  }
+  tf.dispose([x, logitsTensor])
+}
+
 test('the demo gap network has a CAM head: conv_last → gap → predictions, 192 channels × 14 classes, default map layer conv_last', async () => {
   const model = await open(join(DEMO, 'gap'))
   const before = tf.memory().numTensors
@@ -94,22 +110,25 @@ test('the demo fc network has no CAM head (predictions reads fc7, a dense layer)
   assert.equal(defaultMapLayer(model), 'conv_last')
 })
 
-test('GAP → dropout → linear dense → softmax layer is found through the dropout', async () => {
+test('GAP → dropout → linear dense → softmax layer is found through the dropout, and CAM obeys its identity through it', async () => {
   const model = await built((x, l) => l(tf.layers.softmax({ name: 'probs' }), l(dense('logits', 4), l(tf.layers.dropout({ name: 'drop', rate: 0.5 }), l(tf.layers.globalAveragePooling2d({ name: 'gap' }), l(conv('features', 6), x))))))
   const head = found(findClassifierHead(model))
   assert.deepEqual([head.form, head.featureLayer, head.poolLayer, head.classifierLayer, head.channels, head.classes], ['pooled-dense', 'features', 'gap', 'logits', 6, 4])
+  await assertCamIdentity(model)
 })
 
 test('a dense layer with a softmax activation right after GAP is a CAM head (its pre-activation is the logit)', async () => {
   const model = await built((x, l) => l(dense('probs', 3, 'softmax'), l(tf.layers.globalAveragePooling2d({ name: 'gap' }), l(conv('features', 5), x))))
   const head = found(findClassifierHead(model))
   assert.deepEqual([head.featureLayer, head.classifierLayer, head.classes], ['features', 'probs', 3])
+  await assertCamIdentity(model)
 })
 
 test('an average pool covering the whole 8×8 map, then flatten and dense, is a CAM head; one covering 5×5 of it is refused by the numeric check', async () => {
   const whole = await built((x, l) => l(dense('logits', 3), l(tf.layers.flatten({ name: 'flat' }), l(tf.layers.averagePooling2d({ name: 'avg', poolSize: 8 }), l(conv('features', 4), x)))))
   const head = found(findClassifierHead(whole))
   assert.deepEqual([head.featureLayer, head.poolLayer], ['features', 'avg'])
+  await assertCamIdentity(whole)
   const partial = await built((x, l) => l(dense('logits', 3), l(tf.layers.flatten({ name: 'flat' }), l(tf.layers.averagePooling2d({ name: 'avg', poolSize: 5, strides: 5 }), l(conv('features', 4), x)))))
   const search = findClassifierHead(partial)
   assert.equal(search.head, null)
@@ -125,6 +144,7 @@ test('a 1×1-conv class map followed by a spatial mean is a CAM head whose featu
   const w = classWeights(head)
   assert.deepEqual(w.shape, [6, 4])
   w.dispose()
+  await assertCamIdentity(model)
 })
 
 test('near misses are refused with a reason: a ReLU dense after GAP, a 3×3 conv class map', async () => {

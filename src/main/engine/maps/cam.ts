@@ -27,6 +27,7 @@ export const cam: MapMethod = {
     const { head, reason } = findClassifierHead(model)
     if (!head) throw new ConvscopeError('UNSUPPORTED_OP', `CAM cannot run on model ${model.info.name}: ${reason}`)
     checkMapRequest(model, input, classes, head.classes)
+    if (classes.length === 0) return { layer: head.featureLayer, maps: [] }
     const {
       outputs: [features],
       logits,

@@ -43,6 +43,7 @@ export abstract class GradCamFamily implements MapMethod {
     }
     const scores = layerInfo(model, (findLogits(model) as { layer: string }).layer)
     checkMapRequest(model, input, classes, scores.outputShape[0]!)
+    if (classes.length === 0) return { layer, maps: [] }
     const {
       outputs: [activations],
       logits,

@@ -21,6 +21,7 @@ export const gradientSaliency: MapMethod = {
     const logitsSource = findLogits(model)
     if (typeof logitsSource === 'string') throw new ConvscopeError('UNSUPPORTED_OP', `Gradient saliency cannot run on model ${model.info.name}: ${logitsSource}`)
     checkMapRequest(model, input, classes, layerInfo(model, logitsSource.layer).outputShape[0]!)
+    if (classes.length === 0) return { layer: null, maps: [] }
     const logits = classLogits(model, input)
     const maps = tf.tidy(() => {
       const images = tf.tile(input, [classes.length, 1, 1, 1])
