@@ -12,16 +12,30 @@
  */
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { promisify } from 'node:util'
 import * as tf from '@tensorflow/tfjs'
+import sharp from 'sharp'
+import { toInputTensor, toModelInput } from '../../src/main/engine/images/preprocess'
+import { readImage } from '../../src/main/engine/images/readImage'
+import { readSidecar } from '../../src/main/engine/models/sidecar'
 import { initBackend } from '../../src/main/engine/backend'
 import { readModelFolder } from '../../src/main/engine/models/fsIOHandler'
 import { classMapGrid, fullyConvolutionalFromFolder, toFullyConvolutional } from '../../src/main/engine/models/fullyConvolutional'
 
 const FC = join(import.meta.dirname, '../../resources/demo-models/fc')
 
+let scratch: string
+
 before(async () => {
   await initBackend({ forced: 'wasm' })
+  scratch = await mkdtemp(join(tmpdir(), 'convscope-fcn-'))
+})
+after(async () => {
+  if (scratch) await rm(scratch, { recursive: true, force: true })
 })
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -31,7 +45,7 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return d
 }
 
-const random = (shape: number[], seed: number) => tf.randomUniform(shape, -1, 1, 'float32', seed) as tf.Tensor4D
+const random = (shape: [number, number, number, number], seed: number) => tf.randomUniform(shape, -1, 1, 'float32', seed) as tf.Tensor4D
 
 /** A Sequential: input 16×16×3 → conv 3×3 valid → max pool 2 → conv 3×3 valid → conv 3×3 valid → 3×3×6 → Flatten → Dense → Dropout → Dense → Softmax. Window 16, stride 2. */
 function flatten3x3Net(seed: number): tf.Sequential {
@@ -224,4 +238,38 @@ test('an input smaller than the training window is refused', async () => {
     fcn.dispose()
     net.dispose()
   }
+})
+
+test('convscope fcn --json --png: the grid the engine computes, with class names, windows on the image and a PNG', async () => {
+  // A 160×120 image with a bright disc: the CLI stretches it to --size 96x128 as the sidecar says.
+  const image = join(scratch, 'disc.png')
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="160" height="120"><rect width="160" height="120" fill="#556070"/><circle cx="110" cy="50" r="24" fill="#e8c020"/></svg>`
+  await sharp(Buffer.from(svg)).png().toFile(image)
+  const png = join(scratch, 'grid.png')
+  const bin = join(import.meta.dirname, '../../bin/convscope.mjs')
+  const { stdout } = await promisify(execFile)(process.execPath, [bin, 'fcn', '--model', FC, '--image', image, '--size', '96x128', '--json', '--png', png, '--backend', 'wasm'])
+  const out = JSON.parse(stdout)
+  // (96 − 64) / 16 + 1 = 3 rows, (128 − 64) / 16 + 1 = 5 columns.
+  assert.deepEqual([out.height, out.width, out.classes], [3, 5, 14])
+  assert.deepEqual(out.inputSize, [96, 128])
+
+  const fcn = await fullyConvolutionalFromFolder(FC)
+  try {
+    const side = await readSidecar(FC, [64, 64])
+    const x = toInputTensor(await toModelInput(await readImage(image), { ...side.preprocessing, inputSize: [96, 128] }))
+    const grid = await classMapGrid(fcn, x)
+    x.dispose()
+    out.cells.forEach((c: { class: number; label: string; probability: number; windowOnImage: { x: number; y: number; width: number; height: number } }, i: number) => {
+      assert.equal(c.class, grid.argmax[i])
+      assert.equal(c.label, side.labels![grid.argmax[i]!])
+      assert.ok(Math.abs(c.probability - grid.maxValue[i]!) < 1e-6)
+      // Input 128 wide for 160 image pixels: a 64-pixel window is 80 image pixels wide, 16 px of stride are 20.
+      const cell = grid.cells[i]!
+      assert.deepEqual(c.windowOnImage, { x: cell.x * 20, y: cell.y * 20, width: 80, height: 80 })
+    })
+  } finally {
+    fcn.dispose()
+  }
+  const meta = await sharp(png).metadata()
+  assert.deepEqual([meta.width, meta.height], [128, 96])
 })

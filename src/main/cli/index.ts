@@ -2,6 +2,7 @@ import { ConvscopeError } from '../../shared/api'
 import { activationsCommand } from './activationsCommand'
 import { classifyCommand } from './classifyCommand'
 import { demoDataCommand } from './demoDataCommand'
+import { fcnCommand } from './fcnCommand'
 import { infoCommand } from './infoCommand'
 import { mergeCommand } from './mergeCommand'
 import { scanCommand } from './scanCommand'
@@ -25,6 +26,7 @@ const commands: Record<string, Command> = {
   scan: scanCommand,
   merge: mergeCommand,
   top: topCommand,
+  fcn: fcnCommand,
   cam: camCommand,
   localize: localizeCommand,
 }

@@ -27,7 +27,7 @@
 import * as tf from '@tensorflow/tfjs'
 import { ConvscopeError, type ReceptiveField } from '../../../shared/api'
 import { layersArchitecture, type Shape } from './architecture'
-import { readModelFolder } from './fsIOHandler'
+import { type ModelFolder, readModelFolder } from './fsIOHandler'
 import { fieldBox } from './receptiveField'
 
 /** How the classifier head was turned into convolutions. */
@@ -339,12 +339,12 @@ export async function classMapGrid(fcn: FullyConvolutional, input: tf.Tensor4D):
 }
 
 /** Read a layers model folder and rewrite it; the original's tensors are freed (the rewrite keeps its own references). */
-export async function fullyConvolutionalFromFolder(dir: string): Promise<FullyConvolutional> {
+export async function fullyConvolutionalFromFolder(dir: string): Promise<FullyConvolutional & { folder: ModelFolder }> {
   const folder = await readModelFolder(dir)
   if (folder.format !== 'layers') refuse(`${folder.modelJsonPath} is a graph model; the rewrite needs a layers model (its layers and weights by name)`)
   const original = await tf.loadLayersModel({ load: async () => folder.artifacts })
   try {
-    return toFullyConvolutional(original)
+    return { ...toFullyConvolutional(original), folder }
   } finally {
     original.dispose()
   }
