@@ -32,14 +32,15 @@ export const cam: MapMethod = {
       outputs: [features],
       logits,
     } = forwardWithLogits(model, input, [head.featureLayer])
-    const maps = tf.tidy(() => {
-      const weights = classWeights(head, classes)
-      return classActivationMaps(features as tf.Tensor4D, weights)
-    })
+    let maps: tf.Tensor3D | undefined
     try {
+      maps = tf.tidy(() => {
+        const weights = classWeights(head, classes)
+        return classActivationMaps(features as tf.Tensor4D, weights)
+      })
       return { layer: head.featureLayer, maps: await readClassMaps(maps, logits, classes) }
     } finally {
-      tf.dispose([features!, logits, maps])
+      tf.dispose([features!, logits, ...(maps ? [maps] : [])])
     }
   },
 }

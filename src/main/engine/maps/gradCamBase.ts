@@ -48,22 +48,23 @@ export abstract class GradCamFamily implements MapMethod {
       outputs: [activations],
       logits,
     } = forwardWithLogits(model, input, [layer])
-    const maps = tf.tidy(() => {
-      const a = activations as tf.Tensor4D
-      const [, h, w, k] = a.shape
-      const n = classes.length
-      const tiled = tf.tile(a, [n, 1, 1, 1])
-      const images = tf.tile(input, [n, 1, 1, 1])
-      const score = (value: tf.Tensor) => pickedScoreSum(classLogits(model, images, { replace: { layer, value } }), classes)
-      // Only d score / d A is wanted: skip the filter gradients tfjs' fused convs would compute eagerly.
-      const gradients = withoutFilterGradients(() => tf.grad(score)(tiled)) as tf.Tensor4D
-      const weights = this.channelWeights(gradients, a)
-      return tf.relu(tf.matMul(weights, a.reshape([h * w, k]) as tf.Tensor2D, false, true)).reshape([n, h, w]) as tf.Tensor3D
-    })
+    let maps: tf.Tensor3D | undefined
     try {
+      maps = tf.tidy(() => {
+        const a = activations as tf.Tensor4D
+        const [, h, w, k] = a.shape
+        const n = classes.length
+        const tiled = tf.tile(a, [n, 1, 1, 1])
+        const images = tf.tile(input, [n, 1, 1, 1])
+        const score = (value: tf.Tensor) => pickedScoreSum(classLogits(model, images, { replace: { layer, value } }), classes)
+        // Only d score / d A is wanted: skip the filter gradients tfjs' fused convs would compute eagerly.
+        const gradients = withoutFilterGradients(() => tf.grad(score)(tiled)) as tf.Tensor4D
+        const weights = this.channelWeights(gradients, a)
+        return tf.relu(tf.matMul(weights, a.reshape([h * w, k]) as tf.Tensor2D, false, true)).reshape([n, h, w]) as tf.Tensor3D
+      })
       return { layer, maps: await readClassMaps(maps, logits, classes) }
     } finally {
-      tf.dispose([activations!, logits, maps])
+      tf.dispose([activations!, logits, ...(maps ? [maps] : [])])
     }
   }
 }

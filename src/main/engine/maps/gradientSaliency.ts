@@ -23,16 +23,17 @@ export const gradientSaliency: MapMethod = {
     checkMapRequest(model, input, classes, layerInfo(model, logitsSource.layer).outputShape[0]!)
     if (classes.length === 0) return { layer: null, maps: [] }
     const logits = classLogits(model, input)
-    const maps = tf.tidy(() => {
-      const images = tf.tile(input, [classes.length, 1, 1, 1])
-      const score = (x: tf.Tensor) => pickedScoreSum(classLogits(model, x as tf.Tensor4D), classes)
-      const gradients = withoutFilterGradients(() => tf.grad(score)(images))
-      return gradients.abs().max(3) as tf.Tensor3D
-    })
+    let maps: tf.Tensor3D | undefined
     try {
+      maps = tf.tidy(() => {
+        const images = tf.tile(input, [classes.length, 1, 1, 1])
+        const score = (x: tf.Tensor) => pickedScoreSum(classLogits(model, x as tf.Tensor4D), classes)
+        const gradients = withoutFilterGradients(() => tf.grad(score)(images))
+        return gradients.abs().max(3) as tf.Tensor3D
+      })
       return { layer: null, maps: await readClassMaps(maps, logits, classes) }
     } finally {
-      tf.dispose([logits, maps])
+      tf.dispose([logits, ...(maps ? [maps] : [])])
     }
   },
 }
