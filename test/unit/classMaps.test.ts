@@ -220,6 +220,15 @@ test('forward with replace: layers after the replaced one read the given tensor,
   )
 })
 
+test('forward with replace by a layer\'s own output reproduces the normal forward pass of the whole gap network (batch norm, pooling, softmax)', () => {
+  const x = images[0]!
+  const [early, probs] = gap.forward(x, ['conv1_1_relu', 'probs'])
+  const [again] = gap.forward(x, ['probs'], { replace: { layer: 'conv1_1_relu', value: early! } })
+  const d = again!.sub(probs!).abs().max().dataSync()[0]!
+  assert.ok(d < 1e-6, `max difference ${d}`)
+  tf.dispose([early!, probs!, again!])
+})
+
 test('gradient saliency is 0 on the pixels a network crops away, and positive somewhere inside', async () => {
   const input = tf.input({ shape: [12, 12, 3], name: 'input' })
   let y = tf.layers.cropping2D({ name: 'crop', cropping: [[3, 3], [2, 4]] }).apply(input) as tf.SymbolicTensor
