@@ -383,7 +383,8 @@ def _topology(model_json: dict) -> tuple[list[tuple[str, str, dict, list[str]]],
         if layers[0]['class_name'] != 'InputLayer':
             if shape is None:
                 raise UnsupportedLayerError('the first layer of the Sequential model has no batch_input_shape')
-            out.append(('input', 'InputLayer', {'batch_input_shape': shape}, []))
+            # tfjs and Keras name a Sequential model's implicit input layer after its first layer.
+            out.append((f"{first['name']}_input", 'InputLayer', {'batch_input_shape': shape}, []))
         prev = out[0][0] if out else None
         for layer in layers:
             name = layer['config']['name']

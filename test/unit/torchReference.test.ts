@@ -70,14 +70,14 @@ async function makeEdgeCaseNet(dir: string): Promise<string[]> {
   return names
 }
 
-/** Every layer's output from tfjs (through convscope's loader) and from the torch reference; compares them. */
+/** Every layer's output (the input layer's too: names must match) from tfjs (through convscope's loader) and from the torch reference; compares them. */
 async function compareAllLayers(modelDir: string, batch: number, seed: number): Promise<string[]> {
   const model = await loadModel(modelDir)
   try {
     const [h, w, c] = model.info.inputShape as [number, number, number]
     const rand = seededRandom(seed)
     const x = Float32Array.from({ length: batch * h * w * c }, () => rand())
-    const layers = model.info.layers.map((l) => l.name).filter((n) => n !== 'input')
+    const layers = model.info.layers.map((l) => l.name)
     const work = await mkdtemp(join(root, 'cmp-'))
     await writeNpy(join(work, 'x.npy'), x, [batch, h, w, c])
     execFileSync(PYTHON, [SCRIPT, modelDir, '--input', join(work, 'x.npy'), '--layers', layers.join(','), '--out', join(work, 'out')], { stdio: ['ignore', 'pipe', 'pipe'] })
@@ -121,7 +121,24 @@ test('the tiny fixture CNN (functional, residual add, depthwise, valid stride-2 
 test('odd-sized edge cases (asymmetric same padding, dilation, same pooling, flatten order, dense on a map): every layer agrees', { skip }, async () => {
   const names = await makeEdgeCaseNet(join(root, 'edge'))
   const layers = await compareAllLayers(join(root, 'edge'), 2, 13)
-  assert.deepEqual(layers, names.filter((n) => n !== 'input'))
+  assert.deepEqual(layers, names)
+})
+
+test('a Sequential model (implicit input layer, valid stride-2 conv, valid max pooling, flatten, dense): every layer agrees', { skip }, async () => {
+  const dir = join(root, 'sequential')
+  const model = tf.sequential({
+    layers: [
+      tf.layers.conv2d({ name: 'c1', inputShape: [15, 15, 3], filters: 4, kernelSize: 3, strides: 2, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 9 }) }),
+      tf.layers.maxPooling2d({ name: 'mp', poolSize: 2 }),
+      tf.layers.flatten({ name: 'flat' }),
+      tf.layers.dense({ name: 'out', units: 3, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 10 }) }),
+    ],
+  })
+  await mkdir(dir, { recursive: true })
+  await model.save(fsIOHandler(dir))
+  model.dispose()
+  const layers = await compareAllLayers(dir, 2, 14)
+  assert.deepEqual(layers, ['c1_input', 'c1', 'mp', 'flat', 'out'])
 })
 
 test('an unsupported layer is refused with its name and class', { skip }, async () => {

@@ -1,0 +1,542 @@
+/**
+ * `convscope scan` throughput and memory against an independent PyTorch reference doing the same work (issue 4).
+ *
+ *   node --import tsx bench/scan.ts [--suite demo|mobilenet|all] [--images N] [--workers W] [--batch B]
+ *                                   [--rounds R] [--memory] [--ref-threads T] [--ref-loader-workers L]
+ *                                   [--ref-channels-last] [--out FILE]
+ *
+ * Suites (datasets and models are made once under .cache/bench/):
+ * - demo: the bundled `gap` network (64² input) over N demo val images (128² JPEGs, stretched to 64²),
+ *   the scan's default layers, K = 16. Default N = 2000.
+ * - mobilenet: a MobileNetV1 (α = 1, 224² input, 13 depthwise-separable blocks, 1000-way head, ≈ 4.2 M
+ *   parameters) with seeded random weights whose batch-norm statistics are calibrated on 16 images (so
+ *   activations are in a trained network's range, not saturated or dead), over N demo images rendered as
+ *   224² JPEGs (no resize), the default layers (all 26 conv / depthwise layers after the first), K = 16.
+ *   Default N = 280. Why not 256² resized to 224²: sharp's and PIL's bilinear kernels differ by 1–2 levels
+ *   of 255 per pixel, and 27 layers of a random network amplify that until the two top-K lists of the deep
+ *   layers disagree in half their entries; without a resize the two agree (that is the "same work" check).
+ *
+ * Each suite runs `node bin/convscope.mjs scan` as a subprocess (with `--workers W` when this checkout has it,
+ * else W `--shard` processes and `convscope merge`), then bench/reference/scan_reference.py (PyTorch from
+ * Debian's /usr/bin/python3: the same weights converted by scripts/reference/tfjs_torch.py, PIL decoding, PIL
+ * bilinear resize, the same layers, per-unit top-K and per-image maxima) over the same image list. Rates are
+ * images / wall-clock seconds of the whole command (start-up included), and each tool's own scan-loop rate.
+ * Memory is the peak over the run of the summed RSS and PSS of the command's process tree, sampled every
+ * 200 ms (PSS shares pages that forked processes have in common, so it does not double-count them).
+ * --rounds R repeats both runs R times, alternating which goes first, and keeps each tool's fastest round;
+ * the 1-minute load average before each run is recorded, since other work on the machine skews rates.
+ * "Agreement" is the mean overlap of the two top-K image sets per unit: a check that both did the same work.
+ *
+ * --memory adds the memory check: the demo suite's convscope scan over 1 000 and 10 000 images.
+ * Results: a table on stdout and bench/results/scan-<date>.json.
+ */
+import { spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
+import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os'
+import { join, resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import * as tf from '@tensorflow/tfjs'
+import { initBackend } from '../src/main/engine/backend'
+import { generateDemoDataset } from '../src/main/engine/demo'
+import { listImageFolder } from '../src/main/engine/images/imageFolder'
+import { toInputTensor, toModelInput } from '../src/main/engine/images/preprocess'
+import { readImage } from '../src/main/engine/images/readImage'
+import { fsIOHandler } from '../src/main/engine/models/fsIOHandler'
+import { readSidecar } from '../src/main/engine/models/sidecar'
+import type { ScanManifest } from '../src/main/engine/scan/manifest'
+import { readNpy } from '../src/main/engine/store/npy'
+import { seededRandom } from '../test/fixtures/models'
+
+const ROOT = resolve(import.meta.dirname, '..')
+const CACHE = join(ROOT, '.cache/bench')
+const CLI = join(ROOT, 'bin/convscope.mjs')
+const PYTHON = '/usr/bin/python3'
+const REFERENCE = join(ROOT, 'bench/reference/scan_reference.py')
+const CORES = availableParallelism()
+
+const { values } = parseArgs({
+  options: {
+    suite: { type: 'string', default: 'all' },
+    images: { type: 'string' },
+    workers: { type: 'string', default: String(CORES) },
+    batch: { type: 'string', default: '16' },
+    memory: { type: 'boolean', default: false },
+    'ref-threads': { type: 'string', default: String(CORES) },
+    'ref-loader-workers': { type: 'string', default: String(CORES) },
+    rounds: { type: 'string', default: '1' },
+    'ref-channels-last': { type: 'boolean', default: false },
+    out: { type: 'string' },
+  },
+})
+const workers = Number(values.workers)
+const batch = Number(values.batch)
+const rounds = Number(values.rounds)
+
+// ---------------------------------------------------------------------------------------------------
+// Datasets and models
+// ---------------------------------------------------------------------------------------------------
+
+const DEMO_CLASSES = 14
+
+/** A demo val split of `perClass` images per class at `size` px (generated once; resuming finds it done). */
+async function demoImages(size: number, perClass: number): Promise<string> {
+  const out = join(CACHE, `demo-${size}px-${perClass}x${DEMO_CLASSES}`)
+  if (!existsSync(join(out, 'val', '.complete'))) {
+    process.stderr.write(`generating ${perClass * DEMO_CLASSES} demo images (${size}²) into ${out}\n`)
+    let last = 0
+    await generateDemoDataset({
+      out,
+      count: { train: 0, val: perClass },
+      size,
+      seed: 0,
+      onProgress: (done, total) => {
+        if (performance.now() - last > 5000 || done === total) {
+          last = performance.now()
+          process.stderr.write(`  ${done}/${total}\n`)
+        }
+      },
+    })
+    await writeFile(join(out, 'val', '.complete'), '')
+  }
+  return join(out, 'val')
+}
+
+/** MobileNetV1's depthwise-separable blocks: [pointwise filters, stride]. */
+const V1_BLOCKS: [number, number][] = [[64, 1], [128, 2], [128, 1], [256, 2], [256, 1], [512, 2], [512, 1], [512, 1], [512, 1], [512, 1], [512, 1], [1024, 2], [1024, 1]]
+
+/** MobileNetV1 (α = 1) with Keras' layer names and seeded random weights; batch-norm moving statistics still at 0 / 1. */
+function mobileNetV1(seed: number): tf.LayersModel {
+  let k = 0
+  const he = () => tf.initializers.heNormal({ seed: seed * 1000 + k++ })
+  const uniform = (minval: number, maxval: number) => tf.initializers.randomUniform({ minval, maxval, seed: seed * 1000 + k++ })
+  const bn = (name: string) => tf.layers.batchNormalization({ name, gammaInitializer: uniform(0.5, 1.5), betaInitializer: uniform(-0.5, 0.5) })
+  const layers: tf.layers.Layer[] = [
+    tf.layers.conv2d({ name: 'conv1', inputShape: [224, 224, 3], filters: 32, kernelSize: 3, strides: 2, padding: 'same', useBias: false, kernelInitializer: he() }),
+    bn('conv1_bn'),
+    tf.layers.reLU({ name: 'conv1_relu', maxValue: 6 }),
+  ]
+  V1_BLOCKS.forEach(([filters, strides], i) => {
+    const b = i + 1
+    layers.push(
+      tf.layers.depthwiseConv2d({ name: `conv_dw_${b}`, kernelSize: 3, strides, padding: 'same', useBias: false, depthwiseInitializer: he() }),
+      bn(`conv_dw_${b}_bn`),
+      tf.layers.reLU({ name: `conv_dw_${b}_relu`, maxValue: 6 }),
+      tf.layers.conv2d({ name: `conv_pw_${b}`, filters, kernelSize: 1, useBias: false, kernelInitializer: he() }),
+      bn(`conv_pw_${b}_bn`),
+      tf.layers.reLU({ name: `conv_pw_${b}_relu`, maxValue: 6 }),
+    )
+  })
+  layers.push(
+    tf.layers.globalAveragePooling2d({ name: 'global_average_pooling2d' }),
+    tf.layers.dropout({ name: 'dropout', rate: 0.001 }),
+    tf.layers.dense({ name: 'predictions', units: 1000, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: seed * 1000 + k++ }) }),
+  )
+  return tf.sequential({ name: 'mobilenet_v1_random', layers })
+}
+
+const IMAGENET_SIDECAR = { inputSize: [224, 224], channelOrder: 'RGB', range: [0, 1], mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], resize: 'stretch' }
+
+/**
+ * The MobileNet model folder, built once: random weights, then each batch-norm layer in turn gets the mean
+ * and variance of its input over 16 calibration images as moving statistics (as a trained network would).
+ */
+async function mobileNetModel(calibrationFolder: string): Promise<string> {
+  const dir = join(CACHE, 'mobilenet')
+  if (existsSync(join(dir, 'model.json'))) return dir
+  process.stderr.write(`building the MobileNetV1 benchmark model into ${dir}\n`)
+  await initBackend({ forced: 'wasm' })
+  const model = mobileNetV1(1)
+  const listed = await listImageFolder(calibrationFolder, 100_000)
+  const rand = seededRandom(5)
+  const picks = Array.from({ length: 16 }, () => listed.images[Math.floor(rand() * listed.images.length)]!.path)
+  const { sidecar } = await readSidecarFrom(IMAGENET_SIDECAR)
+  const inputs = await Promise.all(picks.map(async (p) => toModelInput(await readImage(p), sidecar)))
+  const x = toInputTensor(inputs)
+  for (const layer of model.layers) {
+    if (layer.getClassName() !== 'BatchNormalization') continue
+    const probe = tf.model({ inputs: model.inputs, outputs: layer.input as tf.SymbolicTensor })
+    const [gamma, beta] = layer.getWeights()
+    const moments = tf.tidy(() => tf.moments(probe.predict(x) as tf.Tensor, [0, 1, 2]))
+    layer.setWeights([gamma!, beta!, moments.mean, moments.variance])
+    tf.dispose([moments.mean, moments.variance])
+  }
+  x.dispose()
+  await mkdir(dir, { recursive: true })
+  await model.save(fsIOHandler(dir))
+  await writeFile(join(dir, 'convscope.json'), JSON.stringify(IMAGENET_SIDECAR, null, 2) + '\n')
+  process.stderr.write(`  ${model.countParams().toLocaleString('en')} parameters\n`)
+  model.dispose()
+  return dir
+}
+
+/** The Preprocessing a sidecar object gives (through convscope's own sidecar reader, so defaults match). */
+async function readSidecarFrom(fields: object): Promise<{ sidecar: Parameters<typeof toModelInput>[1] }> {
+  const dir = await mkdtemp(join(tmpdir(), 'convscope-bench-sidecar-'))
+  try {
+    await writeFile(join(dir, 'convscope.json'), JSON.stringify(fields))
+    const r = await readSidecar(dir, [224, 224])
+    return { sidecar: r.preprocessing }
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Measuring a command: wall clock and the peak memory of its process tree
+// ---------------------------------------------------------------------------------------------------
+
+interface Measured {
+  code: number
+  stdout: string
+  stderr: string
+  wallSeconds: number
+  /** Peak over samples of the summed VmRSS / Pss of the process and its descendants, MiB. */
+  peakRssMiB: number
+  peakPssMiB: number
+  /** Most processes seen at once in the tree. */
+  processes: number
+}
+
+async function procTree(root: number): Promise<number[]> {
+  const children = new Map<number, number[]>()
+  for (const name of await readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(name)) continue
+    const stat = await readFile(`/proc/${name}/stat`, 'utf8').catch(() => null)
+    if (!stat) continue
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+    const list = children.get(ppid) ?? []
+    list.push(Number(name))
+    children.set(ppid, list)
+  }
+  const tree: number[] = []
+  const stack = [root]
+  while (stack.length) {
+    const pid = stack.pop()!
+    tree.push(pid)
+    stack.push(...(children.get(pid) ?? []))
+  }
+  return tree
+}
+
+async function memoryOf(pids: number[]): Promise<{ rss: number; pss: number }> {
+  let rss = 0
+  let pss = 0
+  for (const pid of pids) {
+    const text = await readFile(`/proc/${pid}/smaps_rollup`, 'utf8').catch(() => '')
+    rss += Number(/^Rss:\s+(\d+)/m.exec(text)?.[1] ?? 0)
+    pss += Number(/^Pss:\s+(\d+)/m.exec(text)?.[1] ?? 0)
+  }
+  return { rss: rss / 1024, pss: pss / 1024 }
+}
+
+async function measure(command: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Measured> {
+  const t0 = performance.now()
+  const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (d: Buffer) => (stdout += d))
+  child.stderr.on('data', (d: Buffer) => (stderr += d))
+  const exited = new Promise<number>((res) => child.on('close', (code) => res(code ?? 1)))
+  let peakRss = 0
+  let peakPss = 0
+  let processes = 0
+  let running = true
+  const sampler = (async () => {
+    while (running) {
+      const pids = await procTree(child.pid!)
+      processes = Math.max(processes, pids.length)
+      const m = await memoryOf(pids)
+      peakRss = Math.max(peakRss, m.rss)
+      peakPss = Math.max(peakPss, m.pss)
+      await new Promise((r) => setTimeout(r, 200))
+    }
+  })()
+  const code = await exited
+  const wallSeconds = (performance.now() - t0) / 1000
+  running = false
+  await sampler
+  return { code, stdout, stderr, wallSeconds, peakRssMiB: peakRss, peakPssMiB: peakPss, processes }
+}
+
+function mustSucceed(m: Measured, what: string): Measured {
+  if (m.code !== 0) throw new Error(`${what} failed (exit ${m.code}):\n${m.stderr.slice(-3000)}`)
+  return m
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The two runs
+// ---------------------------------------------------------------------------------------------------
+
+let workersFlag: boolean | null = null
+/** Whether this checkout's scan has --workers (it was being added when this bench was written). */
+async function scanHasWorkers(): Promise<boolean> {
+  if (workersFlag === null) {
+    const help = await measure('node', [CLI, 'scan', '--help'])
+    workersFlag = /--workers/.test(help.stdout + help.stderr)
+  }
+  return workersFlag
+}
+
+interface ConvscopeRun extends Measured {
+  manifest: ScanManifest
+  out: string
+  mode: string
+  backend: string
+}
+
+async function runConvscope(model: string, data: string, limit: number, scratch: string): Promise<ConvscopeRun> {
+  const out = join(scratch, 'convscope')
+  const common = ['--model', model, '--data', data, '--limit', String(limit), '--batch', String(batch)]
+  let m: Measured
+  let mode: string
+  if (workers === 1 || (await scanHasWorkers())) {
+    mode = workers === 1 ? 'one process' : `--workers ${workers}`
+    m = mustSucceed(await measure('node', [CLI, 'scan', ...common, '--out', out, ...(workers > 1 ? ['--workers', String(workers)] : [])]), 'convscope scan')
+  } else {
+    // Prototype of --workers: W shard processes at once, then merge; measured as one tree under a shell.
+    mode = `${workers} --shard processes + merge`
+    const shards = Array.from({ length: workers }, (_, i) => join(scratch, `shard-${i}`))
+    const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`
+    const script =
+      shards.map((dir, i) => `node ${q(CLI)} scan ${common.map(q).join(' ')} --out ${q(dir)} --shard ${i}/${workers} &`).join('\n') +
+      `\nfor j in $(jobs -p); do wait $j || exit 1; done\nnode ${q(CLI)} merge ${shards.map(q).join(' ')} --out ${q(out)}\n`
+    m = mustSucceed(await measure('bash', ['-c', script]), 'convscope scan (shards + merge)')
+  }
+  const manifest = JSON.parse(await readFile(join(out, 'manifest.json'), 'utf8')) as ScanManifest
+  const backend = /convscope: backend (\S+)/.exec(m.stderr)?.[1] ?? /on backend (\S+)/.exec(m.stderr)?.[1] ?? '?'
+  return { ...m, manifest, out, mode, backend }
+}
+
+interface ReferenceRun extends Measured {
+  report: { images: number; scanned: number; scanSeconds: number; setupSeconds: number; forwardSeconds: number; reduceSeconds: number; imagesPerSecond: number; torch: string }
+  out: string
+}
+
+async function runReference(model: string, manifest: ScanManifest, scratch: string): Promise<ReferenceRun> {
+  const list = join(scratch, 'images.txt')
+  await writeFile(list, manifest.images.map((i) => join(manifest.dataset.root, i.path)).join('\n') + '\n')
+  const out = join(scratch, 'reference')
+  const m = mustSucceed(
+    await measure(PYTHON, [
+      REFERENCE, '--model', model, '--images', list, '--layers', manifest.layers.map((l) => l.name).join(','), '--out', out,
+      '--k', String(manifest.k), '--batch', String(batch), '--threads', values['ref-threads']!, '--loader-workers', values['ref-loader-workers']!,
+      ...(values['ref-channels-last'] ? ['--channels-last'] : []),
+    ]),
+    'reference scan',
+  )
+  const report = JSON.parse(m.stdout.trim().split('\n').at(-1)!) as ReferenceRun['report']
+  return { ...m, report, out }
+}
+
+/** Per layer: mean overlap of the top-K image sets per unit, and the share of units whose top-1 image is the same. */
+async function agreement(c: ConvscopeRun, r: ReferenceRun): Promise<{ layer: string; overlap: number; top1: number }[]> {
+  const rows = []
+  for (const layer of c.manifest.layers) {
+    const a = (await readNpy(join(c.out, `${layer.file}.topk.images.npy`))).data as Int32Array
+    const b = (await readNpy(join(r.out, `${layer.name}.topk.images.npy`))).data as Int32Array
+    const k = c.manifest.k
+    let overlap = 0
+    let top1 = 0
+    for (let u = 0; u < layer.units; u++) {
+      const set = new Set(a.subarray(u * k, (u + 1) * k))
+      for (const img of b.subarray(u * k, (u + 1) * k)) if (set.has(img)) overlap++
+      if (a[u * k] === b[u * k]) top1++
+    }
+    rows.push({ layer: layer.name, overlap: overlap / (layer.units * k), top1: top1 / layer.units })
+  }
+  return rows
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Suites
+// ---------------------------------------------------------------------------------------------------
+
+interface SuiteResult {
+  suite: string
+  model: string
+  images: number
+  layers: number
+  units: number
+  k: number
+  batch: number
+  rounds: number
+  /** 1-minute load average before each run and at the end. */
+  loadAverages: number[]
+  convscope: { mode: string; backend: string; wallSeconds: number; allWallSeconds: number[]; imagesPerSecond: number; scanImagesPerSecond: number; peakRssMiB: number; peakPssMiB: number; processes: number }
+  reference: { setup: string; wallSeconds: number; allWallSeconds: number[]; imagesPerSecond: number; scanImagesPerSecond: number; forwardSeconds: number; reduceSeconds: number; peakRssMiB: number; peakPssMiB: number; processes: number }
+  ratio: { wall: number; scanLoop: number }
+  agreement: { meanOverlap: number; top1: number; perLayer: { layer: string; overlap: number; top1: number }[] }
+}
+
+/** The 1-minute load average now (other work on the machine skews every rate; it is recorded with each run). */
+async function loadAverage(): Promise<number> {
+  return Number((await readFile('/proc/loadavg', 'utf8')).split(' ')[0])
+}
+
+async function runSuite(suite: string, model: string, data: string, limit: number, rounds: number): Promise<SuiteResult> {
+  const scratch = await mkdtemp(join(tmpdir(), `convscope-bench-scan-${suite}-`))
+  try {
+    // Round 1 runs convscope first (its manifest gives the reference the image list and layers); later rounds
+    // alternate the order, and the best round of each tool counts, so a burst of other work hurts neither alone.
+    const cs: ConvscopeRun[] = []
+    const rs: ReferenceRun[] = []
+    const loads: number[] = []
+    const convscopeRound = async (r: number) => {
+      process.stderr.write(`[${suite}] round ${r + 1}/${rounds}: convscope scan, ${limit} images, ${workers} worker(s)…\n`)
+      loads.push(await loadAverage())
+      const dir = join(scratch, `round-${r}`)
+      await mkdir(dir, { recursive: true })
+      cs.push(await runConvscope(model, data, limit, dir))
+    }
+    const referenceRound = async (r: number) => {
+      process.stderr.write(`[${suite}] round ${r + 1}/${rounds}: reference (PyTorch)…\n`)
+      loads.push(await loadAverage())
+      const dir = join(scratch, `round-${r}`)
+      await mkdir(dir, { recursive: true })
+      rs.push(await runReference(model, cs[0]!.manifest, dir))
+    }
+    for (let r = 0; r < rounds; r++) {
+      if (r % 2 === 0) {
+        await convscopeRound(r)
+        await referenceRound(r)
+      } else {
+        await referenceRound(r)
+        await convscopeRound(r)
+      }
+    }
+    loads.push(await loadAverage())
+    const c = cs.reduce((a, b) => (b.wallSeconds < a.wallSeconds ? b : a))
+    const r = rs.reduce((a, b) => (b.wallSeconds < a.wallSeconds ? b : a))
+    const agree = await agreement(cs[0]!, rs[0]!)
+    const n = c.manifest.images.length
+    const units = c.manifest.layers.reduce((s, l) => s + l.units, 0)
+    const weighted = (f: (a: (typeof agree)[number]) => number) => agree.reduce((s, a, i) => s + f(a) * c.manifest.layers[i]!.units, 0) / units
+    const csRate = { wall: n / c.wallSeconds, loop: Math.max(...cs.map((x) => x.manifest.timing.imagesPerSecond)) }
+    const refRate = { wall: n / r.wallSeconds, loop: Math.max(...rs.map((x) => x.report.imagesPerSecond)) }
+    const peak = (runs: Measured[], key: 'peakRssMiB' | 'peakPssMiB') => Math.max(...runs.map((x) => x[key]))
+    return {
+      suite,
+      model: c.manifest.model.name,
+      images: n,
+      layers: c.manifest.layers.length,
+      units,
+      k: c.manifest.k,
+      batch,
+      rounds,
+      loadAverages: loads,
+      convscope: {
+        mode: c.mode,
+        backend: c.backend,
+        wallSeconds: c.wallSeconds,
+        allWallSeconds: cs.map((x) => x.wallSeconds),
+        imagesPerSecond: csRate.wall,
+        scanImagesPerSecond: csRate.loop,
+        peakRssMiB: peak(cs, 'peakRssMiB'),
+        peakPssMiB: peak(cs, 'peakPssMiB'),
+        processes: c.processes,
+      },
+      reference: {
+        setup: `torch ${r.report.torch}, ${values['ref-threads']} threads, DataLoader ${values['ref-loader-workers']} workers${values['ref-channels-last'] ? ', channels-last' : ''}`,
+        wallSeconds: r.wallSeconds,
+        allWallSeconds: rs.map((x) => x.wallSeconds),
+        imagesPerSecond: refRate.wall,
+        scanImagesPerSecond: refRate.loop,
+        forwardSeconds: r.report.forwardSeconds,
+        reduceSeconds: r.report.reduceSeconds,
+        peakRssMiB: peak(rs, 'peakRssMiB'),
+        peakPssMiB: peak(rs, 'peakPssMiB'),
+        processes: r.processes,
+      },
+      ratio: { wall: csRate.wall / refRate.wall, scanLoop: csRate.loop / refRate.loop },
+      agreement: { meanOverlap: weighted((a) => a.overlap), top1: weighted((a) => a.top1), perLayer: agree },
+    }
+  } finally {
+    await rm(scratch, { recursive: true, force: true })
+  }
+}
+
+interface MemoryResult {
+  /** 1-minute load average at the end of the run. */
+  loadAverage: number
+  images: number
+  wallSeconds: number
+  peakRssMiB: number
+  peakPssMiB: number
+  processes: number
+  mode: string
+}
+
+async function memoryCheck(model: string, data: string): Promise<MemoryResult[]> {
+  const rows: MemoryResult[] = []
+  for (const limit of [1000, 10_000]) {
+    const scratch = await mkdtemp(join(tmpdir(), 'convscope-bench-scan-memory-'))
+    try {
+      process.stderr.write(`[memory] convscope scan, ${limit} images…\n`)
+      const c = await runConvscope(model, data, limit, scratch)
+      rows.push({ loadAverage: await loadAverage(), images: c.manifest.images.length, wallSeconds: c.wallSeconds, peakRssMiB: c.peakRssMiB, peakPssMiB: c.peakPssMiB, processes: c.processes, mode: c.mode })
+    } finally {
+      await rm(scratch, { recursive: true, force: true })
+    }
+  }
+  return rows
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Main
+// ---------------------------------------------------------------------------------------------------
+
+const f1 = (x: number) => x.toFixed(1)
+const f2 = (x: number) => x.toFixed(2)
+
+function printTable(results: SuiteResult[], memory: MemoryResult[]): void {
+  const rows = [['suite', 'images', 'tool', 'setup', 'wall s', 'img/s (wall)', 'img/s (scan loop)', 'peak RSS MiB', 'peak PSS MiB']]
+  for (const r of results) {
+    rows.push([r.suite, String(r.images), 'convscope', `${r.convscope.mode}, ${r.convscope.backend}`, f1(r.convscope.wallSeconds), f1(r.convscope.imagesPerSecond), f1(r.convscope.scanImagesPerSecond), f1(r.convscope.peakRssMiB), f1(r.convscope.peakPssMiB)])
+    rows.push(['', '', 'PyTorch', r.reference.setup, f1(r.reference.wallSeconds), f1(r.reference.imagesPerSecond), f1(r.reference.scanImagesPerSecond), f1(r.reference.peakRssMiB), f1(r.reference.peakPssMiB)])
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)))
+  for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join('  '))
+  for (const r of results) {
+    console.log(`${r.suite}: load average ${r.loadAverages.map(f1).join(' → ')}; best of ${r.rounds} round(s)`)
+    console.log(
+      `${r.suite}: convscope / PyTorch = ${f2(r.ratio.wall)}× (wall), ${f2(r.ratio.scanLoop)}× (scan loop); ` +
+        `top-${r.k} agreement ${f1(100 * r.agreement.meanOverlap)} % of entries, top-1 image same for ${f1(100 * r.agreement.top1)} % of ${r.units} units; ` +
+        `PyTorch forward ${f1(r.reference.forwardSeconds)} s, reduction ${f1(r.reference.reduceSeconds)} s`,
+    )
+  }
+  for (const m of memory) console.log(`memory: ${m.images} images: peak RSS ${f1(m.peakRssMiB)} MiB, PSS ${f1(m.peakPssMiB)} MiB (${m.processes} processes, ${f1(m.wallSeconds)} s)`)
+}
+
+async function main(): Promise<void> {
+  const suites = values.suite === 'all' ? ['demo', 'mobilenet'] : [values.suite!]
+  for (const s of suites) if (s !== 'demo' && s !== 'mobilenet') throw new Error(`--suite must be demo, mobilenet or all, not ${s}`)
+  await mkdir(CACHE, { recursive: true })
+  const results: SuiteResult[] = []
+  const gap = join(ROOT, 'resources/demo-models/gap')
+  let demoData: string | null = null
+  const demo = async () => (demoData ??= await demoImages(128, 715))
+  for (const suite of suites) {
+    if (suite === 'demo') {
+      results.push(await runSuite('demo', gap, await demo(), Number(values.images ?? 2000), rounds))
+    } else {
+      const data = await demoImages(224, 36)
+      results.push(await runSuite('mobilenet', await mobileNetModel(data), data, Number(values.images ?? 280), rounds))
+    }
+  }
+  const memory = values.memory ? await memoryCheck(gap, await demo()) : []
+  printTable(results, memory)
+  const date = new Date().toISOString().slice(0, 10)
+  const file = values.out ?? join(ROOT, 'bench/results', `scan-${date}.json`)
+  await mkdir(join(file, '..'), { recursive: true })
+  const cpu = cpus()[0]
+  const machine = { cpu: cpu?.model ?? '?', cores: CORES, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, gpu: 'none used' }
+  const { stdout: commit } = await measure('git', ['rev-parse', '--short', 'HEAD'])
+  await writeFile(file, JSON.stringify({ date: new Date().toISOString(), commit: commit.trim(), machine, workers, results, memory }, null, 2) + '\n')
+  console.log(`wrote ${file}`)
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.stack : err)
+  process.exitCode = 1
+})
