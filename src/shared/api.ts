@@ -351,8 +351,8 @@ export const ClassMaps = z.object({
   maps: z.array(ClassMapEntry),
   /** Where the network's input lies on the image (a crop lies inside it, letterbox padding outside): maps are drawn there. */
   inputOnImage: ImageBox,
-  /** Boxes from the image's annotation file; null when none was found. */
-  groundTruth: z.object({ annotation: z.string(), boxes: z.array(GroundTruthBox) }).nullable(),
+  /** Boxes from the image's annotation file (none, and why, when it cannot be read); null when no file was found. */
+  groundTruth: z.object({ annotation: z.string(), boxes: z.array(GroundTruthBox), error: z.string().nullable() }).nullable(),
   /** Milliseconds spent on the maps (beyond the forward pass for the predictions). */
   milliseconds: z.number(),
 })

@@ -7,7 +7,7 @@
  */
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ConvscopeError, parseResult, type ModelInfo, type Progress } from '../../src/shared/api'
@@ -92,6 +92,7 @@ test('getClassMaps: the top-5 CAMs with names, scores, boxes in image pixels, an
   const annotation = join(root, 'demo', 'annotations', 'val', DEMO_CLASSES[6]!.id, 'c06_val_00000.xml')
   assert.ok(r.groundTruth, 'the demo annotation is found from the val folder')
   assert.equal(r.groundTruth.annotation, annotation)
+  assert.equal(r.groundTruth.error, null)
   const raw = await xmlBoxes(annotation)
   assert.deepEqual(
     r.groundTruth.boxes.map((b) => [b.name, b.classIndex, b.box]),
@@ -117,6 +118,22 @@ test('getClassMaps: chosen classes, a higher threshold, Grad-CAM at another laye
   const bp = await call('getClassMaps', { modelId: gap.id, image: path, method: 'backprop', top: 1 })
   assert.equal(bp.layer, null)
   assert.deepEqual([bp.maps[0]!.height, bp.maps[0]!.width], [64, 64], 'gradient saliency lives on the input grid')
+})
+
+test('getClassMaps: a broken annotation file spoils the boxes, not the maps', async () => {
+  const path = image(2, 1)
+  const file = join(root, 'demo', 'annotations', 'val', DEMO_CLASSES[2]!.id, 'c02_val_00001.xml')
+  const good = await readFile(file, 'utf8')
+  try {
+    await writeFile(file, good.replace(/<xmin>\d+<\/xmin>/, '<xmin>left</xmin>'))
+    const r = await call('getClassMaps', { modelId: gap.id, image: path, method: 'cam', dataDir: val, top: 1 })
+    assert.equal(r.maps.length, 1)
+    assert.equal(r.groundTruth?.annotation, file)
+    assert.deepEqual(r.groundTruth?.boxes, [])
+    assert.match(r.groundTruth?.error ?? '', /<xmin> is "left", not a number/)
+  } finally {
+    await writeFile(file, good)
+  }
 })
 
 test('getClassMaps: CAM on the fc network and an out-of-range class are refused with the reason', async () => {

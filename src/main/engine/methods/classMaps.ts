@@ -72,8 +72,14 @@ async function groundTruthOf(model: LoadedModel, image: string, dataDir: string 
   const relPath = relative(root, image).split(sep).join('/')
   const file = await findAnnotation(dir, { path: image, relPath })
   if (!file) return null
-  const annotation = await classResolver(model, root).resolve(await readAnnotation(file))
-  return { annotation: file, boxes: annotation.objects.map((o) => ({ name: o.name, classIndex: o.classIndex, box: toImageBox(o.box) })) }
+  try {
+    const annotation = await classResolver(model, root).resolve(await readAnnotation(file))
+    return { annotation: file, boxes: annotation.objects.map((o) => ({ name: o.name, classIndex: o.classIndex, box: toImageBox(o.box) })), error: null }
+  } catch (e) {
+    // A broken annotation spoils the boxes, not the maps.
+    if (e instanceof ConvscopeError) return { annotation: file, boxes: [], error: e.message }
+    throw e
+  }
 }
 
 /** A map method by name, or UNSUPPORTED_OP saying why it cannot run on the model. */
