@@ -6,9 +6,11 @@
  */
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { execFile } from 'node:child_process'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { promisify } from 'node:util'
 import * as tf from '@tensorflow/tfjs'
 import sharp from 'sharp'
 import { initBackend } from '../../src/main/engine/backend'
@@ -22,6 +24,8 @@ import {
   trapezoidAuc,
   upsampleMap,
 } from '../../src/main/engine/faithfulness/deletionInsertion'
+import { toInputTensor, toModelInput } from '../../src/main/engine/images/preprocess'
+import { readImage } from '../../src/main/engine/images/readImage'
 import type { MapMethod } from '../../src/main/engine/maps/types'
 import type { LoadedModel } from '../../src/main/engine/model'
 import { fsIOHandler } from '../../src/main/engine/models/fsIOHandler'
@@ -239,6 +243,40 @@ test('over a folder: mean curves of the images, progress per image, skipped file
     const cancelled = new AbortController()
     cancelled.abort()
     await assert.rejects(folderFaithfulness(model, data, ['random'], {}, { ...noopContext(), signal: cancelled.signal }), /Cancelled/)
+  } finally {
+    model.dispose()
+  }
+})
+
+test('convscope faithfulness: --image --json gives the engine\'s AUCs; --data --limit --out writes the mean curves', async () => {
+  const weights = Array.from({ length: 6 * 6 * 3 }, (_, i) => ((i % 5) - 2) * 0.2)
+  const model = await linearModel('cli', 6, 6, 3, weights, 0.05)
+  const data = join(scratch, 'cli-images')
+  await mkdir(join(data, 'a'), { recursive: true })
+  const files = []
+  for (let i = 0; i < 3; i++) {
+    const file = join(data, 'a', `${i}.png`)
+    await sharp({ create: { width: 12, height: 9, channels: 3, background: { r: 40 + 80 * i, g: 200 - 50 * i, b: 90 } } }).png().toFile(file)
+    files.push(file)
+  }
+  const bin = join(import.meta.dirname, '../../bin/convscope.mjs')
+  const run = async (...args: string[]) =>
+    JSON.parse((await promisify(execFile)(process.execPath, [bin, 'faithfulness', '--model', model.info.dir, '--backend', 'cpu', '--json', ...args])).stdout)
+  try {
+    const one = await run('--image', files[1]!, '--method', 'random', '--points', '6')
+    const x = toInputTensor(await toModelInput(await readImage(files[1]!), model.info.preprocessing))
+    const want = await imageFaithfulness(model, x, 'random', { points: 6, seed: files[1]! })
+    x.dispose()
+    assert.equal(one.classIndex, want.classIndex)
+    assert.ok(Math.abs(one.methods[0].deletion.auc - want.deletion.auc) < 1e-6)
+    assert.ok(Math.abs(one.methods[0].insertion.auc - want.insertion.auc) < 1e-6)
+    assert.equal(one.settings.deletion, 'zero')
+
+    const out = join(scratch, 'curves.json')
+    const many = await run('--data', data, '--limit', '2', '--method', 'random', '--points', '4', '--out', out)
+    assert.equal(many.images, 2)
+    assert.equal(many.methods[0].deletion.scores.length, 4)
+    assert.deepEqual(JSON.parse(await readFile(out, 'utf8')).methods, many.methods)
   } finally {
     model.dispose()
   }

@@ -2,6 +2,7 @@ import { ConvscopeError } from '../../shared/api'
 import { activationsCommand } from './activationsCommand'
 import { classifyCommand } from './classifyCommand'
 import { demoDataCommand } from './demoDataCommand'
+import { faithfulnessCommand } from './faithfulnessCommand'
 import { fcnCommand } from './fcnCommand'
 import { infoCommand } from './infoCommand'
 import { mergeCommand } from './mergeCommand'
@@ -27,6 +28,7 @@ const commands: Record<string, Command> = {
   merge: mergeCommand,
   top: topCommand,
   fcn: fcnCommand,
+  faithfulness: faithfulnessCommand,
   cam: camCommand,
   localize: localizeCommand,
 }
