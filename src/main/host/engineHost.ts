@@ -3,6 +3,8 @@
  * and cancels, routes responses and progress back to the caller, and notices when the process dies (every
  * pending call is rejected with a clear message and the next request starts a fresh process).
  *
+ * The shell holds two of them (engines.ts): the interactive engine and the one for long jobs.
+ *
  * How the process is started is injected (`SpawnEngine`): `spawnNodeEngine` (child_process.fork) for served
  * mode and the CLI; src/main/app/utilityEngine.ts (Electron utilityProcess) for the app.
  */
