@@ -2,8 +2,7 @@
  * `convscope scan` throughput and memory against an independent PyTorch reference doing the same work (issue 4).
  *
  *   node --import tsx bench/scan.ts [--suite demo|mobilenet|all] [--images N] [--workers W] [--batch B]
- *                                   [--rounds R] [--memory] [--ref-threads T] [--ref-loader-workers L]
- *                                   [--ref-channels-last] [--out FILE]
+ *                                   [--rounds R] [--ref-setups PxTxL[c],...] [--profile] [--memory] [--out FILE]
  *
  * Suites (datasets and models are made once under .cache/bench/):
  * - demo: the bundled `gap` network (64² input) over N demo val images (128² JPEGs, stretched to 64²),
@@ -23,10 +22,17 @@
  * images / wall-clock seconds of the whole command (start-up included), and each tool's own scan-loop rate.
  * Memory is the peak over the run of the summed RSS and PSS of the command's process tree, sampled every
  * 200 ms (PSS shares pages that forked processes have in common, so it does not double-count them).
+ * --ref-setups lists how the reference runs, each "PxTxL[c]": P processes (each scanning shard i/P, merged
+ * after, like convscope's workers) × T torch threads × L DataLoader workers, c for channels-last tensors;
+ * default 1x<cores>x<cores>,1x1x1,<cores>x1x0. Each runs every round and the fastest is the reference.
  * --rounds R repeats both runs R times, alternating which goes first, and keeps each tool's fastest round;
  * the 1-minute load average before each run is recorded, since other work on the machine skews rates.
  * "Agreement" is the mean overlap of the two top-K image sets per unit: a check that both did the same work.
  *
+ * --profile adds, per suite, where one core's time goes, without overlap: convscope's steps run in this
+ * process (as runScan.ts does them: sharp decode + preprocess, tfjs forward to the layers, per-channel max /
+ * argmax on the backend and download, top-K offers in JS) against the reference with 1 thread and no loader
+ * workers (PIL decode + preprocess, torch forward, reduction + top-K), over the first min(N, 160) images.
  * --memory adds the memory check: the demo suite's convscope scan over 1 000 and 10 000 images.
  * Results: a table on stdout and bench/results/scan-<date>.json.
  */
@@ -43,6 +49,9 @@ import { listImageFolder } from '../src/main/engine/images/imageFolder'
 import { toInputTensor, toModelInput } from '../src/main/engine/images/preprocess'
 import { readImage } from '../src/main/engine/images/readImage'
 import { fsIOHandler } from '../src/main/engine/models/fsIOHandler'
+import { loadModel } from '../src/main/engine/models/loadModel'
+import { defaultScanLayers } from '../src/main/engine/scan/runScan'
+import { emptyTopK, offerBatch } from '../src/main/engine/scan/topK'
 import { readSidecar } from '../src/main/engine/models/sidecar'
 import type { ScanManifest } from '../src/main/engine/scan/manifest'
 import { readNpy } from '../src/main/engine/store/npy'
@@ -62,16 +71,16 @@ const { values } = parseArgs({
     workers: { type: 'string', default: String(CORES) },
     batch: { type: 'string', default: '16' },
     memory: { type: 'boolean', default: false },
-    'ref-threads': { type: 'string', default: String(CORES) },
-    'ref-loader-workers': { type: 'string', default: String(CORES) },
+    'ref-setups': { type: 'string', default: `1x${CORES}x${CORES},1x1x1,${CORES}x1x0` },
     rounds: { type: 'string', default: '1' },
-    'ref-channels-last': { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
     out: { type: 'string' },
   },
 })
 const workers = Number(values.workers)
 const batch = Number(values.batch)
 const rounds = Number(values.rounds)
+const refSetups = values['ref-setups']!.split(',').map(parseRefSetup)
 
 // ---------------------------------------------------------------------------------------------------
 // Datasets and models
@@ -309,24 +318,63 @@ async function runConvscope(model: string, data: string, limit: number, scratch:
 }
 
 interface ReferenceRun extends Measured {
+  setup: RefSetup
   report: { images: number; scanned: number; scanSeconds: number; setupSeconds: number; forwardSeconds: number; reduceSeconds: number; imagesPerSecond: number; torch: string }
   out: string
 }
 
-async function runReference(model: string, manifest: ScanManifest, scratch: string): Promise<ReferenceRun> {
+/** How the reference runs: P processes (shards, merged after) × T torch threads × L DataLoader workers, NCHW or channels-last. */
+interface RefSetup {
+  procs: number
+  threads: number
+  loaderWorkers: number
+  channelsLast: boolean
+}
+
+/** "PxTxL" or "PxTxLc" (c: channels-last), e.g. "1x2x2", "2x1x0". */
+function parseRefSetup(text: string): RefSetup {
+  const m = /^(\d+)x(\d+)x(\d+)(c?)$/.exec(text.trim())
+  if (!m) throw new Error(`--ref-setups: "${text}" is not PxTxL[c] (processes x torch threads x loader workers, c: channels-last)`)
+  return { procs: Number(m[1]), threads: Number(m[2]), loaderWorkers: Number(m[3]), channelsLast: m[4] === 'c' }
+}
+
+const describeSetup = (s: RefSetup) =>
+  `${s.procs > 1 ? `${s.procs} processes × ` : ''}${s.threads} thread${s.threads > 1 ? 's' : ''}, ${s.loaderWorkers} loader worker${s.loaderWorkers === 1 ? '' : 's'}${s.channelsLast ? ', channels-last' : ''}`
+
+async function runReference(model: string, manifest: ScanManifest, scratch: string, setup: RefSetup): Promise<ReferenceRun> {
   const list = join(scratch, 'images.txt')
   await writeFile(list, manifest.images.map((i) => join(manifest.dataset.root, i.path)).join('\n') + '\n')
   const out = join(scratch, 'reference')
-  const m = mustSucceed(
-    await measure(PYTHON, [
-      REFERENCE, '--model', model, '--images', list, '--layers', manifest.layers.map((l) => l.name).join(','), '--out', out,
-      '--k', String(manifest.k), '--batch', String(batch), '--threads', values['ref-threads']!, '--loader-workers', values['ref-loader-workers']!,
-      ...(values['ref-channels-last'] ? ['--channels-last'] : []),
-    ]),
-    'reference scan',
-  )
-  const report = JSON.parse(m.stdout.trim().split('\n').at(-1)!) as ReferenceRun['report']
-  return { ...m, report, out }
+  const args = (shard: number, dir: string) => [
+    REFERENCE, '--model', model, '--images', list, '--layers', manifest.layers.map((l) => l.name).join(','), '--out', dir,
+    '--k', String(manifest.k), '--batch', String(batch), '--threads', String(setup.threads), '--loader-workers', String(setup.loaderWorkers),
+    '--shard', `${shard}/${setup.procs}`, ...(setup.channelsLast ? ['--channels-last'] : []),
+  ]
+  type Report = ReferenceRun['report']
+  if (setup.procs === 1) {
+    const m = mustSucceed(await measure(PYTHON, args(0, out)), 'reference scan')
+    return { ...m, report: JSON.parse(m.stdout.trim().split('\n').at(-1)!) as Report, out, setup }
+  }
+  // One shard per process at once, then the merge; measured as one tree under a shell.
+  const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`
+  const dirs = Array.from({ length: setup.procs }, (_, i) => join(scratch, `reference-shard-${i}`))
+  const script =
+    dirs.map((dir, i) => `${PYTHON} ${args(i, dir).map(q).join(' ')} > ${q(dir + '.json')} &`).join('\n') +
+    `\nfor j in $(jobs -p); do wait $j || exit 1; done\n${PYTHON} ${q(REFERENCE)} --merge ${dirs.map(q).join(' ')} --out ${q(out)}\n`
+  const m = mustSucceed(await measure('bash', ['-c', script]), 'reference scan (shards + merge)')
+  const parts = await Promise.all(dirs.map(async (d) => JSON.parse((await readFile(d + '.json', 'utf8')).trim().split('\n').at(-1)!) as Report))
+  const scanSeconds = Math.max(...parts.map((p) => p.scanSeconds))
+  const scanned = parts.reduce((s, p) => s + p.scanned, 0)
+  const report: Report = {
+    ...parts[0]!,
+    images: manifest.images.length,
+    scanned,
+    scanSeconds,
+    forwardSeconds: parts.reduce((s, p) => s + p.forwardSeconds, 0),
+    reduceSeconds: parts.reduce((s, p) => s + p.reduceSeconds, 0),
+    imagesPerSecond: scanned / scanSeconds,
+  }
+  return { ...m, report, out, setup }
 }
 
 /** Per layer: mean overlap of the top-K image sets per unit, and the share of units whose top-1 image is the same. */
@@ -364,7 +412,7 @@ interface SuiteResult {
   /** 1-minute load average before each run and at the end. */
   loadAverages: number[]
   convscope: { mode: string; backend: string; wallSeconds: number; allWallSeconds: number[]; imagesPerSecond: number; scanImagesPerSecond: number; peakRssMiB: number; peakPssMiB: number; processes: number }
-  reference: { setup: string; wallSeconds: number; allWallSeconds: number[]; imagesPerSecond: number; scanImagesPerSecond: number; forwardSeconds: number; reduceSeconds: number; peakRssMiB: number; peakPssMiB: number; processes: number }
+  reference: { setup: string; wallSeconds: number; allRuns: { setup: string; wallSeconds: number; scanImagesPerSecond: number }[]; imagesPerSecond: number; scanImagesPerSecond: number; forwardSeconds: number; reduceSeconds: number; peakRssMiB: number; peakPssMiB: number; processes: number }
   ratio: { wall: number; scanLoop: number }
   agreement: { meanOverlap: number; top1: number; perLayer: { layer: string; overlap: number; top1: number }[] }
 }
@@ -390,11 +438,13 @@ async function runSuite(suite: string, model: string, data: string, limit: numbe
       cs.push(await runConvscope(model, data, limit, dir))
     }
     const referenceRound = async (r: number) => {
-      process.stderr.write(`[${suite}] round ${r + 1}/${rounds}: reference (PyTorch)…\n`)
-      loads.push(await loadAverage())
-      const dir = join(scratch, `round-${r}`)
-      await mkdir(dir, { recursive: true })
-      rs.push(await runReference(model, cs[0]!.manifest, dir))
+      for (const [i, setup] of refSetups.entries()) {
+        process.stderr.write(`[${suite}] round ${r + 1}/${rounds}: reference (PyTorch, ${describeSetup(setup)})…\n`)
+        loads.push(await loadAverage())
+        const dir = join(scratch, `round-${r}-ref-${i}`)
+        await mkdir(dir, { recursive: true })
+        rs.push(await runReference(model, cs[0]!.manifest, dir, setup))
+      }
     }
     for (let r = 0; r < rounds; r++) {
       if (r % 2 === 0) {
@@ -408,12 +458,12 @@ async function runSuite(suite: string, model: string, data: string, limit: numbe
     loads.push(await loadAverage())
     const c = cs.reduce((a, b) => (b.wallSeconds < a.wallSeconds ? b : a))
     const r = rs.reduce((a, b) => (b.wallSeconds < a.wallSeconds ? b : a))
-    const agree = await agreement(cs[0]!, rs[0]!)
+    const agree = await agreement(cs[0]!, r)
     const n = c.manifest.images.length
     const units = c.manifest.layers.reduce((s, l) => s + l.units, 0)
     const weighted = (f: (a: (typeof agree)[number]) => number) => agree.reduce((s, a, i) => s + f(a) * c.manifest.layers[i]!.units, 0) / units
     const csRate = { wall: n / c.wallSeconds, loop: Math.max(...cs.map((x) => x.manifest.timing.imagesPerSecond)) }
-    const refRate = { wall: n / r.wallSeconds, loop: Math.max(...rs.map((x) => x.report.imagesPerSecond)) }
+    const refRate = { wall: n / r.wallSeconds, loop: r.report.imagesPerSecond }
     const peak = (runs: Measured[], key: 'peakRssMiB' | 'peakPssMiB') => Math.max(...runs.map((x) => x[key]))
     return {
       suite,
@@ -437,9 +487,9 @@ async function runSuite(suite: string, model: string, data: string, limit: numbe
         processes: c.processes,
       },
       reference: {
-        setup: `torch ${r.report.torch}, ${values['ref-threads']} threads, DataLoader ${values['ref-loader-workers']} workers${values['ref-channels-last'] ? ', channels-last' : ''}`,
+        setup: `torch ${r.report.torch}, ${describeSetup(r.setup)}`,
         wallSeconds: r.wallSeconds,
-        allWallSeconds: rs.map((x) => x.wallSeconds),
+        allRuns: rs.map((x) => ({ setup: describeSetup(x.setup), wallSeconds: x.wallSeconds, scanImagesPerSecond: x.report.imagesPerSecond })),
         imagesPerSecond: refRate.wall,
         scanImagesPerSecond: refRate.loop,
         forwardSeconds: r.report.forwardSeconds,
@@ -483,6 +533,99 @@ async function memoryCheck(model: string, data: string): Promise<MemoryResult[]>
 }
 
 // ---------------------------------------------------------------------------------------------------
+// Profile: one core, no overlap
+// ---------------------------------------------------------------------------------------------------
+
+interface StepTimes {
+  images: number
+  decodeSeconds: number
+  forwardSeconds: number
+  reduceSeconds: number
+  topkSeconds: number
+}
+
+/** convscope's scan steps, timed one after the other in this process on the backend the CLI would pick. */
+async function profileConvscope(modelDir: string, data: string, limit: number): Promise<StepTimes & { backend: string }> {
+  const report = await initBackend({})
+  const model = await loadModel(modelDir)
+  try {
+    const layers = defaultScanLayers(model.info)
+    const shapes = layers.map((name) => model.info.layers.find((l) => l.name === name)!.outputShape as number[])
+    const tops = shapes.map((s) => emptyTopK(s.at(-1)!, 16))
+    const paths = (await listImageFolder(data, limit)).images.map((i) => i.path)
+    const t: StepTimes = { images: 0, decodeSeconds: 0, forwardSeconds: 0, reduceSeconds: 0, topkSeconds: 0 }
+    const run = async (batchPaths: string[], first: number, record: boolean) => {
+      const t0 = performance.now()
+      const inputs = await Promise.all(batchPaths.map(async (p) => toModelInput(await readImage(p), model.info.preprocessing)))
+      const t1 = performance.now()
+      const x = toInputTensor(inputs)
+      const outs = model.forward(x, layers)
+      const t2 = performance.now()
+      const reduced = tf.tidy(() => outs.map((o) => {
+        const flat = o.reshape([o.shape[0]!, -1, o.shape.at(-1)!])
+        return [flat.max(1), flat.argMax(1)] as const
+      }))
+      const arrays = await Promise.all(reduced.map(async ([m, a]) => [await m.data(), await a.data()] as const))
+      tf.dispose([x, ...outs, ...reduced.flat()])
+      const t3 = performance.now()
+      const indices = batchPaths.map((_, i) => first + i)
+      arrays.forEach(([m, a], li) => offerBatch(tops[li]!, m, a, shapes[li]!.length === 3 ? shapes[li]![1]! : 1, indices))
+      const t4 = performance.now()
+      if (record) {
+        t.images += batchPaths.length
+        t.decodeSeconds += (t1 - t0) / 1000
+        t.forwardSeconds += (t2 - t1) / 1000
+        t.reduceSeconds += (t3 - t2) / 1000
+        t.topkSeconds += (t4 - t3) / 1000
+      }
+    }
+    await run(paths.slice(0, batch), 0, false) // warm-up: kernels compiled, memory grown
+    for (let i = 0; i < paths.length; i += batch) await run(paths.slice(i, i + batch), i, true)
+    return { ...t, backend: report.active }
+  } finally {
+    model.dispose()
+  }
+}
+
+/** The reference's steps on one thread, no loader workers (its JSON splits forward and reduction; the rest is decode). */
+async function profileReference(modelDir: string, data: string, limit: number): Promise<StepTimes> {
+  const scratch = await mkdtemp(join(tmpdir(), 'convscope-bench-profile-'))
+  try {
+    const model = await loadModel(modelDir)
+    const layers = defaultScanLayers(model.info)
+    model.dispose()
+    const paths = (await listImageFolder(data, limit)).images.map((i) => i.path)
+    await writeFile(join(scratch, 'images.txt'), paths.join('\n') + '\n')
+    const m = mustSucceed(
+      await measure(PYTHON, [REFERENCE, '--model', modelDir, '--images', join(scratch, 'images.txt'), '--layers', layers.join(','), '--out', join(scratch, 'out'), '--k', '16', '--batch', String(batch), '--threads', '1', '--loader-workers', '0', ...(refSetups[0]!.channelsLast ? ['--channels-last'] : [])]),
+      'reference profile',
+    )
+    const r = JSON.parse(m.stdout.trim().split('\n').at(-1)!) as ReferenceRun['report']
+    return { images: r.scanned, decodeSeconds: r.scanSeconds - r.forwardSeconds - r.reduceSeconds, forwardSeconds: r.forwardSeconds, reduceSeconds: r.reduceSeconds, topkSeconds: 0 }
+  } finally {
+    await rm(scratch, { recursive: true, force: true })
+  }
+}
+
+interface ProfileResult {
+  suite: string
+  convscope: StepTimes & { backend: string }
+  reference: StepTimes
+}
+
+function printProfile(p: ProfileResult): void {
+  const ms = (s: number, n: number) => ((1000 * s) / n).toFixed(2)
+  const c = p.convscope
+  const r = p.reference
+  console.log(`${p.suite} profile, one core, ms per image (${c.images} images, batch ${batch}):`)
+  console.log(`  step                  convscope (${c.backend})  PyTorch (1 thread)`)
+  console.log(`  decode + preprocess   ${ms(c.decodeSeconds, c.images).padStart(8)}            ${ms(r.decodeSeconds, r.images).padStart(8)}`)
+  console.log(`  forward               ${ms(c.forwardSeconds, c.images).padStart(8)}            ${ms(r.forwardSeconds, r.images).padStart(8)}`)
+  console.log(`  max / argmax          ${ms(c.reduceSeconds, c.images).padStart(8)}            ${ms(r.reduceSeconds, r.images).padStart(8)}   (PyTorch: with top-K)`)
+  console.log(`  top-K offers          ${ms(c.topkSeconds, c.images).padStart(8)}`)
+}
+
+// ---------------------------------------------------------------------------------------------------
 // Main
 // ---------------------------------------------------------------------------------------------------
 
@@ -499,6 +642,9 @@ function printTable(results: SuiteResult[], memory: MemoryResult[]): void {
   for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join('  '))
   for (const r of results) {
     console.log(`${r.suite}: load average ${r.loadAverages.map(f1).join(' → ')}; best of ${r.rounds} round(s)`)
+    if (r.reference.allRuns.length > 1) {
+      console.log(`${r.suite}: every PyTorch run: ${r.reference.allRuns.map((x) => `${x.setup}: ${f1(r.images / x.wallSeconds)} img/s wall, ${f1(x.scanImagesPerSecond)} loop`).join('; ')}`)
+    }
     console.log(
       `${r.suite}: convscope / PyTorch = ${f2(r.ratio.wall)}× (wall), ${f2(r.ratio.scanLoop)}× (scan loop); ` +
         `top-${r.k} agreement ${f1(100 * r.agreement.meanOverlap)} % of entries, top-1 image same for ${f1(100 * r.agreement.top1)} % of ${r.units} units; ` +
@@ -524,15 +670,25 @@ async function main(): Promise<void> {
       results.push(await runSuite('mobilenet', await mobileNetModel(data), data, Number(values.images ?? 280), rounds))
     }
   }
+  const profiles: ProfileResult[] = []
+  if (values.profile) {
+    for (const suite of suites) {
+      const [model, data] = suite === 'demo' ? [gap, await demo()] : [await mobileNetModel(await demoImages(224, 36)), await demoImages(224, 36)]
+      const limit = Math.min(160, Number(values.images ?? (suite === 'demo' ? 2000 : 280)))
+      process.stderr.write(`[${suite}] profile over ${limit} images…\n`)
+      profiles.push({ suite, convscope: await profileConvscope(model, data, limit), reference: await profileReference(model, data, limit) })
+    }
+  }
   const memory = values.memory ? await memoryCheck(gap, await demo()) : []
   printTable(results, memory)
+  profiles.forEach(printProfile)
   const date = new Date().toISOString().slice(0, 10)
   const file = values.out ?? join(ROOT, 'bench/results', `scan-${date}.json`)
   await mkdir(join(file, '..'), { recursive: true })
   const cpu = cpus()[0]
   const machine = { cpu: cpu?.model ?? '?', cores: CORES, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, gpu: 'none used' }
   const { stdout: commit } = await measure('git', ['rev-parse', '--short', 'HEAD'])
-  await writeFile(file, JSON.stringify({ date: new Date().toISOString(), commit: commit.trim(), machine, workers, results, memory }, null, 2) + '\n')
+  await writeFile(file, JSON.stringify({ date: new Date().toISOString(), commit: commit.trim(), machine, workers, results, profiles, memory }, null, 2) + '\n')
   console.log(`wrote ${file}`)
 }
 

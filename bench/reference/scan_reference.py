@@ -2,7 +2,8 @@
 The work of `convscope scan`, done independently with PyTorch: the baseline bench/scan.ts compares against.
 
     /usr/bin/python3 bench/reference/scan_reference.py --model DIR --images LIST --layers a,b --out DIR
-        [--k 16] [--batch 16] [--threads N] [--loader-workers N]
+        [--k 16] [--batch 16] [--threads N] [--loader-workers N] [--channels-last] [--shard i/n]
+    /usr/bin/python3 bench/reference/scan_reference.py --merge SHARD_DIR... --out DIR
 
 For every image of LIST (absolute paths, one per line, in convscope's order): PIL decode to RGB, resize as
 the model's convscope.json says (stretch / center-crop / pad, with the geometry of
@@ -18,6 +19,8 @@ like libvips' 'linear' kernel that convscope asks sharp for. On the demo images 
 Decoding and resizing run in a torch DataLoader with --loader-workers processes (0: in the main process);
 the forward pass uses torch.set_num_threads(--threads). Prints one JSON line with the timing; writes
 <layer>.topk.images.npy (int32 [units, K]), <layer>.topk.values.npy (float32) and <layer>.maxima.npy.
+With --shard i/n it scans images i, i + n, … (as convscope's shards); --merge joins n such folders, so that
+n single-threaded processes (one per core, like convscope's --workers) can be compared too.
 """
 from __future__ import annotations
 
@@ -53,8 +56,9 @@ def read_preprocessing(model_dir: str) -> dict:
 class ImageList(torch.utils.data.Dataset):
     """Decoded, resized, normalised images as float32 [3, H, W] (NCHW, the model's channel order)."""
 
-    def __init__(self, paths: list[str], pre: dict):
+    def __init__(self, paths: list[str], indices: list[int], pre: dict):
         self.paths = paths
+        self.indices = indices
         self.H, self.W = pre['inputSize']
         self.policy = pre['resize']
         lo, hi = pre['range']
@@ -65,7 +69,7 @@ class ImageList(torch.utils.data.Dataset):
         self.order = order
 
     def __len__(self) -> int:
-        return len(self.paths)
+        return len(self.indices)
 
     def _resize(self, im: Image.Image) -> Image.Image:
         W, H = self.W, self.H
@@ -87,7 +91,8 @@ class ImageList(torch.utils.data.Dataset):
             return canvas
         raise ValueError(f'unknown resize policy {self.policy}')
 
-    def __getitem__(self, i: int):
+    def __getitem__(self, j: int):
+        i = self.indices[j]
         try:
             with Image.open(self.paths[i]) as im:
                 im = im.convert('RGB')
@@ -105,18 +110,55 @@ def collate(items):
     return torch.tensor([i for i, _ in good]), torch.stack([x for _, x in good])
 
 
+def merge(dirs: list[str], out: str) -> int:
+    """Shard folders → one result: top-K by value desc then image index asc; maxima rows interleaved back."""
+    started = time.perf_counter()
+    metas = []
+    for d in dirs:
+        with open(os.path.join(d, 'shard.json'), encoding='utf8') as f:
+            metas.append(json.load(f))
+    total, layers, k = metas[0]['total'], metas[0]['layers'], metas[0]['k']
+    os.makedirs(out, exist_ok=True)
+    for name in layers:
+        values = np.concatenate([np.load(os.path.join(d, f'{name}.topk.values.npy')) for d in dirs], axis=1)
+        images = np.concatenate([np.load(os.path.join(d, f'{name}.topk.images.npy')) for d in dirs], axis=1)
+        yx = np.concatenate([np.load(os.path.join(d, f'{name}.topk.yx.npy')) for d in dirs], axis=1)
+        empty = images < 0
+        key_img = np.where(empty, np.iinfo(np.int32).max, images)
+        order = np.lexsort((key_img, -values.astype(np.float64)), axis=1)[:, :k]
+        np.save(os.path.join(out, f'{name}.topk.values.npy'), np.take_along_axis(values, order, 1))
+        np.save(os.path.join(out, f'{name}.topk.images.npy'), np.take_along_axis(images, order, 1))
+        np.save(os.path.join(out, f'{name}.topk.yx.npy'), np.take_along_axis(yx, order[:, :, None], 1))
+        parts = [np.load(os.path.join(d, f'{name}.maxima.npy'), mmap_mode='r') for d in dirs]
+        merged = np.lib.format.open_memmap(os.path.join(out, f'{name}.maxima.npy'), mode='w+', dtype=np.float16, shape=(total, parts[0].shape[1]))
+        for meta, part in zip(metas, parts):
+            i, n = meta['shard']
+            merged[i::n] = part
+        merged.flush()
+        del merged
+    print(json.dumps({'merged': len(dirs), 'seconds': time.perf_counter() - started}))
+    return 0
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split('\n')[1])
-    p.add_argument('--model', required=True)
-    p.add_argument('--images', required=True, help='text file: one absolute image path per line')
-    p.add_argument('--layers', required=True)
+    p.add_argument('--model')
+    p.add_argument('--images', help='text file: one absolute image path per line')
+    p.add_argument('--layers')
     p.add_argument('--out', required=True)
+    p.add_argument('--shard', default='0/1', help='i/n: only images whose index is i mod n (merge the n folders with --merge)')
+    p.add_argument('--merge', nargs='+', metavar='SHARD_DIR', help='merge shard folders into --out instead of scanning')
     p.add_argument('--k', type=int, default=16)
     p.add_argument('--batch', type=int, default=16)
     p.add_argument('--threads', type=int, default=os.cpu_count() or 1)
     p.add_argument('--loader-workers', type=int, default=os.cpu_count() or 1)
     p.add_argument('--channels-last', action='store_true', help='feed the network NHWC-strided tensors (oneDNN may be faster)')
     args = p.parse_args()
+    if args.merge:
+        return merge(args.merge, args.out)
+    if not (args.model and args.images and args.layers):
+        p.error('--model, --images and --layers are needed to scan')
+    shard_index, shard_count = (int(v) for v in args.shard.split('/'))
 
     started = time.perf_counter()
     torch.set_num_threads(args.threads)
@@ -126,12 +168,14 @@ def main() -> int:
     with open(args.images, encoding='utf8') as f:
         paths = [line.rstrip('\n') for line in f if line.strip()]
     layers = [s for s in args.layers.split(',') if s]
-    n, k = len(paths), args.k
+    local = list(range(shard_index, len(paths), shard_count))
+    n, k = len(local), args.k
+    row_of = {g: r for r, g in enumerate(local)}
     os.makedirs(args.out, exist_ok=True)
 
     loader = torch.utils.data.DataLoader(
-        ImageList(paths, pre), batch_size=args.batch, shuffle=False, num_workers=args.loader_workers,
-        collate_fn=collate, prefetch_factor=4 if args.loader_workers > 0 else None, persistent_workers=False)
+        ImageList(paths, local, pre), batch_size=args.batch, shuffle=False, num_workers=args.loader_workers,
+        collate_fn=collate, **({'prefetch_factor': 4} if args.loader_workers > 0 else {}))
     tops: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
     maxima: dict[str, np.memmap] = {}
     written = np.zeros(n, dtype=bool)
@@ -141,6 +185,7 @@ def main() -> int:
     for indices, x in loader:
         if indices.numel() == 0:
             continue
+        rows = np.array([row_of[int(g)] for g in indices])
         t0 = time.perf_counter()
         if args.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
@@ -164,10 +209,10 @@ def main() -> int:
             cyx = torch.cat([yx, pos], dim=1)
             order = torch.sort(cv, dim=1, descending=True, stable=True).indices[:, :k]
             tops[name] = (cv.gather(1, order), ci.gather(1, order), cyx.gather(1, order.unsqueeze(2).expand(-1, -1, 2)))
-            maxima[name][indices.numpy()] = m.numpy().astype(np.float16)
+            maxima[name][rows] = m.numpy().astype(np.float16)
         reduce_s += time.perf_counter() - t1
         forward_s += t1 - t0
-        written[indices.numpy()] = True
+        written[rows] = True
         done += indices.numel()
     for name in layers:
         values, images, yx = tops[name]
@@ -177,6 +222,8 @@ def main() -> int:
         maxima[name][~written] = np.float16('nan')  # skipped images, as convscope's NaN rows
         maxima[name].flush()
         del maxima[name]
+    with open(os.path.join(args.out, 'shard.json'), 'w', encoding='utf8') as f:
+        json.dump({'shard': [shard_index, shard_count], 'total': len(paths), 'layers': layers, 'k': k}, f)
     finished = time.perf_counter()
     print(json.dumps({
         'images': n, 'scanned': done, 'threads': args.threads, 'loaderWorkers': args.loader_workers, 'batch': args.batch,
