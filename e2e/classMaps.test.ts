@@ -1,7 +1,8 @@
 /**
  * The Classes view end to end (issue 5) in served mode on the bundled demo (the GAP network and the demo val
  * folder, opened on first start): the top-5 CAMs of an image with class names, scores, boxes and the
- * annotation's boxes; Grad-CAM and the threshold; a class across images; a localization run over a few
+ * annotation's boxes; deletion / insertion curves, for the image and averaged over a few images; Grad-CAM and
+ * the threshold; a class across images; a localization run over a few
  * images with its table, threshold sweep and failures (and a cancelled one over the whole folder); the
  * fully-convolutional class grid of the fc network. Screenshots: test-results/e2e/classes-*.png.
  */
@@ -40,7 +41,19 @@ test('classes view: top-5 CAMs with boxes, a localization run with its table and
     assert.match((await truthCard.getByTestId('heatmap').getAttribute('data-gt')) ?? '', /^\d+,\d+,\d+,\d+/, 'the annotated box is drawn on its class')
     await waitForText(page.getByTestId('classmaps-caption'), /CAM maps of the top-5 classes at conv_last[\s\S]*20 %[\s\S]*annotated striped triangle/)
     await waitForCount(page.getByTestId('class-across-tile'), 12, 60_000)
+    await page.getByTestId('faithfulness-chart').locator('.main-svg').first().waitFor({ timeout: 60_000 })
+    const legend = await page.getByTestId('faithfulness-chart').locator('.legendtext').allTextContents()
+    assert.equal(legend.length, 4, `deletion, insertion and their random baselines: ${legend}`)
+    assert.ok(legend.every((l) => /AUC \d\.\d{3}$/.test(l)), `AUCs in the legend: ${legend}`)
     await screenshot(page, 'classes-01-cam')
+  })
+
+  await t.test('mean deletion / insertion curves over 4 images of the folder', async () => {
+    await page.getByTestId('faithfulness-folder-limit').fill('4')
+    await page.getByTestId('faithfulness-folder-start').click()
+    await waitForText(page.getByTestId('faithfulness-folder-facts'), /Mean over 4 images of\s+val/, 120_000)
+    await page.getByTestId('faithfulness-folder-chart').locator('.main-svg').first().waitFor()
+    assert.equal(await page.getByTestId('faithfulness-folder-chart').locator('.legendtext').count(), 4, 'CAM and the random order, deletion and insertion')
   })
 
   await t.test('Grad-CAM at the default layer and a higher threshold', async () => {

@@ -4,7 +4,7 @@ import { initBackend } from './backend'
 import type { JobContext } from './context'
 import { listImageFolder } from './images/imageFolder'
 import { computeActivations } from './methods/activations'
-import { getClassMapGrid, getClassMaps, getMapMethods, startLocalization } from './methods/classMaps'
+import { getClassMapGrid, getClassMaps, getFaithfulness, getMapMethods, startFaithfulness, startLocalization } from './methods/classMaps'
 import { busyWork } from './methods/busyWork'
 import { getFilters } from './methods/filters'
 import type { LoadedModel } from './model'
@@ -87,6 +87,14 @@ class Engine implements EngineService {
       case 'startLocalization': {
         const p = parseParams(method, raw)
         return startLocalization(await this.model(p.modelId), p, ctx)
+      }
+      case 'getFaithfulness': {
+        const p = parseParams(method, raw)
+        return getFaithfulness(await this.model(p.modelId), p)
+      }
+      case 'startFaithfulness': {
+        const p = parseParams(method, raw)
+        return startFaithfulness(await this.model(p.modelId), p, ctx)
       }
       case 'getClassMapGrid': {
         const p = parseParams(method, raw)

@@ -7,22 +7,26 @@
  *   in image pixels at the threshold, and the boxes of the image's annotation when one is found.
  * - getClassMapGrid: the fully-convolutional rewrite of the model run on the image at a larger input.
  * - startLocalization: the dataset evaluation (localization/evaluate.ts) for the chosen methods.
+ * - getFaithfulness / startFaithfulness: deletion and insertion curves (faithfulness/deletionInsertion.ts) of
+ *   one image's map, with a random pixel order as the baseline, or averaged over a folder.
  *
  * Boxes cross the API as edges in image pixels ({x, y, width, height}); the localization modules use
  * 0-based inclusive pixel indices (boxes.ts), converted here in one place.
  */
 import { relative, resolve, sep } from 'node:path'
 import * as tf from '@tensorflow/tfjs'
-import { ConvscopeError, type ClassMapGrid, type ClassMaps, type ImageBox, type LocalizationReport, type MapMethodName, type MapMethodsInfo, type Params } from '../../../shared/api'
+import { ConvscopeError, type ClassMapGrid, type ClassMaps, type Faithfulness, type FolderFaithfulness, type ImageBox, type LocalizationReport, type MapMethodName, type MapMethodsInfo, type Params } from '../../../shared/api'
 import type { JobContext } from '../context'
 import { readImage } from '../images/readImage'
 import { toInputTensor, toModelInput, type InputGeometry } from '../images/preprocess'
 import { classResolver, findAnnotation, findAnnotationDir, readAnnotation } from '../localization/annotations'
 import { classMapBox, DEFAULT_THRESHOLD, type PixelBox } from '../localization/boxes'
 import { evaluateLocalization } from '../localization/evaluate'
+import { folderFaithfulness, imageFaithfulness } from '../faithfulness/deletionInsertion'
 import { defaultMapLayer, MAP_METHOD_NAMES, mapLayers, mapMethod } from '../maps'
 import { classMapGrid, fullyConvolutionalFromFolder, type FullyConvolutional } from '../models/fullyConvolutional'
 import { OUTPUT, type LoadedModel } from '../model'
+import { outputClasses } from './classify'
 
 const TOP_K = 5
 
@@ -190,4 +194,35 @@ export async function startLocalization(model: LoadedModel, p: Omit<Params<'star
       gtBoxes: f.gtBoxes.map(toImageBox),
     })),
   }
+}
+
+export async function getFaithfulness(model: LoadedModel, p: Omit<Params<'getFaithfulness'>, 'modelId'>): Promise<Faithfulness> {
+  const method = runnableMethod(model, p.method)
+  const image = await readImage(resolve(p.image))
+  const x = toInputTensor(await toModelInput(image, model.info.preprocessing))
+  try {
+    const options = { points: p.points, classIndex: p.class, mapOptions: { layer: p.layer }, seed: p.image }
+    const classes = outputClasses(model)
+    if (p.class !== undefined && p.class >= classes) throw new ConvscopeError('BAD_REQUEST', `Class ${p.class} is out of range: ${model.info.name} has ${classes} classes (0–${classes - 1})`)
+    const curves = await imageFaithfulness(model, x, method, options)
+    const random = await imageFaithfulness(model, x, 'random', { ...options, classIndex: curves.classIndex })
+    return {
+      method: method.name,
+      classIndex: curves.classIndex,
+      label: model.info.labels?.[curves.classIndex] ?? null,
+      deletion: curves.deletion,
+      insertion: curves.insertion,
+      random: { deletion: random.deletion, insertion: random.insertion },
+      mapMilliseconds: curves.mapMilliseconds,
+      curveMilliseconds: curves.curveMilliseconds,
+    }
+  } finally {
+    x.dispose()
+  }
+}
+
+export async function startFaithfulness(model: LoadedModel, p: Omit<Params<'startFaithfulness'>, 'modelId'>, ctx: JobContext): Promise<FolderFaithfulness> {
+  const methods = [...p.methods.map((name) => runnableMethod(model, name)), 'random' as const]
+  const r = await folderFaithfulness(model, resolve(p.dataDir), methods, { limit: p.limit, points: p.points }, ctx)
+  return { dataDir: r.root, images: r.images, methods: r.methods, skipped: r.skipped, seconds: r.seconds }
 }

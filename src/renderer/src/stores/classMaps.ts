@@ -1,6 +1,6 @@
 import { defineStore } from 'pinia'
 import { computed, ref, shallowRef, watch } from 'vue'
-import type { LocalizationReport, MapMethodName, MapMethodsInfo, Progress } from '@shared/api'
+import type { FolderFaithfulness, LocalizationReport, MapMethodName, MapMethodsInfo, Progress } from '@shared/api'
 import { basename } from '../lib/format'
 import { useJobs } from './jobs'
 import { useSelection } from './selection'
@@ -13,8 +13,9 @@ export interface RunningLocalization {
 
 /**
  * The Classes view's state (issue 5), kept across tab switches: the map method, Grad-CAM layer, box
- * threshold and selected class; what the model supports; and the localization evaluation that runs over
- * the open folder (a job: it keeps running while other views are shown) with its last report.
+ * threshold and selected class; what the model supports; and the two evaluations over the open folder —
+ * localization, and mean deletion / insertion curves — which are jobs (they keep running while other views
+ * are shown), with their last reports.
  */
 export const useClassMaps = defineStore('classMaps', () => {
   const selection = useSelection()
@@ -31,6 +32,8 @@ export const useClassMaps = defineStore('classMaps', () => {
   const running = shallowRef<RunningLocalization | null>(null)
   const tick = ref(0) // bumped on progress: RunningLocalization is shallow
   const report = shallowRef<LocalizationReport | null>(null)
+  const faithRunning = shallowRef<RunningLocalization | null>(null)
+  const faithReport = shallowRef<FolderFaithfulness | null>(null)
 
   const supported = computed(() => info.value?.methods.filter((m) => m.unsupported === null).map((m) => m.name) ?? [])
 
@@ -40,6 +43,7 @@ export const useClassMaps = defineStore('classMaps', () => {
     layer.value = null
     classIndex.value = null
     report.value = null
+    faithReport.value = null
     if (!modelId) return
     try {
       const got = await jobs.call('getMapMethods', { modelId }, { label: 'Reading the class-map methods of the model' })
@@ -90,6 +94,37 @@ export const useClassMaps = defineStore('classMaps', () => {
     running.value?.controller.abort()
   }
 
+  /** Mean deletion / insertion curves of `methods` (and a random order) over the open folder. */
+  async function averageFaithfulness(methods: MapMethodName[], limit: number | undefined): Promise<void> {
+    const modelId = selection.modelId
+    const dataDir = selection.imageFolder?.root
+    if (!modelId || !dataDir || faithRunning.value || methods.length === 0) return
+    const run: RunningLocalization = { dataDir, controller: new AbortController(), progress: null }
+    faithRunning.value = run
+    try {
+      faithReport.value = await jobs.call(
+        'startFaithfulness',
+        { modelId, dataDir, methods, limit, points: 26 },
+        {
+          label: `Deletion / insertion over ${basename(dataDir)}`,
+          signal: run.controller.signal,
+          onProgress: (p) => {
+            run.progress = p
+            tick.value++
+          },
+        },
+      )
+    } catch {
+      // cancelled or toasted
+    } finally {
+      faithRunning.value = null
+    }
+  }
+
+  function cancelFaithfulness(): void {
+    faithRunning.value?.controller.abort()
+  }
+
   watch(
     () => selection.modelId,
     () => void refreshInfo(),
@@ -104,5 +139,23 @@ export const useClassMaps = defineStore('classMaps', () => {
     },
   )
 
-  return { info, method, layer, threshold, classIndex, supported, running, tick, report, refreshInfo, selectClass, localize, cancel }
+  return {
+    info,
+    method,
+    layer,
+    threshold,
+    classIndex,
+    supported,
+    running,
+    tick,
+    report,
+    faithRunning,
+    faithReport,
+    refreshInfo,
+    selectClass,
+    localize,
+    cancel,
+    averageFaithfulness,
+    cancelFaithfulness,
+  }
 })
