@@ -14,9 +14,9 @@
  * indices; xmax is the last column inside the box, so width = xmax − xmin + 1 and IoU counts pixels
  * (the devkit's `+ 1`). PASCAL VOC files number pixels from 1: subtract 1 when reading them to compare.
  *
- * Many thresholds at once: `componentSweep` adds pixels in decreasing value order to a union-find, so the
- * components at every τ of a grid come from one pass (components only merge as τ falls), instead of one
- * labelling per threshold.
+ * Many thresholds at once: `componentSweep` adds pixels level by level (highest threshold first) to a
+ * union-find, so the components at every τ of a grid come from one pass (components only merge as τ falls),
+ * instead of one labelling per threshold.
  */
 import type { InputGeometry } from '../images/preprocess'
 import type { ClassMap } from '../maps/types'
@@ -149,7 +149,29 @@ export function normalizeMap(values: Float32Array): Float32Array {
 export function componentSweep(normalized: Float32Array, width: number, height: number, thresholds: readonly number[]): Component[][] {
   const n = width * height
   if (normalized.length !== n) throw new Error(`componentSweep: ${normalized.length} values for a ${width}×${height} map`)
-  const order = Uint32Array.from({ length: n }, (_, i) => i).sort((a, b) => normalized[b]! - normalized[a]! || a - b)
+  // Thresholds from high to low; each pixel enters at the first level it passes. The union-find after a
+  // level does not depend on the order pixels entered in, so bucketing by level replaces a sort.
+  const byDescending = thresholds.map((t, i) => ({ t, i })).sort((a, b) => b.t - a.t)
+  const levels = byDescending.length
+  const bucketStart = new Int32Array(levels + 1)
+  const level = new Int32Array(n)
+  for (let p = 0; p < n; p++) {
+    const v = normalized[p]!
+    // First level (in descending order) whose threshold v reaches; `levels` when none.
+    let lo = 0
+    let hi = levels
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      if (v >= byDescending[mid]!.t) hi = mid
+      else lo = mid + 1
+    }
+    level[p] = lo
+    if (lo < levels) bucketStart[lo + 1]!++
+  }
+  for (let l = 0; l < levels; l++) bucketStart[l + 1] = bucketStart[l + 1]! + bucketStart[l]!
+  const order = new Int32Array(bucketStart[levels]!)
+  const fill = bucketStart.slice(0, levels)
+  for (let p = 0; p < n; p++) if (level[p]! < levels) order[fill[level[p]!]!++] = p
   const parent = new Int32Array(n).fill(-1) // -1: not added yet
   const area = new Int32Array(n)
   const xmin = new Int32Array(n)
@@ -157,7 +179,9 @@ export function componentSweep(normalized: Float32Array, width: number, height: 
   const xmax = new Int32Array(n)
   const ymax = new Int32Array(n)
   const first = new Int32Array(n) // smallest pixel index of the component, for deterministic ties
-  const roots = new Set<number>()
+  // Roots ever made, and whether each is still one (a Set's add / delete per pixel costs more than the labelling).
+  let roots: number[] = []
+  const isRoot = new Uint8Array(n)
   const find = (i: number): number => {
     let r = i
     while (parent[r] !== r) r = parent[r]!
@@ -172,7 +196,11 @@ export function componentSweep(normalized: Float32Array, width: number, height: 
     let ra = find(a)
     let rb = find(b)
     if (ra === rb) return
-    if (area[ra]! < area[rb]!) [ra, rb] = [rb, ra]
+    if (area[ra]! < area[rb]!) {
+      const t = ra
+      ra = rb
+      rb = t
+    }
     parent[rb] = ra
     area[ra] = area[ra]! + area[rb]!
     xmin[ra] = Math.min(xmin[ra]!, xmin[rb]!)
@@ -180,15 +208,14 @@ export function componentSweep(normalized: Float32Array, width: number, height: 
     xmax[ra] = Math.max(xmax[ra]!, xmax[rb]!)
     ymax[ra] = Math.max(ymax[ra]!, ymax[rb]!)
     first[ra] = Math.min(first[ra]!, first[rb]!)
-    roots.delete(rb)
+    isRoot[rb] = 0
   }
 
-  const byDescending = thresholds.map((t, i) => ({ t, i })).sort((a, b) => b.t - a.t)
   const result: Component[][] = new Array(thresholds.length)
-  let next = 0
-  for (const { t, i: slot } of byDescending) {
-    while (next < n && normalized[order[next]!]! >= t) {
-      const p = order[next++]!
+  for (let l = 0; l < levels; l++) {
+    const slot = byDescending[l]!.i
+    for (let next = bucketStart[l]!; next < bucketStart[l + 1]!; next++) {
+      const p = order[next]!
       const x = p % width
       const y = (p - x) / width
       parent[p] = p
@@ -196,7 +223,8 @@ export function componentSweep(normalized: Float32Array, width: number, height: 
       xmin[p] = xmax[p] = x
       ymin[p] = ymax[p] = y
       first[p] = p
-      roots.add(p)
+      isRoot[p] = 1
+      roots.push(p)
       for (let dy = -1; dy <= 1; dy++) {
         const yy = y + dy
         if (yy < 0 || yy >= height) continue
@@ -208,7 +236,8 @@ export function componentSweep(normalized: Float32Array, width: number, height: 
         }
       }
     }
-    const comps = [...roots].map((r) => ({ r, area: area[r]!, first: first[r]! }))
+    roots = roots.filter((r) => isRoot[r] === 1)
+    const comps = roots.map((r) => ({ r, area: area[r]!, first: first[r]! }))
     comps.sort((a, b) => b.area - a.area || a.first - b.first)
     result[slot] = comps.map(({ r }) => ({ area: area[r]!, box: { xmin: xmin[r]!, ymin: ymin[r]!, xmax: xmax[r]!, ymax: ymax[r]! } }))
   }
