@@ -14,6 +14,7 @@ import {
   normalizeMap,
   type PixelBox,
 } from '../../src/main/engine/localization/boxes'
+import { blendHeatmap, drawBox, jet } from '../../src/main/engine/localization/heatmapImage'
 import type { ClassMap } from '../../src/main/engine/maps/types'
 
 const box = (xmin: number, ymin: number, xmax: number, ymax: number): PixelBox => ({ xmin, ymin, xmax, ymax })
@@ -147,4 +148,18 @@ test('a class map to its box: upsample, normalise, 20 % of the max, largest comp
   assert.deepEqual(classMapBox(map, g).box, box(0, 0, 2, 2))
   // The same map with an offset and a scale (CAM values can be negative): the same boxes.
   assert.deepEqual(classMapBox(classMap(2, 2, [3, -5, -5, -5]), g, 0.5).box, box(0, 0, 1, 1))
+})
+
+test('heat-map drawing: jet end points, 50 % blend, box outlines clipped to the image', () => {
+  assert.deepEqual(jet(0), [0, 0, 128])
+  assert.deepEqual(jet(0.5), [128, 255, 128])
+  assert.deepEqual(jet(1), [128, 0, 0])
+  const rgb = new Uint8Array(4 * 4 * 3).fill(100)
+  const blended = blendHeatmap(rgb, new Float32Array(16).fill(1), 4, 4)
+  assert.deepEqual([...blended.subarray(0, 3)], [114, 50, 50])
+  const canvas = new Uint8Array(4 * 4 * 3)
+  // A box from (1, 1) to (4, 4), past the right and bottom edges: only its left and top sides are drawn.
+  drawBox(canvas, 4, 4, box(1, 1, 4, 4), [255, 0, 0])
+  const red = [...Array(16).keys()].filter((p) => canvas[p * 3] === 255).map((p) => [p % 4, Math.floor(p / 4)])
+  assert.deepEqual(red, [[1, 1], [2, 1], [3, 1], [1, 2], [1, 3]])
 })
