@@ -641,6 +641,12 @@ export const methods = {
     }),
     FolderFaithfulness,
   ),
+  /** Which of the model's classes each class folder of an image folder holds (null: none), as `classify` maps them. */
+  getClassFolders: method(
+    'engine',
+    z.object({ modelId: z.string(), dataDir: z.string().min(1), folders: z.array(z.string()) }),
+    z.array(z.object({ folder: z.string(), classIndex: z.number().int().nullable() })),
+  ),
   /** The fully-convolutional rewrite of a flatten → dense network on one image at a larger input: class probabilities per position. */
   getClassMapGrid: method(
     'engine',

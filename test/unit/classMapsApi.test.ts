@@ -229,3 +229,14 @@ test('startFaithfulness: mean curves over a folder for a method and the random b
   for (const m of r.methods) assert.ok(Math.abs(m.deletionAuc - m.deletion.auc) < 1e-9 && m.deletion.scores.length === 11)
   assert.deepEqual([progress.at(-1)!.done, progress.at(-1)!.total], [4, 4])
 })
+
+test('getClassFolders: the demo class folders map to the model’s classes through classes.json; others to null', async () => {
+  const folders = [DEMO_CLASSES[3]!.id, DEMO_CLASSES[12]!.id, 'spiral', 'not_a_class']
+  const r = await call('getClassFolders', { modelId: gap.id, dataDir: val, folders })
+  assert.deepEqual(r, [
+    { folder: DEMO_CLASSES[3]!.id, classIndex: 3 },
+    { folder: DEMO_CLASSES[12]!.id, classIndex: 12 },
+    { folder: 'spiral', classIndex: 12 },
+    { folder: 'not_a_class', classIndex: null },
+  ])
+})

@@ -4,7 +4,7 @@ import { initBackend } from './backend'
 import type { JobContext } from './context'
 import { listImageFolder } from './images/imageFolder'
 import { computeActivations } from './methods/activations'
-import { getClassMapGrid, getClassMaps, getFaithfulness, getMapMethods, startFaithfulness, startLocalization } from './methods/classMaps'
+import { getClassFolders, getClassMapGrid, getClassMaps, getFaithfulness, getMapMethods, startFaithfulness, startLocalization } from './methods/classMaps'
 import { busyWork } from './methods/busyWork'
 import { getFilters } from './methods/filters'
 import type { LoadedModel } from './model'
@@ -95,6 +95,10 @@ class Engine implements EngineService {
       case 'startFaithfulness': {
         const p = parseParams(method, raw)
         return startFaithfulness(await this.model(p.modelId), p, ctx)
+      }
+      case 'getClassFolders': {
+        const p = parseParams(method, raw)
+        return getClassFolders(await this.model(p.modelId), p.dataDir, p.folders)
       }
       case 'getClassMapGrid': {
         const p = parseParams(method, raw)

@@ -6,6 +6,7 @@
  * - getClassMaps: for one image, its top-5 predictions, per class the map (on the method's grid) and its box
  *   in image pixels at the threshold, and the boxes of the image's annotation when one is found.
  * - getClassMapGrid: the fully-convolutional rewrite of the model run on the image at a larger input.
+ * - getClassFolders: the class each class folder holds (WordNet id, label or classes.json, as `classify`).
  * - startLocalization: the dataset evaluation (localization/evaluate.ts) for the chosen methods.
  * - getFaithfulness / startFaithfulness: deletion and insertion curves (faithfulness/deletionInsertion.ts) of
  *   one image's map, with a random pixel order as the baseline, or averaged over a folder.
@@ -225,4 +226,9 @@ export async function startFaithfulness(model: LoadedModel, p: Omit<Params<'star
   const methods = [...p.methods.map((name) => runnableMethod(model, name)), 'random' as const]
   const r = await folderFaithfulness(model, resolve(p.dataDir), methods, { limit: p.limit, points: p.points }, ctx)
   return { dataDir: r.root, images: r.images, methods: r.methods, skipped: r.skipped, seconds: r.seconds }
+}
+
+export async function getClassFolders(model: LoadedModel, dataDir: string, folders: string[]): Promise<{ folder: string; classIndex: number | null }[]> {
+  const classes = classResolver(model, resolve(dataDir))
+  return Promise.all(folders.map(async (folder) => ({ folder, classIndex: await classes.index(folder) })))
 }

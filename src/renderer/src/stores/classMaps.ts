@@ -35,6 +35,9 @@ export const useClassMaps = defineStore('classMaps', () => {
   const faithRunning = shallowRef<RunningLocalization | null>(null)
   const faithReport = shallowRef<FolderFaithfulness | null>(null)
 
+  /** The model class each class folder of the open image folder holds (null: none the model has). */
+  const folderClasses = shallowRef<Map<string, number | null>>(new Map())
+
   const supported = computed(() => info.value?.methods.filter((m) => m.unsupported === null).map((m) => m.name) ?? [])
 
   async function refreshInfo(): Promise<void> {
@@ -54,6 +57,19 @@ export const useClassMaps = defineStore('classMaps', () => {
     }
     // CAM needs a GAP head: fall back to the first method this model supports.
     if (!supported.value.includes(method.value)) method.value = supported.value[0] ?? method.value
+  }
+
+  async function refreshFolderClasses(): Promise<void> {
+    const modelId = selection.modelId
+    const folder = selection.imageFolder
+    folderClasses.value = new Map()
+    if (!modelId || !folder || folder.classes.length === 0) return
+    try {
+      const got = await jobs.call('getClassFolders', { modelId, dataDir: folder.root, folders: folder.classes }, { label: 'Matching class folders to the model’s classes', quiet: true })
+      if (selection.modelId === modelId && selection.imageFolder === folder) folderClasses.value = new Map(got.map((f) => [f.folder, f.classIndex]))
+    } catch {
+      // quiet: a model without class scores has no classes to match; the strip then offers the whole folder
+    }
   }
 
   function selectClass(index: number | null): void {
@@ -130,6 +146,11 @@ export const useClassMaps = defineStore('classMaps', () => {
     () => void refreshInfo(),
     { immediate: true },
   )
+  watch(
+    () => [selection.modelId, selection.imageFolder] as const,
+    () => void refreshFolderClasses(),
+    { immediate: true },
+  )
   // The Activations view selecting a unit of the output layer selects that class here.
   watch(
     () => [selection.layer, selection.unit] as const,
@@ -146,6 +167,7 @@ export const useClassMaps = defineStore('classMaps', () => {
     threshold,
     classIndex,
     supported,
+    folderClasses,
     running,
     tick,
     report,
