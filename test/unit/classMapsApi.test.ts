@@ -200,20 +200,20 @@ test('getClassMapGrid: the fc network rewritten as convolutions; at the training
 test('getFaithfulness: deletion / insertion curves of a CAM, from the image’s probability, against a random order', async () => {
   const path = image(6) // gold star, classified right with a clear map
   const maps = await call('getClassMaps', { modelId: gap.id, image: path, method: 'cam', top: 1 })
-  const f = await call('getFaithfulness', { modelId: gap.id, image: path, method: 'cam' })
+  const f = await call('getFaithfulness', { modelId: gap.id, image: path, method: 'cam', points: 26 })
   assert.equal(f.classIndex, maps.predictions[0]!.index, 'default: the top-1 class')
   assert.equal(f.label, 'gold star')
   for (const curve of [f.deletion, f.insertion, f.random.deletion, f.random.insertion]) {
-    assert.equal(curve.fractions.length, 51)
-    assert.deepEqual([curve.fractions[0], curve.fractions[50]], [0, 1])
+    assert.equal(curve.fractions.length, 26)
+    assert.deepEqual([curve.fractions[0], curve.fractions[25]], [0, 1])
   }
   const p = maps.predictions[0]!.score
   assert.ok(Math.abs(f.deletion.scores[0]! - p) < 1e-4, `nothing deleted: the image's probability ${p}, got ${f.deletion.scores[0]}`)
-  assert.ok(Math.abs(f.insertion.scores[50]! - p) < 1e-4, `everything inserted: the image's probability ${p}, got ${f.insertion.scores[50]}`)
+  assert.ok(Math.abs(f.insertion.scores[25]! - p) < 1e-4, `everything inserted: the image's probability ${p}, got ${f.insertion.scores[25]}`)
   // Insertion by the CAM order restores the star from the blur far sooner than a random order. (Deletion is no
   // such test here: zeroing 2–4 % of the pixels at random already destroys the demo net's prediction.)
   assert.ok(f.insertion.auc > f.random.insertion.auc + 0.2, `insertion AUC: CAM ${f.insertion.auc} vs random ${f.random.insertion.auc}`)
-  assert.ok(f.deletion.scores[50]! < 0.05 && f.deletion.auc < 0.5, `deleting the CAM's pixels removes the star: AUC ${f.deletion.auc}`)
+  assert.ok(f.deletion.scores[25]! < 0.05 && f.deletion.auc < 0.5, `deleting the CAM's pixels removes the star: AUC ${f.deletion.auc}`)
 
   const other = await call('getFaithfulness', { modelId: gap.id, image: path, method: 'gradcam', class: 3, points: 11 })
   assert.equal(other.classIndex, 3)
@@ -223,11 +223,11 @@ test('getFaithfulness: deletion / insertion curves of a CAM, from the image’s 
 
 test('startFaithfulness: mean curves over a folder for a method and the random baseline, with progress', async () => {
   const progress: Progress[] = []
-  const r = await call('startFaithfulness', { modelId: gap.id, dataDir: val, methods: ['cam'], limit: 4, points: 11 }, context((p) => progress.push(p)))
-  assert.equal(r.images, 4)
-  assert.deepEqual(r.methods.map((m) => [m.method, m.label, m.images]), [['cam', 'CAM', 4], ['random', 'Random order', 4]])
+  const r = await call('startFaithfulness', { modelId: gap.id, dataDir: val, methods: ['cam'], limit: 2, points: 11 }, context((p) => progress.push(p)))
+  assert.equal(r.images, 2)
+  assert.deepEqual(r.methods.map((m) => [m.method, m.label, m.images]), [['cam', 'CAM', 2], ['random', 'Random order', 2]])
   for (const m of r.methods) assert.ok(Math.abs(m.deletionAuc - m.deletion.auc) < 1e-9 && m.deletion.scores.length === 11)
-  assert.deepEqual([progress.at(-1)!.done, progress.at(-1)!.total], [4, 4])
+  assert.deepEqual([progress.at(-1)!.done, progress.at(-1)!.total], [2, 2])
 })
 
 test('getClassFolders: the demo class folders map to the model’s classes through classes.json; others to null', async () => {
