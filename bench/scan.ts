@@ -1,8 +1,8 @@
 /**
  * `convscope scan` throughput and memory against an independent PyTorch reference doing the same work (issue 4).
  *
- *   node --import tsx bench/scan.ts [--suite demo|mobilenet|all] [--images N] [--workers W] [--batch B]
- *                                   [--rounds R] [--ref-setups PxTxL[c],...] [--profile] [--memory] [--out FILE]
+ *   node --import tsx bench/scan.ts [--suite demo|mobilenet|all|none] [--images N] [--workers W] [--batch B]
+ *                                   [--rounds R] [--ref-setups PxTxL[c],...] [--profile | --profile-only] [--memory] [--out FILE]
  *
  * Suites (datasets and models are made once under .cache/bench/):
  * - demo: the bundled `gap` network (64² input) over N demo val images (128² JPEGs, stretched to 64²),
@@ -33,6 +33,7 @@
  * process (as runScan.ts does them: sharp decode + preprocess, tfjs forward to the layers, per-channel max /
  * argmax on the backend and download, top-K offers in JS) against the reference with 1 thread and no loader
  * workers (PIL decode + preprocess, torch forward, reduction + top-K), over the first min(N, 160) images.
+ * (--profile-only: just that, no comparison runs.)
  * --memory adds the memory check: the demo suite's convscope scan over 1 000 and 10 000 images.
  * Results: a table on stdout and bench/results/scan-<date>.json.
  */
@@ -74,6 +75,7 @@ const { values } = parseArgs({
     'ref-setups': { type: 'string', default: `1x${CORES}x${CORES},1x1x1,${CORES}x1x0` },
     rounds: { type: 'string', default: '1' },
     profile: { type: 'boolean', default: false },
+    'profile-only': { type: 'boolean', default: false },
     out: { type: 'string' },
   },
 })
@@ -655,14 +657,14 @@ function printTable(results: SuiteResult[], memory: MemoryResult[]): void {
 }
 
 async function main(): Promise<void> {
-  const suites = values.suite === 'all' ? ['demo', 'mobilenet'] : [values.suite!]
-  for (const s of suites) if (s !== 'demo' && s !== 'mobilenet') throw new Error(`--suite must be demo, mobilenet or all, not ${s}`)
+  const suites = values.suite === 'all' ? ['demo', 'mobilenet'] : values.suite === 'none' ? [] : [values.suite!]
+  for (const s of suites) if (s !== 'demo' && s !== 'mobilenet') throw new Error(`--suite must be demo, mobilenet, all or none, not ${s}`)
   await mkdir(CACHE, { recursive: true })
   const results: SuiteResult[] = []
   const gap = join(ROOT, 'resources/demo-models/gap')
   let demoData: string | null = null
   const demo = async () => (demoData ??= await demoImages(128, 715))
-  for (const suite of suites) {
+  for (const suite of values['profile-only'] ? [] : suites) {
     if (suite === 'demo') {
       results.push(await runSuite('demo', gap, await demo(), Number(values.images ?? 2000), rounds))
     } else {
@@ -671,7 +673,7 @@ async function main(): Promise<void> {
     }
   }
   const profiles: ProfileResult[] = []
-  if (values.profile) {
+  if (values.profile || values['profile-only']) {
     for (const suite of suites) {
       const [model, data] = suite === 'demo' ? [gap, await demo()] : [await mobileNetModel(await demoImages(224, 36)), await demoImages(224, 36)]
       const limit = Math.min(160, Number(values.images ?? (suite === 'demo' ? 2000 : 280)))
