@@ -157,6 +157,8 @@ async function checkpointPosition(dir: string): Promise<number | null> {
   return (JSON.parse(buf.subarray(8, 8 + buf.readUInt32LE(4)).toString()) as { position: number }).position
 }
 
+const RUN_LIMIT_MS = 180_000
+
 /** `convscope scan --workers 2` as its own process group (checkpoint after every image); `kill` is called once, when `when` says so. */
 function cliRun(out: string, when?: () => Promise<boolean>, kill: (pid: number) => void = (pid) => process.kill(-pid, 'SIGKILL')): Promise<{ killed: boolean; code: number | null; stderr: string }> {
   const child = spawn(process.execPath, [BIN, 'scan', ...scanArgs(out, '--workers', '2', '--batch', '1')], {
@@ -171,18 +173,28 @@ function cliRun(out: string, when?: () => Promise<boolean>, kill: (pid: number) 
   if (when) {
     const poll = async () => {
       if (child.exitCode !== null) return
-      if (await when()) {
-        kill(child.pid!)
-        killed = true
+      if (await when().catch(() => false)) {
+        try {
+          kill(child.pid!)
+          killed = true
+        } catch (e) {
+          stderr += `\n[test] kill failed: ${(e as Error).message}`
+        }
         return
       }
       timer = setTimeout(poll, 3)
     }
     void poll()
   }
+  // A run that hangs fails the test with what its processes were doing, instead of blocking it.
+  const watchdog = setTimeout(() => {
+    stderr += `\n[test] still running after ${RUN_LIMIT_MS / 1000} s; processes:\n${execFileSync('ps', ['-o', 'pid,stat,etime,args', '-g', String(child.pid)], { encoding: 'utf8' })}`
+    process.kill(-child.pid!, 'SIGKILL')
+  }, RUN_LIMIT_MS)
   return new Promise((resolve) =>
     child.on('exit', (code) => {
       clearTimeout(timer)
+      clearTimeout(watchdog)
       resolve({ killed, code, stderr })
     }),
   )

@@ -127,13 +127,18 @@ export async function runScanWorkers(options: WorkerScanOptions): Promise<ScanMa
     const args = ['scan', ...options.args, '--out', workerDir(out, w, workers), '--shard', `${part.index}/${part.count}`]
     // execArgv []: the worker needs none of this process's flags (tsx is registered by bin/convscope.mjs).
     const child = fork(bin, args, { env, execArgv: [], stdio: ['ignore', 'ignore', 'pipe', 'ipc'] })
+    let settle: (e: { code: number | null; signal: NodeJS.Signals | null }) => void = () => {}
     const r: Running = {
       w,
       shard: part,
       child,
       stderr: '',
       progress: null,
-      exit: new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal }))),
+      // 'close', not 'exit': it comes after the last stderr bytes, which the error message shows.
+      exit: new Promise((resolve) => {
+        settle = resolve
+        child.on('close', (code, signal) => resolve({ code, signal }))
+      }),
     }
     child.stderr!.setEncoding('utf8')
     child.stderr!.on('data', (d: string) => (r.stderr = (r.stderr + d).slice(-STDERR_TAIL)))
@@ -146,8 +151,11 @@ export async function runScanWorkers(options: WorkerScanOptions): Promise<ScanMa
         options.onStarted?.({ backend: m.backend, layers: m.layers })
       }
     })
-    // A fork that cannot start at all (e.g. EAGAIN) emits 'error' and then 'exit'.
-    child.on('error', (e) => (r.stderr += `\n${e.message}`))
+    // A fork that cannot start at all (e.g. EAGAIN) emits 'error', and then maybe no 'close'.
+    child.on('error', (e) => {
+      r.stderr += `\ncould not run ${bin}: ${e.message}`
+      if (child.pid === undefined) settle({ code: null, signal: null })
+    })
     running.push(r)
   }
 
@@ -159,30 +167,30 @@ export async function runScanWorkers(options: WorkerScanOptions): Promise<ScanMa
   }
   const onAbort = () => stopAll()
   options.signal?.addEventListener('abort', onAbort)
-  let failure: { r: Running; code: number | null; signal: NodeJS.Signals | null } | null = null
+  const failed: { r: Running; code: number | null; signal: NodeJS.Signals | null }[] = []
   try {
     await Promise.all(
       running.map(async (r) => {
         const { code, signal } = await r.exit
-        if (code === 0) return
+        if (code === 0 && r.child.pid !== undefined) return
         // The first failure stops the others (they checkpoint, so a rerun resumes them).
-        if (!stopping) {
-          failure = { r, code, signal }
-          stopAll()
-        }
+        if (!stopping) failed.push({ r, code, signal })
+        stopAll()
       }),
     )
   } finally {
     options.signal?.removeEventListener('abort', onAbort)
   }
+  const failure = failed[0]
   if (failure) {
-    const { r, code, signal } = failure as { r: Running; code: number | null; signal: NodeJS.Signals | null }
-    const how = signal ? `was killed by ${signal}` : `failed (exit code ${code})`
+    const { r, code, signal } = failure
+    const how = signal ? `was killed by ${signal}` : code === null ? 'could not start' : `failed (exit code ${code})`
     const tail = r.stderr.trim()
     // Exit code 2 is a usage error (bad option, folder holding another scan): the same for every worker.
     throw new ConvscopeError(code === 2 ? 'BAD_REQUEST' : 'INTERNAL', `worker ${r.w + 1} of ${workers} (shard ${r.shard.index}/${r.shard.count}) ${how}${tail ? `; its last output:\n${tail}` : ''}`)
   }
-  if (stopping) throw new ConvscopeError('CANCELLED', 'scan cancelled; run it again with the same arguments to resume')
+  // Stopped by the signal (a worker that had already finished keeps its result for the rerun).
+  if (running.some((r) => r.child.exitCode !== 0)) throw new ConvscopeError('CANCELLED', 'scan cancelled; run it again with the same arguments to resume')
 
   const dirs = running.map((r) => workerDir(out, r.w, workers))
   const manifest = await mergeScans(dirs, out, { as: shard, timing: 'parallel' })
