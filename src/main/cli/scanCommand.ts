@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs'
 import { ConvscopeError } from '../../shared/api'
 import { listDataset } from '../engine/images/imageList'
 import { defaultScanLayers, runScan } from '../engine/scan/runScan'
-import { CHECKPOINT_FILE, MANIFEST_FILE, parseShard, type ScanManifest } from '../engine/scan/manifest'
+import { CHECKPOINT_FILE, MANIFEST_FILE, parseShard, shardIndices, type ScanManifest } from '../engine/scan/manifest'
 import { WORKER_ENV, WORKERS_DIR, runScanWorkers, unfinishedWorkerCount, type WorkerMessage } from '../engine/scan/workers'
 import { withModel } from './engineSession'
 import { progressBar } from './progressBar'
@@ -124,7 +124,7 @@ export const scanCommand: Command = {
           if (layers.length === 0) throw new ConvscopeError('BAD_REQUEST', 'the model has no spatial conv/pool layer after the first; name layers with --layers')
           if (worker) send({ kind: 'scan-started', backend: tf.getBackend(), layers })
           else console.error(`convscope scan: ${folder.images.length} images, layers ${layers.join(', ')}, top ${k}${shard ? `, shard ${shard.index}/${shard.count}` : ''}`)
-          return runScan({
+          const result = await runScan({
             model,
             images: folder.images.map((i) => i.path),
             classNames: folder.images.map((i) => i.className),
@@ -138,6 +138,12 @@ export const scanCommand: Command = {
             signal: abort.signal,
             onProgress: worker ? (p) => send({ kind: 'scan-progress', done: p.done, total: p.total, skipped: p.skipped }) : onProgress,
           })
+          if (worker) {
+            // Also when the result was there already (runScan then reports nothing): the parent's bar waits for every worker.
+            const total = shardIndices(result.dataset.count, result.shard).length
+            send({ kind: 'scan-progress', done: total, total, skipped: result.skipped.length })
+          }
+          return result
         })
       }
     } finally {
