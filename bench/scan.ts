@@ -63,6 +63,7 @@ const CACHE = join(ROOT, '.cache/bench')
 const CLI = join(ROOT, 'bin/convscope.mjs')
 const PYTHON = '/usr/bin/python3'
 const REFERENCE = join(ROOT, 'bench/reference/scan_reference.py')
+const REFERENCE_MERGE = join(ROOT, 'bench/reference/merge_reference.py')
 const CORES = availableParallelism()
 
 const { values } = parseArgs({
@@ -362,7 +363,7 @@ async function runReference(model: string, manifest: ScanManifest, scratch: stri
   const dirs = Array.from({ length: setup.procs }, (_, i) => join(scratch, `reference-shard-${i}`))
   const script =
     dirs.map((dir, i) => `${PYTHON} ${args(i, dir).map(q).join(' ')} > ${q(dir + '.json')} &`).join('\n') +
-    `\nfor j in $(jobs -p); do wait $j || exit 1; done\n${PYTHON} ${q(REFERENCE)} --merge ${dirs.map(q).join(' ')} --out ${q(out)}\n`
+    `\nfor j in $(jobs -p); do wait $j || exit 1; done\n${PYTHON} ${q(REFERENCE_MERGE)} ${dirs.map(q).join(' ')} --out ${q(out)}\n`
   const m = mustSucceed(await measure('bash', ['-c', script]), 'reference scan (shards + merge)')
   const parts = await Promise.all(dirs.map(async (d) => JSON.parse((await readFile(d + '.json', 'utf8')).trim().split('\n').at(-1)!) as Report))
   const scanSeconds = Math.max(...parts.map((p) => p.scanSeconds))

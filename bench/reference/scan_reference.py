@@ -3,7 +3,6 @@ The work of `convscope scan`, done independently with PyTorch: the baseline benc
 
     /usr/bin/python3 bench/reference/scan_reference.py --model DIR --images LIST --layers a,b --out DIR
         [--k 16] [--batch 16] [--threads N] [--loader-workers N] [--channels-last] [--shard i/n]
-    /usr/bin/python3 bench/reference/scan_reference.py --merge SHARD_DIR... --out DIR
 
 For every image of LIST (absolute paths, one per line, in convscope's order): PIL decode to RGB, resize as
 the model's convscope.json says (stretch / center-crop / pad, with the geometry of
@@ -19,7 +18,7 @@ like libvips' 'linear' kernel that convscope asks sharp for. On the demo images 
 Decoding and resizing run in a torch DataLoader with --loader-workers processes (0: in the main process);
 the forward pass uses torch.set_num_threads(--threads). Prints one JSON line with the timing; writes
 <layer>.topk.images.npy (int32 [units, K]), <layer>.topk.values.npy (float32) and <layer>.maxima.npy.
-With --shard i/n it scans images i, i + n, … (as convscope's shards); --merge joins n such folders, so that
+With --shard i/n it scans images i, i + n, … (as convscope's shards); merge_reference.py joins n such folders, so that
 n single-threaded processes (one per core, like convscope's --workers) can be compared too.
 """
 from __future__ import annotations
@@ -110,54 +109,19 @@ def collate(items):
     return torch.tensor([i for i, _ in good]), torch.stack([x for _, x in good])
 
 
-def merge(dirs: list[str], out: str) -> int:
-    """Shard folders → one result: top-K by value desc then image index asc; maxima rows interleaved back."""
-    started = time.perf_counter()
-    metas = []
-    for d in dirs:
-        with open(os.path.join(d, 'shard.json'), encoding='utf8') as f:
-            metas.append(json.load(f))
-    total, layers, k = metas[0]['total'], metas[0]['layers'], metas[0]['k']
-    os.makedirs(out, exist_ok=True)
-    for name in layers:
-        values = np.concatenate([np.load(os.path.join(d, f'{name}.topk.values.npy')) for d in dirs], axis=1)
-        images = np.concatenate([np.load(os.path.join(d, f'{name}.topk.images.npy')) for d in dirs], axis=1)
-        yx = np.concatenate([np.load(os.path.join(d, f'{name}.topk.yx.npy')) for d in dirs], axis=1)
-        empty = images < 0
-        key_img = np.where(empty, np.iinfo(np.int32).max, images)
-        order = np.lexsort((key_img, -values.astype(np.float64)), axis=1)[:, :k]
-        np.save(os.path.join(out, f'{name}.topk.values.npy'), np.take_along_axis(values, order, 1))
-        np.save(os.path.join(out, f'{name}.topk.images.npy'), np.take_along_axis(images, order, 1))
-        np.save(os.path.join(out, f'{name}.topk.yx.npy'), np.take_along_axis(yx, order[:, :, None], 1))
-        parts = [np.load(os.path.join(d, f'{name}.maxima.npy'), mmap_mode='r') for d in dirs]
-        merged = np.lib.format.open_memmap(os.path.join(out, f'{name}.maxima.npy'), mode='w+', dtype=np.float16, shape=(total, parts[0].shape[1]))
-        for meta, part in zip(metas, parts):
-            i, n = meta['shard']
-            merged[i::n] = part
-        merged.flush()
-        del merged
-    print(json.dumps({'merged': len(dirs), 'seconds': time.perf_counter() - started}))
-    return 0
-
-
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split('\n')[1])
-    p.add_argument('--model')
-    p.add_argument('--images', help='text file: one absolute image path per line')
-    p.add_argument('--layers')
+    p.add_argument('--model', required=True)
+    p.add_argument('--images', required=True, help='text file: one absolute image path per line')
+    p.add_argument('--layers', required=True)
     p.add_argument('--out', required=True)
-    p.add_argument('--shard', default='0/1', help='i/n: only images whose index is i mod n (merge the n folders with --merge)')
-    p.add_argument('--merge', nargs='+', metavar='SHARD_DIR', help='merge shard folders into --out instead of scanning')
+    p.add_argument('--shard', default='0/1', help='i/n: only images whose index is i mod n (merge the n folders with merge_reference.py)')
     p.add_argument('--k', type=int, default=16)
     p.add_argument('--batch', type=int, default=16)
     p.add_argument('--threads', type=int, default=os.cpu_count() or 1)
     p.add_argument('--loader-workers', type=int, default=os.cpu_count() or 1)
     p.add_argument('--channels-last', action='store_true', help='feed the network NHWC-strided tensors (oneDNN may be faster)')
     args = p.parse_args()
-    if args.merge:
-        return merge(args.merge, args.out)
-    if not (args.model and args.images and args.layers):
-        p.error('--model, --images and --layers are needed to scan')
     shard_index, shard_count = (int(v) for v in args.shard.split('/'))
 
     started = time.perf_counter()
