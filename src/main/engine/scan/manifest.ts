@@ -19,13 +19,15 @@
  * manifest.json (format 1):
  *   format: 1, kind: "convscope-scan", status: "complete"
  *   model: { id, name, dir, preprocessing }  id = content hash of the model files; preprocessing as used
- *   dataset: { id, root, count }           id = sha256 of (relative path, size, mtime) of every image, in order
+ *   dataset: { id, root, count }           id = sha256 of (relative path, size, mtime) of every image, in order;
+ *                                          root = the image folder, or the folder of a file list (imageList.ts)
  *   layers: [{ name, file, units, height, width, receptiveField }]
- *   k, keepMaxima, shard: { index, count }
+ *   k, keepMaxima, shard: { index, count }   also for a scan made by --workers (its workers' shards merged)
  *   images: [{ path, className, width, height }]  path relative to dataset.root (forward slashes); width and
  *                                                 height of the decoded image, null where not scanned here
  *   skipped: [{ index, path, reason }]
- *   timing: { startedAt, finishedAt, seconds, imagesPerSecond, resumed }
+ *   timing: { startedAt, finishedAt, seconds, imagesPerSecond, resumed }  seconds: scanning time, over killed
+ *                                          and resumed runs; merged shards: their sum; --workers: the slowest worker
  */
 import { createHash } from 'node:crypto'
 import { readFile, stat } from 'node:fs/promises'
