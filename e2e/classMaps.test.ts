@@ -106,6 +106,15 @@ test('classes view: top-5 CAMs with boxes, a localization run with its table and
     await waitForText(page.getByTestId('localize-facts'), /28 of 1400 images/, 5_000) // the last finished report stays
   })
 
+  await t.test('the Jobs view lists the evaluations: done, done, cancelled', async () => {
+    await page.getByTestId('tab-jobs').click()
+    const rows = page.locator('[data-testid="job-row"][data-method="startLocalization"], [data-testid="job-row"][data-method="startFaithfulness"]')
+    await waitForCount(rows, 3)
+    const states = await rows.evaluateAll((els) => els.map((e) => `${e.getAttribute('data-method')} ${e.getAttribute('data-state')}`))
+    assert.deepEqual(states.sort(), ['startFaithfulness done', 'startLocalization cancelled', 'startLocalization done'])
+    await page.getByTestId('tab-classes').click()
+  })
+
   await t.test('the fc network: CAM disabled with the reason, and its fully-convolutional class grid', async () => {
     await page.getByTestId('tab-workspace').click()
     await page.getByTestId('model-path-input').fill(join(ROOT, 'resources', 'demo-models', 'fc'))

@@ -1,21 +1,20 @@
 import { defineStore } from 'pinia'
 import { computed, ref, shallowRef, watch } from 'vue'
-import type { FolderFaithfulness, LocalizationReport, MapMethodName, MapMethodsInfo, Progress } from '@shared/api'
+import type { FolderFaithfulness, LocalizationReport, MapMethodName, MapMethodsInfo } from '@shared/api'
 import { basename } from '../lib/format'
-import { useJobs } from './jobs'
+import { useJobs, type Job } from './jobs'
 import { useSelection } from './selection'
 
-export interface RunningLocalization {
-  dataDir: string
-  controller: AbortController
-  progress: Progress | null
-}
+/** The two evaluations over a folder the Classes view starts; both are jobs (api.ts lane 'jobs'). */
+type FolderJob = 'startLocalization' | 'startFaithfulness'
 
 /**
  * The Classes view's state (issue 5), kept across tab switches: the map method, Grad-CAM layer, box
- * threshold and selected class; what the model supports; and the two evaluations over the open folder —
- * localization, and mean deletion / insertion curves — which are jobs (they keep running while other views
- * are shown), with their last reports.
+ * threshold and selected class; what the model supports; the class each folder holds; and the two
+ * evaluations over the open folder — localization, and mean deletion / insertion curves. Those are jobs:
+ * they keep running while other views are shown, the Jobs view lists, cancels and reruns them, and their
+ * state here is read from the jobs store's history (the newest of the current model's), so a run started
+ * anywhere shows here.
  */
 export const useClassMaps = defineStore('classMaps', () => {
   const selection = useSelection()
@@ -28,25 +27,26 @@ export const useClassMaps = defineStore('classMaps', () => {
   const threshold = ref(0.2)
   /** The class whose map the "across images" strip shows; null: the selected image's top-1. */
   const classIndex = ref<number | null>(null)
-
-  const running = shallowRef<RunningLocalization | null>(null)
-  const tick = ref(0) // bumped on progress: RunningLocalization is shallow
-  const report = shallowRef<LocalizationReport | null>(null)
-  const faithRunning = shallowRef<RunningLocalization | null>(null)
-  const faithReport = shallowRef<FolderFaithfulness | null>(null)
-
   /** The model class each class folder of the open image folder holds (null: none the model has). */
   const folderClasses = shallowRef<Map<string, number | null>>(new Map())
 
   const supported = computed(() => info.value?.methods.filter((m) => m.unsupported === null).map((m) => m.name) ?? [])
+
+  /** The newest job of `method` for the current model: running, and the newest finished one. */
+  const ofModel = (j: Job, m: FolderJob) => j.method === m && (j.params as { modelId?: string }).modelId === selection.modelId
+  const newest = (m: FolderJob, state?: Job['state']) => computed(() => [...jobs.history].reverse().find((j) => ofModel(j, m) && (!state || j.state === state)) ?? null)
+  const running = newest('startLocalization', 'running')
+  const lastLocalization = newest('startLocalization', 'done')
+  const report = computed(() => (lastLocalization.value?.result as LocalizationReport | undefined) ?? null)
+  const faithRunning = newest('startFaithfulness', 'running')
+  const lastFaithfulness = newest('startFaithfulness', 'done')
+  const faithReport = computed(() => (lastFaithfulness.value?.result as FolderFaithfulness | undefined) ?? null)
 
   async function refreshInfo(): Promise<void> {
     const modelId = selection.modelId
     info.value = null
     layer.value = null
     classIndex.value = null
-    report.value = null
-    faithReport.value = null
     if (!modelId) return
     try {
       const got = await jobs.call('getMapMethods', { modelId }, { label: 'Reading the class-map methods of the model' })
@@ -79,35 +79,14 @@ export const useClassMaps = defineStore('classMaps', () => {
     if (index !== null && model && selection.layer === model.layers[model.layers.length - 1]?.name) selection.selectUnit(index)
   }
 
-  /** Evaluate localization over the open image folder for `methods`; the report lands in `report`. */
+  /** Evaluate localization over the open image folder for `methods` (the report shows when it is done). */
   async function localize(methods: MapMethodName[], options: { threshold: number; limit?: number }): Promise<void> {
     const modelId = selection.modelId
     const dataDir = selection.imageFolder?.root
     if (!modelId || !dataDir || running.value || methods.length === 0) return
-    const run: RunningLocalization = { dataDir, controller: new AbortController(), progress: null }
-    running.value = run
-    try {
-      report.value = await jobs.call(
-        'startLocalization',
-        { modelId, dataDir, methods, threshold: options.threshold, limit: options.limit },
-        {
-          label: `Localization over ${basename(dataDir)}`,
-          signal: run.controller.signal,
-          onProgress: (p) => {
-            run.progress = p
-            tick.value++
-          },
-        },
-      )
-    } catch {
-      // cancelled or toasted
-    } finally {
-      running.value = null
-    }
-  }
-
-  function cancel(): void {
-    running.value?.controller.abort()
+    await jobs
+      .call('startLocalization', { modelId, dataDir, methods, threshold: options.threshold, limit: options.limit }, { label: `Localization over ${basename(dataDir)}` })
+      .catch(() => null) // cancelled, or toasted
   }
 
   /** Mean deletion / insertion curves of `methods` (and a random order) over the open folder. */
@@ -115,31 +94,11 @@ export const useClassMaps = defineStore('classMaps', () => {
     const modelId = selection.modelId
     const dataDir = selection.imageFolder?.root
     if (!modelId || !dataDir || faithRunning.value || methods.length === 0) return
-    const run: RunningLocalization = { dataDir, controller: new AbortController(), progress: null }
-    faithRunning.value = run
-    try {
-      faithReport.value = await jobs.call(
-        'startFaithfulness',
-        { modelId, dataDir, methods, limit, points: 26 },
-        {
-          label: `Deletion / insertion over ${basename(dataDir)}`,
-          signal: run.controller.signal,
-          onProgress: (p) => {
-            run.progress = p
-            tick.value++
-          },
-        },
-      )
-    } catch {
-      // cancelled or toasted
-    } finally {
-      faithRunning.value = null
-    }
+    await jobs.call('startFaithfulness', { modelId, dataDir, methods, limit, points: 26 }, { label: `Deletion / insertion over ${basename(dataDir)}` }).catch(() => null)
   }
 
-  function cancelFaithfulness(): void {
-    faithRunning.value?.controller.abort()
-  }
+  const cancel = () => running.value && jobs.cancel(running.value.id)
+  const cancelFaithfulness = () => faithRunning.value && jobs.cancel(faithRunning.value.id)
 
   watch(
     () => selection.modelId,
@@ -169,7 +128,6 @@ export const useClassMaps = defineStore('classMaps', () => {
     supported,
     folderClasses,
     running,
-    tick,
     report,
     faithRunning,
     faithReport,
