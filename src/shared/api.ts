@@ -309,7 +309,10 @@ export const MapMethodsInfo = z.object({
   layers: z.array(z.string()),
   /** The layer used when none is given: the last spatial layer before the classifier head. */
   defaultLayer: z.string().nullable(),
-  /** Why the model has no fully-convolutional rewrite (no flatten → dense head), null when it has one. */
+  /**
+   * Why the model has no fully-convolutional rewrite (no flatten → dense or global pooling → dense head), null when
+   * its layers have one; judged from the layer list, so the rewrite may still refuse, with its reason, in getClassMapGrid.
+   */
   fullyConvolutional: z.string().nullable(),
 })
 export type MapMethodsInfo = z.infer<typeof MapMethodsInfo>

@@ -14,6 +14,7 @@ import { ConvscopeError, parseResult, type ModelInfo, type Progress } from '../.
 import type { JobContext } from '../../src/main/engine/context'
 import { DEMO_CLASSES, generateDemoDataset } from '../../src/main/engine/demo'
 import { createEngine, type EngineService } from '../../src/main/engine/engine'
+import { makeTinyGraphModel } from '../fixtures/models'
 
 const MODELS = join(import.meta.dirname, '../../resources/demo-models')
 const PER_CLASS = 2
@@ -66,6 +67,11 @@ test('getMapMethods: every method runs on the GAP network; CAM is refused on the
   assert.ok(cam.unsupported && cam.unsupported.length > 10, `CAM on fc: ${cam.unsupported}`)
   assert.equal(f.methods.filter((m) => m.unsupported === null).length, 3)
   assert.equal(f.fullyConvolutional, null, 'the fc network has a flatten → dense head to rewrite')
+
+  const graph = await makeTinyGraphModel(join(root, 'graph'))
+  const opened = await call('openModel', { path: graph.dir })
+  const g2 = await call('getMapMethods', { modelId: opened.id })
+  assert.match(g2.fullyConvolutional ?? '', /needs a layers model/)
 })
 
 test('getClassMaps: the top-5 CAMs with names, scores, boxes in image pixels, and the annotation’s boxes', async () => {

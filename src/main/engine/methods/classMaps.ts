@@ -16,7 +16,7 @@
  */
 import { relative, resolve, sep } from 'node:path'
 import * as tf from '@tensorflow/tfjs'
-import { ConvscopeError, type ClassMapGrid, type ClassMaps, type Faithfulness, type FolderFaithfulness, type ImageBox, type LocalizationReport, type MapMethodName, type MapMethodsInfo, type Params } from '../../../shared/api'
+import { ConvscopeError, type ClassMapGrid, type ClassMaps, type Faithfulness, type FolderFaithfulness, type ImageBox, type LayerInfo, type LocalizationReport, type MapMethodName, type MapMethodsInfo, type Params } from '../../../shared/api'
 import type { JobContext } from '../context'
 import { readImage } from '../images/readImage'
 import { toInputTensor, toModelInput, type InputGeometry } from '../images/preprocess'
@@ -48,8 +48,28 @@ function fullyConvolutional(model: LoadedModel): Promise<FullyConvolutional | st
   return found
 }
 
+/**
+ * Why the model has no fully-convolutional form, from its layer list alone (null: it has the head the rewrite
+ * takes). Cheap, unlike the rewrite itself (it reads the weights a second time): the rewrite runs, and may
+ * still refuse with a precise reason, only when the class grid is asked for.
+ */
+function fullyConvolutionalHint(model: LoadedModel): string | null {
+  if (model.info.format !== 'layers') return 'the rewrite needs a layers model (its layers and weights by name), and this is a graph model'
+  const layers = model.info.layers
+  const byName = new Map(layers.map((l) => [l.name, l]))
+  /** Through dropout and activations, the layer a dense layer's vector comes from. */
+  const source = (name: string | undefined) => {
+    let l = name === undefined ? undefined : byName.get(name)
+    while (l && (l.type === 'Dropout' || l.kind === 'activation') && l.inbound.length === 1) l = byName.get(l.inbound[0]!)
+    return l
+  }
+  const flatOrPooled = (l: LayerInfo | undefined) => l?.type === 'Flatten' || l?.kind === 'global-pool'
+  const hasHead = layers.some((l) => l.kind === 'dense' && l.inbound.length === 1 && flatOrPooled(source(l.inbound[0])))
+  return hasHead ? null : 'it has no Flatten → Dense or global pooling → Dense head'
+}
+
 export async function getMapMethods(model: LoadedModel): Promise<MapMethodsInfo> {
-  const fcn = await fullyConvolutional(model)
+  const fcnWhyNot = fullyConvolutionalHint(model)
   return {
     methods: MAP_METHOD_NAMES.map((name) => {
       const m = mapMethod(name)
@@ -57,7 +77,7 @@ export async function getMapMethods(model: LoadedModel): Promise<MapMethodsInfo>
     }),
     layers: mapLayers(model),
     defaultLayer: defaultMapLayer(model),
-    fullyConvolutional: typeof fcn === 'string' ? fcn : null,
+    fullyConvolutional: fcnWhyNot,
   }
 }
 
