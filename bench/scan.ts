@@ -33,6 +33,8 @@
  * process (as runScan.ts does them: sharp decode + preprocess, tfjs forward to the layers, per-channel max /
  * argmax on the backend and download, top-K offers in JS) against the reference with 1 thread and no loader
  * workers (PIL decode + preprocess, torch forward, reduction + top-K), over the first min(N, 160) images.
+ * It also times max / argmax done as one JS pass over each downloaded map (checked equal to tfjs' result):
+ * the cost of a change proposed for runScan.ts.
  * (--profile-only: just that, no comparison runs.)
  * --memory adds the memory check: the demo suite's convscope scan over 1 000 and 10 000 images.
  * Results: a table on stdout and bench/results/scan-<date>.json.
@@ -545,6 +547,29 @@ interface StepTimes {
   forwardSeconds: number
   reduceSeconds: number
   topkSeconds: number
+  /** convscope only: max / argmax as one JS pass over the downloaded maps instead (a proposed change), checked equal. */
+  reduceJsSeconds?: number
+}
+
+/** Per image and channel of an NHWC map [n, ..., c] (flattened): the max over space and its first flat position. */
+function maxArgmaxNhwc(data: Float32Array, n: number, c: number): { max: Float32Array; arg: Int32Array } {
+  const max = new Float32Array(n * c).fill(-Infinity)
+  const arg = new Int32Array(n * c)
+  const pixels = data.length / (n * c)
+  for (let i = 0; i < n; i++) {
+    const base = i * c
+    for (let p = 0; p < pixels; p++) {
+      const off = (i * pixels + p) * c
+      for (let u = 0; u < c; u++) {
+        const v = data[off + u]!
+        if (v > max[base + u]!) {
+          max[base + u] = v
+          arg[base + u] = p
+        }
+      }
+    }
+  }
+  return { max, arg }
 }
 
 /** convscope's scan steps, timed one after the other in this process on the backend the CLI would pick. */
@@ -556,7 +581,7 @@ async function profileConvscope(modelDir: string, data: string, limit: number): 
     const shapes = layers.map((name) => model.info.layers.find((l) => l.name === name)!.outputShape as number[])
     const tops = shapes.map((s) => emptyTopK(s.at(-1)!, 16))
     const paths = (await listImageFolder(data, limit)).images.map((i) => i.path)
-    const t: StepTimes = { images: 0, decodeSeconds: 0, forwardSeconds: 0, reduceSeconds: 0, topkSeconds: 0 }
+    const t: StepTimes = { images: 0, decodeSeconds: 0, forwardSeconds: 0, reduceSeconds: 0, topkSeconds: 0, reduceJsSeconds: 0 }
     const run = async (batchPaths: string[], first: number, record: boolean) => {
       const t0 = performance.now()
       const inputs = await Promise.all(batchPaths.map(async (p) => toModelInput(await readImage(p), model.info.preprocessing)))
@@ -569,17 +594,27 @@ async function profileConvscope(modelDir: string, data: string, limit: number): 
         return [flat.max(1), flat.argMax(1)] as const
       }))
       const arrays = await Promise.all(reduced.map(async ([m, a]) => [await m.data(), await a.data()] as const))
-      tf.dispose([x, ...outs, ...reduced.flat()])
       const t3 = performance.now()
+      // The alternative: download each map once and take max / argmax in one JS pass over NHWC (no transposes).
+      const js = outs.map((o) => maxArgmaxNhwc(o.dataSync() as Float32Array, o.shape[0]!, o.shape.at(-1)!))
+      const t3js = performance.now()
+      js.forEach((r, li) => {
+        const [m, a] = arrays[li]!
+        for (let j = 0; j < m.length; j++) {
+          if (r.max[j] !== m[j] || (r.arg[j] !== a[j] && !Number.isNaN(m[j]!))) throw new Error(`JS max/argmax differs from tfjs at layer ${layers[li]}, entry ${j}`)
+        }
+      })
+      tf.dispose([x, ...outs, ...reduced.flat()])
       const indices = batchPaths.map((_, i) => first + i)
       arrays.forEach(([m, a], li) => offerBatch(tops[li]!, m, a, shapes[li]!.length === 3 ? shapes[li]![1]! : 1, indices))
-      const t4 = performance.now()
+      const t4 = performance.now() - (t3js - t3)
       if (record) {
         t.images += batchPaths.length
         t.decodeSeconds += (t1 - t0) / 1000
         t.forwardSeconds += (t2 - t1) / 1000
         t.reduceSeconds += (t3 - t2) / 1000
         t.topkSeconds += (t4 - t3) / 1000
+        t.reduceJsSeconds! += (t3js - t3) / 1000
       }
     }
     await run(paths.slice(0, batch), 0, false) // warm-up: kernels compiled, memory grown
@@ -626,6 +661,7 @@ function printProfile(p: ProfileResult): void {
   console.log(`  forward               ${ms(c.forwardSeconds, c.images).padStart(8)}            ${ms(r.forwardSeconds, r.images).padStart(8)}`)
   console.log(`  max / argmax          ${ms(c.reduceSeconds, c.images).padStart(8)}            ${ms(r.reduceSeconds, r.images).padStart(8)}   (PyTorch: with top-K)`)
   console.log(`  top-K offers          ${ms(c.topkSeconds, c.images).padStart(8)}`)
+  if (c.reduceJsSeconds !== undefined) console.log(`  (max / argmax as one JS pass over the downloaded maps instead: ${ms(c.reduceJsSeconds, c.images)} ms, same results)`)
 }
 
 // ---------------------------------------------------------------------------------------------------
