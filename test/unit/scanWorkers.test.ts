@@ -7,7 +7,7 @@
  */
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFileSync, spawn } from 'node:child_process'
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { mkdtemp, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -160,7 +160,7 @@ async function checkpointPosition(dir: string): Promise<number | null> {
 const RUN_LIMIT_MS = 180_000
 
 /** `convscope scan --workers 2` as its own process group (checkpoint after every image); `kill` is called once, when `when` says so. */
-function cliRun(out: string, when?: () => Promise<boolean>, kill: (pid: number) => void = (pid) => process.kill(-pid, 'SIGKILL')): Promise<{ killed: boolean; code: number | null; stderr: string }> {
+function cliRun(out: string, when?: () => Promise<boolean>, kill: (pid: number) => void = (pid) => process.kill(-pid, 'SIGKILL')): Promise<{ killed: boolean; code: number | null; stderr: string; pid: number }> {
   const child = spawn(process.execPath, [BIN, 'scan', ...scanArgs(out, '--workers', '2', '--batch', '1')], {
     detached: true,
     env: { ...process.env, CONVSCOPE_CHECKPOINT_MS: '0' },
@@ -195,7 +195,7 @@ function cliRun(out: string, when?: () => Promise<boolean>, kill: (pid: number) 
     child.on('exit', (code) => {
       clearTimeout(timer)
       clearTimeout(watchdog)
-      resolve({ killed, code, stderr })
+      resolve({ killed, code, stderr, pid: child.pid! })
     }),
   )
 }
@@ -226,6 +226,7 @@ test('a crashed worker fails the command; a run killed with SIGKILL (parent and 
   assert.ok(crash.killed)
   assert.equal(crash.code, 1, crash.stderr)
   assert.match(crash.stderr, /convscope scan: worker 1 of 2 \(shard 0\/2\) was killed by SIGKILL/)
+  assert.equal(spawnSync('pgrep', ['-g', String(crash.pid)]).status, 1, 'the other worker was stopped before the command ended')
   const afterCrash = (await state()).positions
   assert.ok(afterCrash.every((p) => p !== null && p > 0), `both workers checkpointed (${afterCrash.join(', ')})`)
 
