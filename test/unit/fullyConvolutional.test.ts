@@ -195,6 +195,12 @@ test('a GAP head: the pooling is removed, the logit map per position averages to
     const grid = await classMapGrid(fcn, x6)
     assert.deepEqual([grid.height, grid.width], [6, 6])
     assert.ok(maxAbsDiff(grid.values, tf.softmax(logitMap).dataSync()) < 1e-5, 'softmax per position')
+    // A position is one unit of the 3×3 'same' conv: its window is its receptive field, clipped to the input.
+    assert.deepEqual(grid.cells[0]!.window, { top: 0, bottom: 1, left: 0, right: 1 })
+    assert.deepEqual(grid.cells[8]!.window, { top: 0, bottom: 2, left: 1, right: 3 })
+    // Smaller or larger inputs than the training size are fine for a global-pooling head.
+    const small = await classMapGrid(fcn, random([1, 4, 9, 3], 14))
+    assert.deepEqual([small.height, small.width], [4, 9])
   } finally {
     fcn.dispose()
     net.dispose()

@@ -9,7 +9,7 @@ import sharp from 'sharp'
 import { ConvscopeError } from '../../shared/api'
 import { inputToImage, resizeForModel, toInputTensor, toModelInput } from '../engine/images/preprocess'
 import { readImage } from '../engine/images/readImage'
-import { classMapGrid, type FcnGrid, fullyConvolutionalFromFolder } from '../engine/models/fullyConvolutional'
+import { classMapGrid, type FcnGrid, type FcnHead, fullyConvolutionalFromFolder } from '../engine/models/fullyConvolutional'
 import { readSidecar } from '../engine/models/sidecar'
 import { initCliBackend } from './engineSession'
 import type { Command } from './index'
@@ -18,8 +18,9 @@ const usage = `usage: convscope fcn --model DIR --image FILE [--size S | --size 
 
 Rewrites the model's flatten → dense head as convolutions (a global-pooling head: removes the pooling) and
 runs it on the image resized to S×S (default: twice the training input size). Each output position
-classifies one window of the training input size; the grid of the most probable class per position is
-printed with class names, each position's window and receptive field in input pixels with --json.
+classifies one window of the training input size (global-pooling head: one unit of the last conv map, which
+sees its receptive field); the grid of the most probable class per position is printed with class names,
+each position's window and receptive field in input pixels with --json.
   --png OUT   the image at the input size with each position's area tinted in its class's colour
   --json      the whole result (probabilities per position and class, windows, receptive fields)`
 
@@ -122,7 +123,7 @@ export const fcnCommand: Command = {
           ),
         )
       } else {
-        console.log(formatGrid(grid, name, { model: fcn.folder.dir, image: image.facts.path, steps: fcn.steps, training: fcn.trainingInputSize, outputs: fcn.outputs }))
+        console.log(formatGrid(grid, name, { model: fcn.folder.dir, image: image.facts.path, steps: fcn.steps, training: fcn.trainingInputSize, outputs: fcn.outputs, head: fcn.head }))
         if (values.png) console.log(`\nwrote ${values.png}: each position's area tinted in its class's colour (${[...new Set(grid.argmax)].map((k) => `${name(k)} ${hex(classColour(k))}`).join(', ')})`)
       }
     } finally {
@@ -136,13 +137,13 @@ export const fcnCommand: Command = {
 export function formatGrid(
   grid: FcnGrid,
   name: (k: number) => string,
-  about: { model: string; image: string; steps: string[]; training: [number, number]; outputs: 'probabilities' | 'scores' },
+  about: { model: string; image: string; steps: string[]; training: [number, number]; outputs: 'probabilities' | 'scores'; head: FcnHead },
 ): string {
   const rf = grid.receptiveField
   const lines = [
     `${about.model} on ${about.image} at ${grid.inputSize[0]}×${grid.inputSize[1]} (training input ${about.training[0]}×${about.training[1]})`,
     ...about.steps.map((s) => `  rewrite: ${s}`),
-    `${grid.height}×${grid.width} positions, one ${about.training[0]}×${about.training[1]} window each, ${grid.stride[0]}×${grid.stride[1]} px apart` +
+    `${grid.height}×${grid.width} positions, ${about.head === 'flatten-dense' ? `one ${about.training[0]}×${about.training[1]} window each` : 'one unit of the last conv map each'}, ${grid.stride[0]}×${grid.stride[1]} px apart` +
       (rf ? `; receptive field ${rf.size[0]}×${rf.size[1]} px${rf.exact ? '' : ' (enclosing)'}` : ''),
     '',
     `most probable class per position (class:${about.outputs === 'probabilities' ? 'probability %' : 'score'}):`,

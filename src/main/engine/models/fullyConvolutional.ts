@@ -18,11 +18,13 @@
  * Anything else on a vector (a Dense after a Reshape, a Flatten of a map of unknown size, Concatenate of
  * vectors along another axis, a layer called twice) is refused with a message naming the layer.
  *
- * One position of the output corresponds to one window of the training input size, `stride` pixels apart.
- * The output at that position equals the original network applied to that window only when the layers
- * before the head do not pad ('valid' convolutions and pools): 'same' padding lets the window's surroundings
- * in (see docs/localization.md for what we measured on the demo network). `cells` gives both the window and
- * the receptive field (everything the position can see) in input pixels.
+ * With a flatten → dense head, one position of the output corresponds to one window of the training input
+ * size, `stride` pixels apart. The output at that position equals the original network applied to that
+ * window only when the layers before the head do not pad ('valid' convolutions and pools): 'same' padding
+ * lets the window's surroundings in (see docs/localization.md for what we measured on the demo network).
+ * `cells` gives both the window and the receptive field (everything the position can see) in input pixels.
+ * With a global-pooling head a position is one unit of the last conv map; it has no window of its own, so
+ * its window is its receptive field.
  */
 import * as tf from '@tensorflow/tfjs'
 import { ConvscopeError, type ReceptiveField } from '../../../shared/api'
@@ -47,10 +49,11 @@ export interface FullyConvolutional {
   dispose(): void
 }
 
-/** The window of the training input size a grid position classifies, and its receptive field, in input pixels (inclusive). */
+/** A grid position's window and receptive field, in input pixels (inclusive). */
 export interface FcnCell {
   y: number
   x: number
+  /** Flatten → dense head: the window of the training input size the position classifies. Global-pooling head: the receptive field, clipped. */
   window: { top: number; left: number; bottom: number; right: number }
   /** Receptive field clipped to the input; null where unknown. */
   field: { top: number; left: number; bottom: number; right: number } | null
@@ -308,7 +311,7 @@ export async function classMapGrid(fcn: FullyConvolutional, input: tf.Tensor4D):
   if (input.shape[0] !== 1) throw new ConvscopeError('BAD_REQUEST', `classMapGrid takes one image, got a batch of ${input.shape[0]}`)
   const [, H, W, c] = input.shape
   const [h0, w0] = fcn.trainingInputSize
-  if (H < h0 || W < w0) throw new ConvscopeError('BAD_REQUEST', `the input (${H}×${W}) is smaller than the training input size ${h0}×${w0}: no window fits`)
+  if (fcn.head === 'flatten-dense' && (H < h0 || W < w0)) throw new ConvscopeError('BAD_REQUEST', `the input (${H}×${W}) is smaller than the training input size ${h0}×${w0}: no window fits`)
   const out = tf.tidy(() => fcn.model.predict(input) as tf.Tensor4D)
   const [, gh, gw, k] = out.shape
   const values = (await out.data()) as Float32Array
@@ -332,7 +335,9 @@ export async function classMapGrid(fcn: FullyConvolutional, input: tf.Tensor4D):
     for (let x = 0; x < gw; x++) {
       const top = y * stride[0]
       const left = x * stride[1]
-      cells.push({ y, x, window: { top, left, bottom: top + h0 - 1, right: left + w0 - 1 }, field: rf ? fieldBox(rf, y, x, [H, W]) : null })
+      const field = rf ? fieldBox(rf, y, x, [H, W]) : null
+      const window = fcn.head === 'flatten-dense' || !field ? { top, left, bottom: top + h0 - 1, right: left + w0 - 1 } : field
+      cells.push({ y, x, window, field })
     }
   }
   return { inputSize: [H, W], height: gh, width: gw, classes: k, values, argmax, maxValue, stride, cells, receptiveField: rf }
