@@ -3,12 +3,13 @@
  * comparison (Zhou et al. 2016) of map methods and of GAP vs GMP heads, over the annotated demo val split.
  *
  *   node --import tsx scripts/localizationTable.ts [--data .cache/demo-data/val] [--models resources/demo-models]
- *        [--threshold 0.2] [--limit N] [--backend wasm] [--json OUT.json]
+ *        [--threshold 0.2] [--limit N] [--nets gap,gmp,fc] [--backend wasm] [--json OUT.json]
  *
  * Runs: gap with CAM, Grad-CAM, Grad-CAM++ and gradient saliency (one pass); gmp with CAM (the CAM paper's
  * weighted sum over a global max pooling head) and Grad-CAM; fc with Grad-CAM. Prints the markdown table
  * (errors and accuracies in %), the threshold that minimises each row's top-1 localization error, and
- * the model ids, so that numbers in the docs can be tied to the networks that made them. Generate the
+ * the model ids, so that numbers in the docs can be tied to the networks that made them. --nets runs a
+ * subset (e.g. gap in one process, gmp,fc in another: wasm uses one core per process). Generate the
  * data first with `node bin/convscope.mjs demo-data --out .cache/demo-data` (val = 1 400 images).
  */
 import { writeFile } from 'node:fs/promises'
@@ -33,15 +34,18 @@ const { values } = parseArgs({
     threshold: { type: 'string', default: '0.2' },
     limit: { type: 'string' },
     backend: { type: 'string', default: 'wasm' },
+    nets: { type: 'string', default: RUNS.map((r) => r.net).join(',') },
     json: { type: 'string' },
   },
 })
+const nets = values.nets.split(',').map((s) => s.trim())
+for (const n of nets) if (!RUNS.some((r) => r.net === n)) throw new Error(`--nets: unknown network "${n}"; known: ${RUNS.map((r) => r.net).join(', ')}`)
 
 const backend = await initBackend({ forced: values.backend })
 const threshold = Number(values.threshold)
 const limit = values.limit === undefined ? undefined : Number(values.limit)
 const reports: { net: string; modelId: string; report: LocalizationReport }[] = []
-for (const run of RUNS) {
+for (const run of RUNS.filter((r) => nets.includes(r.net))) {
   const model = await loadModel(resolve(values.models, run.net))
   try {
     const methods = run.methods.map((m) => localizationMethod(model, m))
