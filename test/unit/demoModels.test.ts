@@ -62,8 +62,8 @@ test('each network reproduces its recorded val top-1 and top-5 within 1 point on
   }
 })
 
-test('the networks classify the held-out val split well: gap ≥ 85 % top-1 (its goal is 90 %, see docs/training.md), all ≥ 95 % top-5', () => {
-  assert.ok(records.gap.final.valTop1 >= 0.85, `gap val top-1 ${records.gap.final.valTop1}`)
+test('the networks classify the held-out val split well: gap ≥ 90 % top-1 (the goal of issue 3), all ≥ 95 % top-5', () => {
+  assert.ok(records.gap.final.valTop1 >= 0.9, `gap val top-1 ${records.gap.final.valTop1}`)
   for (const net of NETS) {
     assert.ok(records[net].final.valTop1 >= 0.7, `${net} val top-1 ${records[net].final.valTop1}`)
     assert.ok(records[net].final.valTop5 >= 0.95, `${net} val top-5 ${records[net].final.valTop5}`)

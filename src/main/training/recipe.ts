@@ -20,5 +20,5 @@ export const DEMO_RECIPE = {
   initFrom: { gap: null, gmp: 'gap', fc: 'gap' } satisfies Record<DemoNetKind, DemoNetKind | null>,
   warmupEpochs: 0.5,
   augmentation: { flip: true, shift: 4 } satisfies Augmentation,
-  epochs: { gap: 9, gmp: 3, fc: 2 } satisfies Record<DemoNetKind, number>,
+  epochs: { gap: 12, gmp: 3, fc: 2 } satisfies Record<DemoNetKind, number>,
 }
