@@ -6,7 +6,7 @@
  *
  * Suites (datasets and models are made once under .cache/bench/):
  * - demo: the bundled `gap` network (64² input) over N demo val images (128² JPEGs, stretched to 64²),
- *   the scan's default layers, K = 16. Default N = 2000.
+ *   the scan's default layers, K = 16. Default N = 5000.
  * - mobilenet: a MobileNetV1 (α = 1, 224² input, 13 depthwise-separable blocks, 1000-way head, ≈ 4.2 M
  *   parameters) with seeded random weights whose batch-norm statistics are calibrated on 16 images (so
  *   activations are in a trained network's range, not saturated or dead), over N demo images rendered as
@@ -210,6 +210,8 @@ interface Measured {
   peakPssMiB: number
   /** Most processes seen at once in the tree. */
   processes: number
+  /** Each process's own peak PSS (MiB), largest first. */
+  perProcess: { command: string; peakPssMiB: number }[]
 }
 
 async function procTree(root: number): Promise<number[]> {
@@ -233,15 +235,25 @@ async function procTree(root: number): Promise<number[]> {
   return tree
 }
 
-async function memoryOf(pids: number[]): Promise<{ rss: number; pss: number }> {
+async function memoryOf(pids: number[]): Promise<{ rss: number; pss: number; each: Map<number, number> }> {
   let rss = 0
   let pss = 0
+  const each = new Map<number, number>()
   for (const pid of pids) {
     const text = await readFile(`/proc/${pid}/smaps_rollup`, 'utf8').catch(() => '')
+    const p = Number(/^Pss:\s+(\d+)/m.exec(text)?.[1] ?? 0)
     rss += Number(/^Rss:\s+(\d+)/m.exec(text)?.[1] ?? 0)
-    pss += Number(/^Pss:\s+(\d+)/m.exec(text)?.[1] ?? 0)
+    pss += p
+    each.set(pid, p / 1024)
   }
-  return { rss: rss / 1024, pss: pss / 1024 }
+  return { rss: rss / 1024, pss: pss / 1024, each }
+}
+
+/** A process's command line, shortened for a report ("node convscope.mjs scan … --shard 1/2"). */
+async function commandOf(pid: number): Promise<string> {
+  const raw = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')
+  const argv = raw.split('\0').filter(Boolean).map((a) => (a.startsWith('/') ? a.split('/').at(-1)! : a))
+  return argv.join(' ').slice(0, 80)
 }
 
 async function measure(command: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Measured> {
@@ -255,6 +267,7 @@ async function measure(command: string, args: string[], env: NodeJS.ProcessEnv =
   let peakRss = 0
   let peakPss = 0
   let processes = 0
+  const perProcess = new Map<number, { command: string; peakPssMiB: number }>()
   let running = true
   const sampler = (async () => {
     while (running) {
@@ -263,6 +276,11 @@ async function measure(command: string, args: string[], env: NodeJS.ProcessEnv =
       const m = await memoryOf(pids)
       peakRss = Math.max(peakRss, m.rss)
       peakPss = Math.max(peakPss, m.pss)
+      for (const [pid, pss] of m.each) {
+        const seen = perProcess.get(pid)
+        if (!seen) perProcess.set(pid, { command: await commandOf(pid), peakPssMiB: pss })
+        else seen.peakPssMiB = Math.max(seen.peakPssMiB, pss)
+      }
       await new Promise((r) => setTimeout(r, 200))
     }
   })()
@@ -270,7 +288,8 @@ async function measure(command: string, args: string[], env: NodeJS.ProcessEnv =
   const wallSeconds = (performance.now() - t0) / 1000
   running = false
   await sampler
-  return { code, stdout, stderr, wallSeconds, peakRssMiB: peakRss, peakPssMiB: peakPss, processes }
+  const each = [...perProcess.values()].filter((p) => p.peakPssMiB >= 1).sort((a, b) => b.peakPssMiB - a.peakPssMiB)
+  return { code, stdout, stderr, wallSeconds, peakRssMiB: peakRss, peakPssMiB: peakPss, processes, perProcess: each }
 }
 
 function mustSucceed(m: Measured, what: string): Measured {
@@ -520,6 +539,7 @@ interface MemoryResult {
   peakPssMiB: number
   processes: number
   mode: string
+  perProcess: { command: string; peakPssMiB: number }[]
 }
 
 async function memoryCheck(model: string, data: string): Promise<MemoryResult[]> {
@@ -529,7 +549,7 @@ async function memoryCheck(model: string, data: string): Promise<MemoryResult[]>
     try {
       process.stderr.write(`[memory] convscope scan, ${limit} images…\n`)
       const c = await runConvscope(model, data, limit, scratch)
-      rows.push({ loadAverage: await loadAverage(), images: c.manifest.images.length, wallSeconds: c.wallSeconds, peakRssMiB: c.peakRssMiB, peakPssMiB: c.peakPssMiB, processes: c.processes, mode: c.mode })
+      rows.push({ loadAverage: await loadAverage(), images: c.manifest.images.length, wallSeconds: c.wallSeconds, peakRssMiB: c.peakRssMiB, peakPssMiB: c.peakPssMiB, processes: c.processes, mode: c.mode, perProcess: c.perProcess })
     } finally {
       await rm(scratch, { recursive: true, force: true })
     }
@@ -690,7 +710,10 @@ function printTable(results: SuiteResult[], memory: MemoryResult[]): void {
         `PyTorch forward ${f1(r.reference.forwardSeconds)} s, reduction ${f1(r.reference.reduceSeconds)} s`,
     )
   }
-  for (const m of memory) console.log(`memory: ${m.images} images: peak RSS ${f1(m.peakRssMiB)} MiB, PSS ${f1(m.peakPssMiB)} MiB (${m.processes} processes, ${f1(m.wallSeconds)} s)`)
+  for (const m of memory) {
+    console.log(`memory: ${m.images} images: peak RSS ${f1(m.peakRssMiB)} MiB, PSS ${f1(m.peakPssMiB)} MiB (${m.processes} processes, ${f1(m.wallSeconds)} s)`)
+    console.log(`  each process's own peak PSS: ${m.perProcess.map((p) => `${f1(p.peakPssMiB)} MiB ${p.command}`).join('; ')}`)
+  }
 }
 
 async function main(): Promise<void> {
@@ -703,7 +726,7 @@ async function main(): Promise<void> {
   const demo = async () => (demoData ??= await demoImages(128, 715))
   for (const suite of values['profile-only'] ? [] : suites) {
     if (suite === 'demo') {
-      results.push(await runSuite('demo', gap, await demo(), Number(values.images ?? 2000), rounds))
+      results.push(await runSuite('demo', gap, await demo(), Number(values.images ?? 5000), rounds))
     } else {
       const data = await demoImages(224, 36)
       results.push(await runSuite('mobilenet', await mobileNetModel(data), data, Number(values.images ?? 280), rounds))
@@ -713,7 +736,7 @@ async function main(): Promise<void> {
   if (values.profile || values['profile-only']) {
     for (const suite of suites) {
       const [model, data] = suite === 'demo' ? [gap, await demo()] : [await mobileNetModel(await demoImages(224, 36)), await demoImages(224, 36)]
-      const limit = Math.min(160, Number(values.images ?? (suite === 'demo' ? 2000 : 280)))
+      const limit = Math.min(160, Number(values.images ?? (suite === 'demo' ? 5000 : 280)))
       process.stderr.write(`[${suite}] profile over ${limit} images…\n`)
       profiles.push({ suite, convscope: await profileConvscope(model, data, limit), reference: await profileReference(model, data, limit) })
     }
