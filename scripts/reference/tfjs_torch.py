@@ -142,16 +142,11 @@ _ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 }
 
 
-def _channel_dim(x: torch.Tensor) -> int:
-    """The channel axis of an internal tensor: 1 for NCHW maps and [N, units] vectors."""
-    return 1
-
-
 def _activation(name: str | None, layer: str) -> Callable[[torch.Tensor], torch.Tensor]:
     if name is None:
         return _ACTIVATIONS['linear']
     if name == 'softmax':
-        return lambda x: torch.softmax(x, dim=_channel_dim(x))
+        return lambda x: torch.softmax(x, dim=1)  # the channel axis of NCHW maps and [N, units] vectors
     fn = _ACTIVATIONS.get(name)
     if fn is None:
         raise UnsupportedLayerError(f"layer {layer}: activation '{name}' is not supported")
