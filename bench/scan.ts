@@ -258,7 +258,8 @@ async function commandOf(pid: number): Promise<string> {
 
 async function measure(command: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Measured> {
   const t0 = performance.now()
-  const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  // No __pycache__ folders in the checkout from the reference scripts.
+  const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (d: Buffer) => (stdout += d))

@@ -22,6 +22,8 @@ import { readNpy, writeNpy } from '../../src/main/engine/store/npy'
 import { makeTinyCnn, seededRandom } from '../fixtures/models'
 
 const PYTHON = '/usr/bin/python3'
+/** No __pycache__ folders in the checkout from importing the reference module. */
+const PY_ENV = { ...process.env, PYTHONDONTWRITEBYTECODE: '1' }
 const SCRIPT = join(import.meta.dirname, '../../scripts/reference/tfjs_torch.py')
 const GAP = join(import.meta.dirname, '../../resources/demo-models/gap')
 
@@ -80,7 +82,7 @@ async function compareAllLayers(modelDir: string, batch: number, seed: number): 
     const layers = model.info.layers.map((l) => l.name)
     const work = await mkdtemp(join(root, 'cmp-'))
     await writeNpy(join(work, 'x.npy'), x, [batch, h, w, c])
-    execFileSync(PYTHON, [SCRIPT, modelDir, '--input', join(work, 'x.npy'), '--layers', layers.join(','), '--out', join(work, 'out')], { stdio: ['ignore', 'pipe', 'pipe'] })
+    execFileSync(PYTHON, [SCRIPT, modelDir, '--input', join(work, 'x.npy'), '--layers', layers.join(','), '--out', join(work, 'out')], { stdio: ['ignore', 'pipe', 'pipe'], env: PY_ENV })
     const input = tf.tensor4d(x, [batch, h, w, c])
     const outs = model.forward(input, layers)
     try {
@@ -147,7 +149,7 @@ test('an unsupported layer is refused with its name and class', { skip }, async 
   await mkdir(dir, { recursive: true })
   await model.save(fsIOHandler(dir))
   model.dispose()
-  const r = spawnSync(PYTHON, ['-c', `import sys; sys.path.insert(0, ${JSON.stringify(join(SCRIPT, '..'))}); import tfjs_torch; tfjs_torch.load_tfjs_layers_model(${JSON.stringify(dir)})`], { encoding: 'utf8' })
+  const r = spawnSync(PYTHON, ['-c', `import sys; sys.path.insert(0, ${JSON.stringify(join(SCRIPT, '..'))}); import tfjs_torch; tfjs_torch.load_tfjs_layers_model(${JSON.stringify(dir)})`], { encoding: 'utf8', env: PY_ENV })
   assert.notEqual(r.status, 0)
   assert.match(r.stderr, /UnsupportedLayerError: layer up: UpSampling2D is not supported/)
 })
