@@ -1,7 +1,7 @@
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises'
+import { mkdtemp, open, readFile, readdir, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
@@ -11,7 +11,10 @@ import {
   float16ToFloat32,
   float32ToFloat16,
   float32ToFloat16Bits,
+  createNpyWriter,
   readNpy,
+  readNpyHead,
+  readNpyRows,
   writeNpy,
   type NpyArray,
 } from '../../src/main/engine/store/npy'
@@ -80,6 +83,34 @@ test('float16 conversion: exact values, rounding to nearest even, overflow, subn
   assert.ok(Number.isNaN(float16BitsToFloat32(float32ToFloat16Bits(NaN))))
   for (let bits = 0; bits < 0x7c00; bits += 7) assert.equal(float32ToFloat16Bits(float16BitsToFloat32(bits)), bits)
   assert.deepEqual(Array.from(float16ToFloat32(Uint16Array.from([0x3c00, 0xc000, 0x0001]))), [1, -2, 2 ** -24])
+})
+
+test('a .npy written block by block equals writeNpy\'s file; its head and rows read without loading it', async () => {
+  const shape = [7, 5]
+  const data = float32ToFloat16(Array.from({ length: 35 }, (_, i) => i * 0.25 - 3))
+  await writeNpy(join(dir, 'whole.npy'), { dtype: 'float16', shape, data })
+  const path = join(dir, 'blocks.npy')
+  const writer = await createNpyWriter(path, 'float16', shape)
+  const bytes = new Uint8Array(data.buffer)
+  for (const [from, to] of [[0, 3], [3, 4], [4, 7]]) await writer.write(bytes.subarray(from! * 10, to! * 10))
+  await assert.rejects(stat(path), 'nothing at the path before commit')
+  await writer.commit()
+  assert.ok((await readFile(path)).equals(await readFile(join(dir, 'whole.npy'))))
+  const fh = await open(path)
+  try {
+    const head = await readNpyHead(fh)
+    assert.deepEqual([head.dtype, head.shape, head.dataOffset], ['float16', shape, 128])
+    const rows = await readNpyRows(fh, head.dataOffset, 10, 2, 3)
+    assert.deepEqual(Array.from(new Uint16Array(rows.buffer, rows.byteOffset, 15)), Array.from(data.subarray(10, 25)))
+    await assert.rejects(readNpyRows(fh, head.dataOffset, 10, 6, 2), /short/)
+  } finally {
+    await fh.close()
+  }
+  const short = await createNpyWriter(join(dir, 'short.npy'), 'float16', shape)
+  await short.write(bytes.subarray(0, 20))
+  await assert.rejects(short.commit(), /got 20 data bytes, shape \[7, 5\] needs 70/)
+  await short.abort()
+  assert.deepEqual((await readdir(dir)).filter((n) => n.includes('short')), [], 'abort leaves no file')
 })
 
 const python = spawnSync('python3', ['-c', 'import numpy; print(numpy.__version__)'], { encoding: 'utf8' })

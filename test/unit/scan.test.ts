@@ -6,7 +6,8 @@
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { mkdtemp, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises'
+import { statSync } from 'node:fs'
+import { mkdtemp, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as tf from '@tensorflow/tfjs'
@@ -17,10 +18,10 @@ import { listImageFolder } from '../../src/main/engine/images/imageFolder'
 import { readImage } from '../../src/main/engine/images/readImage'
 import { inputToImage, planResize, toInputTensor, toModelInput } from '../../src/main/engine/images/preprocess'
 import { fieldBox } from '../../src/main/engine/models/receptiveField'
-import { readNpy, float16ToFloat32, float32ToFloat16 } from '../../src/main/engine/store/npy'
+import { readNpy, float16ToFloat32, float32ToFloat16, npyHeader } from '../../src/main/engine/store/npy'
 import { defaultScanLayers, runScan } from '../../src/main/engine/scan/runScan'
 import { mergeScans } from '../../src/main/engine/scan/merge'
-import { readManifest, CHECKPOINT_FILE, MANIFEST_FILE } from '../../src/main/engine/scan/manifest'
+import { readManifest, CHECKPOINT_FILE, MANIFEST_FILE, maximaFile, maximaPartialFile } from '../../src/main/engine/scan/manifest'
 import { topCommand } from '../../src/main/cli/topCommand'
 import { scanCommand } from '../../src/main/cli/scanCommand'
 import { mergeCommand } from '../../src/main/cli/mergeCommand'
@@ -168,6 +169,9 @@ test('shards 0/3, 1/3, 2/3 merged are byte-identical to one run', async () => {
   const one = await readManifest(single)
   assert.deepEqual(manifest.images, one.images)
   assert.deepEqual(manifest.skipped, one.skipped)
+  // Maxima merged in blocks of 1–3 rows (the default block holds them all): the same bytes.
+  await mergeScans(dirs, join(root, 'merged-blocks'), { maximaBlockBytes: 50 })
+  await assertSameArrays(join(root, 'merged-blocks'), single)
   await assert.rejects(mergeScans([dirs[0]!, dirs[1]!], join(root, 'm2')), /shard 2\/3 missing/)
   await assert.rejects(mergeScans([dirs[0]!, dirs[0]!, dirs[1]!], join(root, 'm3')), /both shard 0\/3/)
 })
@@ -192,6 +196,38 @@ test('a cancelled scan leaves a checkpoint that only the same options may resume
   await assert.rejects(scan(out, { images: images.slice(1), classNames: classNames.slice(1) }), /another dataset/)
   const manifest = await scan(out, { batchSize: 5 })
   assert.equal(manifest.timing.resumed, true)
+  await assertSameArrays(out, single)
+})
+
+test('maxima rows go straight into the final .npy layout, which is renamed into place, not copied', async () => {
+  const out = join(root, 'streamed')
+  const layer = (await readManifest(single)).layers[0]!
+  const partial = join(out, maximaPartialFile(layer.file))
+  const header = npyHeader('float16', [images.length, layer.units])
+  const seen: { done: number; size: number; ino: number }[] = []
+  await scan(out, {
+    onProgress: (p) => {
+      if (p.done === 0 || p.done === images.length) return
+      const s = statSync(partial)
+      seen.push({ done: p.done, size: s.size, ino: s.ino })
+    },
+  })
+  assert.ok(seen.length >= 3)
+  for (const s of seen) assert.equal(s.size, header.length + s.done * layer.units * 2, `after ${s.done} images`)
+  const final = statSync(join(out, maximaFile(layer.file)))
+  assert.equal(final.ino, seen[0]!.ino, 'the finished .npy is the file the rows were written to')
+  assert.ok((await readFile(join(out, maximaFile(layer.file)))).subarray(0, header.length).equals(header))
+  await assertSameArrays(out, single)
+})
+
+test('a scan killed while renaming its maxima into place resumes to the same result', async () => {
+  const out = join(root, 'renamed')
+  const abort = new AbortController()
+  await assert.rejects(scan(out, { signal: abort.signal, onProgress: (p) => p.done >= 12 && abort.abort() }), /cancelled/)
+  // As if killed between renaming the first layer's rows and writing the manifest.
+  const stem = (await readManifest(single)).layers[0]!.file
+  await rename(join(out, maximaPartialFile(stem)), join(out, maximaFile(stem)))
+  await scan(out)
   await assertSameArrays(out, single)
 })
 

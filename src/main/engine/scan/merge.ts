@@ -5,11 +5,14 @@
  * The shards j/c merged may also be the parts of one coarser shard i/n (n divides c, every j ≡ i mod n):
  * that is how `scan --workers` joins its workers, and the result is then exactly what one run of shard
  * i/n writes, so SLURM shards scanned with workers still merge as usual.
+ *
+ * The per-image maxima are merged in blocks of rows (about MAXIMA_BLOCK_BYTES each): memory does not grow
+ * with the dataset.
  */
-import { mkdir, stat } from 'node:fs/promises'
+import { mkdir, open, stat, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ConvscopeError } from '../../../shared/api'
-import { readNpy, writeNpy } from '../store/npy'
+import { createNpyWriter, readNpy, readNpyHead, readNpyRows, writeNpy } from '../store/npy'
 import { writeFileAtomic } from '../store/catalog'
 import { emptyTopK, mergeInto, topKFromArrays } from './topK'
 import { MANIFEST_FILE, checkShard, maximaFile, readManifest, shardIndices, topkFiles, type ScanManifest, type Shard } from './manifest'
@@ -22,6 +25,62 @@ async function readTyped<T extends 'float32' | 'int32' | 'float16'>(path: string
   return a.data as T extends 'float32' ? Float32Array : T extends 'int32' ? Int32Array : Uint16Array
 }
 
+/** Bytes of merged maxima rows held at once (a block's parts are read into one buffer as large). */
+const MAXIMA_BLOCK_BYTES = 4 << 20
+
+/**
+ * Write the merged maxima of one layer: target row t is image target.index + t·target.count; part m holds
+ * images m.shard.index + r·count in its row r, so each block of target rows takes a contiguous run of rows
+ * from every part.
+ */
+async function mergeMaxima(dirs: string[], manifests: ScanManifest[], layer: ScanManifest['layers'][number], target: Shard, path: string, blockBytes: number): Promise<void> {
+  const total = manifests[0]!.dataset.count
+  const count = manifests[0]!.shard.count
+  const targetRows = shardIndices(total, target).length
+  const rowBytes = layer.units * 2
+  const parts: { fh: FileHandle; dataOffset: number; shard: Shard }[] = []
+  const writer = await createNpyWriter(path, 'float16', [targetRows, layer.units])
+  try {
+    for (const [i, m] of manifests.entries()) {
+      const file = join(dirs[i]!, maximaFile(layer.file))
+      const fh = await open(file)
+      parts.push({ fh, dataOffset: 0, shard: m.shard })
+      const head = await readNpyHead(fh)
+      const rows = shardIndices(total, m.shard).length
+      if (head.dtype !== 'float16' || head.shape.join(',') !== `${rows},${layer.units}`) {
+        throw new ConvscopeError('BAD_REQUEST', `${file} is ${head.dtype} [${head.shape.join(', ')}], expected float16 [${rows}, ${layer.units}]`)
+      }
+      parts.at(-1)!.dataOffset = head.dataOffset
+    }
+    const perBlock = Math.max(1, Math.floor(blockBytes / rowBytes))
+    const block = new Uint8Array(perBlock * rowBytes)
+    const scratch = new Uint8Array(perBlock * rowBytes)
+    for (let t0 = 0; t0 < targetRows; t0 += perBlock) {
+      const t1 = Math.min(targetRows, t0 + perBlock)
+      const first = target.index + t0 * target.count // images first … last of this block
+      const last = target.index + (t1 - 1) * target.count
+      for (const p of parts) {
+        // Rows r of this part with first ≤ image ≤ last.
+        const r0 = Math.max(0, Math.ceil((first - p.shard.index) / count))
+        const r1 = Math.floor((last - p.shard.index) / count)
+        if (r1 < r0) continue
+        const rows = await readNpyRows(p.fh, p.dataOffset, rowBytes, r0, r1 - r0 + 1, scratch.subarray(0, (r1 - r0 + 1) * rowBytes))
+        for (let r = r0; r <= r1; r++) {
+          const t = (p.shard.index + r * count - target.index) / target.count - t0 // row of the image in this block
+          block.set(rows.subarray((r - r0) * rowBytes, (r - r0 + 1) * rowBytes), t * rowBytes)
+        }
+      }
+      await writer.write(block.subarray(0, (t1 - t0) * rowBytes))
+    }
+    await writer.commit()
+  } catch (e) {
+    await writer.abort()
+    throw e
+  } finally {
+    for (const p of parts) await p.fh.close().catch(() => {})
+  }
+}
+
 export interface MergeOptions {
   /** The shard the merged parts make up; default 0/1 (the whole dataset). */
   as?: Shard
@@ -30,6 +89,8 @@ export interface MergeOptions {
    * 'parallel' (the parts ran side by side: the slowest part's time).
    */
   timing?: 'sum' | 'parallel'
+  /** Bytes of merged maxima rows held at once; default MAXIMA_BLOCK_BYTES (tests use small blocks). */
+  maximaBlockBytes?: number
 }
 
 /** Merge shard folders `dirs` into `out`; returns the merged manifest. */
@@ -71,29 +132,18 @@ export async function mergeScans(dirs: string[], out: string, options: MergeOpti
   const targetRows = shardIndices(total, target).length
   for (const layer of first.layers) {
     const merged = emptyTopK(layer.units, k)
-    const maxima = first.keepMaxima ? new Uint16Array(targetRows * layer.units) : null
-    for (const [i, m] of manifests.entries()) {
-      const dir = dirs[i]!
+    for (const dir of dirs) {
       const f = topkFiles(layer.file)
       const values = await readTyped(join(dir, f.values), 'float32', [layer.units, k])
       const images = await readTyped(join(dir, f.images), 'int32', [layer.units, k])
       const yx = await readTyped(join(dir, f.yx), 'int32', [layer.units, k, 2])
       mergeInto(merged, topKFromArrays(layer.units, k, values, images, yx))
-      if (maxima) {
-        const rows = shardIndices(total, m.shard).length
-        const part = await readTyped(join(dir, maximaFile(layer.file)), 'float16', [rows, layer.units])
-        for (let r = 0; r < rows; r++) {
-          const image = m.shard.index + r * count
-          const row = (image - target.index) / target.count // row of `image` in the target shard
-          maxima.set(part.subarray(r * layer.units, (r + 1) * layer.units), row * layer.units)
-        }
-      }
     }
     const f = topkFiles(layer.file)
     await writeNpy(join(out, f.values), merged.values, [layer.units, k])
     await writeNpy(join(out, f.images), merged.images, [layer.units, k])
     await writeNpy(join(out, f.yx), merged.yx, [layer.units, k, 2])
-    if (maxima) await writeNpy(join(out, maximaFile(layer.file)), { dtype: 'float16', shape: [targetRows, layer.units], data: maxima })
+    if (first.keepMaxima) await mergeMaxima(dirs, manifests, layer, target, join(out, maximaFile(layer.file)), options.maximaBlockBytes ?? MAXIMA_BLOCK_BYTES)
   }
 
   const startedAt = manifests.map((m) => m.timing.startedAt).sort()[0]!

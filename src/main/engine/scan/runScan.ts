@@ -1,14 +1,16 @@
 /**
  * A dataset scan (DESIGN.md, Scans; issue 4): stream images → decode + preprocess (the next batch is
- * decoded while the current one runs) → one forward pass to every layer → per-channel max and argmax on the
- * backend → per-unit top-K (topK.ts) and, optionally, the per-image × per-unit maxima.
+ * decoded while the current one runs) → one forward pass to every layer → per-channel max and argmax
+ * (spatialMax.ts) → per-unit top-K (topK.ts) and, optionally, the per-image × per-unit maxima.
  *
  * Checkpoints (every `checkpointMs`, default env CONVSCOPE_CHECKPOINT_MS or 30 s, and at the end) hold the
- * whole state in one file written atomically; maxima rows go to a partial file that is fsynced before each
- * checkpoint. A scan killed at any moment and started again with the same arguments resumes from its last
+ * whole state in one file written atomically; maxima rows go straight into a partial file laid out as the
+ * final .npy (header first: the row count is known; row r at its offset), fsynced before each checkpoint and
+ * renamed into place at the end, so memory holds one batch of rows, whatever the dataset's size. A scan
+ * killed at any moment and started again with the same arguments resumes from its last
  * checkpoint and ends with exactly the result of an uninterrupted run. Result format: manifest.ts.
  */
-import { open, readFile, readdir, rm, mkdir, stat, type FileHandle } from 'node:fs/promises'
+import { open, readFile, readdir, rename, rm, mkdir, stat, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import * as tf from '@tensorflow/tfjs'
 import { ConvscopeError, type LayerInfo, type ModelInfo } from '../../../shared/api'
@@ -16,8 +18,9 @@ import type { LoadedModel } from '../model'
 import { readImage } from '../images/readImage'
 import { toInputTensor, toModelInput, type ModelInput } from '../images/preprocess'
 import { writeFileAtomic } from '../store/catalog'
-import { float32ToFloat16, writeNpy } from '../store/npy'
+import { float32ToFloat16, npyHeader, writeNpy } from '../store/npy'
 import { emptyTopK, offerBatch, type TopK } from './topK'
+import { spatialMaxima, type SpatialMax } from './spatialMax'
 import {
   CHECKPOINT_FILE,
   MANIFEST_FILE,
@@ -194,31 +197,20 @@ async function decodeBatch(paths: readonly string[], indices: readonly number[],
   )
 }
 
-/** Per-channel max and flat argmax over space for each requested layer, computed on the backend. */
-async function layerMaxima(model: LoadedModel, inputs: ModelInput[], layers: ScanLayer[]): Promise<{ max: Float32Array; arg: Int32Array }[]> {
+/** Per-channel max and flat argmax over space for each requested layer (spatialMax.ts: in JS on CPU backends). */
+async function layerMaxima(model: LoadedModel, inputs: ModelInput[], layers: ScanLayer[]): Promise<SpatialMax[]> {
   const x = toInputTensor(inputs)
   let outs: tf.Tensor[] = []
   try {
     outs = model.forward(x, layers.map((l) => l.name))
-    const reduced = tf.tidy(() =>
-      outs.map((t, i) => {
-        const n = t.shape[0]!
-        const [height, width, units] = t.rank === 4 ? t.shape.slice(1) : [1, 1, t.shape[1]]
-        const l = layers[i]!
-        if (height !== l.height || width !== l.width || units !== l.units) {
-          throw new ConvscopeError('INTERNAL', `layer ${l.name} gave [${t.shape.slice(1).join(', ')}], expected [${l.height}, ${l.width}, ${l.units}]`)
-        }
-        const flat = t.reshape([n, -1, layers[i]!.units])
-        return [flat.max(1), flat.argMax(1)] as const
-      }),
-    )
-    try {
-      return await Promise.all(
-        reduced.map(async ([m, a]) => ({ max: Float32Array.from(await m.data()), arg: Int32Array.from(await a.data()) })),
-      )
-    } finally {
-      tf.dispose(reduced.flat())
-    }
+    outs.forEach((t, i) => {
+      const [height, width, units] = t.rank === 4 ? t.shape.slice(1) : [1, 1, t.shape[1]]
+      const l = layers[i]!
+      if (height !== l.height || width !== l.width || units !== l.units) {
+        throw new ConvscopeError('INTERNAL', `layer ${l.name} gave [${t.shape.slice(1).join(', ')}], expected [${l.height}, ${l.width}, ${l.units}]`)
+      }
+    })
+    return await spatialMaxima(outs)
   } finally {
     tf.dispose([x, ...outs])
   }
@@ -299,9 +291,11 @@ export async function runScan(options: ScanOptions): Promise<ScanManifest> {
     resumed = true
   }
 
-  // Maxima rows: float16, one row per shard image, appended in shard order.
+  // Maxima rows: float16, one row per shard image, in shard order, written into a partial file that is
+  // already the final .npy (header, then row r at header + r * rowBytes).
   const partials: FileHandle[] = []
   const rowBytes = layers.map((l) => l.units * 2)
+  const headers = layers.map((l) => npyHeader('float16', [local.length, l.units]))
   const closePartials = async () => {
     for (const fh of partials.splice(0)) await fh.close().catch(() => {})
   }
@@ -309,11 +303,23 @@ export async function runScan(options: ScanOptions): Promise<ScanManifest> {
     if (keepMaxima) {
       for (const [i, l] of layers.entries()) {
         const path = join(out, maximaPartialFile(l.file))
-        const exists = resumed && (await stat(path).then(() => true, () => false))
-        const fh = await open(path, exists ? 'r+' : 'w+')
+        const exists = async (p: string) => stat(p).then(() => true, () => false)
+        // A run killed while finishing may have renamed the partial file already: take it back.
+        if (resumed && !(await exists(path)) && (await exists(join(out, maximaFile(l.file))))) await rename(join(out, maximaFile(l.file)), path)
+        const reuse = resumed && (await exists(path))
+        const fh = await open(path, reuse ? 'r+' : 'w+')
         partials.push(fh)
-        if ((await fh.stat()).size < state.position * rowBytes[i]!) throw new ConvscopeError('INTERNAL', `${path} is shorter than its checkpoint says`)
-        await fh.truncate(state.position * rowBytes[i]!)
+        const header = headers[i]!
+        if (reuse) {
+          const head = Buffer.alloc(header.length)
+          await fh.read(head, 0, head.length, 0)
+          if (!head.equals(header)) throw new ConvscopeError('BAD_REQUEST', `${path} is not the maxima file this scan writes (made by an older convscope?); delete ${out} or choose another --out folder`)
+        } else {
+          await fh.write(header, 0, header.length, 0)
+        }
+        const end = header.length + state.position * rowBytes[i]!
+        if ((await fh.stat()).size < end) throw new ConvscopeError('INTERNAL', `${path} is shorter than its checkpoint says`)
+        await fh.truncate(end)
       }
     }
 
@@ -355,7 +361,7 @@ export async function runScan(options: ScanOptions): Promise<ScanManifest> {
             rows.set(float32ToFloat16(results[li]!.max.subarray(g * l.units, (g + 1) * l.units)), row * l.units)
             g++
           })
-          await partials[li]!.write(new Uint8Array(rows.buffer), 0, rows.byteLength, state.position * rowBytes[li]!)
+          await partials[li]!.write(new Uint8Array(rows.buffer), 0, rows.byteLength, headers[li]!.length + state.position * rowBytes[li]!)
         }
       }
       for (const d of decoded) {
@@ -370,6 +376,7 @@ export async function runScan(options: ScanOptions): Promise<ScanManifest> {
       }
     }
     await writeCheckpoint()
+    await closePartials()
 
     // Final files: arrays first, the manifest last (its presence means complete), then drop the state.
     for (const [li, l] of layers.entries()) {
@@ -378,12 +385,8 @@ export async function runScan(options: ScanOptions): Promise<ScanManifest> {
       await writeNpy(join(out, f.values), t.values, [l.units, k])
       await writeNpy(join(out, f.images), t.images, [l.units, k])
       await writeNpy(join(out, f.yx), t.yx, [l.units, k, 2])
-      if (keepMaxima) {
-        const buf = await readFile(join(out, maximaPartialFile(l.file)))
-        const data = new Uint16Array(local.length * l.units)
-        new Uint8Array(data.buffer).set(buf.subarray(0, data.byteLength))
-        await writeNpy(join(out, maximaFile(l.file)), { dtype: 'float16', shape: [local.length, l.units], data })
-      }
+      // The partial file is complete (fsynced by the last checkpoint): renaming it is the final write.
+      if (keepMaxima) await rename(join(out, maximaPartialFile(l.file)), join(out, maximaFile(l.file)))
     }
     const sizeOf = new Map<number, [number, number] | null>()
     state.sizes.forEach((s, i) => sizeOf.set(local[i]!, s))
@@ -414,7 +417,6 @@ export async function runScan(options: ScanOptions): Promise<ScanManifest> {
     await writeFileAtomic(join(out, MANIFEST_FILE), JSON.stringify(manifest, null, 1) + '\n')
     await closePartials()
     await rm(checkpointPath, { force: true })
-    for (const l of layers) await rm(join(out, maximaPartialFile(l.file)), { force: true })
     await removeStaleTempFiles(out)
     return manifest
   } finally {

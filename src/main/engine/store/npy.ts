@@ -6,8 +6,11 @@
  * data: little-endian, C (row-major) order. The files are byte-identical to numpy.save's.
  * float16 has no JS typed array in Node 20: its data travels as the raw IEEE half bits in a Uint16Array
  * (see float32ToFloat16 / float16ToFloat32).
+ * Large arrays need not be in memory: npyHeader then the rows at their offsets make the same file
+ * (the scan's maxima), createNpyWriter writes one block by block, and readNpyHead / readNpyRows read
+ * the header and a range of rows of an open file.
  */
-import { open, readFile, rename, rm } from 'node:fs/promises'
+import { open, readFile, rename, rm, type FileHandle } from 'node:fs/promises'
 import { endianness } from 'node:os'
 import { basename, dirname, join } from 'node:path'
 
@@ -103,12 +106,83 @@ export async function writeNpy(path: string, arrayOrData: NpyArray | Float32Arra
   }
 }
 
-/** Parse a .npy file (versions 1.0–3.0, little-endian or byte-sized dtypes, C order). */
-export function decodeNpy(buf: Buffer): NpyArray {
-  if (buf.length < 10 || !buf.subarray(0, 6).equals(MAGIC)) throw new Error('not a .npy file (bad magic)')
-  const major = buf[6]!
-  const headerLen = major === 1 ? buf.readUInt16LE(8) : buf.readUInt32LE(8)
+/** A .npy file written block by block (header first), atomically: nothing is at `path` until commit(). */
+export interface NpyWriter {
+  /** Append data bytes (little-endian, in C order). */
+  write(bytes: Uint8Array): Promise<void>
+  /** Check the size, fsync and rename into place. */
+  commit(): Promise<void>
+  /** Drop the temporary file (after an error). */
+  abort(): Promise<void>
+}
+
+export async function createNpyWriter(path: string, dtype: NpyDtype, shape: readonly number[]): Promise<NpyWriter> {
+  const expected = shape.reduce((a, b) => a * b, 1) * BYTES[dtype]
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`)
+  const fh = await open(tmp, 'w')
+  let written = 0
+  let closed = false
+  const close = async () => {
+    if (!closed) {
+      closed = true
+      await fh.close()
+    }
+  }
+  try {
+    await fh.write(npyHeader(dtype, shape))
+  } catch (e) {
+    await close().catch(() => {})
+    await rm(tmp, { force: true })
+    throw e
+  }
+  return {
+    async write(bytes) {
+      if (!LITTLE_ENDIAN_HOST && BYTES[dtype] > 1) throw new Error('npy: streamed writes need a little-endian host')
+      await fh.write(bytes)
+      written += bytes.length
+    },
+    async commit() {
+      if (written !== expected) throw new Error(`npy: ${path} got ${written} data bytes, shape [${shape.join(', ')}] needs ${expected}`)
+      await fh.sync()
+      await close()
+      await rename(tmp, path)
+    },
+    async abort() {
+      await close().catch(() => {})
+      await rm(tmp, { force: true })
+    },
+  }
+}
+
+/** Dtype, shape and data offset of an open .npy file (read from its first bytes only). */
+export async function readNpyHead(fh: FileHandle): Promise<{ dtype: NpyDtype; shape: number[]; dataOffset: number }> {
+  const pre = Buffer.alloc(12)
+  await fh.read(pre, 0, 12, 0)
+  if (!pre.subarray(0, 6).equals(MAGIC)) throw new Error('not a .npy file (bad magic)')
+  const major = pre[6]!
+  const headerLen = major === 1 ? pre.readUInt16LE(8) : pre.readUInt32LE(8)
   const start = major === 1 ? 10 : 12
+  const head = Buffer.alloc(start + headerLen)
+  const { bytesRead } = await fh.read(head, 0, head.length, 0)
+  if (bytesRead < head.length) throw new Error('.npy header is truncated')
+  const { dtype, shape } = parseHeader(head, major, start, headerLen)
+  return { dtype, shape, dataOffset: start + headerLen }
+}
+
+/** The raw bytes of rows [from, from + count) of an open .npy file (data at `dataOffset`, `rowBytes` per row). */
+export async function readNpyRows(fh: FileHandle, dataOffset: number, rowBytes: number, from: number, count: number, into?: Uint8Array): Promise<Uint8Array> {
+  const bytes = into ?? new Uint8Array(count * rowBytes)
+  const want = count * rowBytes
+  let got = 0
+  while (got < want) {
+    const { bytesRead } = await fh.read(bytes, got, want - got, dataOffset + from * rowBytes + got)
+    if (bytesRead === 0) throw new Error(`.npy file is short: rows ${from}…${from + count - 1} are not all there`)
+    got += bytesRead
+  }
+  return bytes
+}
+
+function parseHeader(buf: Buffer, major: number, start: number, headerLen: number): { dtype: NpyDtype; shape: number[] } {
   const header = buf.toString(major === 3 ? 'utf8' : 'latin1', start, start + headerLen)
   const descr = /'descr'\s*:\s*'([^']+)'/.exec(header)?.[1]
   const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(header)?.[1]
@@ -122,6 +196,16 @@ export function decodeNpy(buf: Buffer): NpyArray {
     .map(Number)
   const dtype = (Object.keys(DESCR) as NpyDtype[]).find((d) => DESCR[d] === descr || (BYTES[d] === 1 && descr === '<u1'))
   if (!dtype) throw new Error(`unsupported .npy dtype ${descr} (supported: ${Object.values(DESCR).join(', ')})`)
+  return { dtype, shape }
+}
+
+/** Parse a .npy file (versions 1.0–3.0, little-endian or byte-sized dtypes, C order). */
+export function decodeNpy(buf: Buffer): NpyArray {
+  if (buf.length < 10 || !buf.subarray(0, 6).equals(MAGIC)) throw new Error('not a .npy file (bad magic)')
+  const major = buf[6]!
+  const headerLen = major === 1 ? buf.readUInt16LE(8) : buf.readUInt32LE(8)
+  const start = major === 1 ? 10 : 12
+  const { dtype, shape } = parseHeader(buf, major, start, headerLen)
   const n = shape.reduce((a, b) => a * b, 1)
   const offset = start + headerLen
   const byteLength = n * BYTES[dtype]
