@@ -153,6 +153,17 @@ test('getClassMaps: CAM on the fc network and an out-of-range class are refused 
   )
 })
 
+test('CAM on the GMP network is the CAM paper\'s global-max-pooling variant in the app too (GAP vs GMP comparison)', async () => {
+  const gmp = await call('openModel', { path: join(MODELS, 'gmp') })
+  const methods = await call('getMapMethods', { modelId: gmp.id })
+  const cam = methods.methods.find((m) => m.name === 'cam')!
+  assert.equal(cam.unsupported, null)
+  assert.match(cam.label, /global max pooling/)
+  const r = await call('getClassMaps', { modelId: gmp.id, image: image(3), method: 'cam' })
+  assert.equal(r.maps.length, 5)
+  assert.ok(r.maps.every((m) => m.height === 8 && m.width === 8 && m.box !== null))
+})
+
 test('startLocalization: progress, a row per method, the sweep, failures; `limit` spreads over the classes', async () => {
   const progress: Progress[] = []
   const r = await call('startLocalization', { modelId: gap.id, dataDir: val, methods: ['cam', 'gradcam'], limit: 14 }, context((p) => progress.push(p)))

@@ -24,7 +24,8 @@ import { classResolver, findAnnotation, findAnnotationDir, readAnnotation } from
 import { classMapBox, DEFAULT_THRESHOLD, type PixelBox } from '../localization/boxes'
 import { evaluateLocalization } from '../localization/evaluate'
 import { folderFaithfulness, imageFaithfulness } from '../faithfulness/deletionInsertion'
-import { defaultMapLayer, MAP_METHOD_NAMES, mapLayers, mapMethod } from '../maps'
+import { defaultMapLayer, MAP_METHOD_NAMES, mapLayers } from '../maps'
+import { localizationMethod } from '../localization/maxPoolCam'
 import { classMapGrid, fullyConvolutionalFromFolder, type FullyConvolutional } from '../models/fullyConvolutional'
 import { OUTPUT, type LoadedModel } from '../model'
 import { outputClasses } from './classify'
@@ -72,7 +73,7 @@ export async function getMapMethods(model: LoadedModel): Promise<MapMethodsInfo>
   const fcnWhyNot = fullyConvolutionalHint(model)
   return {
     methods: MAP_METHOD_NAMES.map((name) => {
-      const m = mapMethod(name)
+      const m = localizationMethod(model, name)
       return { name, label: m.label, unsupported: m.unsupported(model) }
     }),
     layers: mapLayers(model),
@@ -107,9 +108,12 @@ async function groundTruthOf(model: LoadedModel, image: string, dataDir: string 
   }
 }
 
-/** A map method by name, or UNSUPPORTED_OP saying why it cannot run on the model. */
+/**
+ * A map method by name (CAM on a global max pooling head is the CAM paper's GMP variant, so the app
+ * compares GAP and GMP networks as the CLI does), or UNSUPPORTED_OP saying why it cannot run on the model.
+ */
 function runnableMethod(model: LoadedModel, name: MapMethodName) {
-  const method = mapMethod(name)
+  const method = localizationMethod(model, name)
   const why = method.unsupported(model)
   if (why) throw new ConvscopeError('UNSUPPORTED_OP', `${method.label} cannot run on ${model.info.name}: ${why}`)
   return method
