@@ -4,7 +4,10 @@ import { mkdtemp, rm, writeFile, chmod } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ConvscopeError } from '../../src/shared/api'
-import { readImage, maxPixelsFrom, formatMegapixels, type DecodedImage } from '../../src/main/engine/images/readImage'
+import sharp from 'sharp'
+import { readImage, readModelInput, maxPixelsFrom, formatMegapixels, type DecodedImage } from '../../src/main/engine/images/readImage'
+import { toModelInput } from '../../src/main/engine/images/preprocess'
+import type { Preprocessing } from '../../src/shared/api'
 import { makeOddImages, type Corner, type OddImage, type OddImageName } from '../fixtures/images'
 
 let dir: string
@@ -73,11 +76,59 @@ test('EXIF orientation 6 swaps width and height and moves the top-left block to 
   assert.ok(img.facts.notes.includes('EXIF orientation 6 applied: rotated 90° clockwise'))
 })
 
+/** Larger photos-like files: JPEGs that shrink 2×, 3× and 5× (where JPEG shrink-on-load would change pixels), ICC profiles, rotation. */
+async function makePhotos(): Promise<Record<string, { path: string; single: boolean }>> {
+  const out: Record<string, { path: string; single: boolean }> = {}
+  for (const [w, h] of [[128, 128], [640, 480], [1000, 700]] as const) {
+    const px = Buffer.alloc(w * h * 3).map((_, i) => Math.floor(128 + 100 * Math.sin(i * 0.013) + ((i * 7919) % 23)))
+    const raw = { raw: { width: w, height: h, channels: 3 as const } }
+    const at = (n: string) => join(dir, `photo${w}${n}`)
+    await sharp(px, raw).jpeg({ quality: 90 }).toFile(at('.jpg'))
+    await sharp(px, raw).withIccProfile('p3').jpeg({ quality: 90 }).toFile(at('-p3.jpg'))
+    await sharp(px, raw).withMetadata({ orientation: 8 }).jpeg({ quality: 90 }).toFile(at('-o8.jpg'))
+    await sharp(px, raw).png().toFile(at('.png'))
+    Object.assign(out, {
+      [`${w} jpeg`]: { path: at('.jpg'), single: true },
+      [`${w} jpeg, P3 profile`]: { path: at('-p3.jpg'), single: true },
+      [`${w} jpeg, EXIF 8`]: { path: at('-o8.jpg'), single: false },
+      [`${w} png`]: { path: at('.png'), single: true },
+    })
+  }
+  return out
+}
+
+test('readModelInput gives toModelInput(readImage) to the byte, in one pipeline where that is exact', async () => {
+  const single = new Set(['rgbJpeg', 'grayPng', 'gray16Png', 'rgb16Png', 'palettePng', 'webp', 'tiff'])
+  const cases: Record<string, { path: string; single: boolean }> = { ...(await makePhotos()) }
+  for (const [name, { path, expect }] of Object.entries(odd)) if (expect.ok) cases[name] = { path, single: single.has(name) }
+  const base: Preprocessing = { inputSize: [64, 64], resize: 'stretch', channelOrder: 'RGB', range: [0, 255], mean: [0, 0, 0], std: [1, 1, 1], labels: null }
+  const pres: Preprocessing[] = [
+    base,
+    { ...base, inputSize: [224, 224], resize: 'center-crop', channelOrder: 'BGR', range: [-1, 1] },
+    { ...base, inputSize: [30, 20], resize: 'pad' },
+    { ...base, inputSize: [60, 100], resize: 'stretch' },
+    { ...base, inputSize: [32, 48], resize: 'stretch' }, // the odd images' own size: no resize at all
+  ]
+  for (const [name, c] of Object.entries(cases)) {
+    for (const pre of pres) {
+      const image = await readImage(c.path)
+      const want = await toModelInput(image, pre)
+      const got = await readModelInput(c.path, pre)
+      const what = `${name}, ${pre.resize} ${pre.inputSize.join('×')}`
+      assert.equal(got.singlePipeline, c.single, `${what}: one pipeline`)
+      assert.ok(Buffer.from(got.input.data.buffer).equals(Buffer.from(want.data.buffer)), `${what}: model input differs`)
+      assert.deepEqual(got.input.geometry, want.geometry, what)
+      assert.deepEqual([got.width, got.height, got.facts], [image.width, image.height, image.facts], what)
+    }
+  }
+})
+
 test('each bad odd image fails with the right code and a message naming the file', async () => {
+  const pre: Preprocessing = { inputSize: [16, 16], resize: 'stretch', channelOrder: 'RGB', range: [0, 1], mean: [0, 0, 0], std: [1, 1, 1], labels: null }
   for (const [name, { path, expect }] of Object.entries(odd)) {
     if (expect.ok) continue
-    await assert.rejects(
-      readImage(path, expect.maxPixels ? { maxPixels: expect.maxPixels } : {}),
+    for (const read of [readImage, (p: string, o: { maxPixels?: number }) => readModelInput(p, pre, o)]) await assert.rejects(
+      read(path, expect.maxPixels ? { maxPixels: expect.maxPixels } : {}),
       (e: unknown) => {
         assert.ok(e instanceof ConvscopeError, `${name}: ${e}`)
         assert.equal(e.code, expect.code, `${name}: ${e.message}`)

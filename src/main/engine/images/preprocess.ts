@@ -14,7 +14,7 @@
  *   caffe-style preprocess_input.
  */
 import * as tf from '@tensorflow/tfjs'
-import sharp from 'sharp'
+import sharp, { type Sharp } from 'sharp'
 import type { Preprocessing } from '../../../shared/api'
 
 export interface Box {
@@ -146,21 +146,36 @@ function clipBox(b: Box, width: number, height: number): Box {
 /** Resize (and crop or pad) 8-bit RGB to the model's input size with sharp; returns W×H×3 bytes. */
 export async function resizeForModel(image: RgbImage, pre: Pick<Preprocessing, 'inputSize' | 'resize'>): Promise<{ rgb: Uint8Array; plan: ResizePlan }> {
   const plan = planResize(image.width, image.height, pre)
-  const [H, W] = pre.inputSize
   const identity = plan.resizeWidth === image.width && plan.resizeHeight === image.height && !plan.crop && !plan.pad
   if (identity) return { rgb: image.rgb, plan }
 
-  let pipeline = sharp(image.rgb, { raw: { width: image.width, height: image.height, channels: 3 } })
-  if (plan.resizeWidth !== image.width || plan.resizeHeight !== image.height) {
+  const pipeline = withResizePlan(sharp(image.rgb, { raw: { width: image.width, height: image.height, channels: 3 } }), plan)
+  const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true })
+  checkResized(info, pre)
+  return { rgb: data, plan }
+}
+
+/**
+ * The resize, crop and pad of `plan` added to a sharp pipeline (whose image is plan.geometry's size): the
+ * same steps for decoded pixels (resizeForModel) and for a file decoded in the same pipeline (readImage.ts,
+ * readModelInput).
+ */
+export function withResizePlan(pipeline: Sharp, plan: ResizePlan): Sharp {
+  const g = plan.geometry
+  if (plan.resizeWidth !== g.imageWidth || plan.resizeHeight !== g.imageHeight) {
     pipeline = pipeline.resize(plan.resizeWidth, plan.resizeHeight, { fit: 'fill', kernel: 'linear' })
   }
   if (plan.crop) pipeline = pipeline.extract({ left: plan.crop.x, top: plan.crop.y, width: plan.crop.width, height: plan.crop.height })
   if (plan.pad) pipeline = pipeline.extend({ ...plan.pad, background: { r: 0, g: 0, b: 0 } })
-  const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true })
+  return pipeline
+}
+
+/** Throws unless a resize result is the model's input size with 3 channels. */
+export function checkResized(info: { width: number; height: number; channels: number }, pre: Pick<Preprocessing, 'inputSize'>): void {
+  const [H, W] = pre.inputSize
   if (info.width !== W || info.height !== H || info.channels !== 3) {
     throw new Error(`resize produced ${info.width}×${info.height}×${info.channels}, expected ${W}×${H}×3`)
   }
-  return { rgb: data, plan }
 }
 
 /** 8-bit RGB (HWC) → float32 in the model's channel order, scaled to `range`, then (x - mean) / std. */

@@ -7,11 +7,16 @@
  *
  * Transparent pixels are flattened on WHITE: that is how the image looks on a web page or in a viewer,
  * so the network sees what the user sees.
+ *
+ * readModelInput goes on to the network's input. Decoding, then resizing the decoded pixels, takes two
+ * sharp calls; for most images (opaque, upright, RGB or gray, 8 or 16 bits without an ICC profile, 8 bits
+ * with any) one pipeline gives the same bytes (see singlePipelineExact) and saves the copy between them.
  */
 import { readFile, stat } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import sharp, { type Metadata, type OutputInfo } from 'sharp'
-import { ConvscopeError, type ImageFacts } from '../../../shared/api'
+import { ConvscopeError, type ImageFacts, type Preprocessing } from '../../../shared/api'
+import { checkResized, normalize, planResize, resizeForModel, withResizePlan, type ModelInput } from './preprocess'
 
 export interface ReadImageOptions {
   /** Refuse images with more pixels than this. Default: env CONVSCOPE_MAX_PIXELS, else 100 megapixels. */
@@ -62,7 +67,15 @@ export function formatMegapixels(pixels: number): string {
   return String(Number((pixels / 1e6).toPrecision(3)))
 }
 
-export async function readImage(path: string, options: ReadImageOptions = {}): Promise<DecodedImage> {
+/** A file whose header was read and checked (format, pixel limit); its pixels are not decoded yet. */
+interface OpenedImage {
+  file: string
+  bytes: Buffer
+  meta: Metadata
+  maxPixels: number
+}
+
+async function openImage(path: string, options: ReadImageOptions): Promise<OpenedImage> {
   const file = resolve(path)
   const maxPixels = maxPixelsFrom(options)
   const bytes = await readBytes(file)
@@ -84,12 +97,25 @@ export async function readImage(path: string, options: ReadImageOptions = {}): P
       `${file} is ${meta.width}×${meta.height} = ${formatMegapixels(pixels)} MP, over the ${formatMegapixels(maxPixels)} MP limit; set CONVSCOPE_MAX_PIXELS to raise it`,
     )
   }
+  return { file, bytes, meta, maxPixels }
+}
 
+const decoderOptions = (opened: OpenedImage) =>
+  // failOn 'error': truncated files fail instead of decoding to grey, yet harmless warnings
+  // ("extraneous bytes before marker", common in scraped datasets) are tolerated.
+  ({ failOn: 'error' as const, limitInputPixels: Math.max(1, Math.floor(opened.maxPixels)), autoOrient: true })
+
+const formatName = (meta: Metadata) => (meta.format === 'heif' && meta.compression === 'av1' ? 'avif' : meta.format)
+
+export async function readImage(path: string, options: ReadImageOptions = {}): Promise<DecodedImage> {
+  return decodeOpened(await openImage(path, options))
+}
+
+async function decodeOpened(opened: OpenedImage): Promise<DecodedImage> {
+  const { file, bytes, meta } = opened
   let decoded: { data: Buffer; info: OutputInfo }
   try {
-    // failOn 'error': truncated files fail instead of decoding to grey, yet harmless warnings
-    // ("extraneous bytes before marker", common in scraped datasets) are tolerated.
-    decoded = await sharp(bytes, { failOn: 'error', limitInputPixels: Math.max(1, Math.floor(maxPixels)), autoOrient: true })
+    decoded = await sharp(bytes, decoderOptions(opened))
       .toColourspace('srgb')
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true })
@@ -110,13 +136,75 @@ export async function readImage(path: string, options: ReadImageOptions = {}): P
     throw new ConvscopeError('BAD_IMAGE', `${file} decodes to ${info.channels} channels; expected RGB or RGBA`)
   }
 
-  const format = meta.format === 'heif' && meta.compression === 'av1' ? 'avif' : meta.format
   return {
-    facts: { path: file, width: info.width, height: info.height, format, notes },
+    facts: { path: file, width: info.width, height: info.height, format: formatName(meta), notes },
     rgb,
     width: info.width,
     height: info.height,
   }
+}
+
+/** An image file as the network's input, with its facts (see readImage) and decoded size. */
+export interface ImageModelInput {
+  facts: ImageFacts
+  width: number
+  height: number
+  input: ModelInput
+  /** Whether decode and resize ran as one sharp pipeline (singlePipelineExact) or as two calls. */
+  singlePipeline: boolean
+}
+
+/**
+ * Read an image file into the network's input: the same bytes as toModelInput(await readImage(path)),
+ * in one sharp pipeline where that is exact, else by exactly that.
+ */
+export async function readModelInput(path: string, pre: Preprocessing, options: ReadImageOptions = {}): Promise<ImageModelInput> {
+  const opened = await openImage(path, options)
+  const { file, meta } = opened
+  if (!singlePipelineExact(meta)) {
+    const image = await decodeOpened(opened)
+    const { rgb, plan } = await resizeForModel(image, pre)
+    const [H, W] = pre.inputSize
+    const input: ModelInput = { data: normalize(rgb, pre), shape: [H, W, 3], geometry: plan.geometry }
+    return { facts: image.facts, width: image.width, height: image.height, input, singlePipeline: false }
+  }
+  const plan = planResize(meta.width, meta.height, pre)
+  let resized: { data: Buffer; info: OutputInfo }
+  try {
+    // pipelineColourspace('srgb'): the input becomes 8-bit sRGB first, as the two-call path decodes it; it
+    // also turns off JPEG shrink-on-load (DCT scaling), which would change the pixels.
+    resized = await withResizePlan(sharp(opened.bytes, decoderOptions(opened)).pipelineColourspace('srgb'), plan)
+      .toColourspace('srgb')
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true })
+  } catch (e) {
+    throw decodeError(file, e)
+  }
+  checkResized(resized.info, pre)
+  const [H, W] = pre.inputSize
+  return {
+    facts: { path: file, width: meta.width, height: meta.height, format: formatName(meta), notes: conversionNotes(meta) },
+    width: meta.width,
+    height: meta.height,
+    input: { data: normalize(resized.data, pre), shape: [H, W, 3], geometry: plan.geometry },
+    singlePipeline: true,
+  }
+}
+
+/**
+ * Whether one pipeline (decode to 8-bit sRGB, ICC, resize, crop, pad) gives the bytes of decoding then
+ * resizing, i.e. whether every step sees the same pixels in the same order. Not for: alpha (flattened in JS
+ * after decoding; sharp would premultiply while resizing), EXIF rotation (sharp may rotate after resizing),
+ * CMYK and other colour spaces (converted after resizing in one pipeline), ICC profiles on 16-bit or gray
+ * images (applied before the reduction to 8 bits, or to the gray band, when decoding), animations.
+ * test/unit/readImage.test.ts checks the bytes on every kind of image.
+ */
+export function singlePipelineExact(meta: Metadata): boolean {
+  if (meta.hasAlpha || (meta.orientation ?? 1) !== 1 || (meta.pages ?? 1) > 1) return false
+  if (!['jpeg', 'png', 'webp', 'tiff'].includes(meta.format)) return false
+  if (meta.space === 'srgb') return meta.depth === 'uchar' || !meta.hasProfile
+  if (meta.space === 'b-w' || meta.space === 'rgb16' || meta.space === 'grey16') return !meta.hasProfile
+  return false
 }
 
 async function readBytes(file: string): Promise<Buffer> {

@@ -15,8 +15,8 @@ import { join } from 'node:path'
 import * as tf from '@tensorflow/tfjs'
 import { ConvscopeError, type LayerInfo, type ModelInfo } from '../../../shared/api'
 import type { LoadedModel } from '../model'
-import { readImage } from '../images/readImage'
-import { toInputTensor, toModelInput, type ModelInput } from '../images/preprocess'
+import { readModelInput } from '../images/readImage'
+import { toInputTensor, type ModelInput } from '../images/preprocess'
 import { writeFileAtomic } from '../store/catalog'
 import { float32ToFloat16, npyHeader, writeNpy } from '../store/npy'
 import { emptyTopK, offerBatch, type TopK } from './topK'
@@ -186,9 +186,8 @@ async function decodeBatch(paths: readonly string[], indices: readonly number[],
   return Promise.all(
     indices.map(async (index): Promise<Decoded> => {
       try {
-        const image = await readImage(paths[index]!)
-        const input = await toModelInput(image, model.info.preprocessing)
-        return { index, input, size: [image.width, image.height], error: null }
+        const { input, width, height } = await readModelInput(paths[index]!, model.info.preprocessing)
+        return { index, input, size: [width, height], error: null }
       } catch (e) {
         // A file gone since the listing (or named by a file list but absent) is "missing"; else the reader's reason.
         return { index, input: null, size: null, error: e instanceof ConvscopeError && e.code === 'NOT_FOUND' ? 'missing' : (e as Error).message }
