@@ -30,11 +30,11 @@
  * "Agreement" is the mean overlap of the two top-K image sets per unit: a check that both did the same work.
  *
  * --profile adds, per suite, where one core's time goes, without overlap: convscope's steps run in this
- * process (as runScan.ts does them: sharp decode + preprocess, tfjs forward to the layers, per-channel max /
- * argmax on the backend and download, top-K offers in JS) against the reference with 1 thread and no loader
- * workers (PIL decode + preprocess, torch forward, reduction + top-K), over the first min(N, 160) images.
- * It also times max / argmax done as one JS pass over each downloaded map (checked equal to tfjs' result):
- * the cost of a change proposed for runScan.ts.
+ * process (as runScan.ts does them: readModelInput (sharp decode + resize, normalise), tfjs forward to the
+ * layers, per-channel max / argmax (spatialMax.ts: one JS pass on cpu / wasm, else on the backend), top-K
+ * offers in JS) against the reference with 1 thread and no loader workers (PIL decode + preprocess, torch
+ * forward, reduction + top-K), over the first min(N, 160) images. It also times max / argmax done the other
+ * way (checked equal), to show what the choice of spatialMax.ts saves.
  * (--profile-only: just that, no comparison runs.)
  * --memory adds the memory check: the demo suite's convscope scan over 1 000 and 10 000 images.
  * Results: a table on stdout and bench/results/scan-<date>.json.
@@ -50,7 +50,8 @@ import { initBackend } from '../src/main/engine/backend'
 import { generateDemoDataset } from '../src/main/engine/demo'
 import { listImageFolder } from '../src/main/engine/images/imageFolder'
 import { toInputTensor, toModelInput } from '../src/main/engine/images/preprocess'
-import { readImage } from '../src/main/engine/images/readImage'
+import { readImage, readModelInput } from '../src/main/engine/images/readImage'
+import { reductionPlace, spatialMaxima, type ReductionPlace } from '../src/main/engine/scan/spatialMax'
 import { fsIOHandler } from '../src/main/engine/models/fsIOHandler'
 import { loadModel } from '../src/main/engine/models/loadModel'
 import { defaultScanLayers } from '../src/main/engine/scan/runScan'
@@ -568,29 +569,10 @@ interface StepTimes {
   forwardSeconds: number
   reduceSeconds: number
   topkSeconds: number
-  /** convscope only: max / argmax as one JS pass over the downloaded maps instead (a proposed change), checked equal. */
-  reduceJsSeconds?: number
-}
-
-/** Per image and channel of an NHWC map [n, ..., c] (flattened): the max over space and its first flat position. */
-function maxArgmaxNhwc(data: Float32Array, n: number, c: number): { max: Float32Array; arg: Int32Array } {
-  const max = new Float32Array(n * c).fill(-Infinity)
-  const arg = new Int32Array(n * c)
-  const pixels = data.length / (n * c)
-  for (let i = 0; i < n; i++) {
-    const base = i * c
-    for (let p = 0; p < pixels; p++) {
-      const off = (i * pixels + p) * c
-      for (let u = 0; u < c; u++) {
-        const v = data[off + u]!
-        if (v > max[base + u]!) {
-          max[base + u] = v
-          arg[base + u] = p
-        }
-      }
-    }
-  }
-  return { max, arg }
+  /** convscope only: max / argmax the other way (spatialMax.ts: on the backend if the scan reduces in JS, or the reverse), checked equal. */
+  reduceOtherSeconds?: number
+  /** convscope only: where the scan reduces on this backend ('js' or 'backend'). */
+  reducePlace?: ReductionPlace
 }
 
 /** convscope's scan steps, timed one after the other in this process on the backend the CLI would pick. */
@@ -602,33 +584,31 @@ async function profileConvscope(modelDir: string, data: string, limit: number): 
     const shapes = layers.map((name) => model.info.layers.find((l) => l.name === name)!.outputShape as number[])
     const tops = shapes.map((s) => emptyTopK(s.at(-1)!, 16))
     const paths = (await listImageFolder(data, limit)).images.map((i) => i.path)
-    const t: StepTimes = { images: 0, decodeSeconds: 0, forwardSeconds: 0, reduceSeconds: 0, topkSeconds: 0, reduceJsSeconds: 0 }
+    const place = reductionPlace()
+    const other: ReductionPlace = place === 'js' ? 'backend' : 'js'
+    const t: StepTimes = { images: 0, decodeSeconds: 0, forwardSeconds: 0, reduceSeconds: 0, topkSeconds: 0, reduceOtherSeconds: 0, reducePlace: place }
     const run = async (batchPaths: string[], first: number, record: boolean) => {
+      // The scan's own steps (runScan.ts): readModelInput, forward, spatialMaxima, offerBatch.
       const t0 = performance.now()
-      const inputs = await Promise.all(batchPaths.map(async (p) => toModelInput(await readImage(p), model.info.preprocessing)))
+      const inputs = await Promise.all(batchPaths.map(async (p) => (await readModelInput(p, model.info.preprocessing)).input))
       const t1 = performance.now()
       const x = toInputTensor(inputs)
       const outs = model.forward(x, layers)
       const t2 = performance.now()
-      const reduced = tf.tidy(() => outs.map((o) => {
-        const flat = o.reshape([o.shape[0]!, -1, o.shape.at(-1)!])
-        return [flat.max(1), flat.argMax(1)] as const
-      }))
-      const arrays = await Promise.all(reduced.map(async ([m, a]) => [await m.data(), await a.data()] as const))
+      const reduced = await spatialMaxima(outs, place)
       const t3 = performance.now()
-      // The alternative: download each map once and take max / argmax in one JS pass over NHWC (no transposes).
-      const js = outs.map((o) => maxArgmaxNhwc(o.dataSync() as Float32Array, o.shape[0]!, o.shape.at(-1)!))
-      const t3js = performance.now()
-      js.forEach((r, li) => {
-        const [m, a] = arrays[li]!
-        for (let j = 0; j < m.length; j++) {
-          if (r.max[j] !== m[j] || (r.arg[j] !== a[j] && !Number.isNaN(m[j]!))) throw new Error(`JS max/argmax differs from tfjs at layer ${layers[li]}, entry ${j}`)
+      const alternative = await spatialMaxima(outs, other)
+      const t3o = performance.now()
+      alternative.forEach((r, li) => {
+        const { max, arg } = reduced[li]!
+        for (let j = 0; j < max.length; j++) {
+          if (r.max[j] !== max[j] || (r.arg[j] !== arg[j] && !Number.isNaN(max[j]!))) throw new Error(`max/argmax in ${other} differs from ${place} at layer ${layers[li]}, entry ${j}`)
         }
       })
-      tf.dispose([x, ...outs, ...reduced.flat()])
+      tf.dispose([x, ...outs])
       const indices = batchPaths.map((_, i) => first + i)
       const t3k = performance.now()
-      arrays.forEach(([m, a], li) => offerBatch(tops[li]!, m, a, shapes[li]!.length === 3 ? shapes[li]![1]! : 1, indices))
+      reduced.forEach(({ max, arg }, li) => offerBatch(tops[li]!, max, arg, shapes[li]!.length === 3 ? shapes[li]![1]! : 1, indices))
       const t4 = performance.now()
       if (record) {
         t.images += batchPaths.length
@@ -636,7 +616,7 @@ async function profileConvscope(modelDir: string, data: string, limit: number): 
         t.forwardSeconds += (t2 - t1) / 1000
         t.reduceSeconds += (t3 - t2) / 1000
         t.topkSeconds += (t4 - t3k) / 1000
-        t.reduceJsSeconds! += (t3js - t3) / 1000
+        t.reduceOtherSeconds! += (t3o - t3) / 1000
       }
     }
     await run(paths.slice(0, batch), 0, false) // warm-up: kernels compiled, memory grown
@@ -681,9 +661,9 @@ function printProfile(p: ProfileResult): void {
   console.log(`  step                  convscope (${c.backend})  PyTorch (1 thread)`)
   console.log(`  decode + preprocess   ${ms(c.decodeSeconds, c.images).padStart(8)}            ${ms(r.decodeSeconds, r.images).padStart(8)}`)
   console.log(`  forward               ${ms(c.forwardSeconds, c.images).padStart(8)}            ${ms(r.forwardSeconds, r.images).padStart(8)}`)
-  console.log(`  max / argmax          ${ms(c.reduceSeconds, c.images).padStart(8)}            ${ms(r.reduceSeconds, r.images).padStart(8)}   (PyTorch: with top-K)`)
+  console.log(`  max / argmax (${c.reducePlace ?? '?'})`.padEnd(22) + `${ms(c.reduceSeconds, c.images).padStart(8)}            ${ms(r.reduceSeconds, r.images).padStart(8)}   (PyTorch: with top-K)`)
   console.log(`  top-K offers          ${ms(c.topkSeconds, c.images).padStart(8)}`)
-  if (c.reduceJsSeconds !== undefined) console.log(`  (max / argmax as one JS pass over the downloaded maps instead: ${ms(c.reduceJsSeconds, c.images)} ms, same results)`)
+  if (c.reduceOtherSeconds !== undefined) console.log(`  (max / argmax ${c.reducePlace === 'js' ? 'on the backend' : 'in JS'} instead: ${ms(c.reduceOtherSeconds, c.images)} ms, same results)`)
 }
 
 // ---------------------------------------------------------------------------------------------------
