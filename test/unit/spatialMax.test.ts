@@ -6,7 +6,7 @@ import { before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import * as tf from '@tensorflow/tfjs'
 import { initBackend } from '../../src/main/engine/backend'
-import { reductionPlace, spatialMaxOf, spatialMaxima } from '../../src/main/engine/scan/spatialMax'
+import { reductionPlace, spatialMaxOf, spatialMaxima, wasmHeapView } from '../../src/main/engine/scan/spatialMax'
 import { seededRandom } from '../fixtures/models'
 
 before(async () => {
@@ -28,6 +28,10 @@ for (const backend of ['cpu', 'wasm'] as const) {
     assert.equal(tf.getBackend(), backend)
     const maps = [tiedMap([3, 5, 7, 11], 1), tiedMap([2, 1, 1, 6], 2), tiedMap([4, 9], 3), tiedMap([1, 8, 8, 192], 4)]
     try {
+      // On wasm the JS pass reads the maps in place: the view must be the tensor's values.
+      const view = wasmHeapView(maps[0]!)
+      if (backend === 'wasm') assert.deepEqual(Array.from(view!), Array.from(maps[0]!.dataSync()))
+      else assert.equal(view, null)
       const js = await spatialMaxima(maps, 'js')
       const there = await spatialMaxima(maps, 'backend')
       let ties = 0

@@ -2,10 +2,11 @@
  * Per-unit spatial max and argmax of a batch of layer outputs, the reduction at the heart of a scan.
  *
  * Two ways, same results: on the backend (reshape to [n, h·w, units], max and argMax over axis 1: tfjs
- * transposes every map for that) or in one JS pass over the downloaded NHWC data (no transpose). The JS pass
- * is 3–4× faster on the CPU backends (wasm, cpu), where the map is in host memory anyway; on GPU backends
- * (webgl, tensorflow-gpu) and the native tensorflow backend, downloading whole maps costs more than reducing them there. Ties go to the first
- * position, as tf.argMax does; the max is the value at the argmax.
+ * transposes every map for that) or in one JS pass over the NHWC data (no transpose; on wasm read in place
+ * from the wasm heap, elsewhere downloaded). The JS pass is faster on the CPU backends (wasm, cpu), where
+ * the map is in host memory anyway; on GPU backends (webgl, tensorflow-gpu) downloading whole maps costs
+ * more than reducing them there, and the native tensorflow backend reduces without help. Ties go to the
+ * first position, as tf.argMax does; the max is the value at the argmax.
  */
 import * as tf from '@tensorflow/tfjs'
 
@@ -53,6 +54,25 @@ export function spatialMaxOf(data: Float32Array | Int32Array | Uint8Array, n: nu
   return { max, arg }
 }
 
+/** The fields of tfjs-backend-wasm's BackendWasm (public in its typings) that a view of a tensor needs. */
+interface WasmBackendLike {
+  wasm: { HEAPU8: Uint8Array }
+  dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined }
+}
+
+/**
+ * A float32 tensor's values as a view of the wasm heap, without the copy t.data() makes; null off wasm.
+ * Valid until the next tf operation (the heap may grow and move): read it synchronously, at once.
+ */
+export function wasmHeapView(t: tf.Tensor): Float32Array | null {
+  if (tf.getBackend() !== 'wasm' || t.dtype !== 'float32') return null
+  const backend = tf.backend() as unknown as Partial<WasmBackendLike>
+  const info = backend.dataIdMap?.get(t.dataId)
+  const heap = backend.wasm?.HEAPU8
+  if (!info || !heap || typeof info.memoryOffset !== 'number') return null
+  return new Float32Array(heap.buffer, heap.byteOffset + info.memoryOffset, t.size)
+}
+
 /** Spatial max / argmax of each tensor ([n, h, w, units] or [n, units]), in `place`; the tensors are not disposed. */
 export async function spatialMaxima(outputs: readonly tf.Tensor[], place: ReductionPlace = reductionPlace()): Promise<SpatialMax[]> {
   const shapes = outputs.map((t) => {
@@ -61,8 +81,14 @@ export async function spatialMaxima(outputs: readonly tf.Tensor[], place: Reduct
     return { n, units, positions: t.size / (n * units) }
   })
   if (place === 'js') {
-    const data = await Promise.all(outputs.map((t) => t.data()))
-    return data.map((d, i) => spatialMaxOf(d, shapes[i]!.n, shapes[i]!.positions, shapes[i]!.units))
+    // One map at a time: at most one copy is alive, not all of them (MobileNet's: 300 MB a batch).
+    const out: SpatialMax[] = []
+    for (const [i, t] of outputs.entries()) {
+      const { n, positions, units } = shapes[i]!
+      const view = wasmHeapView(t)
+      out.push(spatialMaxOf(view ?? (await t.data()), n, positions, units))
+    }
+    return out
   }
   const reduced = tf.tidy(() =>
     outputs.map((t, i) => {
