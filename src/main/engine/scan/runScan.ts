@@ -18,7 +18,7 @@ import type { LoadedModel } from '../model'
 import { readModelInput } from '../images/readImage'
 import { toInputTensor, type ModelInput } from '../images/preprocess'
 import { writeFileAtomic } from '../store/catalog'
-import { float32ToFloat16, npyHeader, writeNpy } from '../store/npy'
+import { float32ToFloat16Bits, npyHeader, writeNpy } from '../store/npy'
 import { emptyTopK, offerBatch, type TopK } from './topK'
 import { spatialMaxima, type SpatialMax } from './spatialMax'
 import {
@@ -295,6 +295,7 @@ export async function runScan(options: ScanOptions): Promise<ScanManifest> {
   const partials: FileHandle[] = []
   const rowBytes = layers.map((l) => l.units * 2)
   const headers = layers.map((l) => npyHeader('float16', [local.length, l.units]))
+  const rowBuffers = keepMaxima ? layers.map((l) => new Uint16Array(batchSize * l.units)) : []
   const closePartials = async () => {
     for (const fh of partials.splice(0)) await fh.close().catch(() => {})
   }
@@ -353,14 +354,16 @@ export async function runScan(options: ScanOptions): Promise<ScanManifest> {
       results.forEach((r, li) => offerBatch(tops[li]!, r.max, r.arg, layers[li]!.width, goodIndices))
       if (keepMaxima) {
         for (const [li, l] of layers.entries()) {
-          const rows = new Uint16Array(decoded.length * l.units).fill(NAN16)
+          // One buffer per layer for the whole scan: a batch of rows, float16, NaN for skipped images.
+          const rows = rowBuffers[li]!.subarray(0, decoded.length * l.units).fill(NAN16)
+          const max = results[li]?.max
           let g = 0
           decoded.forEach((d, row) => {
             if (!d.input) return
-            rows.set(float32ToFloat16(results[li]!.max.subarray(g * l.units, (g + 1) * l.units)), row * l.units)
+            for (let u = 0; u < l.units; u++) rows[row * l.units + u] = float32ToFloat16Bits(max![g * l.units + u]!)
             g++
           })
-          await partials[li]!.write(new Uint8Array(rows.buffer), 0, rows.byteLength, headers[li]!.length + state.position * rowBytes[li]!)
+          await partials[li]!.write(new Uint8Array(rows.buffer, 0, rows.byteLength), 0, rows.byteLength, headers[li]!.length + state.position * rowBytes[li]!)
         }
       }
       for (const d of decoded) {
