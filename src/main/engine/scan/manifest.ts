@@ -10,7 +10,7 @@
  *                                                      (all images for an unsharded or merged scan);
  *                                                      NaN rows for skipped images
  *   .scan-checkpoint.bin        while running only: the state a killed scan resumes from
- *   .<stem>.maxima.partial      while running only: maxima rows written so far (raw float16)
+ *   .<stem>.maxima.partial      while running only: the final .npy layout (header, then float16 rows at their offsets), renamed into place at the end
  *
  * `<stem>` is the layer name with characters other than [A-Za-z0-9._-] replaced by "_" (see
  * manifest.layers[].file). Order within a unit is value descending, then image, y, x ascending (topK.ts),
