@@ -15,6 +15,7 @@ import {
   imageFaithfulness,
   methodLabel,
   type OrderingMethod,
+  randomOrderSeed,
 } from '../engine/faithfulness/deletionInsertion'
 import { toInputTensor, toModelInput } from '../engine/images/preprocess'
 import { readImage } from '../engine/images/readImage'
@@ -116,7 +117,7 @@ export const faithfulnessCommand: Command = {
         const classIndex = positiveInteger(values.class, '--class', 0)
         try {
           const rows = []
-          for (const m of methods) rows.push({ label: methodLabel(m), ...(await imageFaithfulness(model, x, m, { ...options, classIndex, mapOptions, seed: image.facts.path })) })
+          for (const m of methods) rows.push({ label: methodLabel(m), ...(await imageFaithfulness(model, x, m, { ...options, classIndex, mapOptions, seed: randomOrderSeed(image.facts.path) })) })
           const c = rows[0]!.classIndex
           heading = `${model.info.name} on ${image.facts.path}, class ${c} (${model.info.labels?.[c] ?? 'no label'})`
           table = rows.map((r) => ({ label: r.label, deletionAuc: r.deletion.auc, insertionAuc: r.insertion.auc, mapMilliseconds: r.mapMilliseconds, curveMilliseconds: r.curveMilliseconds }))

@@ -20,6 +20,7 @@
  * Pixels with equal map values are ordered by a seeded random permutation (so ties do not favour the top
  * rows); the "random" baseline method orders all pixels that way.
  */
+import { basename } from 'node:path'
 import { setImmediate } from 'node:timers/promises'
 import * as tf from '@tensorflow/tfjs'
 import { ConvscopeError, type ImageEntry } from '../../../shared/api'
@@ -239,6 +240,14 @@ async function topClass(model: LoadedModel, input: tf.Tensor4D): Promise<number>
   return c!
 }
 
+/**
+ * The seed of an image's random order (and tie-breaking): its file name, so one image gets the same random
+ * baseline wherever its folder lies and whether it is measured alone or in a folder.
+ */
+export function randomOrderSeed(imagePath: string): string {
+  return basename(imagePath)
+}
+
 /** The curves of one input [1, h, w, c] for `classIndex` (default: the top-1 class), ordered by `method`'s map. */
 export async function imageFaithfulness(
   model: LoadedModel,
@@ -336,7 +345,7 @@ export async function folderFaithfulness(
       try {
         const classIndex = await topClass(model, x)
         for (const [j, method] of methods.entries()) {
-          const r = await imageFaithfulness(model, x, method, { ...options, classIndex, seed: decoded.entry.relPath })
+          const r = await imageFaithfulness(model, x, method, { ...options, classIndex, seed: randomOrderSeed(decoded.entry.path) })
           const s = sums[j]!
           s.images++
           s.mapMs += r.mapMilliseconds

@@ -23,7 +23,7 @@ import { toInputTensor, toModelInput, type InputGeometry } from '../images/prepr
 import { classResolver, findAnnotation, findAnnotationDir, readAnnotation } from '../localization/annotations'
 import { classMapBox, DEFAULT_THRESHOLD, type PixelBox } from '../localization/boxes'
 import { evaluateLocalization } from '../localization/evaluate'
-import { folderFaithfulness, imageFaithfulness } from '../faithfulness/deletionInsertion'
+import { folderFaithfulness, imageFaithfulness, randomOrderSeed } from '../faithfulness/deletionInsertion'
 import { defaultMapLayer, MAP_METHOD_NAMES, mapLayers } from '../maps'
 import { localizationMethod } from '../localization/maxPoolCam'
 import { classMapGrid, fullyConvolutionalFromFolder, type FullyConvolutional } from '../models/fullyConvolutional'
@@ -226,7 +226,7 @@ export async function getFaithfulness(model: LoadedModel, p: Omit<Params<'getFai
   const image = await readImage(resolve(p.image))
   const x = toInputTensor(await toModelInput(image, model.info.preprocessing))
   try {
-    const options = { points: p.points, classIndex: p.class, mapOptions: { layer: p.layer }, seed: p.image }
+    const options = { points: p.points, classIndex: p.class, mapOptions: { layer: p.layer }, seed: randomOrderSeed(p.image) }
     const classes = outputClasses(model)
     if (p.class !== undefined && p.class >= classes) throw new ConvscopeError('BAD_REQUEST', `Class ${p.class} is out of range: ${model.info.name} has ${classes} classes (0–${classes - 1})`)
     const curves = await imageFaithfulness(model, x, method, options)
