@@ -48,6 +48,21 @@ test('classes view: top-5 CAMs with boxes, a localization run with its table and
     await screenshot(page, 'classes-01-cam')
   })
 
+  await t.test('a class picked among the Activations view\'s predictions is the Classes view\'s focus (linked selection)', async () => {
+    await page.getByTestId('tab-activations').click()
+    const second = page.getByTestId('predictions').locator('li').nth(1)
+    await second.waitFor({ timeout: 60_000 })
+    const picked = await second.getAttribute('data-class')
+    await second.click()
+    await page.locator('[data-testid="predictions"] li.selected').waitFor()
+    await page.getByTestId('tab-classes').click()
+    await waitForCount(page.locator(`[data-testid="cam-card"].selected[data-class="${picked}"]`), 1, 60_000)
+    // Back to the image's top-1 class for the steps below.
+    await page.getByTestId('cam-card').first().click()
+    await waitForCount(page.locator('[data-testid="cam-card"].selected'), 1)
+    assert.equal(await page.locator('[data-testid="cam-card"].selected').getAttribute('data-class'), await page.getByTestId('cam-card').first().getAttribute('data-class'))
+  })
+
   await t.test('mean deletion / insertion curves over 4 images of the folder', async () => {
     await page.getByTestId('faithfulness-folder-limit').fill('4')
     await page.getByTestId('faithfulness-folder-start').click()

@@ -25,8 +25,8 @@ export const useClassMaps = defineStore('classMaps', () => {
   /** null: the method's default layer. */
   const layer = ref<string | null>(null)
   const threshold = ref(0.2)
-  /** The class whose map the "across images" strip shows; null: the selected image's top-1. */
-  const classIndex = ref<number | null>(null)
+  /** The class whose map the "across images" strip shows (the linked selection's); null: the selected image's top-1. */
+  const classIndex = computed(() => selection.classIndex)
   /** The model class each class folder of the open image folder holds (null: none the model has). */
   const folderClasses = shallowRef<Map<string, number | null>>(new Map())
 
@@ -46,7 +46,6 @@ export const useClassMaps = defineStore('classMaps', () => {
     const modelId = selection.modelId
     info.value = null
     layer.value = null
-    classIndex.value = null
     if (!modelId) return
     try {
       const got = await jobs.call('getMapMethods', { modelId }, { label: 'Reading the class-map methods of the model' })
@@ -72,12 +71,7 @@ export const useClassMaps = defineStore('classMaps', () => {
     }
   }
 
-  function selectClass(index: number | null): void {
-    classIndex.value = index
-    // The output layer's units are the classes: keep the Activations view's unit in step.
-    const model = selection.model
-    if (index !== null && model && selection.layer === model.layers[model.layers.length - 1]?.name) selection.selectUnit(index)
-  }
+  const selectClass = (index: number | null): void => selection.selectClass(index)
 
   /** Evaluate localization over the open image folder for `methods` (the report shows when it is done). */
   async function localize(methods: MapMethodName[], options: { threshold: number; limit?: number }): Promise<void> {
@@ -115,7 +109,7 @@ export const useClassMaps = defineStore('classMaps', () => {
     () => [selection.layer, selection.unit] as const,
     ([l, u]) => {
       const model = selection.model
-      if (u !== null && model && l === model.layers[model.layers.length - 1]?.name) classIndex.value = u
+      if (u !== null && model && l === model.layers[model.layers.length - 1]?.name) selection.classIndex = u
     },
   )
 

@@ -13,8 +13,8 @@ function defaultLayer(model: ModelInfo): string | null {
 }
 
 /**
- * The linked selection every view follows: model, layer, unit (channel of that layer), image; plus the
- * opened model's facts and the opened image folder.
+ * The linked selection every view follows: model, layer, unit (channel of that layer), image, class (an
+ * index of the model's output); plus the opened model's facts and the opened image folder.
  */
 export const useSelection = defineStore('selection', () => {
   const model = shallowRef<ModelInfo | null>(null)
@@ -22,6 +22,8 @@ export const useSelection = defineStore('selection', () => {
   const layer = ref<string | null>(null)
   const unit = ref<number | null>(null)
   const image = ref<string | null>(null)
+  /** The class in focus (Classes view, Activations' predictions); null: each view's default (the image's top-1). */
+  const classIndex = ref<number | null>(null)
   const imageFolder = shallowRef<ImageFolder | null>(null)
 
   const layerInfo = computed(() => model.value?.layers.find((l) => l.name === layer.value) ?? null)
@@ -37,6 +39,7 @@ export const useSelection = defineStore('selection', () => {
     model.value = info
     layer.value = defaultLayer(info)
     unit.value = null
+    classIndex.value = null
     void useSystem().refreshRecent()
     return info
   }
@@ -81,12 +84,20 @@ export const useSelection = defineStore('selection', () => {
     image.value = path
   }
 
+  /** Select a class; the output layer's units are the classes, so its unit follows when that layer is selected. */
+  function selectClass(index: number | null): void {
+    classIndex.value = index
+    const last = model.value?.layers[model.value.layers.length - 1]?.name
+    if (index !== null && last !== undefined && layer.value === last) selectUnit(index)
+  }
+
   return {
     model,
     modelId,
     layer,
     unit,
     image,
+    classIndex,
     imageFolder,
     layerInfo,
     layerUnits,
@@ -96,5 +107,6 @@ export const useSelection = defineStore('selection', () => {
     selectLayer,
     selectUnit,
     selectImage,
+    selectClass,
   }
 })
