@@ -118,5 +118,18 @@ test('jobs view: a scan runs in the jobs process while the views answer; cancel,
     await screenshot(page, 'jobs-05-units')
   })
 
+  await t.test('a click on a bar of the unit’s class selectivity selects that class; the Classes view follows', async () => {
+    const chart = page.getByTestId('class-histogram')
+    await chart.locator('.main-svg').first().waitFor({ timeout: 60_000 })
+    const folder = ((await chart.locator('.xtick text').first().textContent()) ?? '').trim() // e.g. c06_gold_star
+    const box = await chart.locator('.bars .point').first().boundingBox()
+    assert.ok(box, 'the first bar is drawn')
+    // plotly listens on its drag layer above the bars: click there, at the bar's centre
+    await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2)
+    await page.getByTestId('tab-classes').click()
+    const label = folder.replace(/^c\d\d_/, '').replace(/_/g, ' ')
+    await waitForText(page.getByTestId('class-across').locator('h3'), new RegExp(`^\\s*${label}\\s`), 60_000)
+  })
+
   assert.deepEqual(errors, [])
 })
