@@ -58,18 +58,6 @@ export function learningRateAt(step: number, steps: number, peak: number, warmup
   return peak * 0.5 * (1 + Math.cos(Math.PI * Math.min(1, t)))
 }
 
-/** A seeded permutation of 0..n-1 (Fisher–Yates). */
-export function shuffled(n: number, rng: Rng): Int32Array {
-  const order = Int32Array.from({ length: n }, (_, i) => i)
-  for (let i = n - 1; i > 0; i--) {
-    const j = rng.int(i + 1)
-    const t = order[i]!
-    order[i] = order[j]!
-    order[j] = t
-  }
-  return order
-}
-
 /** Loss and top-1/top-5 accuracy of the network's logits on a split, in inference mode. */
 export function evaluate(net: DemoNet, split: InMemorySplit, pre: Preprocessing, batchSize = 64): Evaluation {
   const classes = net.spec.classes
@@ -114,7 +102,7 @@ export function trainNet(net: DemoNet, train: InMemorySplit, val: InMemorySplit,
   try {
     for (let epoch = 1; epoch <= options.epochs; epoch++) {
       const started = performance.now()
-      const order = shuffled(train.count, rng)
+      const order = rng.permutation(train.count)
       let lossSum = 0
       let correct = 0
       let lr = 0

@@ -87,6 +87,18 @@ export class Rng {
     return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v)
   }
 
+  /** A permutation of 0 … n−1 (Fisher–Yates from the end, one int() per swap). */
+  permutation(n: number): Int32Array {
+    const order = Int32Array.from({ length: n }, (_, i) => i)
+    for (let i = n - 1; i > 0; i--) {
+      const j = this.int(i + 1)
+      const t = order[i]!
+      order[i] = order[j]!
+      order[j] = t
+    }
+    return order
+  }
+
   pick<T>(items: readonly T[]): T {
     if (items.length === 0) throw new Error('pick from an empty list')
     return items[this.int(items.length)]!

@@ -106,15 +106,7 @@ export function upsampleMap(map: Pick<ClassMap, 'height' | 'width' | 'values'>, 
 
 /** A seeded random permutation of 0 … n−1. */
 export function randomOrder(n: number, seed: number | string): Int32Array {
-  const rng = new Rng(hashParts(['faithfulness', seed]))
-  const order = Int32Array.from({ length: n }, (_, i) => i)
-  for (let i = n - 1; i > 0; i--) {
-    const j = rng.int(i + 1)
-    const t = order[i]!
-    order[i] = order[j]!
-    order[j] = t
-  }
-  return order
+  return new Rng(hashParts(['faithfulness', seed])).permutation(n)
 }
 
 /** Pixel indices by decreasing value; equal values in the seeded random order. */
