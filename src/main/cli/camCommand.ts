@@ -8,6 +8,7 @@ import { localizationMethod } from '../engine/localization/maxPoolCam'
 import { MAP_METHOD_NAMES } from '../engine/maps/types'
 import { withModel } from './engineSession'
 import type { Command } from './index'
+import { fractionOption, wholeNumberOption } from './options'
 
 const usage = `usage: convscope cam --model DIR --image FILE [--class C[,C...] | --top N] [--method ${MAP_METHOD_NAMES.join('|')}]
                     [--layer NAME] [--threshold 0.2] [--annotations DIR] --out DIR [--json] [--backend NAME]
@@ -47,10 +48,8 @@ export const camCommand: Command = {
       return 2
     }
     if (values.class && values.top) throw new ConvscopeError('BAD_REQUEST', 'choose one of --class and --top')
-    const top = values.top === undefined ? 5 : Number(values.top)
-    if (!Number.isInteger(top) || top < 1) throw new ConvscopeError('BAD_REQUEST', `--top must be a positive integer, got "${values.top}"`)
-    const threshold = Number(values.threshold)
-    if (!(threshold > 0 && threshold < 1)) throw new ConvscopeError('BAD_REQUEST', `--threshold must be a fraction between 0 and 1, got "${values.threshold}"`)
+    const top = wholeNumberOption(values.top, '--top') ?? 5
+    const threshold = fractionOption(values.threshold, '--threshold')
     const out = resolve(values.out)
     await withModel(values.model, { backend: values.backend, quiet: values.json }, async (model) => {
       const method = localizationMethod(model, values.method)

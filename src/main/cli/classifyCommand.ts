@@ -1,10 +1,10 @@
 import { parseArgs } from 'node:util'
 import { resolve } from 'node:path'
-import { ConvscopeError } from '../../shared/api'
 import { classifyFolder, type ClassifyResult } from '../engine/methods/classify'
 import { withModel } from './engineSession'
 import { progressBar } from './progressBar'
 import type { Command } from './index'
+import { wholeNumberOption } from './options'
 
 const usage = `usage: convscope classify --model DIR --data DIR [--json] [--batch N] [--sorted] [--backend NAME]
 
@@ -32,8 +32,7 @@ export const classifyCommand: Command = {
       console.error(usage)
       return 2
     }
-    const batchSize = Number(values.batch)
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new ConvscopeError('BAD_REQUEST', `--batch must be a positive integer, got "${values.batch}"`)
+    const batchSize = wholeNumberOption(values.batch, '--batch')!
     const data = resolve(values.data)
     await withModel(values.model, { backend: values.backend, quiet: values.json }, async (model) => {
       const bar = progressBar(process.stderr)

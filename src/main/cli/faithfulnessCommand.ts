@@ -23,6 +23,7 @@ import { MAP_METHOD_NAMES, mapMethod } from '../engine/maps'
 import { withModel } from './engineSession'
 import { progressBar } from './progressBar'
 import type { Command } from './index'
+import { wholeNumberOption } from './options'
 
 const usage = `usage: convscope faithfulness --model DIR (--image FILE | --data DIR [--limit N]) --method NAME[,NAME...]
                              [--class C] [--layer L] [--points N] [--batch N] [--deletion zero|mean|blur]
@@ -49,13 +50,6 @@ function parseBaseline(text: string | undefined, flag: string): Baseline | undef
   if (text === undefined) return undefined
   if (text !== 'zero' && text !== 'mean' && text !== 'blur') throw new ConvscopeError('BAD_REQUEST', `${flag} must be zero, mean or blur, got "${text}"`)
   return text
-}
-
-function positiveInteger(text: string | undefined, flag: string, min = 1): number | undefined {
-  if (text === undefined) return undefined
-  const n = Number(text)
-  if (!Number.isInteger(n) || n < min) throw new ConvscopeError('BAD_REQUEST', `${flag} must be an integer ≥ ${min}, got "${text}"`)
-  return n
 }
 
 export const faithfulnessCommand: Command = {
@@ -92,8 +86,8 @@ export const faithfulnessCommand: Command = {
     const sigma = values.sigma === undefined ? undefined : Number(values.sigma)
     if (sigma !== undefined && !(sigma > 0)) throw new ConvscopeError('BAD_REQUEST', `--sigma must be a positive number of pixels, got "${values.sigma}"`)
     const options: CurveOptions = {
-      points: positiveInteger(values.points, '--points', 2),
-      batchSize: positiveInteger(values.batch, '--batch'),
+      points: wholeNumberOption(values.points, '--points', 2),
+      batchSize: wholeNumberOption(values.batch, '--batch'),
       deletion: parseBaseline(values.deletion, '--deletion'),
       insertion: parseBaseline(values.insertion, '--insertion'),
       blurSigma: sigma,
@@ -114,7 +108,7 @@ export const faithfulnessCommand: Command = {
       if (values.image) {
         const image = await readImage(resolve(values.image))
         const x = toInputTensor(await toModelInput(image, model.info.preprocessing))
-        const classIndex = positiveInteger(values.class, '--class', 0)
+        const classIndex = wholeNumberOption(values.class, '--class', 0)
         try {
           const rows = []
           for (const m of methods) rows.push({ label: methodLabel(m), ...(await imageFaithfulness(model, x, m, { ...options, classIndex, mapOptions, seed: randomOrderSeed(image.facts.path) })) })
@@ -142,7 +136,7 @@ export const faithfulnessCommand: Command = {
             model,
             resolve(values.data!),
             methods,
-            { ...options, mapOptions, limit: positiveInteger(values.limit, '--limit') },
+            { ...options, mapOptions, limit: wholeNumberOption(values.limit, '--limit') },
             { progress: (p) => bar?.update(p.done, p.total ?? p.done), signal: abort.signal },
           )
           bar?.end()

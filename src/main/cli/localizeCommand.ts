@@ -1,12 +1,12 @@
 import { parseArgs } from 'node:util'
 import { resolve } from 'node:path'
-import { ConvscopeError } from '../../shared/api'
 import { evaluateLocalization, type LocalizationReport } from '../engine/localization/evaluate'
 import { localizationMethod } from '../engine/localization/maxPoolCam'
 import { MAP_METHOD_NAMES } from '../engine/maps/types'
 import { withModel } from './engineSession'
 import { progressBar } from './progressBar'
 import type { Command } from './index'
+import { fractionOption, wholeNumberOption } from './options'
 
 const usage = `usage: convscope localize --model DIR --data DIR --method ${MAP_METHOD_NAMES.join('|')}[,...] [--annotations DIR]
                          [--threshold 0.2] [--limit N] [--one-based] [--failures N] [--json] [--backend NAME]
@@ -44,16 +44,9 @@ export const localizeCommand: Command = {
       console.error(usage)
       return 2
     }
-    const threshold = Number(values.threshold)
-    if (!(threshold > 0 && threshold < 1)) throw new ConvscopeError('BAD_REQUEST', `--threshold must be a fraction between 0 and 1, got "${values.threshold}"`)
-    const count = (v: string | undefined, flag: string) => {
-      if (v === undefined) return undefined
-      const n = Number(v)
-      if (!Number.isInteger(n) || n < 0) throw new ConvscopeError('BAD_REQUEST', `${flag} must be a whole number, got "${v}"`)
-      return n
-    }
-    const limit = count(values.limit, '--limit')
-    const shownFailures = count(values.failures, '--failures')!
+    const threshold = fractionOption(values.threshold, '--threshold')
+    const limit = wholeNumberOption(values.limit, '--limit', 0)
+    const shownFailures = wholeNumberOption(values.failures, '--failures', 0)!
     const names = values.method.split(',').map((s) => s.trim()).filter(Boolean)
     await withModel(values.model, { backend: values.backend, quiet: values.json }, async (model) => {
       const methods = names.map((n) => localizationMethod(model, n))

@@ -15,6 +15,7 @@ import { WORKER_ENV, WORKERS_DIR, runScanWorkers, unfinishedWorkerCount, type Wo
 import { withModel } from './engineSession'
 import { progressBar } from './progressBar'
 import type { Command } from './index'
+import { wholeNumberOption } from './options'
 
 const usage = `usage: convscope scan --model DIR --data DIR|LIST --out DIR [--layers a,b] [--top K] [--shard i/n] [--workers W|auto] [--batch N] [--no-maxima] [--limit N] [--backend NAME]
 
@@ -55,16 +56,10 @@ export const scanCommand: Command = {
       console.error(usage)
       return 2
     }
-    const positive = (text: string | undefined, name: string, fallback: number) => {
-      if (text === undefined) return fallback
-      const n = Number(text)
-      if (!Number.isInteger(n) || n < 1) throw new ConvscopeError('BAD_REQUEST', `${name} must be a whole number ≥ 1, got "${text}"`)
-      return n
-    }
-    const k = positive(values.top, '--top', 16)
-    const batchSize = positive(values.batch, '--batch', 16)
-    const limit = positive(values.limit, '--limit', 1_000_000)
-    const workers = values.workers?.trim() === 'auto' ? availableParallelism() : positive(values.workers, '--workers', 1)
+    const k = wholeNumberOption(values.top, '--top') ?? 16
+    const batchSize = wholeNumberOption(values.batch, '--batch') ?? 16
+    const limit = wholeNumberOption(values.limit, '--limit') ?? 1_000_000
+    const workers = values.workers?.trim() === 'auto' ? availableParallelism() : (wholeNumberOption(values.workers, '--workers') ?? 1)
     let shard
     try {
       shard = values.shard ? parseShard(values.shard) : undefined

@@ -1,8 +1,8 @@
 import { parseArgs } from 'node:util'
 import { resolve } from 'node:path'
-import { ConvscopeError } from '../../shared/api'
 import { topPatches } from '../engine/scan/topPatches'
 import type { Command } from './index'
+import { wholeNumberOption } from './options'
 
 const usage = `usage: convscope top --scan DIR --layer NAME --unit U [--json]
 
@@ -21,8 +21,7 @@ export const topCommand: Command = {
       console.error(usage)
       return 2
     }
-    const unit = Number(values.unit)
-    if (!Number.isInteger(unit) || unit < 0) throw new ConvscopeError('BAD_REQUEST', `--unit must be a whole number ≥ 0, got "${values.unit}"`)
+    const unit = wholeNumberOption(values.unit, '--unit', 0)!
     const { patches } = await topPatches(resolve(values.scan), values.layer, unit)
     if (values.json) {
       console.log(JSON.stringify({ layer: values.layer, unit, patches }, null, 2))
