@@ -6,16 +6,17 @@
  */
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtemp, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as tf from '@tensorflow/tfjs'
-import sharp from 'sharp'
 import { listDataset, listImageFile, parseImageList } from '../../src/main/engine/images/imageList'
 import { listImageFolder } from '../../src/main/engine/images/imageFolder'
 import { scanCommand } from '../../src/main/cli/scanCommand'
 import { readManifest } from '../../src/main/engine/scan/manifest'
-import { makeTinyCnn, seededRandom } from '../fixtures/models'
+import { runCli } from '../fixtures/cli'
+import { writeNoiseImageTree } from '../fixtures/images'
+import { makeTinyCnn } from '../fixtures/models'
 
 let root: string
 let data: string
@@ -27,14 +28,7 @@ before(async () => {
   modelDir = join(root, 'model')
   await makeTinyCnn(modelDir, { sidecar: { inputSize: [32, 32], range: [0, 1], resize: 'stretch' } })
   data = join(root, 'data')
-  const rand = seededRandom(3)
-  for (const cls of ['birds', 'fish']) {
-    await mkdir(join(data, cls), { recursive: true })
-    for (let i = 0; i < 5; i++) {
-      const pixels = Buffer.alloc(40 * 30 * 3).map(() => Math.floor(rand() * 256))
-      await sharp(pixels, { raw: { width: 40, height: 30, channels: 3 } }).png().toFile(join(data, cls, `p${i}.png`))
-    }
-  }
+  await writeNoiseImageTree(data, { classes: ['birds', 'fish'], perClass: 5, seed: 3, size: () => [40, 30], name: (i) => `p${i}` })
 })
 after(async () => {
   await rm(root, { recursive: true, force: true })
@@ -77,24 +71,7 @@ test('listDataset reads a file as a list and a folder as a folder; a binary file
   await assert.rejects(listImageFile(join(root, 'nope.txt')), /File list .*nope\.txt does not exist/)
 })
 
-/** Run a CLI command in this process, its output captured. */
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = ''
-  let err = ''
-  const log = console.log
-  const error = console.error
-  const write = process.stderr.write
-  console.log = (s: string) => (out += s + '\n')
-  console.error = (s: string) => (err += s + '\n')
-  process.stderr.write = ((s: string) => ((err += s), true)) as typeof process.stderr.write
-  try {
-    return { code: await scanCommand.run(args), out, err }
-  } finally {
-    console.log = log
-    console.error = error
-    process.stderr.write = write
-  }
-}
+const cli = (args: string[]) => runCli(scanCommand, args)
 
 const scanArgs = (dataArg: string, out: string) => ['--model', modelDir, '--data', dataArg, '--out', out, '--layers', 'conv3,conv4', '--top', '3', '--backend', 'cpu']
 

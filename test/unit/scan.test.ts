@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { statSync } from 'node:fs'
-import { mkdtemp, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as tf from '@tensorflow/tfjs'
@@ -25,7 +25,9 @@ import { readManifest, CHECKPOINT_FILE, MANIFEST_FILE, maximaFile, maximaPartial
 import { topCommand } from '../../src/main/cli/topCommand'
 import { scanCommand } from '../../src/main/cli/scanCommand'
 import { mergeCommand } from '../../src/main/cli/mergeCommand'
-import { makeTinyCnn, seededRandom } from '../fixtures/models'
+import { runCli } from '../fixtures/cli'
+import { writeNoiseImageTree } from '../fixtures/images'
+import { makeTinyCnn } from '../fixtures/models'
 
 const LAYERS = ['pool1', 'conv3', 'conv4']
 const K = 5
@@ -43,15 +45,7 @@ before(async () => {
   modelDir = join(root, 'model')
   await makeTinyCnn(modelDir, { sidecar: { inputSize: [32, 32], range: [0, 1], resize: 'center-crop' } })
   data = join(root, 'data')
-  const rand = seededRandom(5)
-  for (const cls of ['cats', 'dogs']) {
-    await mkdir(join(data, cls), { recursive: true })
-    for (let i = 0; i < 12; i++) {
-      const [w, h] = i % 4 === 3 ? [40, 40] : [64, 48]
-      const pixels = Buffer.alloc(w * h * 3).map(() => Math.floor(rand() * 256))
-      await sharp(pixels, { raw: { width: w, height: h, channels: 3 } }).png().toFile(join(data, cls, `img${String(i).padStart(2, '0')}.png`))
-    }
-  }
+  await writeNoiseImageTree(data, { classes: ['cats', 'dogs'], perClass: 12, seed: 5, size: (i) => (i % 4 === 3 ? [40, 40] : [64, 48]) })
   broken = join(data, 'dogs', 'img05b.png')
   await writeFile(broken, 'this is not a png')
   const folder = await listImageFolder(data)
@@ -340,24 +334,7 @@ test("top's patch box is the unit's receptive field at (y, x) mapped onto the or
   }
 })
 
-/** Run a CLI command in this process, its output captured. */
-async function cli(command: { run(args: string[]): Promise<number> }, args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = ''
-  let err = ''
-  const log = console.log
-  const error = console.error
-  const write = process.stderr.write
-  console.log = (s: string) => (out += s + '\n')
-  console.error = (s: string) => (err += s + '\n')
-  process.stderr.write = ((s: string) => ((err += s), true)) as typeof process.stderr.write
-  try {
-    return { code: await command.run(args), out, err }
-  } finally {
-    console.log = log
-    console.error = error
-    process.stderr.write = write
-  }
-}
+const cli = runCli
 
 test('convscope scan --shard i/n, then convscope merge, give the one-run result; default layers skip the first conv', async () => {
   assert.deepEqual(defaultScanLayers(model.info), ['pool1', 'dw2', 'pw2', 'conv3', 'conv4'])

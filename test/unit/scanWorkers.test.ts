@@ -12,12 +12,13 @@ import { mkdtemp, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as tf from '@tensorflow/tfjs'
-import sharp from 'sharp'
 import { scanCommand } from '../../src/main/cli/scanCommand'
 import { mergeCommand } from '../../src/main/cli/mergeCommand'
 import { CHECKPOINT_FILE, MANIFEST_FILE, readManifest, type ScanManifest } from '../../src/main/engine/scan/manifest'
 import { WORKERS_DIR, workerDir, workerShard } from '../../src/main/engine/scan/workers'
-import { makeTinyCnn, seededRandom } from '../fixtures/models'
+import { runCli } from '../fixtures/cli'
+import { writeNoiseImageTree } from '../fixtures/images'
+import { makeTinyCnn } from '../fixtures/models'
 
 const BIN = join(import.meta.dirname, '../../bin/convscope.mjs')
 let root: string
@@ -30,15 +31,7 @@ before(async () => {
   modelDir = join(root, 'model')
   await makeTinyCnn(modelDir, { sidecar: { inputSize: [32, 32], range: [0, 1], resize: 'center-crop' } })
   data = join(root, 'data')
-  const rand = seededRandom(11)
-  for (const cls of ['cats', 'dogs']) {
-    await mkdir(join(data, cls), { recursive: true })
-    for (let i = 0; i < 20; i++) {
-      const [w, h] = i % 5 === 4 ? [40, 40] : [64, 48]
-      const pixels = Buffer.alloc(w * h * 3).map(() => Math.floor(rand() * 256))
-      await sharp(pixels, { raw: { width: w, height: h, channels: 3 } }).png().toFile(join(data, cls, `img${String(i).padStart(2, '0')}.png`))
-    }
-  }
+  await writeNoiseImageTree(data, { classes: ['cats', 'dogs'], perClass: 20, seed: 11, size: (i) => (i % 5 === 4 ? [40, 40] : [64, 48]) })
   await writeFile(join(data, 'dogs', 'img07b.png'), 'not a png')
 })
 after(async () => {
@@ -47,24 +40,7 @@ after(async () => {
 
 const scanArgs = (out: string, ...extra: string[]) => ['--model', modelDir, '--data', data, '--out', out, '--top', '5', '--batch', '3', '--backend', 'cpu', ...extra]
 
-/** Run a CLI command in this process, its output captured. */
-async function cli(command: { run(args: string[]): Promise<number> }, args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = ''
-  let err = ''
-  const log = console.log
-  const error = console.error
-  const write = process.stderr.write
-  console.log = (s: string) => (out += s + '\n')
-  console.error = (s: string) => (err += s + '\n')
-  process.stderr.write = ((s: string) => ((err += s), true)) as typeof process.stderr.write
-  try {
-    return { code: await command.run(args), out, err }
-  } finally {
-    console.log = log
-    console.error = error
-    process.stderr.write = write
-  }
-}
+const cli = runCli
 
 /** Every .npy of a result folder, by name, as raw bytes. */
 async function npyFiles(dir: string): Promise<Map<string, Buffer>> {
