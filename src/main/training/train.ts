@@ -8,7 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs'
 import { ConvscopeError, type Preprocessing } from '../../shared/api'
-import { Rng } from '../engine/demo'
+import { Rng } from '../engine/rng'
 import type { DemoNet } from './architectures'
 import { batchInput, type AugmentDraw, type Augmentation, type InMemorySplit } from './dataset'
 

@@ -8,7 +8,7 @@ import { isClassCombination } from './classes'
 import { fbm } from './noise'
 import { makePattern, patternShader, type PatternFamily } from './patterns'
 import { paintShape, solidShader, type Canvas } from './raster'
-import type { Rng } from './rng'
+import type { Rng } from '../rng'
 import { stroke, type Point } from './sdf'
 import { SHAPES, type ShapeFamily } from './shapes'
 

@@ -1,5 +1,5 @@
 /** Colours as RGB triples in [0, 1] (sRGB values, no gamma handling: these are synthetic pictures). */
-import type { Rng } from './rng'
+import type { Rng } from '../rng'
 
 export type Rgb = [number, number, number]
 

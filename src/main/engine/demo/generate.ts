@@ -19,7 +19,7 @@ import { mkdir, readdir, readFile, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import sharp from 'sharp'
 import { DEMO_CLASSES, type DemoClass } from './classes'
-import { Rng } from './rng'
+import { Rng } from '../rng'
 import { renderScene, OBJECT_DIAMETER_RANGE } from './scene'
 import { annotationXml, BOX_CONVENTION, classIndexJson, labelsTxt, MASK_CONVENTION, writeFileAtomic } from './writers'
 

@@ -4,4 +4,3 @@ export type { DemoDatasetOptions, DemoDatasetSummary, DemoClassSummary, DemoSpli
 export { DEMO_CLASSES, type DemoClass } from './classes'
 export { BOX_CONVENTION, MASK_CONVENTION } from './writers'
 export { renderScene, type Scene, type SceneObject, type PixelBox } from './scene'
-export { Rng } from './rng'

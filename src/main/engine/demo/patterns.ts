@@ -6,7 +6,7 @@
 import { mix, type Rgb } from './color'
 import { fbm } from './noise'
 import type { Shader } from './raster'
-import type { Rng } from './rng'
+import type { Rng } from '../rng'
 
 export type PatternFamily = 'solid' | 'stripes' | 'dots' | 'checker' | 'grid' | 'chevrons' | 'speckle' | 'rings' | 'gradient'
 

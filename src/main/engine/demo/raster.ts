@@ -8,7 +8,7 @@
  * centre lies inside the shape (d ≤ 0): the annotation boxes are the tight boxes of that mask.
  */
 import type { Rgb } from './color'
-import type { Rng } from './rng'
+import type { Rng } from '../rng'
 
 export class Canvas {
   readonly rgb: Float32Array

@@ -8,7 +8,7 @@ import type { DemoClass } from './classes'
 import { paintBackdrop, paintShapeDistractor, paintStrokeDistractor } from './background'
 import { makePattern, patternShader } from './patterns'
 import { addPixelNoise, Canvas, gaussianBlur, paintShape, solidShader, toUint8, type Placement, type Shape } from './raster'
-import type { Rng } from './rng'
+import type { Rng } from '../rng'
 import { SHAPES } from './shapes'
 
 /** A box as 0-based inclusive pixel indices: columns xmin..xmax, rows ymin..ymax. */

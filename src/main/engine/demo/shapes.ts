@@ -5,7 +5,7 @@
  */
 import { periodicNoise } from './noise'
 import type { Shape } from './raster'
-import type { Rng } from './rng'
+import type { Rng } from '../rng'
 import { annulus, circle, ellipse, normalise, polygon, stroke, subtract, union, type Point } from './sdf'
 
 export type ShapeFamily =

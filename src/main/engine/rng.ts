@@ -1,7 +1,8 @@
 /**
- * Seeded randomness for the demo dataset. Nothing in the generator calls Math.random: every image draws
- * from its own stream, derived from (seed, split, class, index), so any subset of images can be made in
- * any order, on any number of workers, and still come out byte-identical.
+ * Seeded randomness: the demo dataset generator, training's shuffle and augmentation, and the faithfulness
+ * curves' random order all draw from named streams, never Math.random, so every result can be remade.
+ * The demo generator draws each image from its own stream, derived from (seed, split, class, index), so any
+ * subset of images can be made in any order, on any number of workers, and still come out byte-identical.
  */
 
 /** cyrb128: hashes strings and integers into four 32-bit words, the seed of one sfc32 stream. */
