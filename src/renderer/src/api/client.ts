@@ -1,6 +1,6 @@
 /**
  * The renderer's only way to the engine: `ConvscopeApi` over the Electron bridge (preload IPC) or over a
- * WebSocket (served mode). Both carry the envelopes of src/shared/api.ts; this file adds request ids,
+ * WebSocket (served mode). Both carry the envelopes of src/shared/api/envelopes.ts; this file adds request ids,
  * progress routing, cancellation (AbortSignal → cancel envelope) and result validation.
  */
 import {

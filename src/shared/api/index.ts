@@ -1,0 +1,153 @@
+/**
+ * The one contract between the window and the engine; start reading here.
+ *
+ * This file is the table: every call the UI can make is a row of `methods`, with the process that answers it
+ * (`where`), its params and its result as zod schemas. The schemas live beside it by topic:
+ *
+ *   common.ts        building blocks: Float32, ModelId, the two path kinds (OpenedPath, LocalPath), ImageBox,
+ *                    Prediction, SkippedFile
+ *   system.ts        backends, engine processes, SystemInfo, the folder picker's listing, the demo
+ *   models.ts        ModelInfo, layers and receptive fields, preprocessing, FilterData
+ *   images.ts        image folders and ImageFacts        activations.ts  ActivationData
+ *   scans.ts         dataset scans and a unit's top patches
+ *   classMaps.ts     class maps (CAM, Grad-CAM, ...) and the fully-convolutional class grid
+ *   localization.ts  weakly-supervised localization     faithfulness.ts  deletion / insertion curves
+ *   progress.ts      Progress                            errors.ts       ErrorCode, ConvscopeError
+ *   envelopes.ts     request / response / progress / cancel, identical over IPC, WebSocket and the engine channel
+ *
+ * Every process boundary validates with these schemas: params once where a call enters a process (the router
+ * for windows, the engine process's entry), results once before they leave the engine. A parameter naming a
+ * file the engine reads is a `LocalPath`: served mode refuses it outside the opened folders (host/router.ts).
+ */
+import { z } from 'zod'
+import { ActivationData } from './activations'
+import { ClassFolder, ClassMapGrid, ClassMaps, GetClassFolders, GetClassMapGrid, GetClassMaps, MapMethodsInfo } from './classMaps'
+import { LocalPath, ModelId, OpenedPath } from './common'
+import { ConvscopeError } from './errors'
+import { Faithfulness, FolderFaithfulness, GetFaithfulness, StartFaithfulness } from './faithfulness'
+import { ImageFolder } from './images'
+import { LocalizationReport, StartLocalization } from './localization'
+import { FilterData, ModelInfo, RecentModel } from './models'
+import type { Progress } from './progress'
+import { GetTopPatches, ScanSummary, StartScan, UnitTopPatches } from './scans'
+import { BusyWork, DemoSetup, DirListing, SystemInfo, type EngineLane, type ShellKind } from './system'
+
+export * from './activations'
+export * from './classMaps'
+export * from './common'
+export * from './envelopes'
+export * from './errors'
+export * from './faithfulness'
+export * from './images'
+export * from './localization'
+export * from './models'
+export * from './progress'
+export * from './scans'
+export * from './system'
+
+/**
+ * Where a method runs. 'shell': the shell answers at once. 'engine': the interactive engine process, one
+ * call at a time (quick calls the views wait for). 'jobs': a second engine process for long passes over a
+ * dataset (scans, evaluations), so that they never queue the views' calls behind them. A long job is one
+ * field: `method('jobs', ...)`.
+ */
+export type Where = 'shell' | EngineLane
+const method = <W extends Where, P extends z.ZodType, R extends z.ZodType>(where: W, params: P, result: R) => ({ where, params, result })
+
+export const methods = {
+  getSystemInfo: method('shell', z.object({}), SystemInfo),
+  ping: method('shell', z.object({}), z.object({ at: z.number() })),
+  /** List a folder for the served-mode folder picker (folders and model/image files only; names, never contents). */
+  browse: method('shell', z.object({ path: z.string().optional() }), DirListing),
+  /** Electron only: the native folder dialog. null when cancelled. */
+  chooseFolder: method('shell', z.object({ title: z.string().optional() }), z.object({ path: z.string().nullable() })),
+  listRecentModels: method('engine', z.object({}), z.array(RecentModel)),
+  /** Open a model folder (model.json + weights + convscope.json); the window may then read that folder. */
+  openModel: method('engine', z.object({ path: OpenedPath }), ModelInfo),
+  getFilters: method('engine', z.object({ modelId: ModelId, layer: z.string() }), FilterData),
+  /** List an image folder (ImageNet-style class sub-folders give class names); the window may then read it. */
+  openImageFolder: method('engine', z.object({ path: OpenedPath, limit: z.number().int().positive().default(5000) }), ImageFolder),
+  /** Every channel of a layer for one image, with the model's top-5. */
+  getActivations: method('engine', z.object({ modelId: ModelId, layer: z.string(), image: LocalPath }), ActivationData),
+  /** Make sure the demo dataset exists in the workspace (generating it with progress) and say where the demo model is. */
+  prepareDemo: method('jobs', z.object({}), DemoSetup),
+  /** Keep the engine busy for a while, with progress (responsiveness tests and benchmarks). */
+  busyWork: method('jobs', BusyWork, z.object({ iterations: z.number() })),
+  /**
+   * Scan an opened image folder: per unit of each layer, the top-K image patches and every image's maximum.
+   * Progress: images done/total, message with images/s and skipped files. Cancelling checkpoints and stops;
+   * starting the same scan again resumes it. A finished scan is returned at once.
+   */
+  startScan: method('jobs', StartScan, ScanSummary),
+  /** The scans of a model in the workspace, finished and incomplete, newest first. */
+  listScans: method('engine', z.object({ modelId: ModelId }), z.array(ScanSummary)),
+  /** The top patches of one unit from a finished scan, its maxima over the dataset and its top-N classes. */
+  getTopPatches: method('engine', GetTopPatches, UnitTopPatches),
+  /** What the class-map methods can do with a model: methods with the reason where one cannot run, Grad-CAM layers. */
+  getMapMethods: method('engine', z.object({ modelId: ModelId }), MapMethodsInfo),
+  /**
+   * Class maps of one image (issue 5): the top-5 predictions, per class its map on the layer's grid and the box
+   * of the map's largest component above `threshold` × max in image pixels, and the annotation's boxes when found.
+   */
+  getClassMaps: method('engine', GetClassMaps, ClassMaps),
+  /**
+   * Weakly-supervised localization over an annotated image folder, per method: the table row (top-1 / top-5 /
+   * GT-known localization error, MaxBoxAccV2), the threshold sweep and the failures. Progress: images done/total.
+   */
+  startLocalization: method('jobs', StartLocalization, LocalizationReport),
+  /** Deletion and insertion curves (Petsiuk et al. 2018) of one image's map for a class (default: the top-1 class). */
+  getFaithfulness: method('engine', GetFaithfulness, Faithfulness),
+  /** Mean deletion / insertion curves over an image folder for `methods` and a random pixel order. Progress: images done/total. */
+  startFaithfulness: method('jobs', StartFaithfulness, FolderFaithfulness),
+  /** Which of the model's classes each class folder of an image folder holds (null: none), as `classify` maps them. */
+  getClassFolders: method('engine', GetClassFolders, z.array(ClassFolder)),
+  /** The fully-convolutional rewrite of a flatten → dense network on one image at a larger input: class probabilities per position. */
+  getClassMapGrid: method('engine', GetClassMapGrid, ClassMapGrid),
+} as const
+
+export type Methods = typeof methods
+export type MethodName = keyof Methods
+/** The methods the shell answers itself, without waiting for the engine. */
+export type ShellMethodName = { [M in MethodName]: Methods[M]['where'] extends 'shell' ? M : never }[MethodName]
+/** The methods an engine process answers (either lane). */
+export type EngineMethodName = Exclude<MethodName, ShellMethodName>
+/** Params as a caller writes them (defaults optional) ... */
+export type Params<M extends MethodName> = z.input<Methods[M]['params']>
+/** ... and as a handler receives them, parsed (defaults filled in, paths branded). */
+export type ParsedParams<M extends MethodName> = z.output<Methods[M]['params']>
+export type Result<M extends MethodName> = z.infer<Methods[M]['result']>
+
+export function isMethodName(name: string): name is MethodName {
+  return Object.prototype.hasOwnProperty.call(methods, name)
+}
+
+/** Validate params of a request; throws ConvscopeError('BAD_REQUEST') with zod's explanation. */
+export function parseParams<M extends MethodName>(name: M, params: unknown): ParsedParams<M> {
+  const parsed = methods[name].params.safeParse(params ?? {})
+  if (!parsed.success) {
+    throw new ConvscopeError('BAD_REQUEST', `Invalid parameters for ${name}: ${z.prettifyError(parsed.error)}`)
+  }
+  return parsed.data as ParsedParams<M>
+}
+
+/** Validate a result before it leaves the process that made it. */
+export function parseResult<M extends MethodName>(name: M, result: unknown): Result<M> {
+  const parsed = methods[name].result.safeParse(result)
+  if (!parsed.success) {
+    throw new ConvscopeError('INTERNAL', `Engine produced an invalid ${name} result: ${z.prettifyError(parsed.error)}`)
+  }
+  return parsed.data as Result<M>
+}
+
+export interface CallOptions {
+  onProgress?: (p: Progress) => void
+  signal?: AbortSignal
+}
+
+/** What the renderer sees as `window.convscope` (Electron) or builds over a WebSocket (served mode). */
+export interface ConvscopeApi {
+  call<M extends MethodName>(method: M, params: Params<M>, options?: CallOptions): Promise<Result<M>>
+  /** URL the window can put in an <img src> for a local image the user opened. */
+  imageUrl(path: string): string
+  readonly shell: ShellKind
+}
