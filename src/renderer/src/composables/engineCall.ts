@@ -152,11 +152,17 @@ export function engineCall<M extends MethodName>(method: M, params: () => Params
   })
 }
 
+/** One answer of a list of calls, with the params it answers (the list may have changed while it loaded). */
+export interface Answer<M extends MethodName> {
+  params: Params<M>
+  result: Result<M>
+}
+
 /**
  * Several calls of `method` shown together (one class across a folder's images), one after another; each
  * result is cached on its own, so a longer list only computes what it adds.
  */
-export function engineCalls<M extends MethodName>(method: M, list: () => Params<M>[] | null, call: EngineCaller<M>): EngineCall<Result<M>[]> {
+export function engineCalls<M extends MethodName>(method: M, list: () => Params<M>[] | null, call: EngineCaller<M>): EngineCall<Answer<M>[]> {
   const cache = resultCache(method)
   return follow(() => {
     const all = list()
@@ -166,14 +172,14 @@ export function engineCalls<M extends MethodName>(method: M, list: () => Params<
       key: keys.join('\n'),
       cached: () => {
         const hits = keys.map((k) => cache.get(k))
-        return hits.every((h) => h !== undefined) ? (hits as Result<M>[]) : undefined
+        return hits.every((h) => h !== undefined) ? all.map((params, i) => ({ params, result: hits[i]! })) : undefined
       },
       run: async (signal) => {
-        const out: Result<M>[] = []
-        for (const [i, p] of all.entries()) {
-          const value = cache.get(keys[i]!) ?? (await call(p, signal))
-          cache.set(keys[i]!, value)
-          out.push(value)
+        const out: Answer<M>[] = []
+        for (const [i, params] of all.entries()) {
+          const result = cache.get(keys[i]!) ?? (await call(params, signal))
+          cache.set(keys[i]!, result)
+          out.push({ params, result })
         }
         return out
       },

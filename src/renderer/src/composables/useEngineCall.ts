@@ -1,6 +1,6 @@
 import type { MethodName, Params, Result } from '@shared/api'
 import { useJobs } from '../stores/jobs'
-import { engineCall, engineCalls, type EngineCall, type EngineCaller } from './engineCall'
+import { engineCall, engineCalls, type Answer, type EngineCall, type EngineCaller } from './engineCall'
 
 export interface EngineCallOptions<M extends MethodName> {
   /** What the status bar says while it runs (default: the method's name). */
@@ -22,6 +22,6 @@ export function useEngineCall<M extends MethodName>(method: M, params: () => Par
 }
 
 /** As useEngineCall, for several calls shown together (each result cached on its own). */
-export function useEngineCalls<M extends MethodName>(method: M, list: () => Params<M>[] | null, options: EngineCallOptions<M> = {}): EngineCall<Result<M>[]> {
+export function useEngineCalls<M extends MethodName>(method: M, list: () => Params<M>[] | null, options: EngineCallOptions<M> = {}): EngineCall<Answer<M>[]> {
   return engineCalls(method, list, quietCall(method, options))
 }
