@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs'
 import { Preprocessing, type LayerInfo, type ModelInfo } from '../../src/shared/api'
 import { OUTPUT, type LoadedModel } from '../../src/main/engine/model'
+import { LayerGraph } from '../../src/main/engine/models/layerGraph'
 
 export interface FakeModel {
   model: LoadedModel
@@ -59,6 +60,7 @@ export function makeFakeModel(labels: string[] | null = ['cat', 'dog', 'bird']):
   const symbolic = (name: string) => (name === OUTPUT ? net.outputs[0]! : (net.getLayer(name).output as tf.SymbolicTensor))
   const model: LoadedModel = {
     info,
+    graph: new LayerGraph(info),
     forward(input, layers) {
       // tf.model refuses the same output twice (e.g. 'fc' and OUTPUT): run the distinct ones, then clone
       // repeats so that every returned tensor is the caller's own to dispose.

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict'
 import * as tf from '@tensorflow/tfjs'
 import { ConvscopeError, FilterData, type LayerInfo } from '../../src/shared/api'
 import { getFilters, readsImage } from '../../src/main/engine/methods/filters'
+import { LayerGraph } from '../../src/main/engine/models/layerGraph'
 import { makeFakeModel, type FakeModel } from './fakeModel'
 
 let fake: FakeModel
@@ -53,8 +54,8 @@ test('readsImage: through pixel-wise layers to the input, not past a conv', () =
     l('c2', 'conv', 8, ['c1']),
     l('first', 'conv', 8, []),
   ]
-  const get = (n: string) => layers.find((x) => x.name === n)!
-  assert.equal(readsImage(layers, get('c1')), true)
-  assert.equal(readsImage(layers, get('c2')), false)
-  assert.equal(readsImage(layers, get('first')), true)
+  const graph = new LayerGraph({ name: 'pixel-steps', layers })
+  assert.equal(readsImage(graph, graph.get('c1')), true)
+  assert.equal(readsImage(graph, graph.get('c2')), false)
+  assert.equal(readsImage(graph, graph.get('first')), true)
 })

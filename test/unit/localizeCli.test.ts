@@ -18,6 +18,7 @@ import { readImage } from '../../src/main/engine/images/readImage'
 import { toInputTensor, toModelInput } from '../../src/main/engine/images/preprocess'
 import { generateDemoDataset } from '../../src/main/engine/demo/generate'
 import { main } from '../../src/main/cli/index'
+import { LayerGraph } from '../../src/main/engine/models/layerGraph'
 
 /**
  * A model that needs no weights: it scores class c (red, green, blue) by 10 × the mean of colour channel c,
@@ -35,6 +36,7 @@ function colourModel(): LoadedModel {
   }
   return {
     info,
+    graph: new LayerGraph(info),
     forward: (x, layers) => layers.map((l) => {
       if (l !== OUTPUT) throw new Error(`no layer ${l}`)
       return tf.tidy(() => tf.softmax(x.mean([1, 2]).mul(10)))

@@ -1,5 +1,6 @@
 import type * as tf from '@tensorflow/tfjs'
 import type { ModelInfo } from '../../shared/api'
+import type { LayerGraph } from './models/layerGraph'
 
 /** Options of LoadedModel.forward. */
 export interface ForwardOptions {
@@ -24,6 +25,8 @@ export interface LinearWeights {
  */
 export interface LoadedModel {
   readonly info: ModelInfo
+  /** info.layers by name, with what feeds each layer: built once when the model is opened. */
+  readonly graph: LayerGraph
   /**
    * Run a batch of preprocessed inputs [n, h, w, c] and return the outputs of the named layers, in order.
    * The special name `LoadedModel.OUTPUT` ('__output__') is the model's final output. One forward pass.

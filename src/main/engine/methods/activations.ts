@@ -3,7 +3,7 @@
  * and the model's top-5 predictions, from a single forward pass.
  */
 import * as tf from '@tensorflow/tfjs'
-import { ConvscopeError, type ActivationData, type LayerInfo } from '../../../shared/api'
+import { ConvscopeError, type ActivationData } from '../../../shared/api'
 import { readImage, type ReadImageOptions } from '../images/readImage'
 import { toInputTensor, toModelInput } from '../images/preprocess'
 import { OUTPUT, type LoadedModel } from '../model'
@@ -16,7 +16,7 @@ export async function computeActivations(
   imagePath: string,
   options: ReadImageOptions = {},
 ): Promise<ActivationData> {
-  findLayer(model, layer)
+  model.graph.get(layer) // an unknown layer fails before the image is read
   const image = await readImage(imagePath, options)
   const input = await toModelInput(image, model.info.preprocessing)
 
@@ -59,22 +59,4 @@ export async function computeActivations(
   } finally {
     tf.dispose(held)
   }
-}
-
-/** The layer's info, or BAD_REQUEST naming a few valid layers (those resembling the name first). */
-export function findLayer(model: LoadedModel, name: string): LayerInfo {
-  const found = model.info.layers.find((l) => l.name === name)
-  if (found) return found
-  throw new ConvscopeError('BAD_REQUEST', `Model ${model.info.name} has no layer "${name}"; ${suggestLayers(name, model.info.layers)}`)
-}
-
-/** "layers include conv1, conv2, ... (40 in all)", names resembling the query first. */
-export function suggestLayers(query: string, candidates: LayerInfo[], what = 'layers'): string {
-  if (candidates.length === 0) return `it has no ${what}`
-  const q = query.toLowerCase()
-  const names = candidates.map((l) => l.name)
-  const alike = q ? names.filter((n) => n.toLowerCase().includes(q) || q.includes(n.toLowerCase())) : []
-  const shown = [...new Set([...alike, ...names])].slice(0, 8)
-  const more = names.length > shown.length ? `, ... (${names.length} in all)` : ''
-  return `${what} include ${shown.join(', ')}${more}`
 }

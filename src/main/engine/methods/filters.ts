@@ -1,13 +1,13 @@
 /** The learned kernels of a conv or depthwise layer, for the Filters view. */
 import { ConvscopeError, type FilterData, type LayerInfo, type LayerKind } from '../../../shared/api'
 import type { LoadedModel } from '../model'
-import { findLayer, suggestLayers } from './activations'
+import { type LayerGraph, suggestLayers } from '../models/layerGraph'
 
 export async function getFilters(model: LoadedModel, layer: string): Promise<FilterData> {
-  const info = findLayer(model, layer)
+  const info = model.graph.get(layer)
   const kernel = model.kernel(layer)
   if (!kernel) {
-    const withFilters = model.info.layers.filter((l) => l.hasFilters)
+    const withFilters = model.graph.layers.filter((l) => l.hasFilters)
     throw new ConvscopeError(
       'BAD_REQUEST',
       `Layer "${layer}" (${info.type}) has no convolution kernel; ${suggestLayers(layer, withFilters, 'layers with filters')}`,
@@ -23,7 +23,7 @@ export async function getFilters(model: LoadedModel, layer: string): Promise<Fil
     depthwise,
     weights,
     // Depthwise kernels see one channel each: they are grey tiles even on the image.
-    rgb: !depthwise && inChannels === 3 && readsImage(model.info.layers, info),
+    rgb: !depthwise && inChannels === 3 && readsImage(model.graph, info),
   }
 }
 
@@ -34,13 +34,11 @@ const MIXING: ReadonlySet<LayerKind> = new Set(['conv', 'depthwise', 'dense', 'p
  * Whether the layer's input is the image itself, allowing pixel-wise steps between (Rescaling,
  * Normalization, ZeroPadding2D, ...) that keep 3 channels.
  */
-export function readsImage(layers: LayerInfo[], layer: LayerInfo): boolean {
-  const byName = new Map(layers.map((l) => [l.name, l]))
+export function readsImage(graph: LayerGraph, layer: LayerInfo): boolean {
   let current = layer
-  for (let steps = 0; steps < layers.length; steps++) {
+  for (let steps = 0; steps < graph.layers.length; steps++) {
     if (current.inbound.length === 0) return true // the first layer: fed by the model input
-    if (current.inbound.length > 1) return false
-    const prev = byName.get(current.inbound[0]!)
+    const prev = graph.input(current)
     if (!prev) return false
     if (prev.kind === 'input') return true
     if (MIXING.has(prev.kind) || prev.outputShape[prev.outputShape.length - 1] !== 3) return false

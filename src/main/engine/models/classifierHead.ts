@@ -59,11 +59,11 @@ const AVERAGE_POOL = new Set(['AveragePooling2D', 'AvgPool'])
 
 function searchHead(model: LoadedModel): HeadSearch {
   const fail = (reason: string): HeadSearch => ({ head: null, reason })
-  const byName = new Map(model.info.layers.map((l) => [l.name, l]))
+  const graph = model.graph
   const describe = (l: LayerInfo) => `"${l.name}" (${l.type})`
   const single = (l: LayerInfo): LayerInfo | string => {
     if (l.inbound.length !== 1) return `${describe(l)} has ${l.inbound.length} inputs`
-    return byName.get(l.inbound[0]!) ?? `${describe(l)} reads "${l.inbound[0]}", which is not a layer`
+    return graph.find(l.inbound[0]!) ?? `${describe(l)} reads "${l.inbound[0]}", which is not a layer`
   }
   /** The layer feeding `l`, skipping dropout and shape-only layers. */
   const feeding = (l: LayerInfo): LayerInfo | string => {
@@ -80,7 +80,7 @@ function searchHead(model: LoadedModel): HeadSearch {
   const logits = findLogits(model)
   if (typeof logits === 'string') return fail(logits)
   if (!model.linearWeights) return fail(`Model ${model.info.name} does not expose its layer weights`)
-  const scores = byName.get(logits.layer)!
+  const scores = graph.get(logits.layer)
   const linear = scores.activation === 'linear' || scores.activation === null || logits.kind === 'dense-softmax'
 
   let found: Omit<ClassifierHead, 'weights' | 'channels' | 'classes'> | null = null
@@ -117,14 +117,14 @@ function searchHead(model: LoadedModel): HeadSearch {
     return fail(`The class scores come from ${describe(scores)}, not from a linear layer after global average pooling; CAM needs conv features → global average pooling → one linear layer (use Grad-CAM)`)
   }
 
-  const featureInfo = byName.get(found.featureLayer)!
+  const featureInfo = graph.get(found.featureLayer)
   if (!featureInfo.spatial) return fail(`${describe(featureInfo)} feeds the pooling but is not a spatial map`)
   const weights = model.linearWeights(found.classifierLayer)
-  if (!weights) return fail(`The weights of ${describe(byName.get(found.classifierLayer)!)} are not readable`)
+  if (!weights) return fail(`The weights of ${describe(graph.get(found.classifierLayer))} are not readable`)
   const channels = featureInfo.outputShape[2]!
   const classes = weights.kernel.shape[weights.kernel.rank - 1]!
   if (weights.kernel.size !== channels * classes) {
-    return fail(`${describe(byName.get(found.classifierLayer)!)} has a kernel of shape [${weights.kernel.shape.join(', ')}], not [${channels}, classes] over the ${channels} feature channels`)
+    return fail(`${describe(graph.get(found.classifierLayer))} has a kernel of shape [${weights.kernel.shape.join(', ')}], not [${channels}, classes] over the ${channels} feature channels`)
   }
   const head: ClassifierHead = { ...found, weights, channels, classes }
   const mismatch = proveLinearHead(model, head)
@@ -136,7 +136,7 @@ function searchHead(model: LoadedModel): HeadSearch {
 
 /** Run the head from the feature layer on a random map; null when it equals mean(map) · W + b, else the largest difference. */
 function proveLinearHead(model: LoadedModel, head: ClassifierHead): number | null {
-  const shape = model.info.layers.find((l) => l.name === head.featureLayer)!.outputShape as number[]
+  const shape = model.graph.get(head.featureLayer).outputShape as number[]
   if (shape.some((d) => d == null)) return null // sizes unknown until an image arrives: trust the structure
   const diff = tf.tidy(() => {
     const map = tf.randomUniform([1, ...shape] as [number, number, number, number], 0, 1, 'float32', 5)

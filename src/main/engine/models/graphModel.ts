@@ -1,0 +1,185 @@
+/**
+ * A TF.js graph model (a converted TensorFlow graph) as a LoadedModel. Its rows are the layer-like chains the
+ * architecture sketch finds; any node of the graph can still be asked for by name.
+ */
+import * as tf from '@tensorflow/tfjs'
+import { ConvscopeError, type ModelInfo } from '../../../shared/api'
+import { type ForwardOptions, type LinearWeights, type LoadedModel, OUTPUT } from '../model'
+import { finishArchitecture, type GraphSketch, type Shape, sketchGraphModel } from './architecture'
+import { checkReplacement, gather, scatter } from './forwardOutputs'
+import type { ModelFolder } from './fsIOHandler'
+import { checkGraph, dataInputs, type NodeDefJSON, nodeNameOf } from './graphDef'
+import { LayerGraph } from './layerGraph'
+import { checkImageInput, dropBatch, explainBuildError, explainRunError, makeInfo } from './modelOpening'
+import { readSidecar } from './sidecar'
+
+export async function loadGraphModel(folder: ModelFolder): Promise<LoadedModel> {
+  const file = folder.modelJsonPath
+  const graph = checkGraph(folder.json.modelTopology, file)
+  let model: tf.GraphModel
+  try {
+    model = await tf.loadGraphModel({ load: async () => folder.artifacts })
+  } catch (e) {
+    throw explainBuildError(e, file)
+  }
+  try {
+    const input = model.inputs[0]
+    const [h, w, c] = checkImageInput(input?.shape?.map((d) => (d < 0 ? null : d)), model.inputs.length, file)
+    const warnings: string[] = []
+    if (input?.shape === undefined) warnings.push(`${file}: the input placeholder has no shape; assumed 3 channels`)
+    const side = await readSidecar(folder.dir, [h, w])
+    const inputShape: [number, number, number] = [side.preprocessing.inputSize[0], side.preprocessing.inputSize[1], c]
+
+    const constValue = (name: string): number[] | null => {
+      const t = model.weights[name]?.[0]
+      return t && t.size <= 64 ? Array.from(t.dataSync()) : null
+    }
+    const sketch = sketchGraphModel(graph, tf.io.getWeightSpecs(folder.json.weightsManifest), constValue)
+    warnings.push(...sketch.warnings)
+    const inputRow = sketch.sketches.find((s) => s.kind === 'input')
+    const rows = sketch.sketches.filter((s) => s.kind !== 'input')
+
+    const shapes = new Map<string, Shape>()
+    if (inputRow) shapes.set(inputRow.name, [...inputShape])
+    try {
+      const outs = tf.tidy(() => {
+        const zeros = tf.zeros([1, ...inputShape], input?.dtype ?? 'float32')
+        const r = rows.length ? model.execute(zeros, rows.map((s) => s.node)) : []
+        return Array.isArray(r) ? r : [r]
+      }) as tf.Tensor[]
+      rows.forEach((s, i) => shapes.set(s.name, dropBatch(outs[i]!.shape)))
+      tf.dispose(outs)
+    } catch (e) {
+      throw explainRunError(e, file, inputShape)
+    }
+    const arch = finishArchitecture(sketch.sketches, shapes)
+    const info = makeInfo(folder, 'graph', inputShape, side, arch, warnings)
+    const nodes = new Map(graph.node.map((n) => [n.name, n]))
+    const batch = input?.shape?.[0]
+    const fixedBatch = batch !== undefined && batch > 0 ? batch : null
+    return new GraphLoadedModel(model, info, sketch.sketches, nodes, inputRow?.name ?? input?.name ?? '', fixedBatch)
+  } catch (e) {
+    model.dispose()
+    throw e
+  }
+}
+
+class GraphLoadedModel implements LoadedModel {
+  private readonly rows: Map<string, GraphSketch>
+  readonly graph: LayerGraph
+
+  constructor(
+    private readonly model: tf.GraphModel,
+    readonly info: ModelInfo,
+    sketches: GraphSketch[],
+    private readonly nodes: Map<string, NodeDefJSON>,
+    private readonly inputName: string,
+    /** Batch size the placeholder insists on (converted graphs sometimes fix it to 1), or null. */
+    private readonly fixedBatch: number | null,
+  ) {
+    this.rows = new Map(sketches.map((s) => [s.name, s]))
+    this.graph = new LayerGraph(info)
+  }
+
+  private execute(input: tf.Tensor4D, names: string[]): tf.Tensor[] {
+    const run = (x: tf.Tensor4D) => {
+      const r = this.model.execute(x, names)
+      return Array.isArray(r) ? r : [r]
+    }
+    const n = input.shape[0]
+    if (this.fixedBatch === null || n === this.fixedBatch) return run(input)
+    if (this.fixedBatch !== 1) {
+      throw new ConvscopeError('BAD_REQUEST', `Model ${this.info.name} takes batches of exactly ${this.fixedBatch} images, got ${n}`)
+    }
+    // A graph fixed to batch 1: run the images one by one and stack the results.
+    return tf.tidy(() => {
+      const parts = tf.unstack(input).map((x) => run(x.expandDims(0) as tf.Tensor4D))
+      return names.map((_, i) => tf.concat(parts.map((p) => p[i]!)))
+    })
+  }
+
+  private resolve(n: string): string {
+    if (n === OUTPUT) return this.model.outputNodes[0]!
+    const row = this.rows.get(n)
+    if (row) return row.node
+    // Any node of the graph may be asked for by name ("name" or "name:k"), not only the rows we list.
+    if (this.nodes.has(nodeNameOf(n))) return n
+    throw new ConvscopeError('BAD_REQUEST', `Model ${this.info.name} has no layer or node "${n}"`)
+  }
+
+  forward(input: tf.Tensor4D, layers: string[], options: ForwardOptions = {}): tf.Tensor[] {
+    const { unique, index } = gather(layers, (n) => this.resolve(n))
+    if (options.replace) return scatter(this.forwardReplacing(input, unique, options.replace), index)
+    const inner = unique.filter((n) => nodeNameOf(n) !== this.inputName)
+    let computed: tf.Tensor[] = []
+    if (inner.length) computed = this.execute(input, inner)
+    const results = unique.map((n) => (nodeNameOf(n) === this.inputName ? input.clone() : computed[inner.indexOf(n)]!))
+    return scatter(results, index)
+  }
+
+  /** Feed the replaced node's value beside the input: the executor stops at fed nodes and computes only what the outputs need. */
+  private forwardReplacing(input: tf.Tensor4D, names: string[], replace: NonNullable<ForwardOptions['replace']>): tf.Tensor[] {
+    const node = this.resolve(replace.layer)
+    if (nodeNameOf(node) === this.inputName) return this.forward(replace.value as tf.Tensor4D, names)
+    const n = input.shape[0]
+    if (this.fixedBatch !== null && n !== this.fixedBatch && this.fixedBatch !== 1) {
+      throw new ConvscopeError('BAD_REQUEST', `Model ${this.info.name} takes batches of exactly ${this.fixedBatch} images, got ${n}`)
+    }
+    const row = this.rows.get(replace.layer)
+    const expected = row ? [null, ...(this.graph.find(row.name)?.outputShape ?? [])] : replace.value.shape.map(() => null)
+    checkReplacement(this.info.name, replace.layer, expected, replace.value.shape, n)
+    const run = (x: tf.Tensor, value: tf.Tensor): tf.Tensor[] => {
+      const r = this.model.execute({ [this.model.inputNodes[0]!]: x, [node]: value }, names)
+      return Array.isArray(r) ? r : [r]
+    }
+    return tf.tidy(() => {
+      // A graph fixed to batch 1: run row by row and stack (unstack and concat are differentiable).
+      const outs =
+        this.fixedBatch === 1 && n > 1
+          ? ((rows) => names.map((_, i) => tf.concat(rows.map((r) => r[i]!))))(
+              tf.unstack(input).map((x, i) => run(x.expandDims(0), tf.slice(replace.value, i, 1))),
+            )
+          : run(input, replace.value)
+      // A requested output that was fed (the input, the replacement) is cloned: the caller keeps the original.
+      return outs.map((t) => (t === input || t === replace.value ? t.clone() : t))
+    })
+  }
+
+  linearWeights(layer: string): LinearWeights | null {
+    const row = this.rows.get(this.graph.get(layer).name)! // one row per layer of info
+    if (row.kind !== 'dense' && row.kind !== 'conv') return null
+    // The row is a chain op → (BiasAdd) → (activation) named after its last node: walk back to the op.
+    let node = this.nodes.get(row.node)
+    let biasConst: string | null = null
+    while (node && node.op !== row.type) {
+      const inputs = dataInputs(node)
+      if (node.op === 'BiasAdd' || node.op === 'Add' || node.op === 'AddV2') biasConst = inputs[1] ?? null
+      node = this.nodes.get(inputs[0] ?? '')
+    }
+    if (!node || node.attr?.transpose_a?.b || node.attr?.transpose_b?.b) return null
+    if (!['MatMul', '_FusedMatMul', 'Conv2D', '_FusedConv2D'].includes(node.op)) return null
+    const inputs = dataInputs(node)
+    if (node.op.startsWith('_Fused')) biasConst = inputs[2] ?? null
+    const constant = (name: string | null): tf.Tensor | null => {
+      let n = name ? this.nodes.get(name) : undefined
+      while (n && (n.op === 'Identity' || n.op === 'StopGradient') && dataInputs(n).length) n = this.nodes.get(dataInputs(n)[0]!)
+      return n ? (this.model.weights[n.name]?.[0] ?? null) : null
+    }
+    const kernel = constant(inputs[1] ?? null)
+    if (!kernel || kernel.rank !== (node.op.endsWith('MatMul') ? 2 : 4)) return null
+    const bias = constant(biasConst)
+    return { kernel, bias: bias && bias.rank === 1 ? (bias as tf.Tensor1D) : null }
+  }
+
+  kernel(layer: string): tf.Tensor4D | null {
+    const row = this.rows.get(this.graph.get(layer).name)! // one row per layer of info
+    if (!row.kernelConst) return null
+    const t = this.model.weights[row.kernelConst]?.[0]
+    return t && t.rank === 4 ? (t as tf.Tensor4D) : null
+  }
+
+  dispose(): void {
+    this.model.dispose()
+  }
+}
+

@@ -1,0 +1,76 @@
+/**
+ * What opening a model folder takes in either format (layers or graph model): tfjs's build and run errors told
+ * as messages naming the file and the problem, the image-input check, and the ModelInfo assembled from the parts.
+ */
+import * as path from 'node:path'
+import { ConvscopeError, ModelInfo, type Preprocessing } from '../../../shared/api'
+import type { Architecture, Shape } from './architecture'
+import type { ModelFolder } from './fsIOHandler'
+import type { SidecarResult } from './sidecar'
+
+/** Turn a tfjs model-building error into a user message. */
+export function explainBuildError(e: unknown, file: string): ConvscopeError {
+  if (e instanceof ConvscopeError) return e
+  const message = e instanceof Error ? e.message : String(e)
+  const unknown = /Unknown (layer|activation|initializer|regularizer|constraint): ([^\s.]+)/.exec(message)
+  if (unknown) {
+    return new ConvscopeError('UNSUPPORTED_OP', `${file}: ${unknown[1]} "${unknown[2]}" is not available in TensorFlow.js, so this model cannot be run`)
+  }
+  return new ConvscopeError('BAD_MODEL', `${file}: TensorFlow.js could not build the model: ${message}`)
+}
+
+/** Turn an error of the test run into a user message: missing kernels and unknown ops are UNSUPPORTED_OP. */
+export function explainRunError(e: unknown, file: string, inputShape: number[]): ConvscopeError {
+  if (e instanceof ConvscopeError) return e
+  const message = e instanceof Error ? e.message : String(e)
+  const kernel = /Kernel '([^']+)' not registered for backend '([^']+)'/.exec(message)
+  if (kernel) return new ConvscopeError('UNSUPPORTED_OP', `${file}: the model uses op "${kernel[1]}", which the ${kernel[2]} backend cannot run`)
+  const op = /Unknown op '([^']+)'/.exec(message) ?? /Custom op (\S+) is not registered/.exec(message)
+  if (op) return new ConvscopeError('UNSUPPORTED_OP', `${file}: the model uses op "${op[1]}", which TensorFlow.js cannot run`)
+  const dynamic = /dynamic op '([^']+)'/.exec(message)
+  if (dynamic) {
+    return new ConvscopeError('UNSUPPORTED_OP', `${file}: the model uses control-flow op "${dynamic[1]}", which needs asynchronous execution; convscope runs models synchronously`)
+  }
+  return new ConvscopeError('BAD_MODEL', `${file}: running the model on a blank ${inputShape.join('×')} input failed: ${message}`)
+}
+
+/** The model's input must be one batch of images: [batch, height, width, channels]. */
+export function checkImageInput(shape: (number | null)[] | undefined, count: number, file: string): [number | null, number | null, number] {
+  if (count !== 1) throw new ConvscopeError('BAD_MODEL', `${file}: the model has ${count} inputs; convscope needs exactly one image input`)
+  if (shape === undefined) return [null, null, 3]
+  if (shape.length !== 4) {
+    throw new ConvscopeError(
+      'BAD_MODEL',
+      `${file}: the model's input has shape [${shape.map((d) => d ?? 'any').join(', ')}] (rank ${shape.length}); ` +
+        'convscope needs an image input of rank 4: [batch, height, width, channels]',
+    )
+  }
+  const channels = shape[3]
+  if (channels === null || channels === undefined) throw new ConvscopeError('BAD_MODEL', `${file}: the model's input has an unknown number of channels`)
+  return [shape[1] ?? null, shape[2] ?? null, channels]
+}
+
+export function makeInfo(folder: ModelFolder, format: 'layers' | 'graph', inputShape: [number, number, number], side: SidecarResult, arch: Architecture, warnings: string[]): ModelInfo {
+  const totalParams = arch.layers.reduce((a, l) => a + l.params, 0)
+  const out = arch.layers[arch.layers.length - 1]?.outputShape
+  const classes = out && out.length === 1 ? out[0] : null
+  const all = [...warnings, ...folder.warnings, ...side.warnings, ...arch.warnings]
+  if (side.labels && classes != null && side.labels.length !== classes) {
+    all.push(`The label file has ${side.labels.length} labels but the model's output has ${classes} classes`)
+  }
+  return ModelInfo.parse({
+    id: folder.id,
+    dir: folder.dir,
+    name: path.basename(folder.dir),
+    format,
+    inputShape,
+    preprocessing: side.preprocessing satisfies Preprocessing,
+    preprocessingDefaulted: side.defaulted,
+    labels: side.labels,
+    layers: arch.layers,
+    totalParams,
+    warnings: all,
+  })
+}
+
+export const dropBatch = (shape: readonly number[]): Shape => shape.slice(1)
