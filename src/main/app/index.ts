@@ -24,8 +24,9 @@ const devServerUrl = !app.isPackaged ? process.env.ELECTRON_RENDERER_URL : undef
 // and the engine process (which inherits the environment) find it through this variable.
 if (app.isPackaged) process.env.CONVSCOPE_RESOURCES ??= join(process.resourcesPath, 'resources')
 
-// Must happen before `ready`: a standard, secure scheme can be fetched by <img> and fetch() like https.
-protocol.registerSchemesAsPrivileged([{ scheme: IMAGE_PROTOCOL, privileges: { standard: true, secure: true, supportFetchAPI: true, stream: true } }])
+// Must happen before `ready`: a standard, secure scheme can be fetched by <img> and fetch() like https;
+// CORS-enabled so canvases that draw its images stay readable (figure export encodes them as PNG).
+protocol.registerSchemesAsPrivileged([{ scheme: IMAGE_PROTOCOL, privileges: { standard: true, secure: true, supportFetchAPI: true, stream: true, corsEnabled: true } }])
 
 function contentSecurityPolicy(): string {
   const devSockets = devServerUrl ? ` ${devServerUrl} ${devServerUrl.replace(/^http/, 'ws')}` : ''
@@ -93,7 +94,7 @@ async function main(): Promise<void> {
       const type = imageContentType(real)
       if (!type) return new Response(`${path} is not an image convscope shows`, { status: 415 })
       const file = await net.fetch(pathToFileURL(real).toString())
-      return new Response(file.body, { status: file.status, headers: { 'Content-Type': type, 'Cache-Control': 'no-cache' } })
+      return new Response(file.body, { status: file.status, headers: { 'Content-Type': type, 'Cache-Control': 'no-cache', 'Access-Control-Allow-Origin': '*' } })
     } catch (error) {
       const status = error instanceof ConvscopeError ? (HTTP_STATUS[error.code] ?? 500) : 500
       return new Response((error as Error).message, { status })

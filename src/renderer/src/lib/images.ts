@@ -7,6 +7,7 @@ export function loadImage(url: string): Promise<HTMLImageElement> {
   if (!p) {
     p = new Promise((resolve, reject) => {
       const img = new Image()
+      img.crossOrigin = 'anonymous' // canvases drawing it stay exportable (Electron's image scheme is another origin)
       img.onload = () => resolve(img)
       img.onerror = () => reject(new Error(`could not load ${url}`))
       img.src = url

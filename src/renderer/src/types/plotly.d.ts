@@ -11,6 +11,8 @@ declare module 'plotly.js-dist-min' {
     newPlot(el: HTMLElement, data: Data[], layout?: Data, config?: Data): Promise<PlotlyElement>
     react(el: HTMLElement, data: Data[], layout?: Data, config?: Data): Promise<PlotlyElement>
     purge(el: HTMLElement): void
+    /** A data: URL of the chart (a div it drew, or a figure) as PNG or SVG; width/height in CSS pixels. */
+    toImage(figure: HTMLElement | { data: Data[]; layout?: Data }, options: { format: 'png' | 'svg'; width: number; height: number; scale?: number }): Promise<string>
     Plots: { resize(el: HTMLElement): void }
   }
   export default Plotly
