@@ -10,18 +10,13 @@ import { checkReplacement, gather, scatter } from './forwardOutputs'
 import type { ModelFolder } from './fsIOHandler'
 import { checkGraph, dataInputs, type NodeDefJSON, nodeNameOf } from './graphDef'
 import { LayerGraph } from './layerGraph'
-import { checkImageInput, dropBatch, explainBuildError, explainRunError, makeInfo } from './modelOpening'
+import { buildModel, checkImageInput, dropBatch, explainRunError, makeInfo } from './modelOpening'
 import { readSidecar } from './sidecar'
 
 export async function loadGraphModel(folder: ModelFolder): Promise<LoadedModel> {
   const file = folder.modelJsonPath
-  const graph = checkGraph(folder.json.modelTopology, file)
-  let model: tf.GraphModel
-  try {
-    model = await tf.loadGraphModel({ load: async () => folder.artifacts })
-  } catch (e) {
-    throw explainBuildError(e, file)
-  }
+  const graphDef = checkGraph(folder.json.modelTopology, file)
+  const model = await buildModel(() => tf.loadGraphModel({ load: async () => folder.artifacts }), file)
   try {
     const input = model.inputs[0]
     const [h, w, c] = checkImageInput(input?.shape?.map((d) => (d < 0 ? null : d)), model.inputs.length, file)
@@ -34,7 +29,7 @@ export async function loadGraphModel(folder: ModelFolder): Promise<LoadedModel> 
       const t = model.weights[name]?.[0]
       return t && t.size <= 64 ? Array.from(t.dataSync()) : null
     }
-    const sketch = sketchGraphModel(graph, tf.io.getWeightSpecs(folder.json.weightsManifest), constValue)
+    const sketch = sketchGraphModel(graphDef, tf.io.getWeightSpecs(folder.json.weightsManifest), constValue)
     warnings.push(...sketch.warnings)
     const inputRow = sketch.sketches.find((s) => s.kind === 'input')
     const rows = sketch.sketches.filter((s) => s.kind !== 'input')
@@ -54,7 +49,7 @@ export async function loadGraphModel(folder: ModelFolder): Promise<LoadedModel> 
     }
     const arch = finishArchitecture(sketch.sketches, shapes)
     const info = makeInfo(folder, 'graph', inputShape, side, arch, warnings)
-    const nodes = new Map(graph.node.map((n) => [n.name, n]))
+    const nodes = new Map(graphDef.node.map((n) => [n.name, n]))
     const batch = input?.shape?.[0]
     const fixedBatch = batch !== undefined && batch > 0 ? batch : null
     return new GraphLoadedModel(model, info, sketch.sketches, nodes, inputRow?.name ?? input?.name ?? '', fixedBatch)

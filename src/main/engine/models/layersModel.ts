@@ -9,7 +9,7 @@ import { finishArchitecture, type Shape, sketchLayersModel } from './architectur
 import { checkReplacement, gather, scatter } from './forwardOutputs'
 import type { ModelFolder } from './fsIOHandler'
 import { LayerGraph } from './layerGraph'
-import { checkImageInput, dropBatch, explainBuildError, explainRunError, makeInfo } from './modelOpening'
+import { buildModel, checkImageInput, dropBatch, explainRunError, makeInfo } from './modelOpening'
 import { readSidecar } from './sidecar'
 
 /** A layer's output tensor in the outer model (for a nested model: its last call). */
@@ -35,12 +35,7 @@ function refuseIgnoredDilation(model: tf.LayersModel, file: string): void {
 
 export async function loadLayersModel(folder: ModelFolder): Promise<LoadedModel> {
   const file = folder.modelJsonPath
-  let loaded: tf.LayersModel
-  try {
-    loaded = await tf.loadLayersModel({ load: async () => folder.artifacts })
-  } catch (e) {
-    throw explainBuildError(e, file)
-  }
+  const loaded = await buildModel(() => tf.loadLayersModel({ load: async () => folder.artifacts }), file)
   try {
     // A Sequential hides its input layer; a functional view over the same layers shows the whole graph.
     const model = loaded instanceof tf.Sequential ? tf.model({ inputs: loaded.inputs, outputs: loaded.outputs }) : loaded

@@ -8,8 +8,17 @@ import type { Architecture, Shape } from './architecture'
 import type { ModelFolder } from './fsIOHandler'
 import type { SidecarResult } from './sidecar'
 
+/** Let tfjs build the model (from the folder's artifacts); a failure becomes a message naming the file. */
+export async function buildModel<T>(build: () => Promise<T>, file: string): Promise<T> {
+  try {
+    return await build()
+  } catch (e) {
+    throw explainBuildError(e, file)
+  }
+}
+
 /** Turn a tfjs model-building error into a user message. */
-export function explainBuildError(e: unknown, file: string): ConvscopeError {
+function explainBuildError(e: unknown, file: string): ConvscopeError {
   if (e instanceof ConvscopeError) return e
   const message = e instanceof Error ? e.message : String(e)
   const unknown = /Unknown (layer|activation|initializer|regularizer|constraint): ([^\s.]+)/.exec(message)
