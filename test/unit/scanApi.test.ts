@@ -107,6 +107,23 @@ test('getTopPatches gives a unit’s top patches, maxima column and top-N classe
   await assert.rejects(engine.handle('getTopPatches', { scanDir: scan!.dir, layer: 'conv4', unit: 16 }, context()), (e: ConvscopeError) => e.code === 'BAD_REQUEST')
 })
 
+test('getUnitsOverview gives each asked unit the patches getTopPatches gives it, in the order asked', async () => {
+  const [scan] = parseResult('listScans', await engine.handle('listScans', { modelId: model.id }, context()))
+  const units = [5, 0, 15, 3]
+  for (const count of [2, undefined]) {
+    const overview = parseResult('getUnitsOverview', await engine.handle('getUnitsOverview', { scanDir: scan!.dir, layer: 'conv3', units, count }, context()))
+    assert.equal(overview.units, 16)
+    assert.deepEqual(overview.rows.map((r) => r.unit), units)
+    for (const row of overview.rows) {
+      const one = parseResult('getTopPatches', await engine.handle('getTopPatches', { scanDir: scan!.dir, layer: 'conv3', unit: row.unit, count }, context()))
+      assert.deepEqual(row.patches, one.patches, `unit ${row.unit}, count ${count}`)
+      assert.equal(row.patches.length, count ?? 4)
+    }
+  }
+  await assert.rejects(engine.handle('getUnitsOverview', { scanDir: scan!.dir, layer: 'conv3', units: [2, 16] }, context()), (e: ConvscopeError) => e.code === 'BAD_REQUEST')
+  await assert.rejects(engine.handle('getUnitsOverview', { scanDir: scan!.dir, layer: 'fc', units: [0] }, context()), (e: ConvscopeError) => e.code === 'BAD_REQUEST')
+})
+
 test('a scan cancelled midway is listed as incomplete, and started again it resumes to the uninterrupted result', async () => {
   const params = { modelId: model.id, dataDir: data, layers: ['pool1', 'conv4'], k: 3 }
   const controller = new AbortController()

@@ -11,7 +11,7 @@ import type { LoadedModel } from './model'
 import { loadModel } from './models/loadModel'
 import { Catalog } from './store/catalog'
 import { prepareDemo } from './demoSetup'
-import { getTopPatches, listScans, startScan } from './scan/scanJobs'
+import { getTopPatches, getUnitsOverview, listScans, startScan } from './scan/scanJobs'
 
 /** The engine as a service: the process entry (worker.ts) and in-process users (CLI, tests) call it alike. */
 export interface EngineService {
@@ -77,6 +77,10 @@ class Engine implements EngineService {
       case 'getTopPatches': {
         const p = parseParams(method, raw)
         return getTopPatches(resolve(p.scanDir), p)
+      }
+      case 'getUnitsOverview': {
+        const p = parseParams(method, raw)
+        return getUnitsOverview(resolve(p.scanDir), p)
       }
       case 'getMapMethods':
         return getMapMethods(await this.model(parseParams(method, raw).modelId))

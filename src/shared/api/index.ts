@@ -29,7 +29,7 @@ import { ImageFolder } from './images'
 import { LocalizationReport, StartLocalization } from './localization'
 import { FilterData, ModelInfo, RecentModel } from './models'
 import type { Progress } from './progress'
-import { GetTopPatches, ScanSummary, StartScan, UnitTopPatches } from './scans'
+import { GetTopPatches, GetUnitsOverview, ScanSummary, StartScan, UnitsOverview, UnitTopPatches } from './scans'
 import { BusyWork, DemoSetup, DirListing, SystemInfo, type EngineLane, type ShellKind } from './system'
 
 export * from './activations'
@@ -83,6 +83,8 @@ export const methods = {
   listScans: method('engine', z.object({ modelId: ModelId }), z.array(ScanSummary)),
   /** The top patches of one unit from a finished scan, its maxima over the dataset and its top-N classes. */
   getTopPatches: method('engine', GetTopPatches, UnitTopPatches),
+  /** The Units overview: the top patches of several units of a layer, reading the scan's arrays once (no maxima, no classes). */
+  getUnitsOverview: method('engine', GetUnitsOverview, UnitsOverview),
   /** What the class-map methods can do with a model: methods with the reason where one cannot run, Grad-CAM layers. */
   getMapMethods: method('engine', z.object({ modelId: ModelId }), MapMethodsInfo),
   /**

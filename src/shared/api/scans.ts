@@ -84,3 +84,22 @@ export const GetTopPatches = z.object({
   /** Include the per-image maxima (the overview leaves them out). */
   withMaxima: z.boolean().default(true),
 })
+
+/** The overview's rows (Girshick et al. 2014, fig. 4): a few top patches of each of several units, one read of the scan. */
+export const GetUnitsOverview = z.object({
+  scanDir: LocalPath,
+  layer: z.string(),
+  units: z.array(z.number().int().min(0)).min(1).max(256),
+  /** Patches per unit (default all K). */
+  count: z.number().int().positive().optional(),
+})
+
+export const UnitsOverview = z.object({
+  scanDir: z.string(),
+  layer: z.string(),
+  /** Units of the layer. */
+  units: z.number().int(),
+  /** One row per asked unit, in the order asked. */
+  rows: z.array(z.object({ unit: z.number().int(), patches: z.array(TopPatchEntry) })),
+})
+export type UnitsOverview = z.infer<typeof UnitsOverview>

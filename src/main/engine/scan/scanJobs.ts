@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto'
 import { mkdir, readFile, readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { ConvscopeError, SKIPPED_FILES_SHOWN, type ScanSummary, type UnitTopPatches } from '../../../shared/api'
+import { ConvscopeError, SKIPPED_FILES_SHOWN, type ScanSummary, type TopPatchEntry, type UnitsOverview, type UnitTopPatches } from '../../../shared/api'
 import type { JobContext } from '../context'
 import { listImageFolder } from '../images/imageFolder'
 import type { LoadedModel } from '../model'
@@ -19,7 +19,7 @@ import { writeFileAtomic } from '../store/catalog'
 import { float16BitsToFloat32, readNpy } from '../store/npy'
 import { MANIFEST_FILE, datasetIdentity, maximaFile, readManifest, type ScanManifest } from './manifest'
 import { defaultScanLayers, runScan } from './runScan'
-import { topPatches } from './topPatches'
+import { readLayerTopK, topPatches, unitPatches, type TopPatch } from './topPatches'
 
 export const SCANS_DIR = 'scans'
 export const REQUEST_FILE = 'scan-request.json'
@@ -165,6 +165,21 @@ export async function listScans(workspace: string, modelId: string): Promise<Sca
   return out.sort((a, b) => b.at.localeCompare(a.at)).map((e) => e.summary)
 }
 
+/** The first `count` patches (default all) as the API shows them, with their image's size. */
+function patchEntries(manifest: ScanManifest, patches: TopPatch[], count = patches.length): TopPatchEntry[] {
+  return patches.slice(0, count).map((p) => {
+    const img = manifest.images[p.image]!
+    return { rank: p.rank, path: p.path, className: p.className, value: p.value, y: p.y, x: p.x, box: p.box, imageWidth: img.width, imageHeight: img.height }
+  })
+}
+
+/** Several units' top patches from one read of the layer's top-K arrays (the Units overview). */
+export async function getUnitsOverview(scanDir: string, params: { layer: string; units: number[]; count?: number }): Promise<UnitsOverview> {
+  const scan = await readLayerTopK(scanDir, params.layer)
+  const rows = params.units.map((unit) => ({ unit, patches: patchEntries(scan.manifest, unitPatches(scan, unit), params.count) }))
+  return { scanDir, layer: params.layer, units: scan.layer.units, rows }
+}
+
 /** One unit of a finished scan: its top patches (boxes in image pixels), its maxima column, its top-N classes. */
 export async function getTopPatches(
   scanDir: string,
@@ -172,10 +187,7 @@ export async function getTopPatches(
 ): Promise<UnitTopPatches> {
   const { manifest, patches } = await topPatches(scanDir, params.layer, params.unit)
   const layer = manifest.layers.find((l) => l.name === params.layer)!
-  const shown = patches.slice(0, params.count ?? patches.length).map((p) => {
-    const img = manifest.images[p.image]!
-    return { rank: p.rank, path: p.path, className: p.className, value: p.value, y: p.y, x: p.x, box: p.box, imageWidth: img.width, imageHeight: img.height }
-  })
+  const shown = patchEntries(manifest, patches, params.count)
 
   let column: Float32Array<ArrayBuffer> | null = null
   if (manifest.keepMaxima) {

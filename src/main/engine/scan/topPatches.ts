@@ -7,8 +7,8 @@ import { join } from 'node:path'
 import { ConvscopeError, type Preprocessing, type ReceptiveField } from '../../../shared/api'
 import { fieldBox } from '../models/receptiveField'
 import { inputToImage, planResize, type Box } from '../images/preprocess'
-import { readNpy } from '../store/npy'
-import { readManifest, topkFiles, type ScanManifest } from './manifest'
+import { readNpy, type NpyArray } from '../store/npy'
+import { readManifest, topkFiles, type ScanLayer, type ScanManifest } from './manifest'
 
 export interface TopPatch {
   rank: number
@@ -37,14 +37,28 @@ export function patchBox(rf: ReceptiveField, y: number, x: number, pre: Pick<Pre
   return inputToImage(geometry, inInput)
 }
 
-/** The top entries of `unit` of `layer` in the scan in `dir`, with boxes through the preprocessing the scan used. */
-export async function topPatches(dir: string, layer: string, unit: number): Promise<{ manifest: ScanManifest; patches: TopPatch[] }> {
+/** A layer's top-K arrays of a scan, read once for as many units as asked (the overview reads 16). */
+export interface LayerTopK {
+  manifest: ScanManifest
+  layer: ScanLayer
+  values: NpyArray
+  images: NpyArray
+  yx: NpyArray
+}
+
+export async function readLayerTopK(dir: string, layer: string): Promise<LayerTopK> {
   const manifest = await readManifest(dir)
   const info = manifest.layers.find((l) => l.name === layer)
   if (!info) throw new ConvscopeError('BAD_REQUEST', `the scan has no layer "${layer}" (it has ${manifest.layers.map((l) => l.name).join(', ')})`)
-  if (!Number.isInteger(unit) || unit < 0 || unit >= info.units) throw new ConvscopeError('BAD_REQUEST', `layer ${layer} has units 0…${info.units - 1}, not ${unit}`)
   const f = topkFiles(info.file)
   const [values, images, yx] = await Promise.all([readNpy(join(dir, f.values)), readNpy(join(dir, f.images)), readNpy(join(dir, f.yx))])
+  return { manifest, layer: info, values, images, yx }
+}
+
+/** The top entries of `unit`, with boxes through the preprocessing the scan used. */
+export function unitPatches(scan: LayerTopK, unit: number): TopPatch[] {
+  const { manifest, layer: info, values, images, yx } = scan
+  if (!Number.isInteger(unit) || unit < 0 || unit >= info.units) throw new ConvscopeError('BAD_REQUEST', `layer ${info.name} has units 0…${info.units - 1}, not ${unit}`)
   const k = manifest.k
   const pre = manifest.model.preprocessing
   const patches: TopPatch[] = []
@@ -59,5 +73,11 @@ export async function topPatches(dir: string, layer: string, unit: number): Prom
       info.receptiveField && entry.width != null && entry.height != null ? patchBox(info.receptiveField, y, x, pre, entry.width, entry.height) : null
     patches.push({ rank: j + 1, image, path: join(manifest.dataset.root, entry.path), className: entry.className, value: values.data[p]!, y, x, box })
   }
-  return { manifest, patches }
+  return patches
+}
+
+/** The top entries of `unit` of `layer` in the scan in `dir`. */
+export async function topPatches(dir: string, layer: string, unit: number): Promise<{ manifest: ScanManifest; patches: TopPatch[] }> {
+  const scan = await readLayerTopK(dir, layer)
+  return { manifest: scan.manifest, patches: unitPatches(scan, unit) }
 }
