@@ -11,20 +11,19 @@ import { findClassifierHead } from '../models/classifierHead'
 
 /** Spatial layers after the input, input side first. */
 export function mapLayers(model: LoadedModel): string[] {
-  return model.info.layers.filter((l) => l.spatial && l.kind !== 'input').map((l) => l.name)
+  return model.graph.spatial().map((l) => l.name)
 }
 
 /** The default layer for the Grad-CAM family, or null when the model has no spatial layer before its head. */
 export function defaultMapLayer(model: LoadedModel): string | null {
   const head = findClassifierHead(model).head
   if (head) return head.featureLayer
-  const layers = model.info.layers
-  const byName = new Map(layers.map((l) => [l.name, l]))
-  const spatialInput = (l: LayerInfo) => l.inbound.map((n) => byName.get(n)).find((p) => p?.spatial && p.kind !== 'input')
-  const headStart = layers.find((l) => !l.spatial && (l.kind === 'dense' || l.kind === 'global-pool' || l.kind === 'reshape') && spatialInput(l))
-  let layer = headStart ? spatialInput(headStart) : [...layers].reverse().find((l) => l.spatial && l.kind !== 'input')
-  while (layer && layer.kind === 'pool' && layer.inbound.length === 1) {
-    const before = byName.get(layer.inbound[0]!)
+  const graph = model.graph
+  const spatialInput = (l: LayerInfo) => graph.inbound(l).find((p) => p.spatial && p.kind !== 'input')
+  const headStart = graph.layers.find((l) => !l.spatial && (l.kind === 'dense' || l.kind === 'global-pool' || l.kind === 'reshape') && spatialInput(l))
+  let layer = headStart ? spatialInput(headStart) : graph.spatial().at(-1)
+  while (layer && layer.kind === 'pool') {
+    const before = graph.input(layer)
     if (!before?.spatial || before.kind === 'input') break
     layer = before
   }
