@@ -17,7 +17,7 @@ import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { initBackend } from '../src/main/engine/backend'
 import { evaluateLocalization, type LocalizationReport } from '../src/main/engine/localization/evaluate'
-import { localizationMethod } from '../src/main/engine/localization/maxPoolCam'
+import { runnableMapMethod } from '../src/main/engine/maps'
 import { loadModel } from '../src/main/engine/models/loadModel'
 import { progressBar } from '../src/main/cli/progressBar'
 
@@ -48,7 +48,7 @@ const reports: { net: string; modelId: string; report: LocalizationReport }[] = 
 for (const run of RUNS.filter((r) => nets.includes(r.net))) {
   const model = await loadModel(resolve(values.models, run.net))
   try {
-    const methods = run.methods.map((m) => localizationMethod(model, m))
+    const methods = run.methods.map((m) => runnableMapMethod(model, m))
     console.error(`${run.net} (${model.info.id}): ${methods.map((m) => m.label).join(', ')}`)
     const bar = progressBar(process.stderr)
     const report = await evaluateLocalization(model, resolve(values.data), { methods, threshold, limit }, { progress: (p) => bar.update(p.done, p.total ?? p.done), signal: new AbortController().signal })

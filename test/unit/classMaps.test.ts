@@ -23,6 +23,7 @@ import type { LoadedModel } from '../../src/main/engine/model'
 import { fsIOHandler } from '../../src/main/engine/models/fsIOHandler'
 import { loadModel } from '../../src/main/engine/models/loadModel'
 import { MAP_METHOD_NAMES, MAP_METHODS, mapMethod, type ClassMap } from '../../src/main/engine/maps'
+import { findClassifierHead } from '../../src/main/engine/models/classifierHead'
 import { makeTinyGraphModel } from '../fixtures/models'
 
 const ROOT = join(import.meta.dirname, '../..')
@@ -37,6 +38,7 @@ interface Golden {
 let scratch: string
 let gap: LoadedModel
 let gmp: LoadedModel
+let fc: LoadedModel
 let net: LoadedModel
 let golden: Golden
 /** Two real demo images, preprocessed for the demo networks. */
@@ -46,6 +48,7 @@ before(async () => {
   await initBackend({ forced: 'wasm' })
   gap = await loadModel(join(ROOT, 'resources/demo-models/gap'))
   gmp = await loadModel(join(ROOT, 'resources/demo-models/gmp'))
+  fc = await loadModel(join(ROOT, 'resources/demo-models/fc'))
   net = await loadModel(join(GOLDEN, 'gradcam-net'))
   golden = JSON.parse(await readFile(join(GOLDEN, 'gradcam-reference.json'), 'utf8')) as Golden
   scratch = await mkdtemp(join(tmpdir(), 'convscope-maps-'))
@@ -58,7 +61,7 @@ before(async () => {
 })
 after(async () => {
   tf.dispose(images)
-  for (const m of [gap, gmp, net]) m?.dispose()
+  for (const m of [gap, gmp, fc, net]) m?.dispose()
   if (scratch) await rm(scratch, { recursive: true, force: true })
 })
 
@@ -270,12 +273,15 @@ test('every method frees every tensor it makes (tf.memory before = after), and a
   }
 })
 
-test('the methods say what they cannot do: CAM on gmp, unknown names, bad class indices, non-spatial layers, batches', async () => {
-  assert.match(MAP_METHODS.cam.unsupported(gmp)!, /max pooling is not linear/)
+test('the methods say what they cannot do: CAM on fc (gmp only by its max-pooling variant), unknown names, bad class indices, non-spatial layers, batches', async () => {
+  // CAM's exact formula needs global AVERAGE pooling; on gmp it switches to the CAM paper's GMP variant (localizeCli.test.ts).
+  assert.match(findClassifierHead(gmp).reason!, /max pooling is not linear/)
+  assert.equal(MAP_METHODS.cam.unsupported(gmp), null)
   assert.equal(MAP_METHODS.gradcam.unsupported(gmp), null)
   assert.equal(MAP_METHODS.cam.unsupported(gap), null)
+  assert.match(MAP_METHODS.cam.unsupported(fc)!, /global average pooling[\s\S]*does not read a global max pooling layer/)
   const code = (c: string, pattern: RegExp) => (e: unknown) => e instanceof ConvscopeError && e.code === c && pattern.test(e.message)
-  await assert.rejects(MAP_METHODS.cam.compute(gmp, images[0]!, [0]), code('UNSUPPORTED_OP', /CAM cannot run on model gmp/))
+  await assert.rejects(MAP_METHODS.cam.compute(fc, images[0]!, [0]), code('UNSUPPORTED_OP', /CAM cannot run on model fc/))
   assert.throws(() => mapMethod('occlusion'), code('BAD_REQUEST', /Unknown map method "occlusion"; known: cam, gradcam, gradcampp, backprop/))
   await assert.rejects(MAP_METHODS.gradcam.compute(gap, images[0]!, [14]), code('BAD_REQUEST', /Class 14 is not a class of model gap \(it has 14: 0 … 13\)/))
   await assert.rejects(MAP_METHODS.gradcam.compute(gap, images[0]!, [0], { layer: 'predictions' }), code('BAD_REQUEST', /spatial layer/))

@@ -32,6 +32,7 @@ import type { LoadedModel } from '../../src/main/engine/model'
 import { fsIOHandler } from '../../src/main/engine/models/fsIOHandler'
 import { loadModel } from '../../src/main/engine/models/loadModel'
 import { noopContext } from '../../src/main/engine/context'
+import { handMadeMapMethod } from '../fixtures/mapMethods'
 
 let scratch: string
 
@@ -188,6 +189,7 @@ test('imageFaithfulness orders by the method\'s map (upsampled) for the top-1 cl
     const leftHalf: MapMethod = {
       name: 'cam',
       label: 'left half',
+      ...handMadeMapMethod,
       unsupported: () => null,
       compute: async (_m, _x, classes) => ({ layer: 'hand', maps: classes.map((classIndex) => ({ classIndex, score: 0, height: 2, width: 2, values: Float32Array.from([1, 0, 1, 0]) })) }),
     }

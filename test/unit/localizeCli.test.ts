@@ -10,15 +10,16 @@ import { noopContext, type JobContext } from '../../src/main/engine/context'
 import { OUTPUT, type LoadedModel } from '../../src/main/engine/model'
 import type { MapMethod } from '../../src/main/engine/maps/types'
 import { evaluateLocalization, spread, type LocalizationReport } from '../../src/main/engine/localization/evaluate'
-import { localizationMethod, maxPoolCam } from '../../src/main/engine/localization/maxPoolCam'
 import { classMapBox } from '../../src/main/engine/localization/boxes'
-import { mapMethod } from '../../src/main/engine/maps'
+import { mapMethod, runnableMapMethod } from '../../src/main/engine/maps'
+import { findMaxPoolHead } from '../../src/main/engine/maps/maxPoolHead'
 import { loadModel } from '../../src/main/engine/models/loadModel'
 import { readImage } from '../../src/main/engine/images/readImage'
 import { toInputTensor, toModelInput } from '../../src/main/engine/images/preprocess'
 import { generateDemoDataset } from '../../src/main/engine/demo/generate'
 import { main } from '../../src/main/cli/index'
 import { LayerGraph } from '../../src/main/engine/models/layerGraph'
+import { handMadeMapMethod } from '../fixtures/mapMethods'
 
 /**
  * A model that needs no weights: it scores class c (red, green, blue) by 10 × the mean of colour channel c,
@@ -49,6 +50,7 @@ function colourModel(): LoadedModel {
 const colourMaps: MapMethod = {
   name: 'cam',
   label: 'Colour oracle',
+  ...handMadeMapMethod,
   unsupported: () => null,
   async compute(_model, input, classes) {
     const pooled = tf.tidy(() => tf.avgPool(input, 8, 8, 'valid'))
@@ -281,16 +283,18 @@ test('CAM over a global max pooling head is Σ_k w_ck f_k(x, y) of conv_last wit
   const gap = await loadModel(demoModel('gap'))
   const fc = await loadModel(demoModel('fc'))
   try {
-    assert.equal(localizationMethod(gmp, 'cam'), maxPoolCam)
-    assert.equal(localizationMethod(gap, 'cam'), mapMethod('cam'))
-    assert.equal(localizationMethod(gap, 'gradcam'), mapMethod('gradcam'))
-    assert.match(maxPoolCam.unsupported(gap) ?? '', /does not read a global max pooling layer/)
-    assert.equal(localizationMethod(fc, 'cam'), mapMethod('cam'))
+    // The CAM method picks the formula from the head: the GMP variant on gmp, labelled so; the exact one on gap.
+    assert.equal(mapMethod('cam').unsupported(gmp), null)
+    assert.equal(runnableMapMethod(gmp, 'cam').label, 'CAM (global max pooling head)')
+    assert.equal(runnableMapMethod(gap, 'cam'), mapMethod('cam'))
+    assert.equal(runnableMapMethod(gap, 'gradcam'), mapMethod('gradcam'))
+    assert.match(findMaxPoolHead(gap) as string, /does not read a global max pooling layer/)
+    assert.throws(() => runnableMapMethod(fc, 'cam'), (e: unknown) => e instanceof ConvscopeError && e.code === 'UNSUPPORTED_OP')
     assert.ok(mapMethod('cam').unsupported(fc))
 
     const input = await toModelInput(await readImage(join(demoRoot, 'val', 'c03_checkered_square', 'c03_val_00000.jpg')), gmp.info.preprocessing)
     const x = toInputTensor(input)
-    const { maps, layer } = await maxPoolCam.compute(gmp, x, [3, 11])
+    const { maps, layer } = await mapMethod('cam').compute(gmp, x, [3, 11])
     const [features] = gmp.forward(x, ['conv_last'])
     const f = await features!.data()
     const [h, w, k] = features!.shape.slice(1) as [number, number, number]

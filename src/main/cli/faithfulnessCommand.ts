@@ -19,7 +19,8 @@ import {
 } from '../engine/faithfulness/deletionInsertion'
 import { toInputTensor, toModelInput } from '../engine/images/preprocess'
 import { readImage } from '../engine/images/readImage'
-import { MAP_METHOD_NAMES, mapMethod } from '../engine/maps'
+import type { LoadedModel } from '../engine/model'
+import { mapMethod, mapMethodHelp, MAP_METHOD_LIST, runnableMapMethod } from '../engine/maps'
 import { withModel } from './engineSession'
 import { progressBar } from './progressBar'
 import type { Command } from './index'
@@ -32,7 +33,9 @@ const usage = `usage: convscope faithfulness --model DIR (--image FILE | --data 
 Deletion and insertion curves (Petsiuk et al. 2018, RISE) of class maps: pixels are deleted from the image
 (insertion: put back into a blurred copy) in the order of the map, most important first, and the class
 probability is recorded at each step. Deletion AUC: lower is better; insertion AUC: higher is better.
-Methods: ${MAP_METHOD_NAMES.join(', ')}, random (a seeded random order, the baseline to beat), or all.
+Methods: random (a seeded random order, the baseline to beat), all (every method below that runs on the
+model, and random), or
+${mapMethodHelp()}
 The class explained is the top-1 predicted class (--class C for one image). Defaults: ${DEFAULT_POINTS} points
 (2 % of the pixels per step), deleted pixels become 0 in the normalised input space, insertion starts from a
 Gaussian blur with σ = ${DEFAULT_BLUR_SIGMA} px.
@@ -40,10 +43,18 @@ Gaussian blur with σ = ${DEFAULT_BLUR_SIGMA} px.
   --json       the whole result, curves included, on stdout
   --out FILE   write the result with the curves as JSON to FILE`
 
-function parseMethods(text: string): OrderingMethod[] {
-  const names = text === 'all' ? [...MAP_METHOD_NAMES, 'random'] : text.split(',').map((s) => s.trim()).filter(Boolean)
+/** The --method names, checked against the registry before the model loads. */
+function parseMethods(text: string): string[] {
+  const names = text === 'all' ? ['all'] : text.split(',').map((s) => s.trim()).filter(Boolean)
   if (names.length === 0) throw new ConvscopeError('BAD_REQUEST', '--method names no method')
-  return names.map((n) => (n === 'random' ? 'random' : mapMethod(n)))
+  if (text !== 'all') for (const n of names) if (n !== 'random') mapMethod(n)
+  return names
+}
+
+/** The names as methods on `model` (CAM on a max-pooling head is its GMP variant). */
+function orderingMethods(model: LoadedModel, names: string[]): OrderingMethod[] {
+  if (names[0] === 'all') return [...MAP_METHOD_LIST.filter((m) => m.unsupported(model) === null).map((m) => runnableMapMethod(model, m.name)), 'random']
+  return names.map((n) => (n === 'random' ? 'random' : runnableMapMethod(model, n)))
 }
 
 function parseBaseline(text: string | undefined, flag: string): Baseline | undefined {
@@ -82,7 +93,7 @@ export const faithfulnessCommand: Command = {
     }
     if (values.image && values.limit) throw new ConvscopeError('BAD_REQUEST', '--limit goes with --data, not --image')
     if (values.data && values.class) throw new ConvscopeError('BAD_REQUEST', '--class goes with --image; over a folder each image is explained for its top-1 class')
-    const methods = parseMethods(values.method)
+    const names = parseMethods(values.method)
     const sigma = values.sigma === undefined ? undefined : Number(values.sigma)
     if (sigma !== undefined && !(sigma > 0)) throw new ConvscopeError('BAD_REQUEST', `--sigma must be a positive number of pixels, got "${values.sigma}"`)
     const options: CurveOptions = {
@@ -102,6 +113,7 @@ export const faithfulnessCommand: Command = {
     }
 
     await withModel(values.model, { backend: values.backend, quiet: values.json }, async (model) => {
+      const methods = orderingMethods(model, names)
       let result: Record<string, unknown>
       let table: { label: string; deletionAuc: number; insertionAuc: number; mapMilliseconds: number; curveMilliseconds: number }[]
       let heading: string

@@ -1,8 +1,7 @@
 import { parseArgs } from 'node:util'
 import { resolve } from 'node:path'
 import { evaluateLocalization, type LocalizationReport } from '../engine/localization/evaluate'
-import { localizationMethod } from '../engine/localization/maxPoolCam'
-import { MAP_METHOD_NAMES } from '../engine/maps/types'
+import { mapMethod, mapMethodHelp, MAP_METHOD_NAMES, runnableMapMethod } from '../engine/maps'
 import { withModel } from './engineSession'
 import { progressBar } from './progressBar'
 import type { Command } from './index'
@@ -19,7 +18,9 @@ Boxes keep the largest connected region of the map above --threshold x its max. 
 DIR/annotations, DIR/../annotations/<DIR name> (the demo layout) or beside the images; boxes are read as
 0-based pixels (--one-based for PASCAL VOC files). --limit N evaluates N images spread over the folder.
 Images without annotation are listed, not fatal. Ctrl-C cancels. --json prints the whole report
-(table rows, threshold sweep, failures with boxes, skipped images).`
+(table rows, threshold sweep, failures with boxes, skipped images). Methods (cam on a network with a
+global max pooling head is the CAM paper's GMP variant):
+${mapMethodHelp()}`
 
 export const localizeCommand: Command = {
   summary: 'localization error (top-1/top-5, GT-known, MaxBoxAccV2) of map methods over an annotated folder',
@@ -48,8 +49,9 @@ export const localizeCommand: Command = {
     const limit = wholeNumberOption(values.limit, '--limit', 0)
     const shownFailures = wholeNumberOption(values.failures, '--failures', 0)!
     const names = values.method.split(',').map((s) => s.trim()).filter(Boolean)
+    names.forEach(mapMethod) // an unknown name fails before the model loads
     await withModel(values.model, { backend: values.backend, quiet: values.json }, async (model) => {
-      const methods = names.map((n) => localizationMethod(model, n))
+      const methods = names.map((n) => runnableMapMethod(model, n))
       const bar = progressBar(process.stderr)
       const abort = new AbortController()
       const onSignal = () => abort.abort()

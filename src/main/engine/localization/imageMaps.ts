@@ -1,66 +1,103 @@
 /**
- * One image's class maps and boxes (the CAM paper's Fig. 4 for one image), for `convscope cam`: the top-k
- * predictions (or the classes asked for), each class's map through one map method, its box at the
- * threshold on the original image, and the image's annotation when one is found (with each box's IoU
- * against the ground truth of its class).
+ * One image's class maps and boxes (the CAM paper's Fig. 4 for one image): the one implementation behind the
+ * Classes view (getClassMaps, methods/classMaps.ts) and `convscope cam` (cli/camCommand.ts). The model's
+ * ranking of the classes, per requested class (default: the top k) the map of one map method, its box at the
+ * threshold on the original image, and the image's annotation when one is found, its objects mapped onto the
+ * model's classes.
  */
 import { dirname, relative, resolve, sep } from 'node:path'
 import * as tf from '@tensorflow/tfjs'
 import { ConvscopeError } from '../../../shared/api'
-import { toInputTensor, toModelInput } from '../images/preprocess'
+import type { DecodedImage } from '../images/readImage'
 import { readImage } from '../images/readImage'
+import { toInputTensor, toModelInput, type InputGeometry } from '../images/preprocess'
 import { outputClasses } from '../methods/classify'
 import { OUTPUT, type LoadedModel } from '../model'
-import type { MapMethod } from '../maps/types'
+import { mapMethodLabel } from '../maps'
+import type { ClassMap, MapMethod } from '../maps/types'
 import { classResolver, findAnnotation, findAnnotationDir, readAnnotation, type AnnotatedObject } from './annotations'
-import { bestIou, componentsAt, DEFAULT_THRESHOLD, mapToImage, normalizeMap, type PixelBox } from './boxes'
+import { classMapBox, DEFAULT_THRESHOLD, type PixelBox } from './boxes'
 
-export interface ImageMapsOptions {
+export interface ImageMapsRequest {
   method: MapMethod
-  /** Classes to map: indices, labels, or class ids (WordNet ids, the dataset's classes.json ids). Default: the top `top`. */
-  classes?: readonly string[]
+  /** Model class indices to map; default: the top `top` predicted classes. */
+  classes?: readonly number[]
+  /** Default 5. */
   top?: number
+  /** Boxes keep the map above this fraction of its max (default 0.2, the CAM paper's). */
   threshold?: number
+  /** The layer to read maps at, for methods that need one. */
+  layer?: string
+  /** The image folder the image was opened from: its annotations and class names are looked for there first. */
+  dataDir?: string
   /** Annotation folder; default: looked for beside the image and its class folder (annotations.ts). */
   annotations?: string
-  layer?: string
 }
 
 export interface ImageClassMap {
-  rank: number | null
+  /** 1 for the model's top class. */
+  rank: number
   classIndex: number
   label: string | null
+  /** The model's output for the class (probability when it ends in a softmax). */
   probability: number
-  /** The class score the map explains (the logit). */
-  score: number
-  /** The map's grid size and raw values' range. */
-  gridHeight: number
-  gridWidth: number
-  min: number
-  max: number
-  /** At the threshold, on the original image (0-based inclusive pixels), and its IoU with the ground truth of the class (null when the image has none of it). */
+  /** The map on its grid; map.score is the logit it explains. */
+  map: ClassMap
+  /** At the threshold, on the original image (0-based inclusive pixels); null for an all-zero map. */
   box: PixelBox | null
-  iou: number | null
-  /** The upsampled, normalised map on the image's pixels (not in the JSON output). */
+  /** The map upsampled to the image's pixels and normalised to [0, 1]. */
   normalized: Float32Array
 }
 
+export interface GroundTruth {
+  annotation: string
+  objects: AnnotatedObject[]
+  /** Why the file could not be read (its objects are then empty): a broken annotation spoils the boxes, not the maps. */
+  error: string | null
+}
+
 export interface ImageMaps {
-  image: string
-  width: number
-  height: number
-  rgb: Uint8Array
+  image: DecodedImage
+  geometry: InputGeometry
   method: string
+  /** The method's label on this model. */
   label: string
   layer: string | null
   threshold: number
-  annotation: string | null
-  truth: AnnotatedObject[]
+  /** The model's outputs, and the class indices from the most probable down. */
+  probabilities: Float32Array
+  ranking: number[]
   maps: ImageClassMap[]
+  groundTruth: GroundTruth | null
+  /** Spent on the maps (beyond the forward pass for the ranking). */
+  milliseconds: number
 }
 
-/** A class given as an index, a label or a class id → the model's index. */
-async function classIndex(model: LoadedModel, given: string, dataRoot: string): Promise<number> {
+/** The roots whose annotation folders are tried, in order: the open folder (when it holds the image), the image's folder, its class tree's root. */
+export function annotationRoots(image: string, dataDir?: string): string[] {
+  const roots = [dirname(image), dirname(dirname(image))]
+  if (dataDir && !relative(resolve(dataDir), image).startsWith('..')) roots.unshift(resolve(dataDir))
+  return [...new Set(roots)]
+}
+
+/** The image's annotation, its objects mapped onto the model's classes; null when no file is found. */
+export async function groundTruthOf(model: LoadedModel, image: string, dataDir?: string, annotations?: string): Promise<GroundTruth | null> {
+  for (const root of annotationRoots(image, dataDir)) {
+    const dir = await findAnnotationDir(root, annotations)
+    const file = await findAnnotation(dir, { path: image, relPath: relative(root, image).split(sep).join('/') })
+    if (!file) continue
+    try {
+      return { annotation: file, objects: (await classResolver(model, root).resolve(await readAnnotation(file))).objects, error: null }
+    } catch (e) {
+      if (e instanceof ConvscopeError) return { annotation: file, objects: [], error: e.message }
+      throw e
+    }
+  }
+  return null
+}
+
+/** A class given as an index, a label or a class id (WordNet id, the dataset's classes.json id) → the model's index. */
+export async function classIndexOf(model: LoadedModel, given: string, dataRoot: string): Promise<number> {
   const count = outputClasses(model)
   if (/^\d+$/.test(given)) {
     const i = Number(given)
@@ -72,70 +109,46 @@ async function classIndex(model: LoadedModel, given: string, dataRoot: string): 
   return index
 }
 
-/** The image's annotation: beside it, or in the annotation folder of its folder or of its class tree's root. */
-async function annotationOf(model: LoadedModel, image: string, annotations?: string) {
-  for (const root of [dirname(image), dirname(dirname(image))]) {
-    const dir = await findAnnotationDir(root, annotations)
-    const file = await findAnnotation(dir, { path: image, relPath: relative(root, image).split(sep).join('/') })
-    if (file) return { file, annotation: await classResolver(model, root).resolve(await readAnnotation(file)) }
-  }
-  return null
-}
-
-export async function imageClassMaps(model: LoadedModel, imagePath: string, options: ImageMapsOptions): Promise<ImageMaps> {
-  const image = resolve(imagePath)
-  const threshold = options.threshold ?? DEFAULT_THRESHOLD
+export async function imageClassMaps(model: LoadedModel, imagePath: string, request: ImageMapsRequest): Promise<ImageMaps> {
+  const { method } = request
+  const path = resolve(imagePath)
+  const threshold = request.threshold ?? DEFAULT_THRESHOLD
   if (!(threshold > 0 && threshold < 1)) throw new ConvscopeError('BAD_REQUEST', `The box threshold must be between 0 and 1, got ${threshold}`)
-  const why = options.method.unsupported(model)
-  if (why) throw new ConvscopeError('UNSUPPORTED_OP', `${options.method.label} cannot run on ${model.info.name}: ${why}`)
-  const count = outputClasses(model)
-  const decoded = await readImage(image)
-  const input = await toModelInput(decoded, model.info.preprocessing)
-  const found = await annotationOf(model, image, options.annotations)
+  const why = method.unsupported(model)
+  if (why) throw new ConvscopeError('UNSUPPORTED_OP', `${mapMethodLabel(method, model)} cannot run on ${model.info.name}: ${why}`)
+  const image = await readImage(path)
+  const input = await toModelInput(image, model.info.preprocessing)
   const x = toInputTensor(input)
   try {
-    const probs = tf.tidy(() => model.forward(x, [OUTPUT])[0]!.reshape([count]))
-    const probabilities = Array.from(await probs.data())
-    probs.dispose()
-    const ranking = probabilities.map((p, i) => ({ p, i })).sort((a, b) => b.p - a.p || a.i - b.i).map((e) => e.i)
-    const top = Math.min(Math.max(1, options.top ?? 5), count)
-    const classes = options.classes?.length ? [...new Set(await Promise.all(options.classes.map((c) => classIndex(model, c, dirname(dirname(image))))))] : ranking.slice(0, top)
-    const result = await options.method.compute(model, x, classes, options.layer ? { layer: options.layer } : undefined)
-    const maps = result.maps.map((m): ImageClassMap => {
-      const up = mapToImage(m, input.geometry)
-      const normalized = normalizeMap(up.values)
-      const box = componentsAt(normalized, up.width, up.height, threshold)[0]?.box ?? null
-      const truth = found?.annotation.objects.filter((o) => o.classIndex === m.classIndex).map((o) => o.box) ?? null
-      let min = Infinity
-      let max = -Infinity
-      for (const v of m.values) [min, max] = [Math.min(min, v), Math.max(max, v)]
-      return {
-        rank: ranking.indexOf(m.classIndex) + 1,
-        classIndex: m.classIndex,
-        label: model.info.labels?.[m.classIndex] ?? null,
-        probability: probabilities[m.classIndex]!,
-        score: m.score,
-        gridHeight: m.height,
-        gridWidth: m.width,
-        min,
-        max,
-        box,
-        iou: truth?.length ? (box ? bestIou([box], truth) : 0) : null,
-        normalized,
-      }
+    const output = tf.tidy(() => model.forward(x, [OUTPUT])[0]!.reshape([-1]))
+    const probabilities = (await output.data()) as Float32Array
+    output.dispose()
+    const count = probabilities.length
+    const ranking = Array.from(probabilities.keys()).sort((a, b) => probabilities[b]! - probabilities[a]! || a - b)
+    const classes = request.classes?.length ? [...new Set(request.classes)] : ranking.slice(0, Math.max(1, request.top ?? 5))
+    for (const c of classes) {
+      if (c >= count) throw new ConvscopeError('BAD_REQUEST', `Class ${c} is out of range: ${model.info.name} has ${count} classes (0–${count - 1})`)
+    }
+    const started = performance.now()
+    const result = await method.compute(model, x, classes, request.layer ? { layer: request.layer } : undefined)
+    const milliseconds = performance.now() - started
+    const maps = result.maps.map((map): ImageClassMap => {
+      const { box, normalized } = classMapBox(map, input.geometry, threshold)
+      const classIndex = map.classIndex
+      return { rank: ranking.indexOf(classIndex) + 1, classIndex, label: model.info.labels?.[classIndex] ?? null, probability: probabilities[classIndex]!, map, box, normalized }
     })
     return {
       image,
-      width: decoded.width,
-      height: decoded.height,
-      rgb: decoded.rgb,
-      method: options.method.name,
-      label: options.method.label,
+      geometry: input.geometry,
+      method: method.name,
+      label: mapMethodLabel(method, model),
       layer: result.layer,
       threshold,
-      annotation: found?.file ?? null,
-      truth: found?.annotation.objects ?? [],
+      probabilities,
+      ranking,
       maps,
+      groundTruth: await groundTruthOf(model, path, request.dataDir, request.annotations),
+      milliseconds,
     }
   } finally {
     x.dispose()

@@ -1,14 +1,21 @@
 /**
  * Class Activation Mapping (Zhou et al. 2016, eq. 2): for a network whose class scores are a linear layer over
- * globally averaged conv features, the map of class c is M_c(x, y) = Σ_k w_ck f_k(x, y), and
- * logit_c = b_c + mean_xy M_c(x, y) exactly (the bias is not spread over the map). All requested classes come
- * from one matmul of the h·w × K features by the K × C' weight columns, after one forward pass.
+ * globally pooled conv features, the map of class c is M_c(x, y) = Σ_k w_ck f_k(x, y). The formula is picked
+ * from the head:
+ * - global AVERAGE pooling (models/classifierHead.ts): logit_c = b_c + mean_xy M_c(x, y) exactly (the bias is
+ *   not spread over the map);
+ * - global MAX pooling (maxPoolHead.ts): the paper's GMP variant, the same weighted sum as a heuristic read-out
+ *   (each channel enters the score through its maximum only), labelled "CAM (global max pooling head)".
+ * All requested classes come from one matmul of the h·w × K features by the K × C' weight columns, after one
+ * forward pass.
  */
 import * as tf from '@tensorflow/tfjs'
 import { ConvscopeError } from '../../../shared/api'
+import type { LoadedModel } from '../model'
 import { classWeights, findClassifierHead } from '../models/classifierHead'
 import { forwardWithLogits } from './classScores'
 import { checkMapRequest, readClassMaps } from './mapBase'
+import { findMaxPoolHead, maxPoolHeadClasses, maxPoolHeadWeights } from './maxPoolHead'
 import type { MapMethod } from './types'
 
 /** M_c = Σ_k w_ck f_k for features [1, h, w, K] and weight columns [K, C']: maps [C', h, w] (caller disposes). */
@@ -19,13 +26,43 @@ export function classActivationMaps(features: tf.Tensor4D, weights: tf.Tensor2D)
   })
 }
 
+/** The head CAM reads: its pooling, feature layer, class count and weight columns. */
+interface CamHead {
+  pooling: 'average' | 'max'
+  featureLayer: string
+  classes: number
+  /** [K, C'] weight columns of `classes` (the caller disposes them). */
+  weights(classes: number[]): tf.Tensor2D
+}
+
+/** The global-average-pooling head, else the global-max-pooling one, else why CAM has neither. */
+function findCamHead(model: LoadedModel): CamHead | string {
+  const { head, reason } = findClassifierHead(model)
+  if (head) return { pooling: 'average', featureLayer: head.featureLayer, classes: head.classes, weights: (classes) => classWeights(head, classes) }
+  const maxHead = findMaxPoolHead(model)
+  if (typeof maxHead === 'string') return `${reason} (and ${maxHead}, so its global max pooling variant does not apply either)`
+  return { pooling: 'max', featureLayer: maxHead.featureLayer, classes: maxPoolHeadClasses(model, maxHead), weights: (classes) => maxPoolHeadWeights(model, maxHead, classes) }
+}
+
 export const cam: MapMethod = {
   name: 'cam',
   label: 'CAM',
-  unsupported: (model) => findClassifierHead(model).reason,
+  needs: { layer: false, gradient: false, globalPoolingHead: true },
+  returns: 'one-channel',
+  grid: 'layer',
+  cost: 'forward only',
+  comparedByDefault: true,
+  unsupported(model) {
+    const head = findCamHead(model)
+    return typeof head === 'string' ? head : null
+  },
+  labelOn(model) {
+    const head = findCamHead(model)
+    return typeof head !== 'string' && head.pooling === 'max' ? 'CAM (global max pooling head)' : this.label
+  },
   async compute(model, input, classes) {
-    const { head, reason } = findClassifierHead(model)
-    if (!head) throw new ConvscopeError('UNSUPPORTED_OP', `CAM cannot run on model ${model.info.name}: ${reason}`)
+    const head = findCamHead(model)
+    if (typeof head === 'string') throw new ConvscopeError('UNSUPPORTED_OP', `CAM cannot run on model ${model.info.name}: ${head}`)
     checkMapRequest(model, input, classes, head.classes)
     if (classes.length === 0) return { layer: head.featureLayer, maps: [] }
     const {
@@ -34,10 +71,7 @@ export const cam: MapMethod = {
     } = forwardWithLogits(model, input, [head.featureLayer])
     let maps: tf.Tensor3D | undefined
     try {
-      maps = tf.tidy(() => {
-        const weights = classWeights(head, classes)
-        return classActivationMaps(features as tf.Tensor4D, weights)
-      })
+      maps = tf.tidy(() => classActivationMaps(features as tf.Tensor4D, head.weights(classes)))
       return { layer: head.featureLayer, maps: await readClassMaps(maps, logits, classes) }
     } finally {
       tf.dispose([features!, logits, ...(maps ? [maps] : [])])

@@ -11,14 +11,19 @@ import * as tf from '@tensorflow/tfjs'
 import { ConvscopeError } from '../../../shared/api'
 import type { LoadedModel } from '../model'
 import { withoutFilterGradients } from '../wasmGradients'
-import { classLogits, findLogits, forwardWithLogits, layerInfo, pickedScoreSum } from './classScores'
+import { classLogits, findLogits, forwardWithLogits, pickedScoreSum } from './classScores'
 import { checkMapRequest, readClassMaps } from './mapBase'
 import { defaultMapLayer } from './mapLayers'
-import type { MapMethod, MapMethodName, MapOptions, MapResult } from './types'
+import type { MapMethod, MapMethodNeeds, MapOptions, MapResult } from './types'
 
 export abstract class GradCamFamily implements MapMethod {
-  abstract readonly name: MapMethodName
+  abstract readonly name: string
   abstract readonly label: string
+  readonly needs: MapMethodNeeds = { layer: true, gradient: true, globalPoolingHead: false }
+  readonly returns = 'one-channel' as const
+  readonly grid = 'layer' as const
+  readonly cost: string = 'one forward and one backward pass (all classes in one batch)'
+  readonly comparedByDefault: boolean = true
 
   /**
    * Channel weights [n, K] from the gradients [n, h, w, K] (row i: class i's) and the activations [1, h, w, K].
@@ -37,11 +42,11 @@ export abstract class GradCamFamily implements MapMethod {
     const why = this.unsupported(model)
     if (why) throw new ConvscopeError('UNSUPPORTED_OP', `${this.label} cannot run on model ${model.info.name}: ${why}`)
     const layer = options.layer ?? defaultMapLayer(model)!
-    const info = layerInfo(model, layer)
+    const info = model.graph.get(layer)
     if (!info.spatial || info.kind === 'input') {
       throw new ConvscopeError('BAD_REQUEST', `${this.label} reads maps at a spatial layer after the input; "${layer}" has shape [${info.outputShape.join(', ')}]`)
     }
-    const scores = layerInfo(model, (findLogits(model) as { layer: string }).layer)
+    const scores = model.graph.get((findLogits(model) as { layer: string }).layer)
     checkMapRequest(model, input, classes, scores.outputShape[0]!)
     if (classes.length === 0) return { layer, maps: [] }
     const {

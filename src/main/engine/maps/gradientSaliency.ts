@@ -6,13 +6,18 @@
 import * as tf from '@tensorflow/tfjs'
 import { ConvscopeError } from '../../../shared/api'
 import { withoutFilterGradients } from '../wasmGradients'
-import { classLogits, findLogits, layerInfo, pickedScoreSum } from './classScores'
+import { classLogits, findLogits, pickedScoreSum } from './classScores'
 import { checkMapRequest, readClassMaps } from './mapBase'
 import type { MapMethod } from './types'
 
 export const gradientSaliency: MapMethod = {
   name: 'backprop',
   label: 'Gradient (backprop)',
+  needs: { layer: false, gradient: true, globalPoolingHead: false },
+  returns: 'one-channel',
+  grid: 'input',
+  cost: 'one forward and one backward pass to the input (all classes in one batch)',
+  comparedByDefault: true,
   unsupported(model) {
     const logits = findLogits(model)
     return typeof logits === 'string' ? logits : null
@@ -20,7 +25,7 @@ export const gradientSaliency: MapMethod = {
   async compute(model, input, classes) {
     const logitsSource = findLogits(model)
     if (typeof logitsSource === 'string') throw new ConvscopeError('UNSUPPORTED_OP', `Gradient saliency cannot run on model ${model.info.name}: ${logitsSource}`)
-    checkMapRequest(model, input, classes, layerInfo(model, logitsSource.layer).outputShape[0]!)
+    checkMapRequest(model, input, classes, model.graph.get(logitsSource.layer).outputShape[0]!)
     if (classes.length === 0) return { layer: null, maps: [] }
     const logits = classLogits(model, input)
     let maps: tf.Tensor3D | undefined

@@ -2,9 +2,11 @@
  * The Classes view's engine side (issue 5): thin adapters from the API's params to the class-map, box,
  * annotation and fully-convolutional modules, and back to JSON-able results.
  *
- * - getMapMethods: which map methods run on a model (and why not), the layers Grad-CAM can read.
+ * - getMapMethods: the map registry's methods as they describe themselves, which run on a model (and why not),
+ *   the layers the methods that need a layer can read.
  * - getClassMaps: for one image, its top-5 predictions, per class the map (on the method's grid) and its box
- *   in image pixels at the threshold, and the boxes of the image's annotation when one is found.
+ *   in image pixels at the threshold, and the boxes of the image's annotation when one is found
+ *   (localization/imageMaps.ts, which `convscope cam` runs too).
  * - getClassMapGrid: the fully-convolutional rewrite of the model run on the image at a larger input.
  * - getClassFolders: the class each class folder holds (WordNet id, label or classes.json, as `classify`).
  * - startLocalization: the dataset evaluation (localization/evaluate.ts) for the chosen methods.
@@ -14,23 +16,21 @@
  * Boxes cross the API as edges in image pixels ({x, y, width, height}); the localization modules use
  * 0-based inclusive pixel indices (boxes.ts), converted here in one place.
  */
-import { relative, resolve, sep } from 'node:path'
+import { resolve } from 'node:path'
 import * as tf from '@tensorflow/tfjs'
-import { ConvscopeError, type ClassMapGrid, type ClassMaps, type Faithfulness, type FolderFaithfulness, type ImageBox, type LayerInfo, type LocalizationReport, type MapMethodName, type MapMethodsInfo, type Params } from '../../../shared/api'
+import { ConvscopeError, type ClassMapGrid, type ClassMaps, type Faithfulness, type FolderFaithfulness, type ImageBox, type LayerInfo, type LocalizationReport, type MapMethodsInfo, type Params } from '../../../shared/api'
 import type { JobContext } from '../context'
 import { readImage } from '../images/readImage'
 import { toInputTensor, toModelInput, type InputGeometry } from '../images/preprocess'
-import { classResolver, findAnnotation, findAnnotationDir, readAnnotation } from '../localization/annotations'
-import { classMapBox, DEFAULT_THRESHOLD, type PixelBox } from '../localization/boxes'
+import { classResolver } from '../localization/annotations'
+import type { PixelBox } from '../localization/boxes'
 import { evaluateLocalization } from '../localization/evaluate'
+import { imageClassMaps } from '../localization/imageMaps'
 import { folderFaithfulness, imageFaithfulness, randomOrderSeed } from '../faithfulness/deletionInsertion'
-import { defaultMapLayer, MAP_METHOD_NAMES, mapLayers } from '../maps'
-import { localizationMethod } from '../localization/maxPoolCam'
+import { defaultMapLayer, describeMapMethod, MAP_METHOD_LIST, mapLayers, mapMethod, runnableMapMethod } from '../maps'
 import { classMapGrid, fullyConvolutionalFromFolder, type FullyConvolutional } from '../models/fullyConvolutional'
-import { OUTPUT, type LoadedModel } from '../model'
+import type { LoadedModel } from '../model'
 import { outputClasses } from './classify'
-
-const TOP_K = 5
 
 /** An inclusive pixel box as edges. */
 export const toImageBox = (b: PixelBox): ImageBox => ({ x: b.xmin, y: b.ymin, width: b.xmax - b.xmin + 1, height: b.ymax - b.ymin + 1 })
@@ -70,103 +70,40 @@ function fullyConvolutionalHint(model: LoadedModel): string | null {
 }
 
 export async function getMapMethods(model: LoadedModel): Promise<MapMethodsInfo> {
-  const fcnWhyNot = fullyConvolutionalHint(model)
   return {
-    methods: MAP_METHOD_NAMES.map((name) => {
-      const m = localizationMethod(model, name)
-      return { name, label: m.label, unsupported: m.unsupported(model) }
-    }),
+    methods: MAP_METHOD_LIST.map((m) => describeMapMethod(m, model)),
     layers: mapLayers(model),
     defaultLayer: defaultMapLayer(model),
-    fullyConvolutional: fcnWhyNot,
+    fullyConvolutional: fullyConvolutionalHint(model),
   }
 }
 
-/** Where the image's dataset root is: the folder the view has open, else the class folder's parent. */
-function dataRootOf(image: string, dataDir: string | undefined): string {
-  if (dataDir) {
-    const root = resolve(dataDir)
-    if (!relative(root, image).startsWith('..')) return root
-  }
-  return resolve(image, '..', '..')
-}
-
-/** The image's annotation, its objects mapped onto the model's classes; null when no file is found. */
-async function groundTruthOf(model: LoadedModel, image: string, dataDir: string | undefined, annotations: string | undefined): Promise<ClassMaps['groundTruth']> {
-  const root = dataRootOf(image, dataDir)
-  const dir = await findAnnotationDir(root, annotations)
-  const relPath = relative(root, image).split(sep).join('/')
-  const file = await findAnnotation(dir, { path: image, relPath })
-  if (!file) return null
-  try {
-    const annotation = await classResolver(model, root).resolve(await readAnnotation(file))
-    return { annotation: file, boxes: annotation.objects.map((o) => ({ name: o.name, classIndex: o.classIndex, box: toImageBox(o.box) })), error: null }
-  } catch (e) {
-    // A broken annotation spoils the boxes, not the maps.
-    if (e instanceof ConvscopeError) return { annotation: file, boxes: [], error: e.message }
-    throw e
-  }
-}
-
-/**
- * A map method by name (CAM on a global max pooling head is the CAM paper's GMP variant, so the app
- * compares GAP and GMP networks as the CLI does), or UNSUPPORTED_OP saying why it cannot run on the model.
- */
-function runnableMethod(model: LoadedModel, name: MapMethodName) {
-  const method = localizationMethod(model, name)
-  const why = method.unsupported(model)
-  if (why) throw new ConvscopeError('UNSUPPORTED_OP', `${method.label} cannot run on ${model.info.name}: ${why}`)
-  return method
-}
+/** The predictions the view lists beside the maps. */
+const TOP_PREDICTIONS = 5
 
 export async function getClassMaps(model: LoadedModel, p: Omit<Params<'getClassMaps'>, 'modelId'>): Promise<ClassMaps> {
-  const method = runnableMethod(model, p.method)
-  const imagePath = resolve(p.image)
-  const threshold = p.threshold ?? DEFAULT_THRESHOLD
-  const image = await readImage(imagePath)
-  const input = await toModelInput(image, model.info.preprocessing)
-  const x = toInputTensor(input)
-  try {
-    const [out] = model.forward(x, [OUTPUT])
-    const scores = (await out!.data()) as Float32Array
-    out!.dispose()
-    const labels = model.info.labels
-    const ranked = Array.from(scores.keys()).sort((a, b) => scores[b]! - scores[a]! || a - b)
-    const predictions = ranked.slice(0, TOP_K).map((index) => ({ index, label: labels?.[index] ?? null, score: scores[index]! }))
-    const classes = p.classes ?? ranked.slice(0, p.top ?? TOP_K)
-    for (const c of classes) {
-      if (c >= scores.length) throw new ConvscopeError('BAD_REQUEST', `Class ${c} is out of range: ${model.info.name} has ${scores.length} classes (0–${scores.length - 1})`)
-    }
-
-    const started = performance.now()
-    const result = await method.compute(model, x, classes, { layer: p.layer })
-    const milliseconds = performance.now() - started
-    const maps = result.maps.map((m) => {
-      const { box } = classMapBox(m, input.geometry, threshold)
-      return {
-        classIndex: m.classIndex,
-        label: labels?.[m.classIndex] ?? null,
-        probability: scores[m.classIndex]!,
-        logit: m.score,
-        height: m.height,
-        width: m.width,
-        values: Float32Array.from(m.values),
-        box: box ? toImageBox(box) : null,
-      }
-    })
-    return {
-      image: image.facts,
-      method: method.name,
-      layer: result.layer,
-      threshold,
-      predictions,
-      maps,
-      inputOnImage: inputOnImage(input.geometry),
-      groundTruth: await groundTruthOf(model, imagePath, p.dataDir, p.annotations),
-      milliseconds,
-    }
-  } finally {
-    x.dispose()
+  const r = await imageClassMaps(model, p.image, { method: mapMethod(p.method), classes: p.classes, top: p.top, threshold: p.threshold, layer: p.layer, dataDir: p.dataDir, annotations: p.annotations })
+  const labels = model.info.labels
+  const truth = r.groundTruth
+  return {
+    image: r.image.facts,
+    method: r.method,
+    layer: r.layer,
+    threshold: r.threshold,
+    predictions: r.ranking.slice(0, TOP_PREDICTIONS).map((index) => ({ index, label: labels?.[index] ?? null, score: r.probabilities[index]! })),
+    maps: r.maps.map((m) => ({
+      classIndex: m.classIndex,
+      label: m.label,
+      probability: m.probability,
+      logit: m.map.score,
+      height: m.map.height,
+      width: m.map.width,
+      values: Float32Array.from(m.map.values),
+      box: m.box && toImageBox(m.box),
+    })),
+    inputOnImage: inputOnImage(r.geometry),
+    groundTruth: truth && { annotation: truth.annotation, boxes: truth.objects.map((o) => ({ name: o.name, classIndex: o.classIndex, box: toImageBox(o.box) })), error: truth.error },
+    milliseconds: r.milliseconds,
   }
 }
 
@@ -208,7 +145,7 @@ export async function getClassMapGrid(model: LoadedModel, imagePath: string, siz
 }
 
 export async function startLocalization(model: LoadedModel, p: Omit<Params<'startLocalization'>, 'modelId'>, ctx: JobContext): Promise<LocalizationReport> {
-  const methods = p.methods.map((name) => runnableMethod(model, name))
+  const methods = p.methods.map((name) => runnableMapMethod(model, name))
   const report = await evaluateLocalization(model, resolve(p.dataDir), { methods, annotations: p.annotations, threshold: p.threshold, limit: p.limit }, ctx)
   return {
     ...report,
@@ -222,7 +159,7 @@ export async function startLocalization(model: LoadedModel, p: Omit<Params<'star
 }
 
 export async function getFaithfulness(model: LoadedModel, p: Omit<Params<'getFaithfulness'>, 'modelId'>): Promise<Faithfulness> {
-  const method = runnableMethod(model, p.method)
+  const method = runnableMapMethod(model, p.method)
   const image = await readImage(resolve(p.image))
   const x = toInputTensor(await toModelInput(image, model.info.preprocessing))
   try {
@@ -247,7 +184,7 @@ export async function getFaithfulness(model: LoadedModel, p: Omit<Params<'getFai
 }
 
 export async function startFaithfulness(model: LoadedModel, p: Omit<Params<'startFaithfulness'>, 'modelId'>, ctx: JobContext): Promise<FolderFaithfulness> {
-  const methods = [...p.methods.map((name) => runnableMethod(model, name)), 'random' as const]
+  const methods = [...p.methods.map((name) => runnableMapMethod(model, name)), 'random' as const]
   const r = await folderFaithfulness(model, resolve(p.dataDir), methods, { limit: p.limit, points: p.points }, ctx)
   return { dataDir: r.root, images: r.images, methods: r.methods, skipped: r.skipped, seconds: r.seconds }
 }
