@@ -103,3 +103,20 @@ test('bad input ends with one line naming the problem, never a stack trace', asy
   assert.equal(unknown.code, 2)
   assert.match(unknown.stderr, /unknown command "frobnicate"/)
 })
+
+test('the backend line only with --verbose, or from info: an error is the only line a failing command prints', async () => {
+  const badLayer = await convscope('activations', '--model', cnn.dir, '--image', image, '--layer', 'nope')
+  assert.equal(badLayer.code, 2)
+  assert.deepEqual(badLayer.stderr.trim().split('\n'), [badLayer.stderr.trim()], 'one line')
+  assert.doesNotMatch(badLayer.stderr, /backend/)
+
+  const verbose = await convscope('activations', '--model', cnn.dir, '--image', image, '--layer', 'nope', '--verbose')
+  assert.equal(verbose.code, 2)
+  assert.match(verbose.stderr, /^convscope: backend cpu\b.*\n.*no layer "nope"/)
+
+  const info = await convscope('info', cnn.dir)
+  assert.equal(info.code, 0)
+  assert.match(info.stderr, /^convscope: backend cpu\b/)
+  const json = await convscope('info', cnn.dir, '--json')
+  assert.doesNotMatch(json.stderr, /backend/)
+})

@@ -4,10 +4,18 @@ import { initBackend, backendFromEnv } from '../engine/backend'
 import type { LoadedModel } from '../engine/model'
 import { loadModel } from '../engine/models/loadModel'
 
-/** Initialise the backend for a one-shot CLI command and say which one on stderr (stdout stays machine-readable). */
-export async function initCliBackend(flag: string | undefined, quiet = false): Promise<BackendReport> {
+/** Whether one-shot commands name their backend on stderr: `info` does, the others only with `--verbose` (issue 9). */
+let announceBackend = false
+
+/** Set once by the CLI's entry from the command-wide `--verbose` flag. */
+export function setVerbose(verbose: boolean): void {
+  announceBackend = verbose
+}
+
+/** Initialise the backend for a one-shot CLI command; `announce`: say which one on stderr (stdout stays machine-readable). */
+export async function initCliBackend(flag: string | undefined, quiet = false, announce = announceBackend): Promise<BackendReport> {
   const report = await initBackend({ forced: backendFromEnv(flag) })
-  if (!quiet) {
+  if (announce && !quiet) {
     const chosen = report.attempts.find((a) => a.name === report.active)
     console.error(`convscope: backend ${report.active}${chosen ? ` (${chosen.reason})` : ''}`)
   }
@@ -15,8 +23,8 @@ export async function initCliBackend(flag: string | undefined, quiet = false): P
 }
 
 /** The backend, then the model in `dir`, for the length of `use`; the model's tensors are freed after. */
-export async function withModel<T>(dir: string, options: { backend?: string; quiet?: boolean }, use: (model: LoadedModel) => Promise<T>): Promise<T> {
-  await initCliBackend(options.backend, options.quiet)
+export async function withModel<T>(dir: string, options: { backend?: string; quiet?: boolean; announce?: boolean }, use: (model: LoadedModel) => Promise<T>): Promise<T> {
+  await initCliBackend(options.backend, options.quiet, options.announce)
   const model = await loadModel(resolve(dir))
   try {
     return await use(model)

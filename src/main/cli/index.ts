@@ -11,6 +11,7 @@ import { topCommand } from './topCommand'
 import { camCommand } from './camCommand'
 import { localizeCommand } from './localizeCommand'
 import { serveCommand } from './serveCommand'
+import { setVerbose } from './engineSession'
 
 export interface Command {
   summary: string
@@ -35,12 +36,21 @@ const commands: Record<string, Command> = {
 
 function help(): string {
   const rows = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(12)} ${c.summary}`)
-  return ['usage: convscope <command> [options]', '', 'commands:', ...rows, '', 'Run `convscope <command> --help` for its options.'].join('\n')
+  return [
+    'usage: convscope <command> [options] [--verbose]',
+    '',
+    'commands:',
+    ...rows,
+    '',
+    'Run `convscope <command> --help` for its options. --verbose (any command): name the compute backend on stderr.',
+  ].join('\n')
 }
 
 /** Entry of the command line; returns the exit code. Errors print one clear line, never a stack trace. */
 export async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv
+  // --verbose is command-wide, so it is taken out before the command parses its own options.
+  setVerbose(argv.includes('--verbose'))
+  const [name, ...rest] = argv.filter((a) => a !== '--verbose')
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     console.log(help())
     return name ? 0 : 2

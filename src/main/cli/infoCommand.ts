@@ -21,7 +21,7 @@ export const infoCommand: Command = {
       console.error(usage)
       return 2
     }
-    await withModel(positionals[0], { backend: values.backend, quiet: values.json }, async (model) => {
+    await withModel(positionals[0], { backend: values.backend, quiet: values.json, announce: true }, async (model) => {
       console.log(values.json ? JSON.stringify(model.info, null, 2) : formatModelInfo(model.info))
     })
     return 0
