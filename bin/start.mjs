@@ -5,10 +5,14 @@
 //   npm start -- [--workspace DIR] [--backend NAME] [serve options such as --port 8080]
 //   CONVSCOPE_SERVED=1 npm start     always use served mode
 import { spawn, spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { register } from 'tsx/esm/api'
+
+register() // the staleness check is shared with `convscope serve` (TypeScript, run through tsx like bin/convscope.mjs)
+const { APP_BUILD, buildIfStale } = await import('../src/main/cli/staleBuild.ts')
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)))
 const require = createRequire(import.meta.url)
@@ -42,29 +46,6 @@ function tryInstallElectronOnce() {
   }
 }
 
-/** Newest modification time under a folder (or of a file), 0 when absent. */
-function newestMtime(path) {
-  if (!existsSync(path)) return 0
-  const info = statSync(path)
-  if (!info.isDirectory()) return info.mtimeMs
-  let newest = info.mtimeMs
-  for (const entry of readdirSync(path)) newest = Math.max(newest, newestMtime(join(path, entry)))
-  return newest
-}
-
-function buildIfStale() {
-  const outputs = ['out/main/index.js', 'out/main/engine.js', 'out/preload/index.cjs', 'out/renderer/index.html'].map((p) => join(root, p))
-  const oldestOutput = outputs.every((p) => existsSync(p)) ? Math.min(...outputs.map((p) => statSync(p).mtimeMs)) : 0
-  const newestSource = Math.max(newestMtime(join(root, 'src')), newestMtime(join(root, 'electron.vite.config.ts')), newestMtime(join(root, 'package.json')))
-  if (oldestOutput > newestSource) return
-  console.error(oldestOutput ? 'convscope: sources changed since the last build; building...' : 'convscope: building (out/ is missing)...')
-  const build = spawnSync('npx', ['electron-vite', 'build'], { cwd: root, stdio: ['ignore', process.stderr, process.stderr], shell: process.platform === 'win32' })
-  if (build.status !== 0) {
-    console.error('convscope: the build failed (see above)')
-    process.exit(build.status ?? 1)
-  }
-}
-
 /** Run a child with our stdio, pass Ctrl-C and kill on to it, and exit with its status. */
 function runForwarding(command, commandArgs, env = process.env) {
   const child = spawn(command, commandArgs, { cwd: root, stdio: 'inherit', env })
@@ -88,7 +69,7 @@ function whyNotElectron() {
 }
 
 const choice = whyNotElectron()
-buildIfStale()
+if (!buildIfStale(root, APP_BUILD)) process.exit(1)
 if (typeof choice === 'object') {
   const env = { ...process.env }
   delete env.ELECTRON_RUN_AS_NODE // set by some tools; it would make Electron run as plain Node

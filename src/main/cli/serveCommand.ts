@@ -4,10 +4,12 @@ import { fileURLToPath } from 'node:url'
 import { startServer } from '../server/server'
 import { defaultWorkspaceDir } from '../workspace'
 import type { Command } from './index'
+import { buildIfStale, RENDERER_BUILD } from './staleBuild'
 
 const usage = `usage: convscope serve [--host 127.0.0.1] [--port 0] [--workspace DIR] [--backend NAME] [--no-demo]
 
 Served mode: the workbench in any browser. Prints the URL with its access token.
+Builds the window first when out/renderer is missing or older than the sources (as \`npm start\` does).
 On a workspace without models, the window opens the bundled demo (--no-demo: it does not).
 --port 0 picks a free port. Binding another host than 127.0.0.1 exposes your files to that network:
 only do it on a trusted network (the token is still required).`
@@ -31,7 +33,9 @@ export const serveCommand: Command = {
       console.error(`convscope serve: --port must be an integer 0..65535, got "${values.port}"`)
       return 2
     }
-    const staticDir = fileURLToPath(new URL('../../../out/renderer', import.meta.url))
+    const root = fileURLToPath(new URL('../../..', import.meta.url))
+    if (!buildIfStale(root, RENDERER_BUILD)) return 1
+    const staticDir = resolve(root, 'out', 'renderer')
     const server = await startServer({
       host: values.host,
       port,
