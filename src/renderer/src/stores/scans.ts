@@ -1,8 +1,8 @@
 import { defineStore } from 'pinia'
-import { computed, ref, shallowRef, watch } from 'vue'
-import type { ModelInfo, Progress, ScanSummary } from '@shared/api'
+import { computed, ref, watch } from 'vue'
+import type { ModelInfo, ScanSummary } from '@shared/api'
 import { basename } from '../lib/format'
-import { useJobs } from './jobs'
+import { useJobs, type Job } from './jobs'
 import { useSelection } from './selection'
 
 /** The layers a scan takes by default (as the engine's defaultScanLayers): spatial conv / depthwise / pool layers but the first. */
@@ -13,38 +13,31 @@ export function defaultScanLayers(model: ModelInfo): string[] {
     .map((l) => l.name)
 }
 
-export interface RunningScan {
-  dataDir: string
-  controller: AbortController
-  progress: Progress | null
-  /** First progress with a total, to measure this run's rate (a resumed scan starts at its checkpoint). */
-  first: { done: number; at: number } | null
-  last: { done: number; at: number } | null
-}
-
 /**
- * Dataset scans of the current model (issue 4): the list in the workspace, the one shown, and the one running
- * (survives tab switches, so leaving the Units view does not stop a scan).
+ * Dataset scans of the current model (issue 4): the list in the workspace, the one shown, and the one running.
+ * A scan is a job (api.ts lane 'jobs'): it keeps running while other views are shown, the Jobs view lists,
+ * cancels and reruns it, and its state here is read from the jobs store's history (the newest of the current
+ * model's), so a scan started anywhere shows here, as stores/classMaps.ts does for its evaluations.
  */
 export const useScans = defineStore('scans', () => {
   const selection = useSelection()
   const jobs = useJobs()
   const list = ref<ScanSummary[]>([])
   const activeDir = ref<string | null>(null)
-  const running = shallowRef<RunningScan | null>(null)
-  const tick = ref(0) // bumped on progress: RunningScan is shallow
 
   const active = computed(() => list.value.find((s) => s.dir === activeDir.value && s.status === 'complete') ?? null)
 
-  /** Rate and ETA of the running scan. */
+  const ofModel = (j: Job) => j.method === 'startScan' && (j.params as { modelId?: string }).modelId === selection.modelId
+  /** The current model's running scan job, and its newest one that ended (done, cancelled or failed). */
+  const running = computed(() => [...jobs.history].reverse().find((j) => ofModel(j) && j.state === 'running') ?? null)
+  const lastEnded = computed(() => [...jobs.history].reverse().find((j) => ofModel(j) && j.state !== 'running') ?? null)
+
+  /** Progress of the running scan, with the rate and ETA the jobs store keeps for every job. */
   const stats = computed(() => {
-    void tick.value
-    const r = running.value
-    if (!r?.progress || r.progress.total === null || !r.first || !r.last) return null
-    const seconds = (r.last.at - r.first.at) / 1000
-    const rate = seconds > 0.5 ? (r.last.done - r.first.done) / seconds : null
-    const left = r.progress.total - r.progress.done
-    return { done: r.progress.done, total: r.progress.total, fraction: r.progress.total ? r.progress.done / r.progress.total : 0, rate, eta: rate ? left / rate : null, message: r.progress.message ?? '' }
+    const job = running.value
+    const p = job?.progress
+    if (!job || !p || p.total === null) return null
+    return { done: p.done, total: p.total, fraction: p.total ? p.done / p.total : 0, rate: job.rate, eta: job.etaSeconds, message: p.message ?? '' }
   })
 
   async function refresh(): Promise<void> {
@@ -65,44 +58,15 @@ export const useScans = defineStore('scans', () => {
     }
   }
 
-  /** Scan the opened image folder (resuming an unfinished scan with the same settings). */
+  /** Scan the opened image folder (resuming an unfinished scan with the same settings); the list follows when it ends. */
   async function start(layers: string[] | undefined, k: number): Promise<ScanSummary | null> {
     const modelId = selection.modelId
     const dataDir = selection.imageFolder?.root
     if (!modelId || !dataDir || running.value) return null
-    const scan: RunningScan = { dataDir, controller: new AbortController(), progress: null, first: null, last: null }
-    running.value = scan
-    try {
-      const summary = await jobs.call(
-        'startScan',
-        { modelId, dataDir, layers, k },
-        {
-          label: `Scanning ${basename(dataDir)}`,
-          signal: scan.controller.signal,
-          onProgress: (p) => {
-            scan.progress = p
-            if (p.total !== null) {
-              const now = performance.now()
-              scan.first ??= { done: p.done, at: now }
-              scan.last = { done: p.done, at: now }
-            }
-            tick.value++
-          },
-        },
-      )
-      activeDir.value = summary.dir
-      return summary
-    } catch {
-      return null // cancelled or toasted
-    } finally {
-      running.value = null
-      await refresh()
-    }
+    return jobs.call('startScan', { modelId, dataDir, layers, k }, { label: `Scanning ${basename(dataDir)}` }).catch(() => null) // cancelled, or toasted
   }
 
-  function cancel(): void {
-    running.value?.controller.abort()
-  }
+  const cancel = () => running.value && jobs.cancel(running.value.id)
 
   /** Show a scan; its image folder is opened so the window may load its images (and the other views follow). */
   async function show(dir: string): Promise<void> {
@@ -115,6 +79,15 @@ export const useScans = defineStore('scans', () => {
     () => selection.modelId,
     () => void refresh(),
   )
+  // A scan of this model ended, started here or rerun from the Jobs view: list it (an incomplete one offers Resume), show a finished one.
+  watch(
+    () => (lastEnded.value ? `${lastEnded.value.id} ${lastEnded.value.state}` : null),
+    () => {
+      const job = lastEnded.value
+      if (job?.state === 'done') activeDir.value = (job.result as ScanSummary).dir
+      void refresh()
+    },
+  )
 
-  return { list, activeDir, active, running, stats, tick, refresh, start, cancel, show }
+  return { list, activeDir, active, running, stats, refresh, start, cancel, show }
 })
