@@ -14,7 +14,7 @@ import { ConvscopeError, parseResult, type ModelInfo, type Progress } from '../.
 import type { JobContext } from '../../src/main/engine/context'
 import { DEMO_CLASSES, generateDemoDataset } from '../../src/main/engine/demo'
 import { createEngine, type EngineService } from '../../src/main/engine/engine'
-import { MAP_METHOD_NAMES } from '../../src/main/engine/maps'
+import { MAP_METHOD_NAMES, MAP_METHODS } from '../../src/main/engine/maps'
 import { makeTinyGraphModel } from '../fixtures/models'
 
 const MODELS = join(import.meta.dirname, '../../resources/demo-models')
@@ -74,6 +74,18 @@ test('getMapMethods: every method runs on the GAP network; CAM is refused on the
   const opened = await call('openModel', { path: graph.dir })
   const g2 = await call('getMapMethods', { modelId: opened.id })
   assert.match(g2.fullyConvolutional ?? '', /needs a layers model/)
+})
+
+test('getMapMethods carries each method as the registry describes it: what it needs, its grid, its cost', async () => {
+  const { methods } = await call('getMapMethods', { modelId: gap.id })
+  const byName = new Map(methods.map((m) => [m.name, m]))
+  assert.deepEqual(byName.get('cam'), { name: 'cam', label: 'CAM', unsupported: null, needs: { layer: false, gradient: false, globalPoolingHead: true }, returns: 'one-channel', grid: 'layer', cost: 'forward only', comparedByDefault: true })
+  assert.deepEqual(byName.get('gradcam')!.needs, { layer: true, gradient: true, globalPoolingHead: false })
+  assert.equal(byName.get('backprop')!.grid, 'input')
+  for (const { unsupported: _, label: __, ...sent } of methods) {
+    const { name, needs, returns, grid, cost, comparedByDefault } = MAP_METHODS[sent.name]!
+    assert.deepEqual(sent, { name, needs, returns, grid, cost, comparedByDefault }, `${sent.name}: as registered`)
+  }
 })
 
 test('getClassMaps: the top-5 CAMs with names, scores, boxes in image pixels, and the annotation’s boxes', async () => {

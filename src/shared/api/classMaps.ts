@@ -13,18 +13,28 @@ import { ImageFacts } from './images'
 export const MapMethodName = z.string().regex(/^[a-z][a-z0-9-]*$/, 'a map method name: lower-case letters, digits and dashes')
 export type MapMethodName = z.infer<typeof MapMethodName>
 
-/** What the class-map methods can do with a model: which methods run, at which layers. */
+/** The map registry's methods as they describe themselves, which of them run on a model, and at which layers. */
 export const MapMethodsInfo = z.object({
   methods: z.array(
     z.object({
       name: MapMethodName,
-      /** Display name, e.g. "Grad-CAM++". */
+      /** Display name on this model, e.g. "Grad-CAM++", "CAM (global max pooling head)". */
       label: z.string(),
-      /** Why the method cannot run on this model (CAM without a GAP head), null when it can. */
+      /** Why the method cannot run on this model (CAM without a global-pooling head), null when it can. */
       unsupported: z.string().nullable(),
+      /** What it needs: a layer the caller chooses (`layer` of getClassMaps), a backward pass, a global-pooling → linear head. */
+      needs: z.object({ layer: z.boolean(), gradient: z.boolean(), globalPoolingHead: z.boolean() }),
+      /** One value per grid cell, or a colour per cell. */
+      returns: z.enum(['one-channel', 'rgb']),
+      /** The map's grid: a layer's, or the network input's. */
+      grid: z.enum(['layer', 'input']),
+      /** Its cost for one image and all requested classes, in words ("forward only", "one forward and one backward pass"). */
+      cost: z.string(),
+      /** Ticked by default where methods are compared over a folder (localization). */
+      comparedByDefault: z.boolean(),
     }),
   ),
-  /** Spatial layers the Grad-CAM family can read maps at, input side first. */
+  /** Spatial layers the methods that need a layer can read maps at, input side first. */
   layers: z.array(z.string()),
   /** The layer used when none is given: the last spatial layer before the classifier head. */
   defaultLayer: z.string().nullable(),

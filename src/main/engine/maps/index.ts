@@ -3,7 +3,7 @@
  * (name, label, needs, returns, grid, cost, unsupported, compute); the API's getMapMethods, the CLI's
  * --method choices and the Classes view's method options all come from this list, in this order.
  */
-import { ConvscopeError } from '../../../shared/api'
+import { ConvscopeError, type MapMethodsInfo } from '../../../shared/api'
 import type { LoadedModel } from '../model'
 import { cam } from './cam'
 import { gradCam } from './gradCam'
@@ -36,7 +36,7 @@ export function mapMethod(name: string): MapMethod {
 export const mapMethodLabel = (method: MapMethod, model: LoadedModel): string => method.labelOn?.(model) ?? method.label
 
 /** What getMapMethods says of a method on a model: its descriptor, its label there and why it cannot run (null: it can). */
-export function describeMapMethod(method: MapMethod, model: LoadedModel) {
+export function describeMapMethod(method: MapMethod, model: LoadedModel): MapMethodsInfo['methods'][number] {
   const { name, needs, returns, grid, cost, comparedByDefault } = method
   return { name, label: mapMethodLabel(method, model), unsupported: method.unsupported(model), needs, returns, grid, cost, comparedByDefault }
 }

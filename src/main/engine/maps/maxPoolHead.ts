@@ -5,7 +5,6 @@
  * only its maximum): a heuristic read-out, which is what the paper's GAP-vs-GMP comparison measures.
  */
 import * as tf from '@tensorflow/tfjs'
-import type { LayerInfo } from '../../../shared/api'
 import type { LoadedModel } from '../model'
 import { findLogits } from './classScores'
 
@@ -20,17 +19,16 @@ const SKIPPED_TYPES = new Set(['Dropout', 'SpatialDropout2D', 'GaussianDropout',
 export function findMaxPoolHead(model: LoadedModel): MaxPoolHead | string {
   const logits = findLogits(model)
   if (typeof logits === 'string') return logits
-  const byName = new Map(model.info.layers.map((l) => [l.name, l]))
-  const dense = byName.get(logits.layer)!
+  const graph = model.graph
+  const dense = graph.get(logits.layer)
   if (dense.kind !== 'dense') return `the class scores come from "${dense.name}" (${dense.type}), not a dense layer`
   if (logits.kind === 'layer' && dense.activation !== null && dense.activation !== 'linear') return `the dense layer "${dense.name}" has a ${dense.activation} activation`
-  const input = (l: LayerInfo) => (l.inbound.length === 1 ? byName.get(l.inbound[0]!) : undefined)
-  let pool = input(dense)
-  while (pool && SKIPPED_TYPES.has(pool.type)) pool = input(pool)
+  let pool = graph.input(dense)
+  while (pool && SKIPPED_TYPES.has(pool.type)) pool = graph.input(pool)
   if (!pool || pool.kind !== 'global-pool' || !(pool.type === 'GlobalMaxPooling2D' || pool.type === 'Max')) {
     return `"${dense.name}" does not read a global max pooling layer`
   }
-  const features = input(pool)
+  const features = graph.input(pool)
   if (!features?.spatial) return `the global max pooling "${pool.name}" does not read a spatial conv map`
   if (!model.linearWeights?.(dense.name)) return `the weights of "${dense.name}" are not readable`
   return { featureLayer: features.name, denseLayer: dense.name }

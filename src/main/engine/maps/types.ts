@@ -6,6 +6,7 @@
  * and faithfulness curves only ever see a ClassMap.
  */
 import type * as tf from '@tensorflow/tfjs'
+import type { MapMethodsInfo } from '../../../shared/api'
 import type { LoadedModel } from '../model'
 
 /** A registered method's name, e.g. "gradcam"; checked against the registry by mapMethod (maps/index.ts). */
@@ -34,31 +35,12 @@ export interface MapResult {
   maps: ClassMap[]
 }
 
-/** What a method needs from the model and the request. */
-export interface MapMethodNeeds {
-  /** Reads its maps at a spatial layer the caller may choose (MapOptions.layer). */
-  layer: boolean
-  /** Differentiates the class score (a backward pass), so it needs a differentiable executor. */
-  gradient: boolean
-  /** Reads the weights of a global-pooling → linear classifier head (CAM). */
-  globalPoolingHead: boolean
-}
-
-/** The self-description a method registers with; getMapMethods sends it to the UI as it is. */
-export interface MapMethodDescriptor {
-  readonly name: MapMethodName
-  /** Display name, e.g. "Grad-CAM++". */
-  readonly label: string
-  readonly needs: MapMethodNeeds
-  /** One value per grid cell ('one-channel'), or a colour per cell ('rgb'; ClassMap carries one channel today). */
-  readonly returns: 'one-channel' | 'rgb'
-  /** The map's grid: a layer's (CAM, Grad-CAM family) or the network input's (gradient saliency). */
-  readonly grid: 'layer' | 'input'
-  /** For one image and all its requested classes, in words, e.g. "forward only", "one backward pass". */
-  readonly cost: string
-  /** Ticked by default where methods are compared over a folder (the Classes view's localization run). */
-  readonly comparedByDefault: boolean
-}
+/**
+ * The self-description a method registers with: the contract's getMapMethods entry (name, label, needs,
+ * returns, grid, cost, comparedByDefault; documented there) less `unsupported`, which depends on the model.
+ */
+export type MapMethodDescriptor = Readonly<Omit<MapMethodsInfo['methods'][number], 'unsupported'>>
+export type MapMethodNeeds = MapMethodDescriptor['needs']
 
 export interface MapMethod extends MapMethodDescriptor {
   /** Why the method cannot run on this model (e.g. CAM without a global-pooling head), or null when it can. */
