@@ -8,7 +8,7 @@
  * - a model whose output has no softmax: the output is the score.
  */
 import * as tf from '@tensorflow/tfjs'
-import { ConvscopeError, type LayerInfo } from '../../../shared/api'
+import { ConvscopeError } from '../../../shared/api'
 import type { ForwardOptions, LoadedModel } from '../model'
 
 /** Where the logits come from: a layer's output, or the pre-activation of a dense-with-softmax layer. */
@@ -32,7 +32,7 @@ export function findLogits(model: LoadedModel): LogitsSource | string {
   } else {
     source = { kind: 'layer', layer: last.name }
   }
-  const scores = layerInfo(model, source.layer)
+  const scores = model.graph.get(source.layer)
   if (scores.outputShape.length !== 1) {
     return `The class scores (layer "${scores.name}") have shape [${scores.outputShape.join(', ')}]; class maps need one score per class, a vector`
   }
@@ -81,10 +81,4 @@ export function pickedScoreSum(logits: tf.Tensor2D, classes: number[]): tf.Scala
     const mask = tf.oneHot(tf.tensor1d(classes, 'int32'), logits.shape[1]).toFloat()
     return logits.mul(mask).sum()
   })
-}
-
-export function layerInfo(model: LoadedModel, name: string): LayerInfo {
-  const layer = model.info.layers.find((l) => l.name === name)
-  if (!layer) throw new ConvscopeError('BAD_REQUEST', `Model ${model.info.name} has no layer "${name}"`)
-  return layer
 }
