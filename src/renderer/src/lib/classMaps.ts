@@ -1,5 +1,4 @@
 /** Painting class maps and the fully-convolutional class grid, and small formats for the Classes view. */
-import type { MapMethodName } from '@shared/api'
 import { lutIndex, viridis } from './colormap'
 
 /** The map as a canvas of its own grid size: viridis over min..max, alpha growing from 15 % to `opacity` with the value. */
@@ -35,8 +34,6 @@ export function classColour(index: number): string {
   const hue = (index * 137.508) % 360
   return `hsl(${hue.toFixed(1)}, 62%, ${index % 2 ? 48 : 60}%)`
 }
-
-export const METHOD_LABELS: Record<MapMethodName, string> = { cam: 'CAM', gradcam: 'Grad-CAM', gradcampp: 'Grad-CAM++', backprop: 'Gradient (backprop)' }
 
 /** "12.3 %" for a fraction. */
 export const percent = (f: number, digits = 1): string => `${(f * 100).toFixed(digits)} %`

@@ -30,7 +30,15 @@ export const useClassMaps = defineStore('classMaps', () => {
   /** The model class each class folder of the open image folder holds (null: none the model has). */
   const folderClasses = shallowRef<Map<string, number | null>>(new Map())
 
+  /** The map registry's methods as getMapMethods describes them on the model, by name. */
+  const methods = computed(() => new Map((info.value?.methods ?? []).map((m) => [m.name, m])))
   const supported = computed(() => info.value?.methods.filter((m) => m.unsupported === null).map((m) => m.name) ?? [])
+  /** The methods ticked by default for a comparison over the folder: those that run and the registry marks for it. */
+  const comparedByDefault = computed(() => supported.value.filter((name) => methods.value.get(name)?.comparedByDefault))
+  /** A method's label on this model (its name until the model's methods are read). */
+  const methodLabel = (name: MapMethodName): string => methods.value.get(name)?.label ?? name
+  /** Whether the chosen method reads its maps at the chosen layer. */
+  const needsLayer = computed(() => methods.value.get(method.value)?.needs.layer ?? false)
 
   /** The newest job of `method` for the current model: running, and the newest finished one. */
   const ofModel = (j: Job, m: FolderJob) => j.method === m && (j.params as { modelId?: string }).modelId === selection.modelId
@@ -54,7 +62,7 @@ export const useClassMaps = defineStore('classMaps', () => {
     } catch {
       return // toasted
     }
-    // CAM needs a GAP head: fall back to the first method this model supports.
+    // CAM needs a global-pooling head: fall back to the first method this model supports.
     if (!supported.value.includes(method.value)) method.value = supported.value[0] ?? method.value
   }
 
@@ -120,6 +128,9 @@ export const useClassMaps = defineStore('classMaps', () => {
     threshold,
     classIndex,
     supported,
+    comparedByDefault,
+    methodLabel,
+    needsLayer,
     folderClasses,
     running,
     report,
