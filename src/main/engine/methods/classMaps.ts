@@ -56,16 +56,15 @@ function fullyConvolutional(model: LoadedModel): Promise<FullyConvolutional | st
  */
 function fullyConvolutionalHint(model: LoadedModel): string | null {
   if (model.info.format !== 'layers') return 'the rewrite needs a layers model (its layers and weights by name), and this is a graph model'
-  const layers = model.info.layers
-  const byName = new Map(layers.map((l) => [l.name, l]))
+  const graph = model.graph
   /** Through dropout and activations, the layer a dense layer's vector comes from. */
-  const source = (name: string | undefined) => {
-    let l = name === undefined ? undefined : byName.get(name)
-    while (l && (l.type === 'Dropout' || l.kind === 'activation') && l.inbound.length === 1) l = byName.get(l.inbound[0]!)
+  const source = (dense: LayerInfo) => {
+    let l = graph.input(dense)
+    while (l && (l.type === 'Dropout' || l.kind === 'activation')) l = graph.input(l)
     return l
   }
   const flatOrPooled = (l: LayerInfo | undefined) => l?.type === 'Flatten' || l?.kind === 'global-pool'
-  const hasHead = layers.some((l) => l.kind === 'dense' && l.inbound.length === 1 && flatOrPooled(source(l.inbound[0])))
+  const hasHead = graph.layers.some((l) => l.kind === 'dense' && flatOrPooled(source(l)))
   return hasHead ? null : 'it has no Flatten → Dense or global pooling → Dense head'
 }
 
