@@ -6,11 +6,11 @@
  *
  * Suites (datasets and models are made once under .cache/bench/):
  * - demo: the bundled `gap` network (64² input) over N demo val images (128² JPEGs, stretched to 64²),
- *   the scan's default layers, K = 16. Default N = 5000.
+ *   the bench's layers (below), K = 16. Default N = 5000.
  * - mobilenet: a MobileNetV1 (α = 1, 224² input, 13 depthwise-separable blocks, 1000-way head, ≈ 4.2 M
  *   parameters) with seeded random weights whose batch-norm statistics are calibrated on 16 images (so
  *   activations are in a trained network's range, not saturated or dead), over N demo images rendered as
- *   224² JPEGs (no resize), the default layers (all 26 conv / depthwise layers after the first), K = 16.
+ *   224² JPEGs (no resize), the bench's layers (all 26 conv / depthwise layers after the first), K = 16.
  *   Default N = 280. Why not 256² resized to 224²: sharp's and PIL's bilinear kernels differ by 1–2 levels
  *   of 255 per pixel, and 27 layers of a random network amplify that until the two top-K lists of the deep
  *   layers disagree in half their entries; without a resize the two agree (that is the "same work" check).
@@ -54,10 +54,10 @@ import { readImage, readModelInput } from '../src/main/engine/images/readImage'
 import { reductionPlace, spatialMaxima, type ReductionPlace } from '../src/main/engine/scan/spatialMax'
 import { fsIOHandler } from '../src/main/engine/models/fsIOHandler'
 import { loadModel } from '../src/main/engine/models/loadModel'
-import { defaultScanLayers } from '../src/main/engine/scan/runScan'
 import { emptyTopK, offerBatch } from '../src/main/engine/scan/topK'
 import { readSidecar } from '../src/main/engine/models/sidecar'
 import type { ScanManifest } from '../src/main/engine/scan/manifest'
+import type { ModelInfo } from '../src/shared/api'
 import { readNpy } from '../src/main/engine/store/npy'
 import { seededRandom } from '../test/fixtures/models'
 
@@ -303,6 +303,26 @@ function mustSucceed(m: Measured, what: string): Measured {
 // The two runs
 // ---------------------------------------------------------------------------------------------------
 
+/**
+ * The layers every run scans: the conv / depthwise / pool layers after the first. These were the scan's
+ * defaults until issue 9 made them the activation outputs; named here so results stay comparable across versions.
+ */
+function benchLayers(info: ModelInfo): string[] {
+  return info.layers
+    .filter((l) => l.spatial && (l.kind === 'conv' || l.kind === 'depthwise' || l.kind === 'pool'))
+    .slice(1)
+    .map((l) => l.name)
+}
+
+async function benchLayersOf(modelDir: string): Promise<string[]> {
+  const model = await loadModel(modelDir)
+  try {
+    return benchLayers(model.info)
+  } finally {
+    model.dispose()
+  }
+}
+
 let workersFlag: boolean | null = null
 /** Whether this checkout's scan has --workers (it was being added when this bench was written). */
 async function scanHasWorkers(): Promise<boolean> {
@@ -322,7 +342,7 @@ interface ConvscopeRun extends Measured {
 
 async function runConvscope(model: string, data: string, limit: number, scratch: string): Promise<ConvscopeRun> {
   const out = join(scratch, 'convscope')
-  const common = ['--model', model, '--data', data, '--limit', String(limit), '--batch', String(batch)]
+  const common = ['--model', model, '--data', data, '--limit', String(limit), '--batch', String(batch), '--layers', (await benchLayersOf(model)).join(',')]
   let m: Measured
   let mode: string
   if (workers === 1 || (await scanHasWorkers())) {
@@ -580,7 +600,7 @@ async function profileConvscope(modelDir: string, data: string, limit: number): 
   const report = await initBackend({})
   const model = await loadModel(modelDir)
   try {
-    const layers = defaultScanLayers(model.info)
+    const layers = benchLayers(model.info)
     const shapes = layers.map((name) => model.info.layers.find((l) => l.name === name)!.outputShape as number[])
     const tops = shapes.map((s) => emptyTopK(s.at(-1)!, 16))
     const paths = (await listImageFolder(data, limit)).images.map((i) => i.path)
@@ -631,9 +651,7 @@ async function profileConvscope(modelDir: string, data: string, limit: number): 
 async function profileReference(modelDir: string, data: string, limit: number): Promise<StepTimes> {
   const scratch = await mkdtemp(join(tmpdir(), 'convscope-bench-profile-'))
   try {
-    const model = await loadModel(modelDir)
-    const layers = defaultScanLayers(model.info)
-    model.dispose()
+    const layers = await benchLayersOf(modelDir)
     const paths = (await listImageFolder(data, limit)).images.map((i) => i.path)
     await writeFile(join(scratch, 'images.txt'), paths.join('\n') + '\n')
     const m = mustSucceed(

@@ -19,7 +19,8 @@ import { readImage } from '../../src/main/engine/images/readImage'
 import { inputToImage, planResize, toInputTensor, toModelInput } from '../../src/main/engine/images/preprocess'
 import { fieldBox } from '../../src/main/engine/models/receptiveField'
 import { readNpy, float16ToFloat32, float32ToFloat16, npyHeader } from '../../src/main/engine/store/npy'
-import { defaultScanLayers, runScan } from '../../src/main/engine/scan/runScan'
+import { runScan } from '../../src/main/engine/scan/runScan'
+import { defaultScanLayers } from '../../src/shared/scanLayers'
 import { mergeScans } from '../../src/main/engine/scan/merge'
 import { readManifest, CHECKPOINT_FILE, MANIFEST_FILE, maximaFile, maximaPartialFile } from '../../src/main/engine/scan/manifest'
 import { topCommand } from '../../src/main/cli/topCommand'
@@ -336,8 +337,9 @@ test("top's patch box is the unit's receptive field at (y, x) mapped onto the or
 
 const cli = runCli
 
-test('convscope scan --shard i/n, then convscope merge, give the one-run result; default layers skip the first conv', async () => {
-  assert.deepEqual(defaultScanLayers(model.info), ['pool1', 'dw2', 'pw2', 'conv3', 'conv4'])
+test('convscope scan --shard i/n, then convscope merge, give the one-run result; default layers are the activation outputs', async () => {
+  // Issue 9: ReLU outputs (fused into conv1, dw2, pw2, conv4; relu3 after the add), not conv3 before its ReLU nor the pool.
+  assert.deepEqual(defaultScanLayers(model.info), ['conv1', 'dw2', 'pw2', 'relu3', 'conv4'])
   const dirs = [0, 1].map((i) => join(root, `cli-shard${i}`))
   for (const [i, dir] of dirs.entries()) {
     const r = await cli(scanCommand, ['--model', modelDir, '--data', data, '--out', dir, '--layers', LAYERS.join(','), '--top', String(K), '--shard', `${i}/2`, '--batch', '3', '--backend', 'cpu'])

@@ -78,7 +78,8 @@ test('--workers 2 writes exactly the result of --workers 1, reports progress and
   const out = join(root, 'two')
   const two = await cli(scanCommand, scanArgs(out, '--workers', '2'))
   assert.equal(two.code, 0, two.err)
-  assert.match(two.err, /41 images, layers pool1, dw2, pw2, conv3, conv4, top 5, 2 workers on backend cpu/)
+  // The default layers (issue 9: the activation outputs).
+  assert.match(two.err, /41 images, layers conv1, dw2, pw2, relu3, conv4, top 5, 2 workers on backend cpu/)
   assert.match(two.err, /41\/41 {2}100% {2}\d+ img\/s/, 'one bar over both workers')
   assert.match(two.err, /skipped 1 unreadable file\(s\) so far/)
   assert.match(two.out, /skipped 1 file\(s\):\n {2}dogs\/img07b\.png: /)

@@ -1,10 +1,11 @@
 /** A progress bar for long CLI commands, on stderr so stdout stays machine-readable. */
+import { RateMeter } from '../../shared/progressRate'
 
 /** "[######......]  640/1400  46%  212 img/s  ETA 4 s" on a terminal (redrawn in place); a line every 10% elsewhere. */
 export function progressBar(stream: NodeJS.WriteStream) {
   const started = performance.now()
   // The rate counts from the first update, so work done before it (a resumed scan's checkpoint) is not in it.
-  let first: { done: number; at: number } | null = null
+  const meter = new RateMeter()
   let lastDraw = 0
   let lastTenth = -1
   let drawn = false
@@ -12,14 +13,11 @@ export function progressBar(stream: NodeJS.WriteStream) {
   const format = (done: number, total: number) => {
     const now = performance.now()
     const seconds = (now - started) / 1000
-    first ??= { done, at: now }
-    const rateSeconds = (now - first.at) / 1000
-    const rate = rateSeconds > 0 ? (done - first.done) / rateSeconds : 0
-    const eta = rate > 0 ? (total - done) / rate : NaN
+    const { rate, etaSeconds } = meter.sample(done, total, now)
     const width = 24
     const filled = total ? Math.round((done / total) * width) : 0
-    const etaText = done === total ? `${seconds.toFixed(1)} s` : Number.isFinite(eta) ? `ETA ${formatSeconds(eta)}` : 'ETA ?'
-    return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}  ${total ? Math.floor((done / total) * 100) : 0}%  ${rate.toFixed(0)} img/s  ${etaText}`
+    const etaText = done === total ? `${seconds.toFixed(1)} s` : etaSeconds !== null ? `ETA ${formatSeconds(etaSeconds)}` : 'ETA ?'
+    return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}  ${total ? Math.floor((done / total) * 100) : 0}%  ${(rate ?? 0).toFixed(0)} img/s  ${etaText}`
   }
   return {
     update: (done: number, total: number) => {

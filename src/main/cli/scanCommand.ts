@@ -9,7 +9,8 @@ import { stat } from 'node:fs/promises'
 import * as tf from '@tensorflow/tfjs'
 import { ConvscopeError } from '../../shared/api'
 import { listDataset } from '../engine/images/imageList'
-import { defaultScanLayers, runScan } from '../engine/scan/runScan'
+import { runScan } from '../engine/scan/runScan'
+import { defaultScanLayers } from '../../shared/scanLayers'
 import { CHECKPOINT_FILE, MANIFEST_FILE, parseShard, shardIndices, type ScanManifest } from '../engine/scan/manifest'
 import { WORKER_ENV, WORKERS_DIR, runScanWorkers, unfinishedWorkerCount, type WorkerMessage } from '../engine/scan/workers'
 import { withModel } from './engineSession'
@@ -23,7 +24,8 @@ For each unit of the chosen layers, the dataset images (and the receptive-field 
 activate it most: top-K per unit, plus every image's per-unit maxima (float16 .npy) unless --no-maxima.
   --data       a folder of images (class folders, flat or nested), or a text file listing one image path
                per line (relative to the list's folder, or absolute; "#" comments; optional TAB class name)
-  --layers     comma-separated layer names (default: every spatial conv/pool layer after the first)
+  --layers     comma-separated layer names (default: every spatial activation output: ReLU etc., or a conv
+               with its activation fused; dense layers may be named)
   --top K      entries kept per unit (default 16)
   --shard i/n  scan only images whose index ≡ i (mod n); merge the n folders with \`convscope merge\`
   --workers W  scan in W processes (auto: one per CPU core; default 1), merged into one result at the end

@@ -21,7 +21,8 @@ import sharp from 'sharp'
 import { DEMO_CLASSES, type DemoClass } from './classes'
 import { Rng } from '../rng'
 import { renderScene, OBJECT_DIAMETER_RANGE } from './scene'
-import { annotationXml, BOX_CONVENTION, classIndexJson, labelsTxt, MASK_CONVENTION, writeFileAtomic } from './writers'
+import { annotationXml, BOX_CONVENTION, classIndexJson, labelsTxt, MASK_CONVENTION } from './writers'
+import { temporaryFileOwner, writeFileAtomic } from '../store/writeFileAtomic'
 
 /** Bump when a change to the generator changes any pixel: it is part of every image's random stream. */
 export const DEMO_GENERATOR_VERSION = 1
@@ -123,7 +124,7 @@ function objectClassesFor(rng: Rng, task: Task, range: readonly [number, number]
 
 /**
  * Names present in a folder, listed once per folder (resuming checks thousands of files). Temp files
- * left by a killed run (`<name>.tmp-<pid>` of a process that no longer exists) are removed on the way.
+ * left by a killed run (writeFileAtomic's, of a process that no longer exists) are removed on the way.
  */
 class FolderListing {
   private readonly cache = new Map<string, Promise<Set<string>>>()
@@ -134,8 +135,8 @@ class FolderListing {
       listing = readdir(dir).then(
         async (names) => {
           for (const n of names) {
-            const pid = /\.tmp-(\d+)$/.exec(n)?.[1]
-            if (pid !== undefined && !processAlive(Number(pid))) await unlink(join(dir, n)).catch(() => {})
+            const pid = temporaryFileOwner(n)
+            if (pid !== null && !processAlive(pid)) await unlink(join(dir, n)).catch(() => {})
           }
           return new Set(names)
         },

@@ -1,9 +1,7 @@
 /**
- * Files of the demo dataset: PASCAL VOC / ILSVRC-style annotation XML, the ImageNet-style class index,
- * and atomic writes (temp file + rename) so an interrupted generation never leaves a half-written file.
+ * Files of the demo dataset: PASCAL VOC / ILSVRC-style annotation XML and the ImageNet-style class index
+ * (written with store/writeFileAtomic.ts, so an interrupted generation never leaves a half-written file).
  */
-import { mkdir, open, rename } from 'node:fs/promises'
-import { dirname } from 'node:path'
 import type { DemoClass } from './classes'
 import type { SceneObject } from './scene'
 
@@ -78,22 +76,4 @@ export function classIndexJson(classes: readonly DemoClass[]): string {
 /** `labels.txt`: one human name per line, in class order. */
 export function labelsTxt(classes: readonly DemoClass[]): string {
   return classes.map((c) => `${c.name}\n`).join('')
-}
-
-/**
- * Temp file + rename: readers (and a resumed generation) see the whole file or none. `durable` adds an
- * fsync, which protects against power loss too but costs a disk flush per file.
- */
-export async function writeFileAtomic(path: string, data: string | Uint8Array, options: { durable?: boolean; makeDir?: boolean } = {}): Promise<void> {
-  const { durable = false, makeDir = true } = options
-  if (makeDir) await mkdir(dirname(path), { recursive: true })
-  const tmp = `${path}.tmp-${process.pid}`
-  const handle = await open(tmp, 'w')
-  try {
-    await handle.writeFile(data)
-    if (durable) await handle.sync()
-  } finally {
-    await handle.close()
-  }
-  await rename(tmp, path)
 }

@@ -21,14 +21,14 @@
  * rows); the "random" baseline method orders all pixels that way.
  */
 import { basename } from 'node:path'
-import { setImmediate } from 'node:timers/promises'
 import * as tf from '@tensorflow/tfjs'
 import { ConvscopeError, type ImageEntry } from '../../../shared/api'
 import { throwIfCancelled, type JobContext } from '../context'
+import { runDatasetLoop } from '../datasets/datasetLoop'
+import { decodeImage } from '../datasets/decodeImage'
 import { hashParts, Rng } from '../rng'
 import { listImageFolder } from '../images/imageFolder'
-import { type ModelInput, toInputTensor, toModelInput } from '../images/preprocess'
-import { readImage } from '../images/readImage'
+import { type ModelInput, toInputTensor } from '../images/preprocess'
 import { spread } from '../localization/evaluate'
 import { classLogits } from '../maps/classScores'
 import type { ClassMap, MapMethod, MapOptions } from '../maps/types'
@@ -292,14 +292,6 @@ export interface FolderFaithfulness {
   seconds: number
 }
 
-async function decode(entry: ImageEntry, model: LoadedModel): Promise<{ entry: ImageEntry; input?: ModelInput; error?: string }> {
-  try {
-    return { entry, input: await toModelInput(await readImage(entry.path), model.info.preprocessing) }
-  } catch (e) {
-    return { entry, error: e instanceof ConvscopeError ? e.message : `${entry.path} could not be read: ${(e as Error).message ?? String(e)}` }
-  }
-}
-
 /**
  * Mean deletion and insertion curves of each method over the images under `root` (every image explained for
  * its top-1 class), streamed one image at a time with progress and cancellation. `limit` takes that many
@@ -322,38 +314,35 @@ export async function folderFaithfulness(
   if (folder.images.length === 0) throw new ConvscopeError('BAD_REQUEST', `${folder.root} holds no images (.jpg, .jpeg, .png, .webp)`)
   const entries = spread(folder.images, options.limit)
   const sums = methods.map(() => ({ images: 0, deletion: [] as number[], insertion: [] as number[], mapMs: 0, curveMs: 0 }))
-  const skipped: FolderFaithfulness['skipped'] = []
+  const skipped = await runDatasetLoop({
+    items: entries,
+    load: (entry) => decodeImage(entry.path, model.info.preprocessing),
+    compute: async ({ loaded }) => {
+      for (const { item, loaded: image } of loaded) await imageCurves(item, image.input)
+    },
+    pathOf: (entry) => entry.path,
+    signal: ctx.signal,
+    onProgress: (p) => ctx.progress(p),
+  })
 
-  let pending = decode(entries[0]!, model)
-  for (let i = 0; i < entries.length; i++) {
-    const decoded = await pending
-    // Decoding runs on sharp's threads: start the next image before this one's forward passes hold the JS thread.
-    if (i + 1 < entries.length) pending = decode(entries[i + 1]!, model)
-    throwIfCancelled(ctx)
-    if (!decoded.input) {
-      skipped.push({ path: decoded.entry.path, reason: decoded.error ?? 'not decoded' })
-    } else {
-      const x = toInputTensor(decoded.input)
-      try {
-        const classIndex = await topClass(model, x)
-        for (const [j, method] of methods.entries()) {
-          const r = await imageFaithfulness(model, x, method, { ...options, classIndex, seed: randomOrderSeed(decoded.entry.path) })
-          const s = sums[j]!
-          s.images++
-          s.mapMs += r.mapMilliseconds
-          s.curveMs += r.curveMilliseconds
-          r.deletion.scores.forEach((v, k) => (s.deletion[k] = (s.deletion[k] ?? 0) + v))
-          r.insertion.scores.forEach((v, k) => (s.insertion[k] = (s.insertion[k] ?? 0) + v))
-          throwIfCancelled(ctx)
-        }
-      } finally {
-        x.dispose()
+  /** Every method's curves of one image, added to the sums. */
+  async function imageCurves(entry: ImageEntry, input: ModelInput): Promise<void> {
+    const x = toInputTensor(input)
+    try {
+      const classIndex = await topClass(model, x)
+      for (const [j, method] of methods.entries()) {
+        const r = await imageFaithfulness(model, x, method, { ...options, classIndex, seed: randomOrderSeed(entry.path) })
+        const s = sums[j]!
+        s.images++
+        s.mapMs += r.mapMilliseconds
+        s.curveMs += r.curveMilliseconds
+        r.deletion.scores.forEach((v, k) => (s.deletion[k] = (s.deletion[k] ?? 0) + v))
+        r.insertion.scores.forEach((v, k) => (s.insertion[k] = (s.insertion[k] ?? 0) + v))
+        throwIfCancelled(ctx)
       }
+    } finally {
+      x.dispose()
     }
-    const seconds = (performance.now() - started) / 1000
-    const rate = (i + 1) / seconds
-    ctx.progress({ done: i + 1, total: entries.length, unit: 'images', rate, etaSeconds: (entries.length - i - 1) / rate, skipped: skipped.length })
-    await setImmediate()
   }
 
   const points = options.points ?? DEFAULT_POINTS

@@ -14,13 +14,13 @@
  * The true class of an image is its class folder (mapped onto the model's classes as `classify` does),
  * or, in a flat folder, the class of its first annotated object the model knows.
  */
-import { setImmediate } from 'node:timers/promises'
 import * as tf from '@tensorflow/tfjs'
 import { ConvscopeError, type ImageEntry } from '../../../shared/api'
-import { throwIfCancelled, type JobContext } from '../context'
+import type { JobContext } from '../context'
+import { runDatasetLoop, Skip } from '../datasets/datasetLoop'
+import { decodeImage, type DecodedImage } from '../datasets/decodeImage'
 import { listImageFolder } from '../images/imageFolder'
-import { toInputTensor, toModelInput, type InputGeometry, type ModelInput } from '../images/preprocess'
-import { readImage } from '../images/readImage'
+import { toInputTensor, type InputGeometry, type ModelInput } from '../images/preprocess'
 import { mapClassFolders, outputClasses } from '../methods/classify'
 import { OUTPUT, type LoadedModel } from '../model'
 import type { ClassMap, MapMethod, MapMethodName, MapOptions } from '../maps/types'
@@ -92,24 +92,10 @@ export interface LocalizationReport {
   imagesPerSecond: number
 }
 
-interface Decoded {
-  entry: ImageEntry
-  input?: ModelInput
-  error?: string
-}
-
 /** `limit` entries spread evenly over `list` (all of it when limit is absent or not smaller). */
 export function spread<T>(list: readonly T[], limit?: number): T[] {
   if (limit === undefined || limit >= list.length) return [...list]
   return Array.from({ length: limit }, (_, i) => list[Math.floor((i * list.length) / limit)]!)
-}
-
-async function decode(entry: ImageEntry, model: LoadedModel): Promise<Decoded> {
-  try {
-    return { entry, input: await toModelInput(await readImage(entry.path), model.info.preprocessing) }
-  } catch (e) {
-    return { entry, error: e instanceof ConvscopeError ? e.message : `${entry.path} could not be read: ${(e as Error).message ?? String(e)}` }
-  }
 }
 
 /** The normalised image-pixel map of a class map. */
@@ -143,21 +129,7 @@ export async function evaluateLocalization(model: LoadedModel, dataRoot: string,
   const chosen = levels.length - 1
 
   const perMethod = options.methods.map((method) => ({ method, tally: new LocalizationTally(threshold), failures: [] as LocalizationFailure[], failureCount: 0 }))
-  const skipped: LocalizationReport['skipped'] = []
   let evaluated = 0
-
-  const report = (done: number) => {
-    const seconds = (performance.now() - started) / 1000
-    const rate = seconds > 0 ? done / seconds : undefined
-    ctx.progress({
-      done,
-      total: entries.length,
-      unit: 'images',
-      ...(rate ? { rate, etaSeconds: (entries.length - done) / rate } : {}),
-      skipped: skipped.length,
-      message: `${evaluated} evaluated${skipped.length ? `, ${skipped.length} skipped` : ''}`,
-    })
-  }
 
   /** Ground truth of one image, or why it has none. */
   const groundTruth = async (entry: ImageEntry): Promise<{ gt: GroundTruth; annotation: Annotation } | string> => {
@@ -177,29 +149,32 @@ export async function evaluateLocalization(model: LoadedModel, dataRoot: string,
     return { gt: { label, objects: annotation.objects }, annotation }
   }
 
-  let pending = entries.length ? decode(entries[0]!, model) : null
-  for (let i = 0; i < entries.length; i++) {
-    const decoded = await pending!
-    // Decoding runs on sharp's threads: start the next image before this one's maps hold the JS thread.
-    pending = i + 1 < entries.length ? decode(entries[i + 1]!, model) : null
-    throwIfCancelled(ctx)
-    const entry = decoded.entry
-    const truth = await groundTruth(entry)
-    if (typeof truth === 'string') skipped.push({ path: entry.path, reason: truth })
-    else if (decoded.error || !decoded.input) skipped.push({ path: entry.path, reason: decoded.error ?? 'not decoded' })
-    else {
-      const { gt, annotation } = truth
-      const geometry = decoded.input.geometry
-      if (annotation.width !== null && annotation.height !== null && (annotation.width !== geometry.imageWidth || annotation.height !== geometry.imageHeight)) {
-        skipped.push({ path: entry.path, reason: `${annotation.file} is for a ${annotation.width}×${annotation.height} image, but the image is ${geometry.imageWidth}×${geometry.imageHeight}` })
-      } else {
-        await evaluateImage(decoded.input, entry, gt)
+  /** An image with its ground truth, or why it is skipped (read both ahead of the maps). */
+  const load = async (entry: ImageEntry): Promise<{ decoded: DecodedImage; gt: GroundTruth } | Skip> => {
+    const [truth, decoded] = await Promise.all([groundTruth(entry), decodeImage(entry.path, model.info.preprocessing)])
+    if (typeof truth === 'string') return new Skip(truth)
+    if (decoded instanceof Skip) return decoded
+    const { annotation } = truth
+    const geometry = decoded.input.geometry
+    if (annotation.width !== null && annotation.height !== null && (annotation.width !== geometry.imageWidth || annotation.height !== geometry.imageHeight)) {
+      return new Skip(`${annotation.file} is for a ${annotation.width}×${annotation.height} image, but the image is ${geometry.imageWidth}×${geometry.imageHeight}`)
+    }
+    return { decoded, gt: truth.gt }
+  }
+
+  const skipped = await runDatasetLoop({
+    items: entries,
+    load,
+    compute: async ({ loaded }) => {
+      for (const { item, loaded: image } of loaded) {
+        await evaluateImage(image.decoded.input, item, image.gt)
         evaluated++
       }
-    }
-    report(i + 1)
-    await setImmediate()
-  }
+    },
+    pathOf: (entry) => entry.path,
+    signal: ctx.signal,
+    onProgress: (p) => ctx.progress({ ...p, message: `${evaluated} evaluated${p.skipped ? `, ${p.skipped} skipped` : ''}` }),
+  })
 
   async function evaluateImage(input: ModelInput, entry: ImageEntry, gt: GroundTruth): Promise<void> {
     const x = toInputTensor(input)

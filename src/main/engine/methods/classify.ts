@@ -17,8 +17,9 @@ import { dirname, join } from 'node:path'
 import * as tf from '@tensorflow/tfjs'
 import { ConvscopeError } from '../../../shared/api'
 import { listImageFolder } from '../images/imageFolder'
-import { toInputTensor, toModelInput, type ModelInput } from '../images/preprocess'
-import { readImage } from '../images/readImage'
+import { runDatasetLoop } from '../datasets/datasetLoop'
+import { decodeImage } from '../datasets/decodeImage'
+import { toInputTensor } from '../images/preprocess'
 import { OUTPUT, type LoadedModel } from '../model'
 
 export const TOP_K = 5
@@ -185,23 +186,6 @@ export async function mapClassFolders(model: LoadedModel, root: string, folders:
   return result
 }
 
-interface Item {
-  path: string
-  folder: string
-}
-
-type Decoded = { item: Item; input: ModelInput } | { item: Item; error: string }
-
-async function decode(item: Item, model: LoadedModel): Promise<Decoded> {
-  try {
-    const image = await readImage(item.path)
-    return { item, input: await toModelInput(image, model.info.preprocessing) }
-  } catch (e) {
-    if (e instanceof ConvscopeError) return { item, error: e.message }
-    return { item, error: `${item.path} could not be read: ${(e as Error).message ?? String(e)}` }
-  }
-}
-
 /** Classify every image under `root` and compare with its class folder. */
 export async function classifyFolder(model: LoadedModel, root: string, options: ClassifyOptions = {}): Promise<ClassifyResult> {
   const batchSize = Math.max(1, Math.floor(options.batchSize ?? 32))
@@ -215,41 +199,35 @@ export async function classifyFolder(model: LoadedModel, root: string, options: 
   const k = Math.min(TOP_K, classes)
   const labels = model.info.labels
 
-  const items: Item[] = folder.images.map((i) => ({ path: i.path, folder: i.className! }))
   const perFolder = new Map(folder.classes.map((c) => [c, { images: 0, top1: 0, top5: 0, wrong: new Map<number, number>() }]))
-  const skipped: ClassifyResult['skipped'] = []
-  const decodeBatch = (start: number) => Promise.all(items.slice(start, start + batchSize).map((item) => decode(item, model)))
-
-  let done = 0
-  let pending = decodeBatch(0)
-  for (let start = 0; start < items.length; start += batchSize) {
-    const batch = await pending
-    if (options.signal?.aborted) throw new ConvscopeError('CANCELLED', 'classification was cancelled')
-    // Decoding runs on sharp's threads: start the next batch before this one's forward pass holds the JS thread.
-    if (start + batchSize < items.length) pending = decodeBatch(start + batchSize)
-    const good = batch.filter((d): d is Extract<Decoded, { input: ModelInput }> => 'input' in d)
-    for (const d of batch) if ('error' in d) skipped.push({ path: d.item.path, reason: d.error })
-    if (good.length) {
+  const skipped = await runDatasetLoop({
+    items: folder.images,
+    load: (image) => decodeImage(image.path, model.info.preprocessing),
+    compute: async ({ loaded }) => {
+      if (!loaded.length) return
       const top = tf.tidy(() => {
-        const x = toInputTensor(good.map((d) => d.input))
+        const x = toInputTensor(loaded.map((d) => d.loaded.input))
         const [out] = model.forward(x, [OUTPUT])
-        return tf.topk(out!.reshape([good.length, classes]), k).indices
+        return tf.topk(out!.reshape([loaded.length, classes]), k).indices
       })
       const indices = (await top.data()) as Int32Array
       top.dispose()
-      good.forEach((d, i) => {
-        const stats = perFolder.get(d.item.folder)!
-        const truth = mapping.get(d.item.folder)!.index
+      loaded.forEach(({ item }, i) => {
+        const stats = perFolder.get(item.className!)!
+        const truth = mapping.get(item.className!)!.index
         const predicted = indices.subarray(i * k, (i + 1) * k)
         stats.images++
         if (predicted[0] === truth) stats.top1++
         else stats.wrong.set(predicted[0]!, (stats.wrong.get(predicted[0]!) ?? 0) + 1)
         if (predicted.includes(truth)) stats.top5++
       })
-    }
-    done += batch.length
-    options.onProgress?.(done, items.length)
-  }
+    },
+    pathOf: (image) => image.path,
+    batchSize,
+    signal: options.signal,
+    cancelMessage: 'classification was cancelled',
+    onProgress: (p) => options.onProgress?.(p.done, p.total),
+  })
 
   const perClass: ClassAccuracy[] = folder.classes.map((className) => {
     const s = perFolder.get(className)!

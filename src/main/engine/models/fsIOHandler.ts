@@ -8,6 +8,7 @@ import { promises as fs } from 'node:fs'
 import * as path from 'node:path'
 import * as tf from '@tensorflow/tfjs'
 import { ConvscopeError } from '../../../shared/api'
+import { writeFileAtomic } from '../store/writeFileAtomic'
 import { describeJsonError } from './jsonPosition'
 
 export const MODEL_JSON = 'model.json'
@@ -56,7 +57,7 @@ export async function saveModelFolder(dir: string, artifacts: tf.io.ModelArtifac
   const paths: string[] = []
   for (let i = 0; i < count; i++) {
     const name = `group1-shard${i + 1}of${count}.bin`
-    await writeAtomic(path.join(dir, name), data.subarray(i * shardBytes, Math.min(data.byteLength, (i + 1) * shardBytes)))
+    await writeFileAtomic(path.join(dir, name), data.subarray(i * shardBytes, Math.min(data.byteLength, (i + 1) * shardBytes)))
     paths.push(name)
   }
   const json: Record<string, unknown> = {
@@ -70,7 +71,7 @@ export async function saveModelFolder(dir: string, artifacts: tf.io.ModelArtifac
   if (artifacts.signature) json.signature = artifacts.signature
   if (artifacts.userDefinedMetadata) json.userDefinedMetadata = artifacts.userDefinedMetadata
   if (artifacts.modelInitializer) json.modelInitializer = artifacts.modelInitializer
-  await writeAtomic(path.join(dir, MODEL_JSON), Buffer.from(JSON.stringify(json)))
+  await writeFileAtomic(path.join(dir, MODEL_JSON), Buffer.from(JSON.stringify(json)))
   return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) }
 }
 
@@ -78,18 +79,6 @@ function weightBytes(data: tf.io.WeightData | undefined): Uint8Array {
   if (data === undefined) return new Uint8Array(0)
   const parts = Array.isArray(data) ? data : [data]
   return Buffer.concat(parts.map((b) => new Uint8Array(b)))
-}
-
-async function writeAtomic(file: string, bytes: Uint8Array): Promise<void> {
-  const tmp = `${file}.${process.pid}.tmp`
-  const handle = await fs.open(tmp, 'w')
-  try {
-    await handle.writeFile(bytes)
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
-  await fs.rename(tmp, file)
 }
 
 /** Read and check a model folder (or the path of its model.json). Throws ConvscopeError naming the file and the problem. */

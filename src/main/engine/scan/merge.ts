@@ -13,7 +13,7 @@ import { mkdir, open, stat, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ConvscopeError } from '../../../shared/api'
 import { createNpyWriter, readNpy, readNpyHead, readNpyRows, writeNpy } from '../store/npy'
-import { writeFileAtomic } from '../store/catalog'
+import { writeFileAtomic } from '../store/writeFileAtomic'
 import { emptyTopK, mergeInto, topKFromArrays } from './topK'
 import { MANIFEST_FILE, checkShard, maximaFile, readManifest, shardIndices, topkFiles, type ScanManifest, type Shard } from './manifest'
 

@@ -11,14 +11,16 @@
 import { createHash } from 'node:crypto'
 import { mkdir, readFile, readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { ConvscopeError, SKIPPED_FILES_SHOWN, type ScanSummary, type TopPatchEntry, type UnitsOverview, type UnitTopPatches } from '../../../shared/api'
+import { ConvscopeError, type ScanSummary, type TopPatchEntry, type UnitsOverview, type UnitTopPatches } from '../../../shared/api'
+import { defaultScanLayers } from '../../../shared/scanLayers'
 import type { JobContext } from '../context'
 import { listImageFolder } from '../images/imageFolder'
 import type { LoadedModel } from '../model'
-import { writeFileAtomic } from '../store/catalog'
+import { writeFileAtomic } from '../store/writeFileAtomic'
 import { float16BitsToFloat32, readNpy } from '../store/npy'
 import { MANIFEST_FILE, datasetIdentity, maximaFile, readManifest, type ScanManifest } from './manifest'
-import { defaultScanLayers, runScan } from './runScan'
+import { runScan } from './runScan'
+import { describeScanLayer } from './scanLayer'
 import { readLayerTopK, topPatches, unitPatches, type TopPatch } from './topPatches'
 
 export const SCANS_DIR = 'scans'
@@ -41,17 +43,6 @@ const short = (id: string): string => id.replace(/^[a-z0-9]+:/i, '').replace(/[^
 export function scanFolderName(modelId: string, datasetId: string, layers: readonly string[], k: number): string {
   const settings = createHash('sha256').update(JSON.stringify({ layers, k })).digest('hex').slice(0, 8)
   return `${short(modelId)}-${short(datasetId)}-${settings}`
-}
-
-function layerSummary(model: LoadedModel, name: string): ScanSummary['layers'][number] {
-  const layer = model.info.layers.find((l) => l.name === name)
-  if (!layer) throw new ConvscopeError('BAD_REQUEST', `model ${model.info.name} has no layer "${name}"`)
-  const s = layer.outputShape
-  const [height, width, units] = s.length === 3 ? s : s.length === 1 ? [1, 1, s[0]] : [null, null, null]
-  if (height == null || width == null || units == null) {
-    throw new ConvscopeError('BAD_REQUEST', `layer ${name} has output shape [${s.join(', ')}]; a scan needs a fixed [h, w, c] or [units]`)
-  }
-  return { name, units, height, width }
 }
 
 function fromManifest(dir: string, m: ScanManifest): ScanSummary {
@@ -82,8 +73,11 @@ export async function startScan(
   const folder = await listImageFolder(params.dataDir, MAX_IMAGES)
   if (folder.images.length === 0) throw new ConvscopeError('NOT_FOUND', `${params.dataDir} holds no images to scan`)
   const layers = params.layers ?? defaultScanLayers(model.info)
-  if (layers.length === 0) throw new ConvscopeError('BAD_REQUEST', `model ${model.info.name} has no spatial conv/pool layer after the first; name the layers to scan`)
-  const layerInfo = layers.map((name) => layerSummary(model, name))
+  if (layers.length === 0) throw new ConvscopeError('BAD_REQUEST', `model ${model.info.name} has no spatial activation, conv or pool layer to scan by default; name the layers to scan`)
+  const layerInfo = layers.map((name) => {
+    const { units, height, width } = describeScanLayer(model.info, name)
+    return { name, units, height, width }
+  })
   const images = folder.images.map((i) => i.path)
   const datasetId = await datasetIdentity(folder.root, images)
   const dir = join(workspace, SCANS_DIR, scanFolderName(model.info.id, datasetId, layers, params.k))
@@ -91,7 +85,7 @@ export async function startScan(
   const request: ScanRequest = { modelId: model.info.id, dataDir: folder.root, layers: layerInfo, k: params.k, images: images.length, requestedAt: new Date().toISOString() }
   if (!(await exists(join(dir, REQUEST_FILE)))) await writeFileAtomic(join(dir, REQUEST_FILE), JSON.stringify(request, null, 1) + '\n')
 
-  let first: { done: number; at: number } | null = null
+  let resumedAt: number | null = null
   const manifest = await runScan({
     model,
     images,
@@ -102,20 +96,9 @@ export async function startScan(
     out: dir,
     signal: ctx.signal,
     onProgress: (p) => {
-      const now = performance.now()
-      first ??= { done: p.done, at: now } // a resumed scan starts at its checkpoint: rate counts this run only
-      const seconds = (now - first.at) / 1000
-      const rate = seconds > 0 ? (p.done - first.done) / seconds : 0
-      const parts = [rate > 0 ? `${rate.toFixed(1)} images/s` : first.done > 0 ? `resumed at ${first.done}` : 'starting', `${p.skipped} skipped`]
-      ctx.progress({
-        done: p.done,
-        total: p.total,
-        message: parts.join(' · '),
-        unit: 'images',
-        ...(rate > 0 ? { rate, etaSeconds: (p.total - p.done) / rate } : {}),
-        skipped: p.skipped,
-        skippedFiles: (p.skippedFiles ?? []).slice(0, SKIPPED_FILES_SHOWN).map(({ path, reason }) => ({ path, reason })),
-      })
+      resumedAt ??= p.done // a resumed scan starts at its checkpoint
+      const parts = [p.rate !== undefined ? `${p.rate.toFixed(1)} images/s` : resumedAt > 0 ? `resumed at ${resumedAt}` : 'starting', `${p.skipped} skipped`]
+      ctx.progress({ ...p, message: parts.join(' · ') })
     },
   })
   return fromManifest(dir, manifest)

@@ -1,7 +1,8 @@
-import { mkdir, readFile, rename, open } from 'node:fs/promises'
+import { readFile, rename } from 'node:fs/promises'
 import { join } from 'node:path'
 import { z } from 'zod'
 import { RecentModel } from '../../../shared/api'
+import { writeFileAtomic } from './writeFileAtomic'
 
 /** The workspace's memory of what the user opened: `catalog.json` at the workspace root. */
 const CatalogFile = z.object({
@@ -57,18 +58,4 @@ function safeJson(text: string): unknown {
   } catch {
     return undefined
   }
-}
-
-/** Temp file + fsync + rename, so a crash never leaves a half-written file (DESIGN.md, Store). */
-export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  await mkdir(join(path, '..'), { recursive: true })
-  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`
-  const handle = await open(tmp, 'w')
-  try {
-    await handle.writeFile(data)
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
-  await rename(tmp, path)
 }

@@ -10,9 +10,9 @@
  * (the scan's maxima), createNpyWriter writes one block by block, and readNpyHead / readNpyRows read
  * the header and a range of rows of an open file.
  */
-import { open, readFile, rename, rm, type FileHandle } from 'node:fs/promises'
+import { readFile, type FileHandle } from 'node:fs/promises'
 import { endianness } from 'node:os'
-import { basename, dirname, join } from 'node:path'
+import { openAtomicFile, writeFileAtomic } from './writeFileAtomic'
 
 export type NpyArray =
   | { dtype: 'float32'; shape: number[]; data: Float32Array }
@@ -88,22 +88,7 @@ export async function writeNpy(path: string, data: Float32Array | Int32Array | U
 export async function writeNpy(path: string, arrayOrData: NpyArray | Float32Array | Int32Array | Uint8Array, shape?: readonly number[]): Promise<void> {
   const array = ArrayBuffer.isView(arrayOrData) ? npyArray(arrayOrData, shape ?? [arrayOrData.length]) : arrayOrData
   checkShape(array)
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`)
-  const fh = await open(tmp, 'w')
-  try {
-    await fh.write(npyHeader(array.dtype, array.shape))
-    const bytes = dataBytes(array)
-    // Written in slices: one write() call moves at most ~2 GB.
-    const chunk = 1 << 30
-    for (let off = 0; off < bytes.length; off += chunk) await fh.write(bytes.subarray(off, Math.min(bytes.length, off + chunk)))
-    await fh.sync()
-    await fh.close()
-    await rename(tmp, path)
-  } catch (e) {
-    await fh.close().catch(() => {})
-    await rm(tmp, { force: true })
-    throw e
-  }
+  await writeFileAtomic(path, [npyHeader(array.dtype, array.shape), dataBytes(array)], { makeDir: false })
 }
 
 /** A .npy file written block by block (header first), atomically: nothing is at `path` until commit(). */
@@ -118,39 +103,25 @@ export interface NpyWriter {
 
 export async function createNpyWriter(path: string, dtype: NpyDtype, shape: readonly number[]): Promise<NpyWriter> {
   const expected = shape.reduce((a, b) => a * b, 1) * BYTES[dtype]
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`)
-  const fh = await open(tmp, 'w')
+  const file = await openAtomicFile(path, { makeDir: false })
   let written = 0
-  let closed = false
-  const close = async () => {
-    if (!closed) {
-      closed = true
-      await fh.close()
-    }
-  }
   try {
-    await fh.write(npyHeader(dtype, shape))
+    await file.handle.write(npyHeader(dtype, shape))
   } catch (e) {
-    await close().catch(() => {})
-    await rm(tmp, { force: true })
+    await file.abort()
     throw e
   }
   return {
     async write(bytes) {
       if (!LITTLE_ENDIAN_HOST && BYTES[dtype] > 1) throw new Error('npy: streamed writes need a little-endian host')
-      await fh.write(bytes)
+      await file.handle.write(bytes)
       written += bytes.length
     },
     async commit() {
       if (written !== expected) throw new Error(`npy: ${path} got ${written} data bytes, shape [${shape.join(', ')}] needs ${expected}`)
-      await fh.sync()
-      await close()
-      await rename(tmp, path)
+      await file.commit()
     },
-    async abort() {
-      await close().catch(() => {})
-      await rm(tmp, { force: true })
-    },
+    abort: () => file.abort(),
   }
 }
 

@@ -1,0 +1,57 @@
+/**
+ * A layer as a scan sees it: units on an h × w grid ([units] outputs of dense layers are a 1 × 1 grid),
+ * the receptive field its patches come from, and one batch's per-unit maxima and their places.
+ */
+import * as tf from '@tensorflow/tfjs'
+import { ConvscopeError, type ModelInfo, type ReceptiveField } from '../../../shared/api'
+import type { ModelInput } from '../images/preprocess'
+import { toInputTensor } from '../images/preprocess'
+import type { LoadedModel } from '../model'
+import { layerFileStem, type ScanLayer } from './manifest'
+import { spatialMaxima, type SpatialMax } from './spatialMax'
+
+/** The field of a unit that sees every input pixel (a dense layer's), for an input of [height, width]. */
+export function wholeInputField([height, width]: readonly [number, number]): ReceptiveField {
+  return { size: [height, width], jump: [0, 0], start: [(height - 1) / 2, (width - 1) / 2], exact: true }
+}
+
+export function describeScanLayer(info: ModelInfo, name: string): ScanLayer {
+  const layer = info.layers.find((l) => l.name === name)
+  if (!layer) throw new ConvscopeError('BAD_REQUEST', `model ${info.name} has no layer "${name}"`)
+  const shape = layer.outputShape
+  let height: number | null = 1
+  let width: number | null = 1
+  let units: number | null
+  if (shape.length === 3) {
+    ;[height, width, units] = shape as [number | null, number | null, number | null]
+  } else if (shape.length === 1) {
+    units = shape[0]!
+  } else {
+    throw new ConvscopeError('BAD_REQUEST', `layer ${name} has output shape [${shape.join(', ')}]; a scan needs [h, w, c] or [units]`)
+  }
+  if (units == null || height == null || width == null) {
+    throw new ConvscopeError('BAD_REQUEST', `layer ${name} has output shape [${shape.join(', ')}] with unknown sizes; scans need a model with a fixed input size`)
+  }
+  // A dense unit's patch is the whole input, also where the field could not be traced through the model.
+  const receptiveField = layer.receptiveField ?? (shape.length === 1 ? wholeInputField(info.preprocessing.inputSize) : null)
+  return { name, file: layerFileStem(name), units, height, width, receptiveField }
+}
+
+/** Per-channel max and flat argmax over space for each layer (spatialMax.ts: in JS on CPU backends). */
+export async function layerMaxima(model: LoadedModel, inputs: ModelInput[], layers: readonly ScanLayer[]): Promise<SpatialMax[]> {
+  const x = toInputTensor(inputs)
+  let outs: tf.Tensor[] = []
+  try {
+    outs = model.forward(x, layers.map((l) => l.name))
+    outs.forEach((t, i) => {
+      const [height, width, units] = t.rank === 4 ? t.shape.slice(1) : [1, 1, t.shape[1]]
+      const l = layers[i]!
+      if (height !== l.height || width !== l.width || units !== l.units) {
+        throw new ConvscopeError('INTERNAL', `layer ${l.name} gave [${t.shape.slice(1).join(', ')}], expected [${l.height}, ${l.width}, ${l.units}]`)
+      }
+    })
+    return await spatialMaxima(outs)
+  } finally {
+    tf.dispose([x, ...outs])
+  }
+}
