@@ -1,5 +1,5 @@
 /**
- * The transports that carry the envelopes of api.ts, seen from each side.
+ * The transports that carry the envelopes of shared/api (envelopes.ts), seen from each side.
  *
  * - Electron: the preload exposes `window.convscope` (an `ElectronBridge`); the renderer wraps it into a
  *   `ConvscopeApi`. Over IPC values travel by structured clone, so Float32Array needs no encoding.
@@ -46,7 +46,7 @@ export type EngineToShell = EngineAnnouncement | ResponseEnvelope | ProgressEnve
 
 /**
  * The payload an error travels as: a ConvscopeError keeps its code; anything else is INTERNAL with its
- * message (duck-typed too, for errors made by another bundle's copy of api.ts).
+ * message (duck-typed too, for errors made by another bundle's copy of shared/api).
  */
 export function errorPayload(error: unknown): z.infer<typeof ErrorPayload> {
   if (error instanceof ConvscopeError) return error.toPayload()

@@ -1,5 +1,18 @@
 import { resolve } from 'node:path'
-import { ConvscopeError, parseParams, type BackendReport, type MethodName, type ModelInfo } from '../../shared/api'
+import type { z } from 'zod'
+import {
+  ConvscopeError,
+  methods,
+  parseParams,
+  parseResult,
+  type BackendReport,
+  type EngineMethodName,
+  type MethodName,
+  type Methods,
+  type ModelInfo,
+  type ParsedParams,
+  type Result,
+} from '../../shared/api'
 import { initBackend } from './backend'
 import type { JobContext } from './context'
 import { listImageFolder } from './images/imageFolder'
@@ -17,8 +30,11 @@ import { getTopPatches, getUnitsOverview, listScans, startScan } from './scan/sc
 export interface EngineService {
   /** Pick and initialise the backend; call once before handle(). */
   init(): Promise<BackendReport>
-  /** Run one API method; params are validated here against api.ts. */
-  handle(method: MethodName, params: unknown, ctx: JobContext): Promise<unknown>
+  /**
+   * Run one API method: the engine's entry, so params are parsed here (once, against the table in
+   * shared/api) and the result is validated here before it leaves the engine.
+   */
+  handle<M extends MethodName>(method: M, params: unknown, ctx: JobContext): Promise<Result<M>>
   dispose(): void
 }
 
@@ -32,84 +48,55 @@ export function createEngine(options: EngineOptions): EngineService {
   return new Engine(options)
 }
 
+/** One engine method's implementation: parsed params in, what its result schema takes out (parseResult validates it). */
+type Handler<M extends EngineMethodName> = (params: ParsedParams<M>, ctx: JobContext) => Promise<z.input<Methods[M]['result']>>
+/** Every engine method of the table has exactly one handler: a method added to shared/api without one fails to compile. */
+type Handlers = { [M in EngineMethodName]: Handler<M> }
+
 class Engine implements EngineService {
   private readonly catalog: Catalog
   private readonly models = new Map<string, LoadedModel>()
+  private readonly handlers: Handlers
 
   constructor(private readonly options: EngineOptions) {
     this.catalog = new Catalog(options.workspace)
+    this.handlers = this.createHandlers()
   }
 
   init(): Promise<BackendReport> {
     return initBackend({ forced: this.options.backend })
   }
 
-  async handle(method: MethodName, raw: unknown, ctx: JobContext): Promise<unknown> {
-    switch (method) {
-      case 'listRecentModels':
-        return this.catalog.recentModels()
-      case 'openModel': {
-        const { path } = parseParams(method, raw)
-        return this.openModel(resolve(path))
-      }
-      case 'getFilters': {
-        const p = parseParams(method, raw)
-        return getFilters(await this.model(p.modelId), p.layer)
-      }
-      case 'openImageFolder': {
-        const p = parseParams(method, raw)
-        return listImageFolder(resolve(p.path), p.limit)
-      }
-      case 'getActivations': {
-        const p = parseParams(method, raw)
-        return computeActivations(await this.model(p.modelId), p.layer, resolve(p.image))
-      }
-      case 'prepareDemo':
-        return prepareDemo(this.options.workspace, ctx)
-      case 'busyWork':
-        return busyWork(parseParams(method, raw), ctx)
-      case 'startScan': {
-        const p = parseParams(method, raw)
-        return startScan(this.options.workspace, await this.model(p.modelId), { dataDir: resolve(p.dataDir), layers: p.layers, k: p.k }, ctx)
-      }
-      case 'listScans':
-        return listScans(this.options.workspace, parseParams(method, raw).modelId)
-      case 'getTopPatches': {
-        const p = parseParams(method, raw)
-        return getTopPatches(resolve(p.scanDir), p)
-      }
-      case 'getUnitsOverview': {
-        const p = parseParams(method, raw)
-        return getUnitsOverview(resolve(p.scanDir), p)
-      }
-      case 'getMapMethods':
-        return getMapMethods(await this.model(parseParams(method, raw).modelId))
-      case 'getClassMaps': {
-        const p = parseParams(method, raw)
-        return getClassMaps(await this.model(p.modelId), p)
-      }
-      case 'startLocalization': {
-        const p = parseParams(method, raw)
-        return startLocalization(await this.model(p.modelId), p, ctx)
-      }
-      case 'getFaithfulness': {
-        const p = parseParams(method, raw)
-        return getFaithfulness(await this.model(p.modelId), p)
-      }
-      case 'startFaithfulness': {
-        const p = parseParams(method, raw)
-        return startFaithfulness(await this.model(p.modelId), p, ctx)
-      }
-      case 'getClassFolders': {
-        const p = parseParams(method, raw)
-        return getClassFolders(await this.model(p.modelId), p.dataDir, p.folders)
-      }
-      case 'getClassMapGrid': {
-        const p = parseParams(method, raw)
-        return getClassMapGrid(await this.model(p.modelId), p.image, p.size)
-      }
-      default:
-        throw new ConvscopeError('BAD_REQUEST', `The engine does not handle "${method}"`)
+  async handle<M extends MethodName>(method: M, raw: unknown, ctx: JobContext): Promise<Result<M>> {
+    // Either lane's process answers any engine method (host/engines.ts); the shell's methods are not ours.
+    if (methods[method].where === 'shell') throw new ConvscopeError('BAD_REQUEST', `${method} is answered by the shell, not the engine`)
+    const name = method as EngineMethodName
+    // The record is indexed by a union of names, so TypeScript cannot pair params and handler here; the record's type did.
+    const handler = this.handlers[name] as Handler<EngineMethodName>
+    return parseResult(method, await handler(parseParams(name, raw), ctx))
+  }
+
+  private createHandlers(): Handlers {
+    const workspace = this.options.workspace
+    return {
+      listRecentModels: () => this.catalog.recentModels(),
+      openModel: ({ path }) => this.openModel(resolve(path)),
+      getFilters: async (p) => getFilters(await this.model(p.modelId), p.layer),
+      openImageFolder: (p) => listImageFolder(resolve(p.path), p.limit),
+      getActivations: async (p) => computeActivations(await this.model(p.modelId), p.layer, resolve(p.image)),
+      prepareDemo: (_, ctx) => prepareDemo(workspace, ctx),
+      busyWork: (p, ctx) => busyWork(p, ctx),
+      startScan: async (p, ctx) => startScan(workspace, await this.model(p.modelId), { dataDir: resolve(p.dataDir), layers: p.layers, k: p.k }, ctx),
+      listScans: (p) => listScans(workspace, p.modelId),
+      getTopPatches: (p) => getTopPatches(resolve(p.scanDir), p),
+      getUnitsOverview: (p) => getUnitsOverview(resolve(p.scanDir), p),
+      getMapMethods: async (p) => getMapMethods(await this.model(p.modelId)),
+      getClassMaps: async (p) => getClassMaps(await this.model(p.modelId), p),
+      startLocalization: async (p, ctx) => startLocalization(await this.model(p.modelId), p, ctx),
+      getFaithfulness: async (p) => getFaithfulness(await this.model(p.modelId), p),
+      startFaithfulness: async (p, ctx) => startFaithfulness(await this.model(p.modelId), p, ctx),
+      getClassFolders: async (p) => getClassFolders(await this.model(p.modelId), p.dataDir, p.folders),
+      getClassMapGrid: async (p) => getClassMapGrid(await this.model(p.modelId), p.image, p.size),
     }
   }
 

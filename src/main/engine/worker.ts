@@ -12,7 +12,7 @@
  * work with `await setImmediate()` (from node:timers/promises; a resolved promise is not enough, it never
  * leaves the microtask queue) and then calls throwIfCancelled(ctx). A unit should take well under 100 ms.
  */
-import { CancelEnvelope, ConvscopeError, isMethodName, methods, parseParams, parseResult, RequestEnvelope, type Progress } from '../../shared/api'
+import { CancelEnvelope, ConvscopeError, isMethodName, RequestEnvelope, type Progress } from '../../shared/api'
 import { errorPayload, type EngineToShell } from '../../shared/transport'
 import { engineOptionsFrom } from '../workspace'
 import type { JobContext } from './context'
@@ -72,11 +72,8 @@ async function main(): Promise<void> {
     }
     try {
       if (!isMethodName(request.method)) throw new ConvscopeError('BAD_REQUEST', `Unknown method "${request.method}"`)
-      const method = request.method
-      // Either lane's process answers any engine method (engines.ts); the shell's methods are not ours.
-      if (methods[method].where === 'shell') throw new ConvscopeError('BAD_REQUEST', `${method} is answered by the shell, not the engine`)
-      const params = parseParams(method, request.params)
-      const result = parseResult(method, await engine.handle(method, params, ctx))
+      // engine.handle parses the params and validates the result: this process's one check of each.
+      const result = await engine.handle(request.method, request.params, ctx)
       shell.post({ kind: 'response', id: request.id, ok: true, result })
     } catch (error) {
       const payload = errorPayload(error)

@@ -1,5 +1,5 @@
 /**
- * The shell's two engine processes, one per lane of api.ts (`Where`):
+ * The shell's two engine processes, one per lane of shared/api (`Where`):
  *
  * - `engine`: the interactive process every view waits for (open a model, filters, activations, top
  *   patches). It is started with the shell.

@@ -1,19 +1,18 @@
 /**
- * The methods the shell answers itself (where: 'shell' in api.ts), at once, even while the engine works.
+ * The methods the shell answers itself (where: 'shell' in shared/api), at once, even while the engine works.
  */
 import { readFileSync } from 'node:fs'
 import { access, readdir, stat } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { dirname, isAbsolute, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { z } from 'zod'
-import { ConvscopeError, type DirListing, type Methods, type MethodName, type Result, type ShellMethodName } from '../../shared/api'
+import { ConvscopeError, type DirListing, type ParsedParams, type Result, type ShellKind, type ShellMethodName } from '../../shared/api'
 import { demoAvailable } from '../resources'
 import { imageContentType } from './access'
 import type { EngineLanes } from './engines'
 
 export interface ShellContext {
-  shell: 'electron' | 'served'
+  shell: ShellKind
   workspace: string
   engines: EngineLanes
   /** Default: the version in the project's package.json (Electron passes app.getVersion()). */
@@ -24,7 +23,7 @@ export interface ShellContext {
   openDemoOnFirstStart?: boolean
 }
 
-type ShellHandler<M extends MethodName> = (params: z.infer<Methods[M]['params']>, ctx: ShellContext) => Promise<Result<M>>
+type ShellHandler<M extends ShellMethodName> = (params: ParsedParams<M>, ctx: ShellContext) => Promise<Result<M>>
 
 export const shellMethods: { [M in ShellMethodName]: ShellHandler<M> } = {
   async getSystemInfo(_params, ctx) {

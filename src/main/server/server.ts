@@ -6,7 +6,7 @@
  *   GET /?token=T              the built renderer (out/renderer); sets a same-site cookie with the token so
  *                              that the page's own assets, images and WebSocket are authorised too
  *   GET /file?path=ABS&token=T an image inside a folder the user opened (403 outside, 404 missing)
- *   WS  /ws?token=T            the envelopes of api.ts, encoded with wire.ts
+ *   WS  /ws?token=T            the envelopes of shared/api, encoded with wire.ts
  *
  * Every request needs the token (query `token`, the cookie, or `Authorization: Bearer`): 401 otherwise.
  */

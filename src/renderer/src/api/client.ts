@@ -1,12 +1,12 @@
 /**
  * The renderer's only way to the engine: `ConvscopeApi` over the Electron bridge (preload IPC) or over a
  * WebSocket (served mode). Both carry the envelopes of src/shared/api/envelopes.ts; this file adds request ids,
- * progress routing, cancellation (AbortSignal → cancel envelope) and result validation.
+ * progress routing and cancellation (AbortSignal → cancel envelope). It checks envelopes, not params or
+ * results: the shell parses params where a call enters it (host/router.ts) and the engine validates results
+ * before they leave it (engine/engine.ts), each once.
  */
 import {
   ConvscopeError,
-  parseParams,
-  parseResult,
   ServerEnvelope,
   type CallOptions,
   type ConvscopeApi,
@@ -63,7 +63,7 @@ function apiOver(
 
   async function call<M extends MethodName>(method: M, params: Params<M>, options: CallOptions = {}): Promise<Result<M>> {
     const { signal, onProgress } = options
-    const envelope: RequestEnvelope = { kind: 'request', id: nextId++, method, params: parseParams(method, params) }
+    const envelope: RequestEnvelope = { kind: 'request', id: nextId++, method, params }
     if (signal?.aborted) throw cancelled(method)
     if (onProgress) progressById.set(envelope.id, onProgress)
     let onAbort = () => {}
@@ -80,7 +80,7 @@ function apiOver(
     try {
       const response = await Promise.race([answer, aborted])
       if (!response.ok) throw ConvscopeError.from(response.error)
-      return parseResult(method, response.result)
+      return response.result as Result<M>
     } finally {
       signal?.removeEventListener('abort', onAbort)
       progressById.delete(envelope.id)
