@@ -2,7 +2,12 @@
  * The one place that answers envelopes from a window, used by both transports (Electron IPC in
  * src/main/app, the WebSocket in src/main/server): shell methods are answered here at once, even while
  * the engines are busy; engine methods go to the engine process of their lane (engines.ts: the interactive
- * one, or the one for long jobs). Every envelope is validated with api.ts.
+ * one, or the one for long jobs). Every envelope is validated with shared/api, and params are parsed here,
+ * once, where a window's call enters the shell.
+ *
+ * Access: every `LocalPath` in the params (found by walking the method's schema, pathParams.ts) must lie inside
+ * a folder the user opened, or the call is refused with FORBIDDEN before any engine sees it. `OpenedPath`s
+ * (openModel, openImageFolder) are how the user opens a folder: the answer's folder becomes readable.
  */
 import {
   ClientEnvelope,
@@ -20,6 +25,7 @@ import {
 import { errorPayload } from '../../shared/transport'
 import type { AllowedRoots } from './access'
 import type { EngineLanes } from './engines'
+import { pathValues } from './pathParams'
 import { shellMethods, type ShellContext } from './shellMethods'
 
 export interface RouterOptions {
@@ -34,14 +40,6 @@ export interface RouterSession {
   dispatch(envelope: unknown): void
   /** The window went away: cancel what it still waits for. */
   close(): void
-}
-
-/** Engine-method params that name a file the engine will read: it must lie inside an opened folder. */
-const PATH_PARAMS: Partial<Record<MethodName, string[]>> = {
-  getActivations: ['image'],
-  // A scan reads an image folder the user opened (so the window may show its patches) and writes the workspace.
-  startScan: ['dataDir'],
-  getTopPatches: ['scanDir'],
 }
 
 export class Router {
@@ -101,17 +99,25 @@ export class Router {
   private async run(name: string, rawParams: unknown, signal: AbortSignal, onProgress: (p: Progress) => void): Promise<unknown> {
     if (!isMethodName(name)) throw new ConvscopeError('BAD_REQUEST', `Unknown method "${name}"`)
     const params = parseParams(name, rawParams)
+    await this.assertPathsAllowed(name, params)
     if (methods[name].where === 'shell') {
       const method = name as ShellMethodName
       const handler = shellMethods[method] as (params: unknown, ctx: ShellContext) => Promise<unknown>
       return parseResult(method, await handler(params, this.shellContext))
     }
-    for (const key of PATH_PARAMS[name] ?? []) {
-      await this.options.roots.assertAllowed((params as Record<string, string>)[key]!)
-    }
     const result = await this.options.engines.request(name, params as Params<typeof name>, { signal, onProgress })
     await this.recordOpenedFolder(name, result)
     return result
+  }
+
+  /**
+   * FORBIDDEN unless every file or folder the call would read lies inside an opened folder. The engine still
+   * gets the path as asked (results name it so); assertAllowed compared real paths, so no symlink leads out.
+   */
+  private async assertPathsAllowed(name: MethodName, params: unknown): Promise<void> {
+    for (const { kind, path } of pathValues(methods[name].params, params)) {
+      if (kind === 'local') await this.options.roots.assertAllowed(path)
+    }
   }
 
   /** A folder the user opened becomes readable by the window (its images, thumbnails and so on). */

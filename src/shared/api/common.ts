@@ -9,7 +9,8 @@ export const ModelId = z.string()
 
 /**
  * The two kinds of path a method can take, so that served mode's access rule follows from the contract
- * (host/router.ts walks each method's params for them; test/unit/accessContract.test.ts checks every method):
+ * (host/router.ts walks each method's params for them, host/pathParams.ts; test/unit/accessContract.test.ts
+ * checks every method of the table):
  *
  * - `OpenedPath`: a file or folder the user opens (openModel, openImageFolder). Opening it grants the window
  *   access to that folder, so it is not checked against the opened folders.
@@ -18,19 +19,26 @@ export const ModelId = z.string()
  *
  * Both are absolute paths in practice; the router, not the schema, rejects relative ones with BAD_REQUEST.
  */
-export const OpenedPath = z.string().min(1).brand<'OpenedPath'>()
-export type OpenedPath = z.infer<typeof OpenedPath>
-export const LocalPath = z.string().min(1).brand<'LocalPath'>()
-export type LocalPath = z.infer<typeof LocalPath>
-/** The kind of each path schema, found by walking a params schema (pathKindOf). */
 export type PathKind = 'opened' | 'local'
-const PATH_KINDS = new Map<z.ZodType, PathKind>([
-  [OpenedPath, 'opened'],
-  [LocalPath, 'local'],
-])
-/** 'local' / 'opened' for the path schemas above, null for any other schema. */
-export function pathKindOf(schema: z.ZodType): PathKind | null {
-  return PATH_KINDS.get(schema) ?? null
+const PATH_KIND_MARKS = new Map<unknown, PathKind>()
+/** A no-op check marking a path schema with its kind: a brand exists only for the type checker, checks are kept by every clone (.describe, .meta, .min). */
+function markedAs(kind: PathKind): z.core.$ZodCheck<string> {
+  const mark = z.refine<string>(() => true)
+  PATH_KIND_MARKS.set(mark, kind)
+  return mark
+}
+export const OpenedPath = z.string().min(1).check(markedAs('opened')).brand<'OpenedPath'>()
+export type OpenedPath = z.infer<typeof OpenedPath>
+export const LocalPath = z.string().min(1).check(markedAs('local')).brand<'LocalPath'>()
+export type LocalPath = z.infer<typeof LocalPath>
+
+/** 'local' / 'opened' for a schema built from LocalPath / OpenedPath (refined or described further), null for any other. */
+export function pathKindOf(schema: z.core.$ZodType): PathKind | null {
+  for (const check of schema._zod.def.checks ?? []) {
+    const kind = PATH_KIND_MARKS.get(check)
+    if (kind) return kind
+  }
+  return null
 }
 
 /** A box in original-image pixels, as edges: it covers columns [x, x + width) and rows [y, y + height). */
