@@ -25,6 +25,7 @@ import { loadModel } from '../../src/main/engine/models/loadModel'
 import { MAP_METHOD_NAMES, MAP_METHODS, mapMethod, type ClassMap } from '../../src/main/engine/maps'
 import { findClassifierHead } from '../../src/main/engine/models/classifierHead'
 import { makeTinyGraphModel } from '../fixtures/models'
+import { maxAbs, relativeDiff } from '../fixtures/numeric'
 
 const ROOT = join(import.meta.dirname, '../..')
 const GOLDEN = join(ROOT, 'test/golden')
@@ -67,15 +68,6 @@ after(async () => {
 
 const ALL = Array.from({ length: 14 }, (_, i) => i)
 const mean = (v: Float32Array) => v.reduce((a, b) => a + b, 0) / v.length
-const maxAbs = (v: ArrayLike<number>) => Array.from(v).reduce((a, b) => Math.max(a, Math.abs(b)), 0)
-
-/** The largest |a - b| over the largest |b| (absolute when b is all zero). */
-function relativeDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length)
-  let d = 0
-  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i]! - b[i]!))
-  return d / Math.max(maxAbs(b), 1e-12)
-}
 
 /** conv_last features [h·w, K], dense kernel [K, C], bias [C] and logits [C] of the gap network for one image. */
 function gapInternals(x: tf.Tensor4D) {
