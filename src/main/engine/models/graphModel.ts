@@ -10,7 +10,7 @@ import { checkReplacement, gather, scatter } from './forwardOutputs'
 import type { ModelFolder } from './fsIOHandler'
 import { checkGraph, dataInputs, type NodeDefJSON, nodeNameOf } from './graphDef'
 import { LayerGraph } from './layerGraph'
-import { buildModel, checkImageInput, dropBatch, explainRunError, makeInfo } from './modelOpening'
+import { buildModel, checkImageInput, makeInfo, probeShapes } from './modelOpening'
 import { readSidecar } from './sidecar'
 
 export async function loadGraphModel(folder: ModelFolder): Promise<LoadedModel> {
@@ -34,19 +34,11 @@ export async function loadGraphModel(folder: ModelFolder): Promise<LoadedModel> 
     const inputRow = sketch.sketches.find((s) => s.kind === 'input')
     const rows = sketch.sketches.filter((s) => s.kind !== 'input')
 
-    const shapes = new Map<string, Shape>()
-    if (inputRow) shapes.set(inputRow.name, [...inputShape])
-    try {
-      const outs = tf.tidy(() => {
-        const zeros = tf.zeros([1, ...inputShape], input?.dtype ?? 'float32')
-        const r = rows.length ? model.execute(zeros, rows.map((s) => s.node)) : []
-        return Array.isArray(r) ? r : [r]
-      }) as tf.Tensor[]
-      rows.forEach((s, i) => shapes.set(s.name, dropBatch(outs[i]!.shape)))
-      tf.dispose(outs)
-    } catch (e) {
-      throw explainRunError(e, file, inputShape)
-    }
+    const probe = () => (rows.length ? model.execute(tf.zeros([1, ...inputShape], input?.dtype ?? 'float32'), rows.map((s) => s.node)) : [])
+    const shapes = new Map<string, Shape>([
+      ...(inputRow ? [[inputRow.name, [...inputShape]] as [string, Shape]] : []),
+      ...probeShapes(rows.map((s) => s.name), probe, file, inputShape),
+    ])
     const arch = finishArchitecture(sketch.sketches, shapes)
     const info = makeInfo(folder, 'graph', inputShape, side, arch, warnings)
     const nodes = new Map(graphDef.node.map((n) => [n.name, n]))

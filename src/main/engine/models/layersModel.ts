@@ -9,7 +9,7 @@ import { finishArchitecture, type Shape, sketchLayersModel } from './architectur
 import { checkReplacement, gather, scatter } from './forwardOutputs'
 import type { ModelFolder } from './fsIOHandler'
 import { LayerGraph } from './layerGraph'
-import { buildModel, checkImageInput, dropBatch, explainRunError, makeInfo } from './modelOpening'
+import { buildModel, checkImageInput, makeInfo, probeShapes } from './modelOpening'
 import { readSidecar } from './sidecar'
 
 /** A layer's output tensor in the outer model (for a nested model: its last call). */
@@ -47,20 +47,11 @@ export async function loadLayersModel(folder: ModelFolder): Promise<LoadedModel>
     const inputLayers = new Set(model.inputLayers.map((l) => l.name))
     const inner = model.layers.filter((l) => !inputLayers.has(l.name))
 
-    // One run to every layer: real shapes, and every op exercised on this backend.
-    const shapes = new Map<string, Shape>()
-    for (const name of inputLayers) shapes.set(name, [...inputShape])
-    try {
-      const probe = tf.model({ inputs: model.inputs, outputs: inner.map(symbolicOutput) })
-      const outs = tf.tidy(() => {
-        const r = probe.apply(tf.zeros([1, ...inputShape]), { training: false }) as tf.Tensor | tf.Tensor[]
-        return Array.isArray(r) ? r : [r]
-      }) as tf.Tensor[]
-      inner.forEach((l, i) => shapes.set(l.name, dropBatch(outs[i]!.shape)))
-      tf.dispose(outs)
-    } catch (e) {
-      throw explainRunError(e, file, inputShape)
-    }
+    const probe = () => tf.model({ inputs: model.inputs, outputs: inner.map(symbolicOutput) }).apply(tf.zeros([1, ...inputShape]), { training: false }) as tf.Tensor | tf.Tensor[]
+    const shapes = new Map<string, Shape>([
+      ...[...inputLayers].map((name): [string, Shape] => [name, [...inputShape]]),
+      ...probeShapes(inner.map((l) => l.name), probe, file, inputShape),
+    ])
     const arch = finishArchitecture(sketches, shapes)
     const info = makeInfo(folder, 'layers', inputShape, side, arch, warnings)
     return new LayersLoadedModel(model, loaded, info)

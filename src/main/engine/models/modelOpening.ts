@@ -3,6 +3,7 @@
  * as messages naming the file and the problem, the image-input check, and the ModelInfo assembled from the parts.
  */
 import * as path from 'node:path'
+import * as tf from '@tensorflow/tfjs'
 import { ConvscopeError, ModelInfo, type Preprocessing } from '../../../shared/api'
 import type { Architecture, Shape } from './architecture'
 import type { ModelFolder } from './fsIOHandler'
@@ -28,8 +29,26 @@ function explainBuildError(e: unknown, file: string): ConvscopeError {
   return new ConvscopeError('BAD_MODEL', `${file}: TensorFlow.js could not build the model: ${message}`)
 }
 
+/**
+ * Run the model once on a blank input, to the named outputs: their real shapes (no batch), also for models
+ * that accept any size, and proof at open time that the backend can run every op.
+ */
+export function probeShapes(names: readonly string[], run: () => tf.Tensor | tf.Tensor[], file: string, inputShape: [number, number, number]): [string, Shape][] {
+  try {
+    const outs = tf.tidy(() => {
+      const r = run()
+      return Array.isArray(r) ? r : [r]
+    })
+    const shapes = names.map((name, i): [string, Shape] => [name, outs[i]!.shape.slice(1)])
+    tf.dispose(outs)
+    return shapes
+  } catch (e) {
+    throw explainRunError(e, file, inputShape)
+  }
+}
+
 /** Turn an error of the test run into a user message: missing kernels and unknown ops are UNSUPPORTED_OP. */
-export function explainRunError(e: unknown, file: string, inputShape: number[]): ConvscopeError {
+function explainRunError(e: unknown, file: string, inputShape: number[]): ConvscopeError {
   if (e instanceof ConvscopeError) return e
   const message = e instanceof Error ? e.message : String(e)
   const kernel = /Kernel '([^']+)' not registered for backend '([^']+)'/.exec(message)
@@ -81,5 +100,3 @@ export function makeInfo(folder: ModelFolder, format: 'layers' | 'graph', inputS
     warnings: all,
   })
 }
-
-export const dropBatch = (shape: readonly number[]): Shape => shape.slice(1)
