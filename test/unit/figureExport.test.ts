@@ -1,11 +1,12 @@
 /**
  * Figure export's pure parts (src/renderer/src/export): CSV quoting as RFC 4180 reads it back, an HTML
  * table's rows with colspans and exact `data-csv` values, the PNG size for 2× and for a chosen width with
- * its caps, and `<model>-<view>-<what>` file names.
+ * its caps, `<model>-<view>-<what>` file names, and the data: URLs plotly hands back decoded to bytes.
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { csvField, tableRows, toCsv } from '../../src/renderer/src/export/csv'
+import { dataUrlBytes } from '../../src/renderer/src/export/dataUrl'
 import { figureFileName } from '../../src/renderer/src/export/fileName'
 import { MAX_AREA, MAX_SIDE, figureSize } from '../../src/renderer/src/export/figureSize'
 
@@ -102,4 +103,14 @@ test('file names are <model>-<view>-<what>.<ext> with unsafe characters replaced
   assert.equal(figureFileName({ model: 'My net / v2 (é)', view: 'classes', what: 'cam cards' }, 'png'), 'My-net-v2-e-classes-cam-cards.png')
   assert.equal(figureFileName({ model: null, view: 'architecture', what: 'table' }, 'csv'), 'architecture-table.csv')
   assert.equal(figureFileName({ model: '..', view: '', what: '' }, 'svg'), 'figure.svg')
+})
+
+test('data: URLs decode to their bytes: base64 (plotly PNG) and percent-encoded (plotly SVG)', () => {
+  const png = dataUrlBytes(`data:image/png;base64,${Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 255]).toString('base64')}`)
+  assert.equal(png.type, 'image/png')
+  assert.deepEqual([...png.bytes], [0x89, 0x50, 0x4e, 0x47, 0, 255])
+  const svg = dataUrlBytes(`data:image/svg+xml,${encodeURIComponent('<svg xmlns="http://www.w3.org/2000/svg"><text>AUC · 0.5 %</text></svg>')}`)
+  assert.equal(svg.type, 'image/svg+xml')
+  assert.equal(new TextDecoder().decode(svg.bytes), '<svg xmlns="http://www.w3.org/2000/svg"><text>AUC · 0.5 %</text></svg>')
+  assert.throws(() => dataUrlBytes('blob:http://x/1'), /not a data: URL/)
 })

@@ -19,6 +19,19 @@ export function figureBox(target: HTMLElement): { width: number; height: number 
 }
 
 export function composeFigure(target: HTMLElement, size: FigureSize): HTMLCanvasElement {
+  // Drawn scrolled to the top-left: sticky parts (a table's header) sit where they belong. Synchronous, so
+  // the page never paints the moved scroll positions.
+  const scrolled: [Element, number, number][] = []
+  for (let e: Element | null = target; e; e = e.parentElement) if (e.scrollTop || e.scrollLeft) scrolled.push([e, e.scrollTop, e.scrollLeft])
+  for (const [e] of scrolled) e.scrollTop = e.scrollLeft = 0
+  try {
+    return drawFigure(target, size)
+  } finally {
+    for (const [e, top, left] of scrolled) (e.scrollTop = top), (e.scrollLeft = left)
+  }
+}
+
+function drawFigure(target: HTMLElement, size: FigureSize): HTMLCanvasElement {
   const canvas = document.createElement('canvas')
   canvas.width = size.width
   canvas.height = size.height
