@@ -9,6 +9,7 @@ import { cam } from './cam'
 import { gradCam } from './gradCam'
 import { gradCamPlusPlus } from './gradCamPlusPlus'
 import { gradientSaliency } from './gradientSaliency'
+import { hiResCam } from './hiResCam'
 import type { MapMethod, MapMethodName } from './types'
 
 export type { ClassMap, MapMethod, MapMethodDescriptor, MapMethodName, MapOptions, MapResult } from './types'
@@ -20,6 +21,7 @@ export const MAP_METHOD_LIST: readonly MapMethod[] = [
   gradCam,
   gradCamPlusPlus,
   gradientSaliency,
+  hiResCam,
 ]
 
 export const MAP_METHOD_NAMES: readonly MapMethodName[] = MAP_METHOD_LIST.map((m) => m.name)
