@@ -19,9 +19,9 @@ export interface PathSlot {
   at: string
 }
 
-type Schema = z.core.$ZodType
+export type Schema = z.core.$ZodType
 /** The fields of zod 4's schema definitions (`schema._zod.def`) that hold inner schemas. */
-interface Def {
+export interface SchemaDef {
   type: string
   shape?: Record<string, Schema>
   element?: Schema
@@ -51,7 +51,7 @@ const isRecord = (value: unknown): value is Record<string, unknown> => typeof va
 
 /** The inner schemas of a schema; wrappers (optional, default, union, pipe...) describe the same value. */
 function parts(schema: Schema): Part[] {
-  const def = schema._zod.def as unknown as Def
+  const def = schema._zod.def as unknown as SchemaDef
   switch (def.type) {
     case 'object':
       return Object.entries(def.shape ?? {}).map(([name, inner]) => ({
