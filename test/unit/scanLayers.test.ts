@@ -15,6 +15,7 @@ import { listImageFolder } from '../../src/main/engine/images/imageFolder'
 import { readModelInput } from '../../src/main/engine/images/readImage'
 import { toInputTensor } from '../../src/main/engine/images/preprocess'
 import type { LoadedModel } from '../../src/main/engine/model'
+import { LayerGraph } from '../../src/main/engine/models/layerGraph'
 import { loadModel } from '../../src/main/engine/models/loadModel'
 import { runScan } from '../../src/main/engine/scan/runScan'
 import { topPatches } from '../../src/main/engine/scan/topPatches'
@@ -108,6 +109,7 @@ test('a dense layer scans as a 1×1 map: its top-K are the images with the large
 
 test('a dense layer whose field was not traced still gets the whole input as its field', () => {
   const info = { ...model.info, layers: model.info.layers.map((l) => (l.name === 'fc' ? { ...l, receptiveField: null } : l)) }
-  assert.deepEqual(describeScanLayer(info, 'fc').receptiveField, { size: [32, 32], jump: [0, 0], start: [15.5, 15.5], exact: true })
-  assert.equal(describeScanLayer(info, 'conv4').receptiveField?.exact, model.info.layers.find((l) => l.name === 'conv4')!.receptiveField?.exact)
+  const untraced = { info, graph: new LayerGraph(info) }
+  assert.deepEqual(describeScanLayer(untraced, 'fc').receptiveField, { size: [32, 32], jump: [0, 0], start: [15.5, 15.5], exact: true })
+  assert.equal(describeScanLayer(untraced, 'conv4').receptiveField?.exact, model.info.layers.find((l) => l.name === 'conv4')!.receptiveField?.exact)
 })

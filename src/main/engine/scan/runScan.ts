@@ -74,7 +74,7 @@ function commonRoot(paths: readonly string[]): string {
 function scanLayers(options: ScanOptions): ScanLayer[] {
   if (options.layers.length === 0) throw new ConvscopeError('BAD_REQUEST', 'a scan needs at least one layer')
   if (new Set(options.layers).size !== options.layers.length) throw new ConvscopeError('BAD_REQUEST', 'a layer is named twice')
-  const layers = options.layers.map((name) => describeScanLayer(options.model.info, name))
+  const layers = options.layers.map((name) => describeScanLayer(options.model, name))
   if (new Set(layers.map((l) => l.file)).size !== layers.length) throw new ConvscopeError('BAD_REQUEST', 'two layers map to the same file name')
   return layers
 }

@@ -75,7 +75,7 @@ export async function startScan(
   const layers = params.layers ?? defaultScanLayers(model.info)
   if (layers.length === 0) throw new ConvscopeError('BAD_REQUEST', `model ${model.info.name} has no spatial activation, conv or pool layer to scan by default; name the layers to scan`)
   const layerInfo = layers.map((name) => {
-    const { units, height, width } = describeScanLayer(model.info, name)
+    const { units, height, width } = describeScanLayer(model, name)
     return { name, units, height, width }
   })
   const images = folder.images.map((i) => i.path)

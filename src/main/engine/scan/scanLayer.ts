@@ -3,7 +3,7 @@
  * the receptive field its patches come from, and one batch's per-unit maxima and their places.
  */
 import * as tf from '@tensorflow/tfjs'
-import { ConvscopeError, type ModelInfo, type ReceptiveField } from '../../../shared/api'
+import { ConvscopeError, type ReceptiveField } from '../../../shared/api'
 import type { ModelInput } from '../images/preprocess'
 import { toInputTensor } from '../images/preprocess'
 import type { LoadedModel } from '../model'
@@ -15,9 +15,8 @@ export function wholeInputField([height, width]: readonly [number, number]): Rec
   return { size: [height, width], jump: [0, 0], start: [(height - 1) / 2, (width - 1) / 2], exact: true }
 }
 
-export function describeScanLayer(info: ModelInfo, name: string): ScanLayer {
-  const layer = info.layers.find((l) => l.name === name)
-  if (!layer) throw new ConvscopeError('BAD_REQUEST', `model ${info.name} has no layer "${name}"`)
+export function describeScanLayer(model: Pick<LoadedModel, 'info' | 'graph'>, name: string): ScanLayer {
+  const layer = model.graph.get(name)
   const shape = layer.outputShape
   let height: number | null = 1
   let width: number | null = 1
@@ -33,7 +32,7 @@ export function describeScanLayer(info: ModelInfo, name: string): ScanLayer {
     throw new ConvscopeError('BAD_REQUEST', `layer ${name} has output shape [${shape.join(', ')}] with unknown sizes; scans need a model with a fixed input size`)
   }
   // A dense unit's patch is the whole input, also where the field could not be traced through the model.
-  const receptiveField = layer.receptiveField ?? (shape.length === 1 ? wholeInputField(info.preprocessing.inputSize) : null)
+  const receptiveField = layer.receptiveField ?? (shape.length === 1 ? wholeInputField(model.info.preprocessing.inputSize) : null)
   return { name, file: layerFileStem(name), units, height, width, receptiveField }
 }
 
