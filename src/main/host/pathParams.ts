@@ -47,6 +47,8 @@ interface Part {
 const same = (value: unknown) => [{ value }]
 const here = (parent: string) => parent
 const key = (parent: string, name: string) => (parent ? `${parent}.${name}` : name)
+/** An element's place: "images[2]" for a value, "images[]" for the schema. */
+const element = (parent: string, index?: number | string) => `${parent}[${index ?? ''}]`
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null
 
 /** The inner schemas of a schema; wrappers (optional, default, union, pipe...) describe the same value. */
@@ -60,11 +62,11 @@ function parts(schema: Schema): Part[] {
         values: (value) => (isRecord(value) ? [{ value: value[name] }] : []),
       }))
     case 'array':
-      return [{ schema: def.element!, at: (parent, i) => `${parent}[${i ?? ''}]`, values: elements }]
+      return [{ schema: def.element!, at: element, values: elements }]
     case 'tuple':
       return [
-        ...def.items!.map((item, i): Part => ({ schema: item, at: (parent) => `${parent}[${i}]`, values: (v) => (Array.isArray(v) ? [{ value: v[i] }] : []) })),
-        ...(def.rest ? [{ schema: def.rest, at: (parent: string, i?: number | string) => `${parent}[${i ?? ''}]`, values: (v: unknown) => elements(v).slice(def.items!.length) }] : []),
+        ...def.items!.map((item, i): Part => ({ schema: item, at: (parent) => element(parent, i), values: (v) => elements(v).slice(i, i + 1) })),
+        ...(def.rest ? [{ schema: def.rest, at: element, values: (v: unknown) => elements(v).slice(def.items!.length) }] : []),
       ]
     case 'record':
       return [{ schema: def.valueType!, at: (parent, k) => key(parent, String(k ?? '*')), values: (v) => (isRecord(v) ? Object.entries(v).map(([k, value]) => ({ value, index: k })) : []) }]
