@@ -79,7 +79,7 @@ describe('the jobs lane: a second engine process for long jobs', () => {
     await rm(workspace, { recursive: true, force: true })
   })
 
-  test('api.ts puts the long jobs in the jobs lane and the views\' calls in the interactive one', () => {
+  test('shared/api puts the long jobs in the jobs lane and the views\' calls in the interactive one', () => {
     const lane = (m: MethodName) => methods[m].where
     for (const m of ['startScan', 'prepareDemo', 'busyWork'] as const) assert.equal(lane(m), 'jobs', m)
     for (const m of ['openModel', 'getFilters', 'getActivations', 'openImageFolder', 'listScans', 'getTopPatches', 'listRecentModels'] as const) {

@@ -1,6 +1,6 @@
 /**
  * Served mode end to end at the process level: the real engine process (src/main/engine/worker.ts), the
- * real HTTP + WebSocket server, and a WebSocket client speaking the envelopes of api.ts.
+ * real HTTP + WebSocket server, and a WebSocket client speaking the envelopes of shared/api.
  */
 import assert from 'node:assert/strict'
 import { mkdir, mkdtemp, realpath, rm, symlink, writeFile } from 'node:fs/promises'
@@ -185,7 +185,7 @@ describe('served mode', () => {
   })
 
   describe('shell methods', () => {
-    test('the shell answers exactly the methods api.ts marks as shell methods', () => {
+    test('the shell answers exactly the methods shared/api marks as shell methods', () => {
       const inApi = Object.entries(methods).filter(([, m]) => m.where === 'shell').map(([name]) => name).sort()
       assert.deepEqual(Object.keys(shellMethods).sort(), inApi)
     })
