@@ -601,7 +601,7 @@ async function profileConvscope(modelDir: string, data: string, limit: number): 
   const model = await loadModel(modelDir)
   try {
     const layers = benchLayers(model.info)
-    const shapes = layers.map((name) => model.info.layers.find((l) => l.name === name)!.outputShape as number[])
+    const shapes = layers.map((name) => model.graph.get(name).outputShape as number[])
     const tops = shapes.map((s) => emptyTopK(s.at(-1)!, 16))
     const paths = (await listImageFolder(data, limit)).images.map((i) => i.path)
     const place = reductionPlace()
