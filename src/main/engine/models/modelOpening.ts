@@ -1,6 +1,7 @@
 /**
- * What opening a model folder takes in either format (layers or graph model): tfjs's build and run errors told
- * as messages naming the file and the problem, the image-input check, and the ModelInfo assembled from the parts.
+ * What opening a model folder takes in either format (layers or graph model): building it, the image-input
+ * check, the probe run on a blank input, and the ModelInfo assembled from the parts. tfjs's build and run
+ * errors become messages naming the file and the problem.
  */
 import * as path from 'node:path'
 import * as tf from '@tensorflow/tfjs'
