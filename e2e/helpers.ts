@@ -192,3 +192,11 @@ export function servedSession(prefix: string, args: string[]): ServedSession {
     },
   }
 }
+
+/** Open an image folder from the Workspace view and wait until its summary counts `images` images. */
+export async function openImageFolder(page: Page, dir: string, images: number): Promise<void> {
+  await page.getByTestId('tab-workspace').click()
+  await page.getByTestId('image-folder-input').fill(dir)
+  await page.getByTestId('open-image-folder-button').click()
+  await waitForText(page.getByTestId('image-folder-summary'), new RegExp(`(^|\\D)${images} images?\\b`))
+}

@@ -79,6 +79,12 @@ export const useClassMaps = defineStore('classMaps', () => {
     }
   }
 
+  /** A class folder as the views name classes: the model's label of the class it holds, else the folder's own name. */
+  const folderClassName = (folder: string): string => {
+    const index = folderClasses.value.get(folder)
+    return (index != null && selection.model?.labels?.[index]) || folder
+  }
+
   const selectClass = (index: number | null): void => selection.selectClass(index)
 
   /** Evaluate localization over the open image folder for `methods` (the report shows when it is done). */
@@ -132,6 +138,7 @@ export const useClassMaps = defineStore('classMaps', () => {
     methodLabel,
     needsLayer,
     folderClasses,
+    folderClassName,
     running,
     report,
     faithRunning,
