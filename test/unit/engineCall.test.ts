@@ -132,6 +132,24 @@ test('an error lands in error, not in data; leaving the view cancels the call in
   assert.equal(engine.calls[1]!.signal.aborted, true)
 })
 
+test('a failed load clears the previous result, which would pass for the new params (issue 9)', async () => {
+  const engine = fakeEngine()
+  const layer = ref('conv1')
+  const scope = effectScope()
+  const call = scope.run(() => engineCall('getFilters', () => ({ modelId: 'm', layer: layer.value }), engine.caller))!
+  await flush()
+  engine.calls[0]!.resolve(answer('conv1'))
+  await flush()
+  layer.value = 'unreadable'
+  await flush()
+  assert.deepEqual(call.data.value, answer('conv1'), 'shown (stale) while the next loads')
+  engine.calls[1]!.reject(new ConvscopeError('BAD_IMAGE', 'not an image'))
+  await flush()
+  assert.equal(call.error.value?.code, 'BAD_IMAGE')
+  assert.equal(call.data.value, null, 'no result of other params under these')
+  scope.stop()
+})
+
 test('a list of calls computes only what the cache lacks and keeps the list order', async () => {
   const engine = fakeEngine()
   const layers = ref(['a1', 'a2'])

@@ -71,7 +71,7 @@ export function resultCache<M extends MethodName>(method: M): RecentResults<Resu
 export type EngineCaller<M extends MethodName> = (params: Params<M>, signal: AbortSignal) => Promise<Result<M>>
 
 export interface EngineCall<T> {
-  /** The result for the current params; the previous one stays (shown stale) while the next loads. */
+  /** The result for the current params; the previous one stays (shown stale) while the next loads, and goes when it fails. */
   data: ShallowRef<T | null>
   loading: Ref<boolean>
   error: ShallowRef<ConvscopeError | null>
@@ -123,6 +123,7 @@ function follow<T>(plan: () => Plan<T> | null): EngineCall<T> {
         (err: unknown) => {
           if (mine.signal.aborted) return
           error.value = err instanceof ConvscopeError ? err : new ConvscopeError('INTERNAL', String(err))
+          data.value = null // the previous result would pass for this one (issue 9: stale activations under a new name)
           loading.value = false
         },
       )

@@ -50,7 +50,9 @@ export const useScans = defineStore('scans', () => {
     try {
       list.value = await jobs.call('listScans', { modelId }, { label: 'Listing scans' })
     } catch {
-      return // toasted
+      list.value = [] // toasted; the previous model's scans are not this one's
+      activeDir.value = null
+      return
     }
     if (!list.value.some((s) => s.dir === activeDir.value && s.status === 'complete')) {
       const folder = selection.imageFolder?.root
