@@ -16,6 +16,7 @@ import {
 import { initBackend } from './backend'
 import type { JobContext } from './context'
 import { listImageFolder } from './images/imageFolder'
+import { readImageFacts } from './images/readImage'
 import { computeActivations } from './methods/activations'
 import { getClassFolders, getClassMapGrid, getClassMaps, getFaithfulness, getMapMethods, startFaithfulness, startLocalization } from './methods/classMaps'
 import { busyWork } from './methods/busyWork'
@@ -23,6 +24,7 @@ import { getFilters } from './methods/filters'
 import type { LoadedModel } from './model'
 import { loadModel } from './models/loadModel'
 import { Catalog } from './store/catalog'
+import { SessionStore } from './store/session'
 import { prepareDemo } from './demoSetup'
 import { getTopPatches, getUnitsOverview, listScans, startScan } from './scan/scanJobs'
 
@@ -78,6 +80,7 @@ class Engine implements EngineService {
 
   private createHandlers(): Handlers {
     const workspace = this.options.workspace
+    const session = new SessionStore(workspace)
     return {
       listRecentModels: () => this.catalog.recentModels(),
       openModel: ({ path }) => this.openModel(resolve(path)),
@@ -97,6 +100,9 @@ class Engine implements EngineService {
       startFaithfulness: async (p, ctx) => startFaithfulness(await this.model(p.modelId), p, ctx),
       getClassFolders: async (p) => getClassFolders(await this.model(p.modelId), p.dataDir, p.folders),
       getClassMapGrid: async (p) => getClassMapGrid(await this.model(p.modelId), p.image, p.size),
+      getImageFacts: (p) => readImageFacts(resolve(p.image)),
+      getSession: () => session.read(),
+      saveSession: async (p) => (await session.write(p), {}),
     }
   }
 

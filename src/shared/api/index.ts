@@ -14,6 +14,7 @@
  *   localization.ts  weakly-supervised localization     faithfulness.ts  deletion / insertion curves
  *   progress.ts      Progress                            errors.ts       ErrorCode, ConvscopeError
  *   envelopes.ts     request / response / progress / cancel, identical over IPC, WebSocket and the engine channel
+ *   session.ts       the window's session (model, folders, selection, view) the engine keeps in the workspace
  *
  * Every process boundary validates with these schemas: params once where a call enters a process (the router
  * for windows, the engine process's entry), results once before they leave the engine. A parameter naming a
@@ -25,10 +26,11 @@ import { ClassFolder, ClassMapGrid, ClassMaps, GetClassFolders, GetClassMapGrid,
 import { LocalPath, ModelId, OpenedPath } from './common'
 import { ConvscopeError } from './errors'
 import { Faithfulness, FolderFaithfulness, GetFaithfulness, StartFaithfulness } from './faithfulness'
-import { ImageFolder } from './images'
+import { ImageFacts, ImageFolder } from './images'
 import { LocalizationReport, StartLocalization } from './localization'
 import { FilterData, ModelInfo, RecentModel } from './models'
 import type { Progress } from './progress'
+import { Session } from './session'
 import { GetTopPatches, GetUnitsOverview, ScanSummary, StartScan, UnitsOverview, UnitTopPatches } from './scans'
 import { BusyWork, DemoSetup, DirListing, SystemInfo, type EngineLane, type ShellKind } from './system'
 
@@ -43,6 +45,7 @@ export * from './localization'
 export * from './models'
 export * from './progress'
 export * from './scans'
+export * from './session'
 export * from './system'
 
 /**
@@ -69,6 +72,8 @@ export const methods = {
   openImageFolder: method('engine', z.object({ path: OpenedPath, limit: z.number().int().positive().default(5000) }), ImageFolder),
   /** Every channel of a layer for one image, with the model's top-5. */
   getActivations: method('engine', z.object({ modelId: ModelId, layer: z.string(), image: LocalPath }), ActivationData),
+  /** An image's size, format and conversions from its header, no model needed: the window checks an image it is asked to show. */
+  getImageFacts: method('engine', z.object({ image: LocalPath }), ImageFacts),
   /** Make sure the demo dataset exists in the workspace (generating it with progress) and say where the demo model is. */
   prepareDemo: method('jobs', z.object({}), DemoSetup),
   /** Keep the engine busy for a while, with progress (responsiveness tests and benchmarks). */
@@ -105,6 +110,10 @@ export const methods = {
   getClassFolders: method('engine', GetClassFolders, z.array(ClassFolder)),
   /** The fully-convolutional rewrite of a flatten → dense network on one image at a larger input: class probabilities per position. */
   getClassMapGrid: method('engine', GetClassMapGrid, ClassMapGrid),
+  /** The window's last session in this workspace; null before the first save. */
+  getSession: method('engine', z.object({}), Session.nullable()),
+  /** Remember the window's session (`<workspace>/session.json`) for a reload or a second window. */
+  saveSession: method('engine', Session, z.object({})),
 } as const
 
 export type Methods = typeof methods

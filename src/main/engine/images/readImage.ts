@@ -107,6 +107,15 @@ const decoderOptions = (opened: OpenedImage) =>
 
 const formatName = (meta: Metadata) => (meta.format === 'heif' && meta.compression === 'av1' ? 'avif' : meta.format)
 
+/** An image's facts from its header alone (no pixels decoded): whether it is an image convscope reads, and its size. */
+export async function readImageFacts(path: string, options: ReadImageOptions = {}): Promise<ImageFacts> {
+  const { file, meta } = await openImage(path, options)
+  const turned = (meta.orientation ?? 1) >= 5 // EXIF orientations 5–8 swap width and height
+  const notes = conversionNotes(meta)
+  if (meta.hasAlpha) notes.push('alpha flattened on white')
+  return { path: file, width: turned ? meta.height : meta.width, height: turned ? meta.width : meta.height, format: formatName(meta), notes }
+}
+
 export async function readImage(path: string, options: ReadImageOptions = {}): Promise<DecodedImage> {
   return decodeOpened(await openImage(path, options))
 }

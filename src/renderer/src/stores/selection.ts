@@ -1,6 +1,7 @@
 import { defineStore } from 'pinia'
 import { computed, ref, shallowRef } from 'vue'
 import type { ImageFolder, LayerInfo, ModelInfo } from '@shared/api'
+import { basename } from '../lib/format'
 import { useJobs } from './jobs'
 import { useSystem } from './system'
 
@@ -84,6 +85,23 @@ export const useSelection = defineStore('selection', () => {
     image.value = path
   }
 
+  /**
+   * Show an image given by its path (typed in, or restored). It becomes the selection only once the engine
+   * has read its header, so a file served mode refuses, or one that is no image, never stands in for the
+   * selected image (issue 9); the engine's reason is toasted. Images of the open folder are selected at once.
+   */
+  async function showImage(path: string): Promise<boolean> {
+    if (!imageFolder.value?.images.some((e) => e.path === path)) {
+      try {
+        await useJobs().call('getImageFacts', { image: path }, { label: `Showing ${basename(path)}` })
+      } catch {
+        return false // toasted
+      }
+    }
+    image.value = path
+    return true
+  }
+
   /** Select a class; the output layer's units are the classes, so its unit follows when that layer is selected. */
   function selectClass(index: number | null): void {
     classIndex.value = index
@@ -107,6 +125,7 @@ export const useSelection = defineStore('selection', () => {
     selectLayer,
     selectUnit,
     selectImage,
+    showImage,
     selectClass,
   }
 })

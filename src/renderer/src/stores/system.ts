@@ -5,6 +5,7 @@ import { useApi } from '../api/instance'
 import type { ConnectionState } from '../api/client'
 import { useJobs } from './jobs'
 import { useSelection } from './selection'
+import { useSession } from './session'
 
 /** Facts about the engine and the shell: backend, workspace, dialogs; the served-mode connection; recent models. */
 export const useSystem = defineStore('system', () => {
@@ -21,12 +22,16 @@ export const useSystem = defineStore('system', () => {
       return // toasted
     }
     await refreshRecent()
-    // First start: an empty workspace opens the demo, so every view has something real to show.
     const selection = useSelection()
-    if (info.value.openDemoOnFirstStart && !demoOffered && recent.value.length === 0 && !selection.model) {
+    const session = useSession()
+    // A reload, a second window or the next start comes back to the last session (issue 9) ...
+    const restored = !selection.model && (await session.restore())
+    // ... and a first start (an empty workspace) opens the demo, so every view has something real to show.
+    if (!restored && info.value.openDemoOnFirstStart && !demoOffered && recent.value.length === 0 && !selection.model) {
       demoOffered = true
       void selection.openDemo()
     }
+    session.startSaving()
   }
   let demoOffered = false
 
