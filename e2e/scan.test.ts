@@ -70,12 +70,13 @@ test('units view: scan a folder with progress, cancel, resume, then a unit’s t
     await page.getByTestId('tab-units').click()
     await page.getByTestId('scan-start-button').waitFor()
     const layers = await page.getByTestId('scan-layers').locator('input:checked').evaluateAll((els) => els.map((e) => (e as unknown as { value: string }).value))
-    assert.deepEqual(layers, ['pool1', 'dw2', 'pw2', 'conv3', 'conv4'], 'spatial conv/pool layers but the first')
+    // Issue 9: the activation outputs (ReLU fused into conv1, dw2, pw2, conv4; relu3 after the add), not conv3 before its ReLU.
+    assert.deepEqual(layers, ['conv1', 'dw2', 'pw2', 'relu3', 'conv4'], 'the activation outputs')
     await screenshot(page, 'scan-01-ready')
   })
 
   await t.test('scanning shows progress with images/s and ETA, also in the status bar; cancel stops it', async () => {
-    for (const layer of ['pool1', 'dw2', 'pw2']) await page.getByTestId('scan-layers').locator(`input[value="${layer}"]`).uncheck()
+    for (const layer of ['conv1', 'dw2', 'pw2']) await page.getByTestId('scan-layers').locator(`input[value="${layer}"]`).uncheck()
     await page.getByTestId('scan-k').fill('8')
     await page.getByTestId('scan-start-button').click()
     await page.getByTestId('scan-progress').waitFor()
@@ -123,6 +124,28 @@ test('units view: scan a folder with progress, cancel, resume, then a unit’s t
     const name = /\/([^/\n]+\.png)/.exec(title)![1]!
     await waitForText(page.getByTestId('status-selection'), new RegExp(name.replace('.', '\\.')))
     await screenshot(page, 'scan-05-selected')
+  })
+
+  await t.test('a dense layer can be ticked and scanned: its units are 1×1 maps whose patch is the whole image', async () => {
+    await page.getByTestId('units-mode-unit').click()
+    const chips = page.getByTestId('scan-layers')
+    const fc = chips.locator('input[value="fc"]')
+    await fc.waitFor()
+    assert.equal(await fc.isChecked(), false, 'dense layers are offered, not ticked by default')
+    for (const layer of await chips.locator('input:checked').evaluateAll((els) => els.map((e) => (e as unknown as { value: string }).value))) {
+      await chips.locator(`input[value="${layer}"]`).uncheck()
+    }
+    await fc.check()
+    await page.getByTestId('scan-start-button').click()
+    await waitForText(page.getByTestId('units-layer-select'), /fc/, 120_000)
+    await waitForCount(page.getByTestId('unit-patch'), 8, 120_000)
+    assert.equal(await page.getByTestId('units-layer-select').inputValue(), 'fc')
+    // The images are 64×48: the patch's box is all of each.
+    await page.getByTestId('unit-patch').first().hover()
+    const box = page.getByTestId('patch-preview').locator('rect.field')
+    await box.waitFor()
+    assert.deepEqual(await box.evaluate((r) => ['x', 'y', 'width', 'height'].map((a) => r.getAttribute(a))), ['0', '0', '64', '48'])
+    await screenshot(page, 'scan-06-dense')
   })
 
   assert.deepEqual(errors, [])

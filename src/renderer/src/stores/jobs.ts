@@ -1,6 +1,7 @@
 import { defineStore } from 'pinia'
 import { computed, ref } from 'vue'
 import { ConvscopeError, methods, type ErrorCode, type MethodName, type Params, type Progress, type Result } from '@shared/api'
+import { progressRate, type RateSample } from '@shared/progressRate'
 import { useApi } from '../api/instance'
 
 export type JobState = 'running' | 'done' | 'failed' | 'cancelled'
@@ -22,7 +23,7 @@ export interface Job {
   rate: number | null
   etaSeconds: number | null
   /** First progress event with a total (to measure the rate when the engine sends none; a resumed job starts at its checkpoint). */
-  firstSample: { done: number; at: number } | null
+  firstSample: RateSample | null
 }
 
 export interface Toast {
@@ -48,14 +49,12 @@ const TOAST_MS = 15_000
 /** Whether a method is a long job (api.ts lane 'jobs'): those are kept in `history` for the Jobs view. */
 export const isLongJob = (method: MethodName): boolean => methods[method].where === 'jobs'
 
-/** Rate and ETA of a job after a progress event. */
+/** Rate and ETA of a job after a progress event: the engine's figures, else measured here by the same rule (progressRate.ts). */
 function measure(job: Job, p: Progress, now: number): void {
   if (p.total !== null) job.firstSample ??= { done: p.done, at: now }
-  const first = job.firstSample
-  const seconds = first ? (now - first.at) / 1000 : 0
-  const measured = first && seconds > 0.5 && p.done > first.done ? (p.done - first.done) / seconds : null
-  job.rate = p.rate ?? measured
-  job.etaSeconds = p.etaSeconds ?? (job.rate && p.total !== null ? Math.max(0, p.total - p.done) / job.rate : null)
+  const measured = job.firstSample ? progressRate(job.firstSample, { done: p.done, at: now }, p.total) : { rate: null, etaSeconds: null }
+  job.rate = p.rate ?? measured.rate
+  job.etaSeconds = p.rate !== undefined ? (p.etaSeconds ?? null) : measured.etaSeconds
 }
 
 /**

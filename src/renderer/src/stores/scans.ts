@@ -1,17 +1,9 @@
 import { defineStore } from 'pinia'
 import { computed, ref, watch } from 'vue'
-import type { ModelInfo, ScanSummary } from '@shared/api'
+import type { ScanSummary } from '@shared/api'
 import { basename } from '../lib/format'
 import { useJobs, type Job } from './jobs'
 import { useSelection } from './selection'
-
-/** The layers a scan takes by default (as the engine's defaultScanLayers): spatial conv / depthwise / pool layers but the first. */
-export function defaultScanLayers(model: ModelInfo): string[] {
-  return model.layers
-    .filter((l) => l.spatial && (l.kind === 'conv' || l.kind === 'depthwise' || l.kind === 'pool'))
-    .slice(1)
-    .map((l) => l.name)
-}
 
 /**
  * Dataset scans of the current model (issue 4): the list in the workspace, the one shown, and the one running.
