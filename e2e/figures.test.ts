@@ -97,6 +97,20 @@ test('figure export: PNG at 2× and at a chosen width, SVG of a chart, CSV of a 
     assert.ok(Math.abs(sized.height - (1000 * box.height) / box.width) <= 1, `height keeps the aspect: ${sized.height} for ${box.width}×${box.height}`)
   })
 
+  await t.test('the Activations grid as PNG at 2×, all its channels (also those scrolled out of view)', async () => {
+    await page.getByTestId('tab-activations').click()
+    await page.getByTestId('activation-tile').first().waitFor({ timeout: 60_000 })
+    const grid = page.getByTestId('activations-grid')
+    const box = (await grid.boundingBox())!
+    const hidden = await grid.evaluate((el) => el.scrollHeight - el.clientHeight)
+    const png = await exportFigure(page, exportMenu(page, 'grid'), 'export-png-2x')
+    assert.equal(png.name, 'gap-activations-grid.png')
+    const size = pngSize(png.bytes)
+    assert.ok(Math.abs(size.width - 2 * box.width) <= 1, `2× the grid's width ${box.width}: ${size.width}`)
+    assert.ok(Math.abs(size.height - 2 * (box.height + hidden)) <= 1, `2× the grid's height ${box.height} + ${hidden} scrolled away: ${size.height}`)
+    assert.ok((await distinctColours(png.bytes)) > 20, 'the channel maps are drawn')
+  })
+
   await t.test('the Architecture table as CSV: its header and a row per layer', async () => {
     await page.getByTestId('tab-architecture').click()
     await page.getByTestId('arch-row-conv_last').waitFor()
@@ -113,6 +127,7 @@ test('figure export: PNG at 2× and at a chosen width, SVG of a chart, CSV of a 
     const conv = rows.find((r) => r[1] === 'conv_last')!
     assert.match(conv[4]!, /^\[[\d?]+(, [\d?]+)+\]$/, `the output shape, quoted because of its commas: ${conv[4]}`)
     assert.match(conv[5]!, /^\d+$/, `the exact parameter count: ${conv[5]}`)
+    assert.equal(conv[10], 'filters maps', 'the badges of a cell, apart')
   })
 
   await t.test('the Classes view: CAM cards as PNG and the deletion / insertion chart as SVG', async () => {

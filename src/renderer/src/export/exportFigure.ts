@@ -20,12 +20,21 @@ export async function figureBlob(target: HTMLElement, format: FigureFormat, requ
   if (format === 'csv') {
     const table = tableIn(target)
     if (!table) throw new Error('this figure has no table')
-    return new Blob([toCsv(tableRows(table))], { type: 'text/csv;charset=utf-8' })
+    const rows = Array.from(table.rows, (row) => ({ cells: Array.from(row.cells, (cell) => ({ textContent: spacedText(cell), colSpan: cell.colSpan, dataset: cell.dataset })) }))
+    return new Blob([toCsv(tableRows({ rows }))], { type: 'text/csv;charset=utf-8' })
   }
   const graph = plotlyGraph(target)
   if (graph) return plotlyImage(graph, format, request)
   if (format === 'svg') throw new Error('this figure is drawn in pixels: export it as PNG')
   return pngOf(composeFigure(target, figureSize(figureBox(target), request)))
+}
+
+/** A cell's text with its elements' texts apart ("filters maps", not "filtersmaps": templates drop the blanks between tags). */
+function spacedText(cell: HTMLTableCellElement): string {
+  const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT)
+  const parts: string[] = []
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) parts.push((node as Text).data)
+  return parts.join(' ')
 }
 
 function pngOf(canvas: HTMLCanvasElement): Promise<Blob> {
