@@ -10,7 +10,7 @@ import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import type { Page } from 'playwright-core'
-import { browserMissing, collectPageErrors, ROOT, screenshot, servedSession, waitForCount, waitForText, waitUntil } from './helpers'
+import { browserMissing, collectPageErrors, ROOT, screenshot, servedSession, waitForCount, waitForDemo, waitForText, waitUntil } from './helpers'
 
 const missing = browserMissing()
 const session = servedSession('convscope-e2e-classes-', ['--backend', 'wasm'])
@@ -21,8 +21,7 @@ test('classes view: top-5 CAMs with boxes, a localization run with its table and
   await page.goto(session.served.url)
 
   await t.test('the demo opens on first start', async () => {
-    await waitForText(page.getByTestId('model-name'), /^gap$/, 240_000)
-    await waitForText(page.getByTestId('image-folder-summary'), /1400 images/, 240_000)
+    await waitForDemo(page)
   })
 
   await t.test('the Classes tab shows the top-5 CAMs with class names, scores, boxes and the ground truth', async () => {

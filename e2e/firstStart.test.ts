@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { browserMissing, collectPageErrors, screenshot, servedSession, waitForText } from './helpers'
+import { browserMissing, collectPageErrors, screenshot, servedSession, waitForDemo, waitForText } from './helpers'
 
 const missing = browserMissing()
 const session = servedSession('convscope-first-', ['--backend', 'wasm'])
@@ -16,8 +16,7 @@ test('an empty workspace opens the demo model and its generated images', { timeo
   const errors = collectPageErrors(page)
   await page.goto(session.served.url)
 
-  await waitForText(page.getByTestId('model-name'), /^gap$/, 240_000)
-  await waitForText(page.getByTestId('image-folder-summary'), /1400 images/, 240_000)
+  await waitForDemo(page)
   await screenshot(page, 'first-start-01-workspace')
   assert.ok(existsSync(join(session.tmp, 'workspace', 'demo-data', 'val', 'c00_striped_triangle')), 'demo images are in the workspace')
 

@@ -134,6 +134,12 @@ export async function layersOf(modelDir: string): Promise<{ name: string; classN
   }))
 }
 
+/** First start on an empty workspace: wait until the bundled demo (the gap network, its 1400 val images) is open. */
+export async function waitForDemo(page: Page, timeoutMs = 240_000): Promise<void> {
+  await waitForText(page.getByTestId('model-name'), /^gap$/, timeoutMs)
+  await waitForText(page.getByTestId('image-folder-summary'), /1400 images/, timeoutMs)
+}
+
 /**
  * Poll from the test side until `locator` matches `count` elements. (page.waitForFunction would evaluate a
  * string in the page, which the app's CSP — script-src 'self', no 'unsafe-eval' — rightly refuses.)

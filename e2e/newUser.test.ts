@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import sharp from 'sharp'
 import type { Page } from 'playwright-core'
-import { browserMissing, collectPageErrors, makeImageFolder, screenshot, servedSession, waitForCount, waitForText, waitUntil } from './helpers'
+import { browserMissing, collectPageErrors, makeImageFolder, openImageFolder, screenshot, servedSession, waitForCount, waitForDemo, waitForText, waitUntil } from './helpers'
 
 const missing = browserMissing()
 const session = servedSession('convscope-e2e-newuser-', ['--backend', 'wasm'])
@@ -59,8 +59,7 @@ test('what a new user ran into: stale results, refused images, class focus, unit
   await page.goto(session.served.url)
 
   await t.test('the demo opens on first start', async () => {
-    await waitForText(page.getByTestId('model-name'), /^gap$/, 300_000)
-    await waitForText(page.getByTestId('image-folder-summary'), /1400 images/, 300_000)
+    await waitForDemo(page, 300_000)
   })
 
   await t.test('one <main> landmark in every view, none nested', async () => {
@@ -94,10 +93,7 @@ test('what a new user ran into: stale results, refused images, class focus, unit
   })
 
   await t.test('open a small folder (with a broken file) and scan it', async () => {
-    await page.getByTestId('tab-workspace').click()
-    await page.getByTestId('image-folder-input').fill(pictures)
-    await page.getByTestId('open-image-folder-button').click()
-    await waitForText(page.getByTestId('image-folder-summary'), /5 images/)
+    await openImageFolder(page, pictures, 5)
     await page.getByTestId('tab-units').click()
     await page.getByTestId('scan-start-button').click()
     await page.getByTestId('units-layer-select').waitFor({ timeout: 120_000 })

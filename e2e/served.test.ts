@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import type { Page } from 'playwright-core'
 import { makeTinyCnn } from '../test/fixtures/models'
-import { browserMissing, collectPageErrors, layersOf, makeImageFolder, screenshot, servedSession, waitForText, waitUntil } from './helpers'
+import { browserMissing, collectPageErrors, layersOf, makeImageFolder, openImageFolder, screenshot, servedSession, waitForText, waitUntil } from './helpers'
 
 const missing = browserMissing()
 const session = servedSession('convscope-e2e-', ['--backend', 'cpu', '--no-demo'])
@@ -84,10 +84,7 @@ test('served mode: open a model, see its layers, filters and activations, linked
   })
 
   await t.test('an image folder lists its images with their classes', async () => {
-    await page.getByTestId('tab-workspace').click()
-    await page.getByTestId('image-folder-input').fill(imageDir)
-    await page.getByTestId('open-image-folder-button').click()
-    await waitForText(page.getByTestId('image-folder-summary'), /4 images/)
+    await openImageFolder(page, imageDir, 4)
     await page.getByTestId('tab-activations').click()
     await page.getByTestId('image-list').waitFor()
     assert.equal(await page.getByTestId('image-item').count(), 4)
