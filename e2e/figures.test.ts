@@ -1,9 +1,10 @@
 /**
- * Figures out (issue 9, item 8) in served mode on the bundled demo: every view's export menu saves a file
- * through the browser's download. A PNG of the Filters grid at 2× and at a chosen width (the signature, the
- * pixel size against the element's size, and real content), the Classes view's CAM cards as PNG (canvases
- * drawn from images stay readable), a Plotly chart as SVG that parses as SVG, and the Architecture table as
- * CSV with its header and a row per layer. Screenshot and the downloaded files: test-results/e2e/figures-*.
+ * Figures out (issue 9, item 8) in served mode on the bundled demo: each view's export menu saves a file
+ * through the browser's download. PNGs of the Filters grid at 2× and at a chosen width, of the Activations
+ * grid (channels scrolled out of view included) and of the Classes view's CAM cards (canvases drawn from
+ * images stay readable): the signature, the pixel size against the element's, real content. A Plotly chart
+ * as SVG that parses as SVG; the Architecture table and the Jobs list as CSV with header and rows.
+ * The menu's screenshot and the downloaded files: test-results/e2e/figures-*.
  */
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
@@ -128,6 +129,18 @@ test('figure export: PNG at 2× and at a chosen width, SVG of a chart, CSV of a 
     assert.match(conv[4]!, /^\[[\d?]+(, [\d?]+)+\]$/, `the output shape, quoted because of its commas: ${conv[4]}`)
     assert.match(conv[5]!, /^\d+$/, `the exact parameter count: ${conv[5]}`)
     assert.equal(conv[10], 'filters maps', 'the badges of a cell, apart')
+  })
+
+  await t.test('the Jobs list (cards, not a <table>) as CSV: the demo images job, done', async () => {
+    await page.getByTestId('tab-jobs').click()
+    await page.getByTestId('job-row').first().waitFor()
+    const shown = await page.getByTestId('job-row').count()
+    const csv = await exportFigure(page, exportMenu(page, 'jobs'), 'export-csv')
+    assert.equal(csv.name, 'gap-jobs-jobs.csv')
+    const rows = parseCsv(csv.bytes.toString('utf8'))
+    assert.deepEqual(rows[0], ['job', 'method', 'state', 'done', 'rate', 'ETA', 'elapsed', 'skipped', 'message'])
+    assert.equal(rows.length - 1, shown, 'a row per job card')
+    assert.ok(rows.slice(1).some((r) => r[2] === 'done'), `a finished job: ${JSON.stringify(rows.slice(1))}`)
   })
 
   await t.test('the Classes view: CAM cards as PNG and the deletion / insertion chart as SVG', async () => {

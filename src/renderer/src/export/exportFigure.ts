@@ -3,7 +3,7 @@
  * and anything else — canvas grids, cards of canvases and labels, tables too — composed into one PNG.
  */
 import { composeFigure, figureBox } from './composeFigure'
-import { tableRows, toCsv } from './csv'
+import { tableRows, toCsv, type CsvValue } from './csv'
 import { figureSize, type SizeRequest } from './figureSize'
 import { plotlyGraph, plotlyImage } from './plotlyImage'
 
@@ -11,12 +11,16 @@ export type FigureFormat = 'png' | 'svg' | 'csv'
 
 const tableIn = (target: HTMLElement): HTMLTableElement | null => (target instanceof HTMLTableElement ? target : target.querySelector('table'))
 
-/** PNG always; SVG where the figure is vector (a plotly chart); CSV where it holds a table. */
-export function figureFormats(target: HTMLElement): FigureFormat[] {
-  return ['png', ...(plotlyGraph(target) ? (['svg'] as const) : []), ...(tableIn(target) ? (['csv'] as const) : [])]
+/** A table the view lays out without <table> (e.g. the Jobs cards): its rows, header first. */
+export type CsvRows = () => readonly (readonly CsvValue[])[]
+
+/** PNG always; SVG where the figure is vector (a plotly chart); CSV where it holds a table or the view gives rows. */
+export function figureFormats(target: HTMLElement, rows?: CsvRows): FigureFormat[] {
+  return ['png', ...(plotlyGraph(target) ? (['svg'] as const) : []), ...(rows || tableIn(target) ? (['csv'] as const) : [])]
 }
 
-export async function figureBlob(target: HTMLElement, format: FigureFormat, request: SizeRequest): Promise<Blob> {
+export async function figureBlob(target: HTMLElement, format: FigureFormat, request: SizeRequest, csvRows?: CsvRows): Promise<Blob> {
+  if (format === 'csv' && csvRows) return new Blob([toCsv(csvRows())], { type: 'text/csv;charset=utf-8' })
   if (format === 'csv') {
     const table = tableIn(target)
     if (!table) throw new Error('this figure has no table')
