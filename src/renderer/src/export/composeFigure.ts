@@ -1,11 +1,13 @@
 /**
  * An HTML figure — blocks of canvases with labels, e.g. the activation grid or the CAM cards — drawn into
  * one canvas at a scale: backgrounds, borders, canvases, images and text, in document order, clipped
- * where the page clips. Canvases are redrawn from their own pixels (nearest-neighbour where the page
- * shows them pixelated), so a 13×13 map exported at 4× stays sharp. Content scrolled out of view is
- * included. Controls (inputs, selects) and anything marked `data-export-skip` are left out.
+ * where the page clips. Canvases that can paint again (repaint.ts) do so at the scale; others are enlarged
+ * from their own pixels (nearest-neighbour where the page shows them pixelated, so a 13×13 map exported at
+ * 4× stays sharp). Content scrolled out of view is included. Controls (inputs, selects) and anything
+ * marked `data-export-skip` are left out.
  */
 import type { FigureSize } from './figureSize'
+import { repainted } from './repaint'
 
 interface Point {
   x: number
@@ -117,7 +119,7 @@ function drawPicture(ctx: CanvasRenderingContext2D, picture: HTMLCanvasElement |
   ctx.save()
   ctx.imageSmoothingEnabled = style.imageRendering !== 'pixelated' && style.imageRendering !== 'crisp-edges'
   ctx.imageSmoothingQuality = 'high'
-  ctx.drawImage(picture, b.x, b.y, b.width, b.height)
+  ctx.drawImage(picture instanceof HTMLCanvasElement ? repainted(picture, ctx.getTransform().a) : picture, b.x, b.y, b.width, b.height)
   ctx.restore()
 }
 
