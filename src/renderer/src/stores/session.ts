@@ -1,6 +1,7 @@
 import { defineStore } from 'pinia'
 import { computed, ref, watch } from 'vue'
 import type { Session, ViewName } from '@shared/api'
+import { useApi } from '../api/instance'
 import { useJobs } from './jobs'
 import { useSelection } from './selection'
 
@@ -56,9 +57,10 @@ export const useSession = defineStore('session', () => {
 
   let saving = false
   let timer: ReturnType<typeof setTimeout> | undefined
+  /** Straight to the engine, not through the jobs store: housekeeping, not work to show in the status bar. */
   async function save(): Promise<void> {
     try {
-      await jobs.call('saveSession', snapshot.value, { label: 'Saving the session', quiet: true })
+      await useApi().call('saveSession', snapshot.value)
     } catch {
       // not worth a toast: the window works on, and the next change saves again
     }
