@@ -4,7 +4,7 @@
  *
  * The rate counts from the first sample of this run, so the work a resumed job found done (a scan's
  * checkpoint) is not in it; it is unknown (null) until MIN_RATE_SECONDS have passed and an item was done,
- * so the first batch's start-up does not show as a wild figure.
+ * so the first batch's start-up does not show as a wild figure, except at the end, where it is the run's own.
  */
 
 /** `done` items at `at` milliseconds (performance.now() or Date.now(), one clock per meter). */
@@ -25,7 +25,8 @@ export const MIN_RATE_SECONDS = 0.5
 /** Rate and ETA between two samples of one run. */
 export function progressRate(first: RateSample, latest: RateSample, total: number | null): RateEstimate {
   const seconds = (latest.at - first.at) / 1000
-  const rate = seconds >= MIN_RATE_SECONDS && latest.done > first.done ? (latest.done - first.done) / seconds : null
+  const finished = total !== null && latest.done >= total
+  const rate = seconds > 0 && (seconds >= MIN_RATE_SECONDS || finished) && latest.done > first.done ? (latest.done - first.done) / seconds : null
   const etaSeconds = rate !== null && total !== null ? Math.max(0, total - latest.done) / rate : null
   return { rate, etaSeconds }
 }

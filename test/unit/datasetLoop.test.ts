@@ -159,9 +159,10 @@ test('progress carries the rate of this run (from where it resumed) and the ETA,
   assert.equal(last.etaSeconds, 0)
 })
 
-test('progressRate: items per second since the first sample, ETA at that rate; unknown before 0.5 s or without progress', () => {
+test('progressRate: items per second since the first sample, ETA at that rate; unknown before 0.5 s (unless done) or without progress', () => {
   assert.deepEqual(progressRate({ done: 100, at: 0 }, { done: 150, at: 2000 }, 250), { rate: 25, etaSeconds: 4 })
   assert.deepEqual(progressRate({ done: 0, at: 0 }, { done: 10, at: 400 }, 20), { rate: null, etaSeconds: null })
+  assert.deepEqual(progressRate({ done: 0, at: 0 }, { done: 20, at: 400 }, 20), { rate: 50, etaSeconds: 0 }, 'a short run ends with its rate')
   assert.deepEqual(progressRate({ done: 5, at: 0 }, { done: 5, at: 5000 }, 20), { rate: null, etaSeconds: null })
   assert.deepEqual(progressRate({ done: 0, at: 0 }, { done: 10, at: 1000 }, null), { rate: 10, etaSeconds: null })
   const meter = new RateMeter()

@@ -110,6 +110,7 @@ export async function runScan(options: ScanOptions): Promise<ScanManifest> {
     const sessionStart = performance.now()
     const elapsed = () => state.elapsedSeconds + (performance.now() - sessionStart) / 1000
     const pathOf = (index: number) => relativeImagePath(root, images[index]!)
+    const skippedImages = () => loop.skipped.map((s) => ({ index: s.item, path: pathOf(s.item), reason: s.reason }))
     const loop = new DatasetLoop<number, DecodedImage>({
       items: local,
       start: state.position,
@@ -136,7 +137,7 @@ export async function runScan(options: ScanOptions): Promise<ScanManifest> {
       const snapshot: CheckpointState = {
         ...state,
         position: loop.position,
-        skipped: loop.skipped.map((s) => ({ index: s.item, path: pathOf(s.item), reason: s.reason })),
+        skipped: skippedImages(),
         elapsedSeconds: elapsed(),
       }
       await writeCheckpoint(checkpointPath, snapshot, tops)
@@ -157,7 +158,7 @@ export async function runScan(options: ScanOptions): Promise<ScanManifest> {
     const seconds = elapsed()
     const manifest = resultManifest(options, { key, root, layers, k, keepMaxima, shard, local }, {
       sizes: state.sizes,
-      skipped: loop.skipped.map((s) => ({ index: s.item, path: pathOf(s.item), reason: s.reason })),
+      skipped: skippedImages(),
       startedAt: state.startedAt,
       seconds,
       resumed: restored !== null,
