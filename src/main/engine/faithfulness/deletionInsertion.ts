@@ -24,12 +24,11 @@ import { basename } from 'node:path'
 import * as tf from '@tensorflow/tfjs'
 import { ConvscopeError, type ImageEntry } from '../../../shared/api'
 import { throwIfCancelled, type JobContext } from '../context'
+import { datasetImages } from '../datasets/datasetImages'
 import { runDatasetLoop } from '../datasets/datasetLoop'
 import { decodeImage } from '../datasets/decodeImage'
 import { hashParts, Rng } from '../rng'
-import { listImageFolder } from '../images/imageFolder'
 import { type ModelInput, toInputTensor } from '../images/preprocess'
-import { spread } from '../localization/evaluate'
 import { classLogits } from '../maps/classScores'
 import type { ClassMap, MapMethod, MapOptions } from '../maps/types'
 import type { LoadedModel } from '../model'
@@ -310,9 +309,7 @@ export async function folderFaithfulness(
     const why = m === 'random' ? null : m.unsupported(model)
     if (why) throw new ConvscopeError('UNSUPPORTED_OP', `${methodLabel(m)} cannot run on ${model.info.name}: ${why}`)
   }
-  const folder = await listImageFolder(root, Number.MAX_SAFE_INTEGER)
-  if (folder.images.length === 0) throw new ConvscopeError('BAD_REQUEST', `${folder.root} holds no images (.jpg, .jpeg, .png, .webp)`)
-  const entries = spread(folder.images, options.limit)
+  const { folder, entries } = await datasetImages(root, options.limit)
   const sums = methods.map(() => ({ images: 0, deletion: [] as number[], insertion: [] as number[], mapMs: 0, curveMs: 0 }))
   const skipped = await runDatasetLoop({
     items: entries,

@@ -17,9 +17,9 @@
 import * as tf from '@tensorflow/tfjs'
 import { ConvscopeError, type ImageEntry } from '../../../shared/api'
 import type { JobContext } from '../context'
+import { datasetImages } from '../datasets/datasetImages'
 import { runDatasetLoop, Skip } from '../datasets/datasetLoop'
 import { decodeImage, type DecodedImage } from '../datasets/decodeImage'
-import { listImageFolder } from '../images/imageFolder'
 import { toInputTensor, type InputGeometry, type ModelInput } from '../images/preprocess'
 import { mapClassFolders, outputClasses } from '../methods/classify'
 import { OUTPUT, type LoadedModel } from '../model'
@@ -92,12 +92,6 @@ export interface LocalizationReport {
   imagesPerSecond: number
 }
 
-/** `limit` entries spread evenly over `list` (all of it when limit is absent or not smaller). */
-export function spread<T>(list: readonly T[], limit?: number): T[] {
-  if (limit === undefined || limit >= list.length) return [...list]
-  return Array.from({ length: limit }, (_, i) => list[Math.floor((i * list.length) / limit)]!)
-}
-
 /** The normalised image-pixel map of a class map. */
 function imageMap(map: ClassMap, geometry: InputGeometry) {
   const image = mapToImage(map, geometry)
@@ -117,12 +111,10 @@ export async function evaluateLocalization(model: LoadedModel, dataRoot: string,
   const classes = outputClasses(model)
   const k = Math.min(TOP_K, classes)
   const labels = model.info.labels
-  const folder = await listImageFolder(dataRoot, Number.MAX_SAFE_INTEGER)
-  if (folder.images.length === 0) throw new ConvscopeError('BAD_REQUEST', `${folder.root} holds no images (.jpg, .jpeg, .png, .webp)`)
+  const { folder, entries } = await datasetImages(dataRoot, options.limit)
   const folderClasses = folder.classes.length ? await mapClassFolders(model, folder.root, folder.classes) : null
   const annotationDir = await findAnnotationDir(folder.root, options.annotations)
   const resolver = classResolver(model, folder.root)
-  const entries = spread(folder.images, options.limit)
   const maxFailures = options.maxFailures ?? DEFAULT_MAX_FAILURES
   // The sweep thresholds, then the chosen one: components at all of them in one pass per map.
   const levels = [...SWEEP_THRESHOLDS, threshold]

@@ -16,7 +16,7 @@ import { readFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import * as tf from '@tensorflow/tfjs'
 import { ConvscopeError } from '../../../shared/api'
-import { listImageFolder } from '../images/imageFolder'
+import { datasetImages } from '../datasets/datasetImages'
 import { runDatasetLoop } from '../datasets/datasetLoop'
 import { decodeImage } from '../datasets/decodeImage'
 import { toInputTensor } from '../images/preprocess'
@@ -190,8 +190,7 @@ export async function mapClassFolders(model: LoadedModel, root: string, folders:
 export async function classifyFolder(model: LoadedModel, root: string, options: ClassifyOptions = {}): Promise<ClassifyResult> {
   const batchSize = Math.max(1, Math.floor(options.batchSize ?? 32))
   const classes = outputClasses(model)
-  const folder = await listImageFolder(root, Number.MAX_SAFE_INTEGER)
-  if (folder.images.length === 0) throw new ConvscopeError('BAD_REQUEST', `${folder.root} holds no images (.jpg, .jpeg, .png, .webp)`)
+  const { folder } = await datasetImages(root)
   if (folder.classes.length === 0) {
     throw new ConvscopeError('BAD_REQUEST', `${folder.root} holds images directly, not class sub-folders: put each class's images in a folder named after the class`)
   }
