@@ -47,6 +47,13 @@ export class RateMeter {
   }
 }
 
+/** "0:07", "12:30", "2 h 05 min": a duration or ETA as the window shows it (rounded to whole seconds first, so never "0:60"). */
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds))
+  if (s >= 3600) return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')} min`
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`
+}
+
 /** The optional `rate` / `etaSeconds` fields of a progress event: present only when known. */
 export function rateFields(estimate: RateEstimate): { rate?: number; etaSeconds?: number } {
   return {

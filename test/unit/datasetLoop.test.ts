@@ -1,13 +1,13 @@
 /**
  * The one dataset loop (issue 9) under scan, classify, localization and faithfulness: loads ahead of the
  * compute, lists skipped items, stops on cancel (after a turn of the event loop), reports progress with
- * rate and ETA, checkpoints when asked and resumes from a position. Also the shared rate rule.
+ * rate and ETA, checkpoints when asked and resumes from a position.
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { ConvscopeError } from '../../src/shared/api'
-import { MIN_RATE_SECONDS, progressRate, RateMeter, rateFields } from '../../src/shared/progressRate'
+import { MIN_RATE_SECONDS } from '../../src/shared/progressRate'
 import { DatasetLoop, runDatasetLoop, Skip, type DatasetProgress } from '../../src/main/engine/datasets/datasetLoop'
 import { decodeImage } from '../../src/main/engine/datasets/decodeImage'
 
@@ -157,19 +157,4 @@ test('progress carries the rate of this run (from where it resumed) and the ETA,
   const last = progress.at(-1)!
   assert.ok(last.rate! > 1 && last.rate! < 4, `rate ${last.rate}: about 3 images in 0.9 s`)
   assert.equal(last.etaSeconds, 0)
-})
-
-test('progressRate: items per second since the first sample, ETA at that rate; unknown before 0.5 s (unless done) or without progress', () => {
-  assert.deepEqual(progressRate({ done: 100, at: 0 }, { done: 150, at: 2000 }, 250), { rate: 25, etaSeconds: 4 })
-  assert.deepEqual(progressRate({ done: 0, at: 0 }, { done: 10, at: 400 }, 20), { rate: null, etaSeconds: null })
-  assert.deepEqual(progressRate({ done: 0, at: 0 }, { done: 20, at: 400 }, 20), { rate: 50, etaSeconds: 0 }, 'a short run ends with its rate')
-  assert.deepEqual(progressRate({ done: 5, at: 0 }, { done: 5, at: 5000 }, 20), { rate: null, etaSeconds: null })
-  assert.deepEqual(progressRate({ done: 0, at: 0 }, { done: 10, at: 1000 }, null), { rate: 10, etaSeconds: null })
-  const meter = new RateMeter()
-  meter.sample(40, 100, 1000)
-  assert.deepEqual(meter.sample(60, 100, 3000), { rate: 10, etaSeconds: 4 })
-  meter.reset()
-  assert.deepEqual(meter.sample(60, 100, 3000), { rate: null, etaSeconds: null })
-  assert.deepEqual(rateFields({ rate: 10, etaSeconds: 4 }), { rate: 10, etaSeconds: 4 })
-  assert.deepEqual(rateFields({ rate: null, etaSeconds: null }), {})
 })
