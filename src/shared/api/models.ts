@@ -59,7 +59,7 @@ export const ModelInfo = z.object({
   id: ModelId,
   dir: z.string(),
   name: z.string(),
-  format: z.enum(['layers', 'graph']),
+  format: z.enum(['layers', 'graph', 'onnx']),
   /** [height, width, channels] of one input image. */
   inputShape: z.tuple([z.number(), z.number(), z.number()]),
   preprocessing: Preprocessing,
