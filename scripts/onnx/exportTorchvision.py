@@ -1,0 +1,254 @@
+#!/usr/bin/python3
+"""Exports torchvision 0.14 architectures with seeded random weights to ONNX, with PyTorch reference outputs.
+
+    /usr/bin/python3 scripts/onnx/exportTorchvision.py --out DIR [--models resnet18,alexnet] [--batch 2]
+
+Needs Debian's python3-torch, python3-torchvision (0.14) and python3-onnx; downloads nothing.  For each model it
+writes DIR/<name>/:
+  model.onnx        opset 13, input 'input' (NCHW, dynamic batch / height / width; alexnet and vgg16 fixed at 224x224,
+                    which torchvision 0.14's exporter needs for their AdaptiveAvgPool), output 'logits'
+  convscope.json    the sidecar: inputSize, ImageNet mean / std, range [0, 1]
+  input.npy         a seeded random input, NCHW float32, batch --batch
+  <layer>.npy       PyTorch's outputs (NCHW) for the logits and >= 3 inner layers, via forward hooks
+  reference.json    the index: {input, layers: [{layer, module, node, tensor, shape, file}], gradcam?}
+  stamp.json        sha256 of this script + torch version: a model is exported again only when either changes
+
+`layer` is the convscope layer name per README's ONNX layer naming (PyTorch module path of the node's scope; a
+node directly in a container scope gets "." + its op lower-cased, e.g. "layer1.1.relu_1", "inception3a.concat");
+`node` is the ONNX node whose first output (`tensor`) is that layer.  Hooks sit only on modules whose output
+survives the export: post-activation modules used once, Sequential blocks / stages, pooling, the head — never a
+conv followed by a BatchNorm (BN is folded into the conv).  resnet18 also gets a PyTorch Grad-CAM reference.
+Seeded: running it again writes the same numbers (same torch build).
+"""
+import argparse
+import hashlib
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torchvision
+import onnx
+
+OPSET = 13
+IMAGENET_MEAN = [0.485, 0.456, 0.406]
+IMAGENET_STD = [0.229, 0.224, 0.225]
+
+# name → (constructor kwargs, sidecar inputSize [h, w], reference input [h, w], dynamic h/w, hooks).
+# hooks: (pytorch module path, convscope layer name, ONNX node name).  Reference inputs of dynamic models are
+# partly non-square so that a height / width mix-up cannot pass.
+MODELS = {
+    'alexnet': ({}, [224, 224], [224, 224], False, [
+        ('features.0', 'features.0', '/features/features.0/Conv'),  # a conv with no BN after it: its output exists
+        ('features.2', 'features.2', '/features/features.2/MaxPool'),
+        ('features.12', 'features.12', '/features/features.12/MaxPool'),
+        ('avgpool', 'avgpool', '/avgpool/AveragePool'),
+        ('classifier.5', 'classifier.5', '/classifier/classifier.5/Relu'),
+    ]),
+    'vgg16': ({}, [224, 224], [224, 224], False, [
+        ('features.4', 'features.4', '/features/features.4/MaxPool'),
+        ('features.15', 'features.15', '/features/features.15/Relu'),
+        ('features.30', 'features.30', '/features/features.30/MaxPool'),
+        ('classifier.1', 'classifier.1', '/classifier/classifier.1/Relu'),
+    ]),
+    'resnet18': ({}, [224, 224], [224, 224], True, [
+        ('relu', 'relu', '/relu/Relu'),
+        ('maxpool', 'maxpool', '/maxpool/MaxPool'),
+        ('layer1', 'layer1.1.relu_1', '/layer1/layer1.1/relu_1/Relu'),
+        ('layer2', 'layer2.1.relu_1', '/layer2/layer2.1/relu_1/Relu'),
+        ('layer3', 'layer3.1.relu_1', '/layer3/layer3.1/relu_1/Relu'),
+        ('layer4', 'layer4.1.relu_1', '/layer4/layer4.1/relu_1/Relu'),
+        ('avgpool', 'avgpool', '/avgpool/GlobalAveragePool'),
+    ]),
+    'resnet50': ({}, [224, 224], [192, 160], True, [
+        ('maxpool', 'maxpool', '/maxpool/MaxPool'),
+        ('layer1', 'layer1.2.relu_2', '/layer1/layer1.2/relu_2/Relu'),
+        ('layer3', 'layer3.5.relu_2', '/layer3/layer3.5/relu_2/Relu'),
+        ('layer4', 'layer4.2.relu_2', '/layer4/layer4.2/relu_2/Relu'),
+    ]),
+    'googlenet': ({'aux_logits': False, 'init_weights': True}, [224, 224], [224, 224], True, [
+        ('conv1', 'conv1.relu', '/conv1/Relu'),
+        ('maxpool1', 'maxpool1', '/maxpool1/MaxPool'),
+        ('inception3a', 'inception3a.concat', '/inception3a/Concat'),
+        ('inception4e', 'inception4e.concat', '/inception4e/Concat'),
+        ('inception5b', 'inception5b.concat', '/inception5b/Concat'),
+    ]),
+    'inception_v3': ({'aux_logits': False, 'init_weights': True}, [299, 299], [299, 299], True, [
+        ('Conv2d_1a_3x3', 'Conv2d_1a_3x3.relu', '/Conv2d_1a_3x3/Relu'),
+        ('maxpool1', 'maxpool1', '/maxpool1/MaxPool'),
+        ('Mixed_5b', 'Mixed_5b.concat', '/Mixed_5b/Concat'),
+        ('Mixed_7c', 'Mixed_7c.concat', '/Mixed_7c/Concat'),
+    ]),
+    'densenet121': ({}, [224, 224], [224, 224], True, [
+        ('features.pool0', 'features.pool0', '/features/pool0/MaxPool'),
+        ('features.denseblock1', 'features.denseblock1.concat', '/features/denseblock1/Concat'),
+        ('features.transition2', 'features.transition2.pool', '/features/transition2/pool/AveragePool'),
+        ('features.norm5', 'features.norm5', '/features/norm5/BatchNormalization'),  # BN after a concat stays BN
+    ]),
+    'squeezenet1_1': ({}, [224, 224], [224, 224], True, [
+        ('features.2', 'features.2', '/features/features.2/MaxPool'),
+        ('features.3', 'features.3.concat', '/features/features.3/Concat'),
+        ('features.12', 'features.12.concat', '/features/features.12/Concat'),
+        ('classifier.2', 'classifier.2', '/classifier/classifier.2/Relu'),
+    ]),
+    'mobilenet_v2': ({}, [224, 224], [160, 208], True, [
+        ('features.0', 'features.0.2', '/features/features.0/features.0.2/Clip'),
+        ('features.3', 'features.3.add', '/features/features.3/Add'),
+        ('features.13', 'features.13.conv.0.2', '/features/features.13/conv/conv.0/conv.0.2/Clip'),
+        ('features.18', 'features.18.2', '/features/features.18/features.18.2/Clip'),
+    ]),
+    'efficientnet_b0': ({}, [224, 224], [224, 224], True, [
+        ('features.0', 'features.0.2', '/features/features.0/features.0.2/Mul'),
+        ('features.2', 'features.2.1.add', '/features/features.2/features.2.1/Add'),
+        ('features.8', 'features.8.2', '/features/features.8/features.8.2/Mul'),
+        ('avgpool', 'avgpool', '/avgpool/GlobalAveragePool'),
+    ]),
+    'convnext_tiny': ({}, [224, 224], [224, 224], True, [
+        ('features.0', 'features.0.1', '/features/features.0/features.0.1/Transpose_1'),
+        ('features.1', 'features.1.2.add', '/features/features.1/features.1.2/Add'),
+        ('features.7', 'features.7.2.add', '/features/features.7/features.7.2/Add'),
+        ('avgpool', 'avgpool', '/avgpool/GlobalAveragePool'),
+    ]),
+}
+
+
+def script_hash():
+    with open(os.path.abspath(__file__), 'rb') as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def build(name):
+    kwargs = MODELS[name][0]
+    torch.manual_seed(0)
+    model = getattr(torchvision.models, name)(weights=None, **kwargs)
+    return model.eval()
+
+
+def file_name(layer):
+    return layer.replace('/', '_') + '.npy'
+
+
+def export_onnx(model, name, x, dynamic, path):
+    axes = {'input': {0: 'batch', 2: 'height', 3: 'width'} if dynamic else {0: 'batch'}, 'logits': {0: 'batch'}}
+    with torch.no_grad():
+        torch.onnx.export(model, x, path, opset_version=OPSET, input_names=['input'], output_names=['logits'],
+                          dynamic_axes=axes, do_constant_folding=True)
+
+
+def reference_outputs(model, hooks, x):
+    """PyTorch's outputs of the hooked modules (cloned at once: later in-place ReLUs would change them) and logits."""
+    outputs = {}
+    def keep(layer):
+        def hook(_module, _inputs, out):
+            outputs.setdefault(layer, out.detach().clone())  # first call only; returns None: output unchanged
+        return hook
+
+    handles = [model.get_submodule(module_path).register_forward_hook(keep(layer)) for module_path, layer, _n in hooks]
+    with torch.no_grad():
+        logits = model(x)
+    for h in handles:
+        h.remove()
+    return outputs, logits
+
+
+def gradcam_reference(model, x, module_path):
+    """Grad-CAM (Selvaraju et al.) on a module's output for each image's top class: weights = spatial mean of
+    d logit[c] / d A, map = ReLU(sum_k weights_k * A_k); the unrectified sum is saved too."""
+    store = {}
+
+    def hook(_module, _inputs, out):
+        out.retain_grad()
+        store['a'] = out
+
+    handle = model.get_submodule(module_path).register_forward_hook(hook)
+    logits = model(x)
+    handle.remove()
+    classes = logits.argmax(dim=1)
+    logits.gather(1, classes[:, None]).sum().backward()
+    a, g = store['a'].detach(), store['a'].grad.detach()
+    weights = g.mean(dim=(2, 3), keepdim=True)
+    raw = (weights * a).sum(dim=1)
+    return classes.tolist(), g, raw, torch.relu(raw)
+
+
+def save(out_dir, fname, tensor):
+    np.save(os.path.join(out_dir, fname), tensor.detach().cpu().numpy().astype(np.float32))
+
+
+def export_one(name, root, batch, stamp):
+    out_dir = os.path.join(root, name)
+    stamp_file = os.path.join(out_dir, 'stamp.json')
+    try:
+        with open(stamp_file) as f:
+            if json.load(f) == stamp and os.path.exists(os.path.join(out_dir, 'reference.json')):
+                print(f'{name}: up to date', flush=True)
+                return
+    except (OSError, ValueError):
+        pass
+    os.makedirs(out_dir, exist_ok=True)
+    if os.path.exists(stamp_file):
+        os.remove(stamp_file)
+    t0 = time.time()
+    _kwargs, input_size, ref_size, dynamic, hooks = MODELS[name]
+    model = build(name)
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(batch, 3, *ref_size, generator=gen)
+
+    onnx_path = os.path.join(out_dir, 'model.onnx')
+    export_onnx(model, name, x, dynamic, onnx_path)
+    graph = onnx.load(onnx_path, load_external_data=False).graph
+    node_output = {n.name: n.output[0] for n in graph.node}
+    missing = [node for _m, _l, node in hooks if node not in node_output]
+    if missing:
+        sys.exit(f'{name}: ONNX nodes not found: {missing} (torch {torch.__version__} names them differently?)')
+
+    outputs, logits = reference_outputs(model, hooks, x)
+    save(out_dir, 'input.npy', x)
+    layers = []
+    for module_path, layer, node in hooks:
+        save(out_dir, file_name(layer), outputs[layer])
+        layers.append({'layer': layer, 'module': module_path, 'node': node, 'tensor': node_output[node],
+                       'shape': list(outputs[layer].shape), 'file': file_name(layer)})
+    save(out_dir, 'logits.npy', logits)
+    layers.append({'layer': 'logits', 'module': '', 'node': graph.output[0].name, 'tensor': 'logits',
+                   'shape': list(logits.shape), 'file': 'logits.npy'})
+    index = {'model': name, 'torch': torch.__version__, 'torchvision': torchvision.__version__, 'opset': OPSET,
+             'input': {'file': 'input.npy', 'shape': list(x.shape), 'layout': 'NCHW'}, 'layers': layers}
+
+    if name == 'resnet18':
+        classes, grad, raw, cam = gradcam_reference(model, x, 'layer4')
+        save(out_dir, 'gradcam_grad.npy', grad)
+        save(out_dir, 'gradcam_raw.npy', raw)
+        save(out_dir, 'gradcam.npy', cam)
+        index['gradcam'] = {'layer': 'layer4.1.relu_1', 'module': 'layer4', 'classes': classes,
+                            'grad': 'gradcam_grad.npy', 'raw': 'gradcam_raw.npy', 'map': 'gradcam.npy'}
+
+    with open(os.path.join(out_dir, 'convscope.json'), 'w') as f:
+        json.dump({'inputSize': input_size, 'range': [0, 1], 'mean': IMAGENET_MEAN, 'std': IMAGENET_STD}, f, indent=2)
+    with open(os.path.join(out_dir, 'reference.json'), 'w') as f:
+        json.dump(index, f, indent=2)
+    with open(stamp_file, 'w') as f:  # last: an interrupted export is redone
+        json.dump(stamp, f)
+    print(f'{name}: exported in {time.time() - t0:.1f} s ({os.path.getsize(onnx_path) / 1e6:.0f} MB)', flush=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--out', required=True, help='folder that receives one subfolder per model')
+    parser.add_argument('--models', default=','.join(MODELS), help='comma-separated; default: all')
+    parser.add_argument('--batch', type=int, default=2, help='reference input batch size')
+    args = parser.parse_args()
+    names = [n for n in args.models.split(',') if n]
+    unknown = [n for n in names if n not in MODELS]
+    if unknown:
+        sys.exit(f'unknown models {unknown}; known: {", ".join(MODELS)}')
+    stamp = {'script': script_hash(), 'torch': torch.__version__, 'torchvision': torchvision.__version__,
+             'batch': args.batch}
+    for name in names:
+        export_one(name, os.path.abspath(args.out), args.batch, stamp)
+
+
+if __name__ == '__main__':
+    main()
