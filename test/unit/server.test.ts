@@ -207,8 +207,21 @@ describe('served mode', () => {
       assert.deepEqual(models.entries.map((e) => [e.name, e.isModel]), [['tiny', true]])
     })
 
-    test('chooseFolder is UNAVAILABLE in served mode; unknown methods and bad params are BAD_REQUEST', async () => {
+    test('browse marks a folder with an .onnx file as a model and lists the .onnx file as one', async () => {
+      const onnxModels = join(workspace, 'onnx-models')
+      await mkdir(join(onnxModels, 'resnet18'), { recursive: true })
+      await mkdir(join(onnxModels, 'empty'), { recursive: true })
+      await writeFile(join(onnxModels, 'resnet18', 'resnet18.onnx'), 'bytes are not read')
+      await writeFile(join(onnxModels, 'resnet18', 'notes.txt'), 'not listed')
+      const folders = (await client.call('browse', { path: onnxModels })) as { entries: { name: string; isModel: boolean }[] }
+      assert.deepEqual(folders.entries.map((e) => [e.name, e.isModel]), [['empty', false], ['resnet18', true]])
+      const files = (await client.call('browse', { path: join(onnxModels, 'resnet18') })) as { entries: { name: string; kind: string; isModel: boolean }[] }
+      assert.deepEqual(files.entries.map((e) => [e.name, e.kind, e.isModel]), [['resnet18.onnx', 'file', true]])
+    })
+
+    test('chooseFolder and chooseModel are UNAVAILABLE in served mode; unknown methods and bad params are BAD_REQUEST', async () => {
       await assert.rejects(client.call('chooseFolder', {}), { code: 'UNAVAILABLE' })
+      await assert.rejects(client.call('chooseModel', {}), { code: 'UNAVAILABLE' })
       await assert.rejects(client.call('noSuchMethod', {}), { code: 'BAD_REQUEST' })
       await assert.rejects(client.call('busyWork', { milliseconds: 'soon' }), { code: 'BAD_REQUEST' })
       await assert.rejects(client.call('getActivations', { modelId: 'm', layer: 'l', image: join(outside, 'secret.png') }), { code: 'FORBIDDEN' })

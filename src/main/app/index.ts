@@ -42,6 +42,13 @@ function contentSecurityPolicy(): string {
   ].join('; ')
 }
 
+/** What the model dialog offers: a TF.js model.json or an ONNX file (a folder holding either opens too). */
+const MODEL_FILTERS: Electron.FileFilter[] = [
+  { name: 'Models (TF.js model.json, ONNX)', extensions: ['json', 'onnx'] },
+  { name: 'TF.js model.json', extensions: ['json'] },
+  { name: 'ONNX model', extensions: ['onnx'] },
+]
+
 const HTTP_STATUS: Partial<Record<string, number>> = { BAD_REQUEST: 400, FORBIDDEN: 403, NOT_FOUND: 404 }
 
 /** Only our own page may talk to the engine (not a frame or a page it was somehow navigated to). */
@@ -64,6 +71,10 @@ async function main(): Promise<void> {
   engines.interactive.start().catch((error) => console.error('convscope: the engine did not start:', (error as Error).message))
   const roots = await AllowedRoots.create(workspace)
   let window: BrowserWindow | null = null
+  const openDialog = async (options: Electron.OpenDialogOptions): Promise<string | null> => {
+    const result = window ? await dialog.showOpenDialog(window, options) : await dialog.showOpenDialog(options)
+    return result.canceled ? null : (result.filePaths[0] ?? null)
+  }
 
   const router = new Router({
     engines,
@@ -72,11 +83,9 @@ async function main(): Promise<void> {
       shell: 'electron',
       workspace,
       version: app.getVersion(),
-      async chooseFolder(title) {
-        const properties: Electron.OpenDialogOptions['properties'] = ['openDirectory']
-        const result = window ? await dialog.showOpenDialog(window, { title, properties }) : await dialog.showOpenDialog({ title, properties })
-        return result.canceled ? null : (result.filePaths[0] ?? null)
-      },
+      chooseFolder: (title) => openDialog({ title, properties: ['openDirectory'] }),
+      // Linux and Windows dialogs pick files or folders, not both: a model is chosen by its file there.
+      chooseModel: (title) => openDialog({ title, properties: process.platform === 'darwin' ? ['openFile', 'openDirectory'] : ['openFile'], filters: MODEL_FILTERS }),
     },
   })
 

@@ -2,7 +2,7 @@
  * The methods the shell answers itself (where: 'shell' in shared/api), at once, even while the engine works.
  */
 import { readFileSync } from 'node:fs'
-import { access, readdir, stat } from 'node:fs/promises'
+import { access, opendir, readdir, stat } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { dirname, isAbsolute, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -19,6 +19,8 @@ export interface ShellContext {
   version?: string
   /** The native folder dialog (Electron only); resolves null when the user cancels. */
   chooseFolder?: (title?: string) => Promise<string | null>
+  /** The native file dialog for a model file, model.json or .onnx (Electron only); null when the user cancels. */
+  chooseModel?: (title?: string) => Promise<string | null>
   /** Whether a window on an empty workspace opens the demo (default true; `serve --no-demo` turns it off). */
   openDemoOnFirstStart?: boolean
 }
@@ -50,19 +52,29 @@ export const shellMethods: { [M in ShellMethodName]: ShellHandler<M> } = {
   },
 
   async chooseFolder(params, ctx) {
-    if (!ctx.chooseFolder) {
-      throw new ConvscopeError('UNAVAILABLE', 'Native folder dialogs exist only in the desktop app; pick the folder in the folder browser instead')
-    }
+    if (!ctx.chooseFolder) throw noNativeDialogs()
     return { path: await ctx.chooseFolder(params.title) }
+  },
+
+  async chooseModel(params, ctx) {
+    if (!ctx.chooseModel) throw noNativeDialogs()
+    return { path: await ctx.chooseModel(params.title) }
   },
 }
 
-/** Files worth showing in the folder picker besides images: what a model folder is recognised by. */
-const MODEL_FILES = new Set(['model.json'])
+const noNativeDialogs = () =>
+  new ConvscopeError('UNAVAILABLE', 'Native file dialogs exist only in the desktop app; pick the folder or file in the folder browser instead')
+
+/** Files worth showing in the folder picker besides images: a TF.js model.json, an ONNX model. */
+const isOnnxFile = (name: string): boolean => /\.onnx$/i.test(name)
+const isModelFile = (name: string): boolean => name === 'model.json' || isOnnxFile(name)
+
+/** Entries looked at for a model file in each sub-folder: a model folder is small, a class folder may hold thousands. */
+const MODEL_SNIFF_ENTRIES = 512
 
 /**
  * Names of the sub-folders, images and model files of a folder (never contents). A folder is `isModel`
- * when it contains model.json. Hidden entries are left out.
+ * when it contains model.json or an .onnx file; an .onnx file is `isModel` itself. Hidden entries are left out.
  */
 export async function browse(path: string | undefined): Promise<DirListing> {
   if (path !== undefined && !isAbsolute(path)) throw new ConvscopeError('BAD_REQUEST', `Expected an absolute path, got ${JSON.stringify(path)}`)
@@ -80,8 +92,8 @@ export async function browse(path: string | undefined): Promise<DirListing> {
         const full = join(dir, d.name)
         let isDir = d.isDirectory()
         if (d.isSymbolicLink()) isDir = await stat(full).then((s) => s.isDirectory(), () => false)
-        if (isDir) return { name: d.name, path: full, kind: 'dir' as const, isModel: await exists(join(full, 'model.json')) }
-        if (imageContentType(d.name) || MODEL_FILES.has(d.name)) return { name: d.name, path: full, kind: 'file' as const, isModel: false }
+        if (isDir) return { name: d.name, path: full, kind: 'dir' as const, isModel: await holdsModel(full) }
+        if (imageContentType(d.name) || isModelFile(d.name)) return { name: d.name, path: full, kind: 'file' as const, isModel: isOnnxFile(d.name) }
         return null
       }),
   )
@@ -89,6 +101,21 @@ export async function browse(path: string | undefined): Promise<DirListing> {
   shown.sort((a, b) => (a.kind === b.kind ? a.name.localeCompare(b.name, undefined, { numeric: true }) : a.kind === 'dir' ? -1 : 1))
   const parent = dirname(dir)
   return { path: dir, parent: parent === dir ? null : parent, entries: shown }
+}
+
+/** Whether a folder holds model.json or (among its first entries) an .onnx file; unreadable folders do not. */
+async function holdsModel(dir: string): Promise<boolean> {
+  if (await exists(join(dir, 'model.json'))) return true
+  try {
+    let seen = 0
+    for await (const entry of await opendir(dir)) {
+      if (isOnnxFile(entry.name)) return true
+      if (++seen >= MODEL_SNIFF_ENTRIES) return false
+    }
+  } catch {
+    // unreadable: not offered as a model
+  }
+  return false
 }
 
 function exists(path: string): Promise<boolean> {

@@ -64,8 +64,10 @@ export const methods = {
   browse: method('shell', z.object({ path: z.string().optional() }), DirListing),
   /** Electron only: the native folder dialog. null when cancelled. */
   chooseFolder: method('shell', z.object({ title: z.string().optional() }), z.object({ path: z.string().nullable() })),
+  /** Electron only: the native file dialog for a model (a TF.js model.json or an ONNX file). null when cancelled. */
+  chooseModel: method('shell', z.object({ title: z.string().optional() }), z.object({ path: z.string().nullable() })),
   listRecentModels: method('engine', z.object({}), z.array(RecentModel)),
-  /** Open a model folder (model.json + weights + convscope.json); the window may then read that folder. */
+  /** Open a model folder (model.json + weights, or an .onnx; + convscope.json) or an .onnx file; the window may then read its folder. */
   openModel: method('engine', z.object({ path: OpenedPath }), ModelInfo),
   getFilters: method('engine', z.object({ modelId: ModelId, layer: z.string() }), FilterData),
   /** List an image folder (ImageNet-style class sub-folders give class names); the window may then read it. */
