@@ -6,7 +6,7 @@ import { writeNpy } from '../engine/store/npy'
 import { withModel } from './engineSession'
 import type { Command } from './index'
 
-const usage = `usage: convscope activations --model DIR --image FILE --layer NAME [--json | --npy OUT.npy] [--backend NAME]
+const usage = `usage: convscope activations --model DIR|FILE.onnx --image FILE --layer NAME [--json | --npy OUT.npy] [--backend NAME]
 
 The activations of one layer for one image.
   (default)  a summary: shape and the most active channels

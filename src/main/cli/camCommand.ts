@@ -10,7 +10,7 @@ import { withModel } from './engineSession'
 import type { Command } from './index'
 import { fractionOption, wholeNumberOption } from './options'
 
-const usage = `usage: convscope cam --model DIR --image FILE [--class C[,C...] | --top N] [--method ${MAP_METHOD_NAMES.join('|')}]
+const usage = `usage: convscope cam --model DIR|FILE.onnx --image FILE [--class C[,C...] | --top N] [--method ${MAP_METHOD_NAMES.join('|')}]
                     [--layer NAME] [--threshold 0.2] [--annotations DIR] --out DIR [--json] [--backend NAME]
 
 Class maps of one image (the CAM paper's Fig. 4): for the top N predicted classes (default 5), or the

@@ -6,7 +6,7 @@ import { progressBar } from './progressBar'
 import type { Command } from './index'
 import { wholeNumberOption } from './options'
 
-const usage = `usage: convscope classify --model DIR --data DIR [--json] [--batch N] [--sorted] [--backend NAME]
+const usage = `usage: convscope classify --model DIR|FILE.onnx --data DIR [--json] [--batch N] [--sorted] [--backend NAME]
 
 Top-1 and top-5 accuracy of a classifier over a labelled folder (DIR/<class>/*.jpg), overall and per class.
 Class folders are matched to the model's classes by WordNet id, by label, or through the dataset's

@@ -26,7 +26,7 @@ import { progressBar } from './progressBar'
 import type { Command } from './index'
 import { wholeNumberOption } from './options'
 
-const usage = `usage: convscope faithfulness --model DIR (--image FILE | --data DIR [--limit N]) --method NAME[,NAME...]
+const usage = `usage: convscope faithfulness --model DIR|FILE.onnx (--image FILE | --data DIR [--limit N]) --method NAME[,NAME...]
                              [--class C] [--layer L] [--points N] [--batch N] [--deletion zero|mean|blur]
                              [--insertion blur|zero|mean] [--sigma S] [--json] [--out FILE.json] [--backend NAME]
 

@@ -14,7 +14,7 @@ import { readSidecar } from '../engine/models/sidecar'
 import { initCliBackend } from './engineSession'
 import type { Command } from './index'
 
-const usage = `usage: convscope fcn --model DIR --image FILE [--size S | --size HxW] [--png OUT.png] [--json] [--backend NAME]
+const usage = `usage: convscope fcn --model DIR|FILE.onnx --image FILE [--size S | --size HxW] [--png OUT.png] [--json] [--backend NAME]
 
 Rewrites the model's flatten → dense head as convolutions (a global-pooling head: removes the pooling) and
 runs it on the image resized to S×S (default: twice the training input size). Each output position

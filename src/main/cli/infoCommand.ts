@@ -3,8 +3,9 @@ import type { LayerInfo, ModelInfo } from '../../shared/api'
 import { withModel } from './engineSession'
 import type { Command } from './index'
 
-const usage = `usage: convscope info <modelDir> [--json] [--backend NAME]
+const usage = `usage: convscope info <model> [--json] [--backend NAME]
 
+<model>: a TF.js model folder (model.json), an .onnx file or a folder with one.
 A row per layer: name, type, output shape, parameters and receptive field
 (size, jump, start per axis, in input pixels; ~ marks the enclosing field of merged branches).`
 

@@ -7,7 +7,7 @@ import { progressBar } from './progressBar'
 import type { Command } from './index'
 import { fractionOption, wholeNumberOption } from './options'
 
-const usage = `usage: convscope localize --model DIR --data DIR --method ${MAP_METHOD_NAMES.join('|')}[,...] [--annotations DIR]
+const usage = `usage: convscope localize --model DIR|FILE.onnx --data DIR --method ${MAP_METHOD_NAMES.join('|')}[,...] [--annotations DIR]
                          [--threshold 0.2] [--limit N] [--one-based] [--failures N] [--json] [--backend NAME]
 
 Weakly-supervised localization over an annotated image folder (PASCAL VOC / ILSVRC XML per image):

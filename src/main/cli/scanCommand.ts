@@ -18,7 +18,7 @@ import { progressBar } from './progressBar'
 import type { Command } from './index'
 import { wholeNumberOption } from './options'
 
-const usage = `usage: convscope scan --model DIR --data DIR|LIST --out DIR [--layers a,b] [--top K] [--shard i/n] [--workers W|auto] [--batch N] [--no-maxima] [--limit N] [--backend NAME]
+const usage = `usage: convscope scan --model DIR|FILE.onnx --data DIR|LIST --out DIR [--layers a,b] [--top K] [--shard i/n] [--workers W|auto] [--batch N] [--no-maxima] [--limit N] [--backend NAME]
 
 For each unit of the chosen layers, the dataset images (and the receptive-field patch at the max) that
 activate it most: top-K per unit, plus every image's per-unit maxima (float16 .npy) unless --no-maxima.
