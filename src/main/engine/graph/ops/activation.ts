@@ -19,7 +19,11 @@ export const tanh = unary((x) => tf.tanh(x))
 export const erf = unary((x) => tf.erf(x))
 export const softplus = unary((x) => tf.softplus(x))
 
-export const prelu: OpKernel = (inputs) => [tf.prelu(input(inputs, 0, 'X'), input(inputs, 1, 'slope'))]
+/** PRelu: x above 0, slope · x below, slope broadcast (tf.prelu's wasm kernel only takes a per-last-axis slope). */
+export const prelu: OpKernel = (inputs) => {
+  const x = input(inputs, 0, 'X')
+  return [tf.add(tf.relu(x), tf.mul(input(inputs, 1, 'slope'), tf.minimum(x, 0)))]
+}
 
 /** Clip: min / max as attributes before opset 11, as optional inputs since; absent bounds do not clip. */
 export const clip: OpKernel = (inputs, node) => {

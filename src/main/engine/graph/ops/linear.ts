@@ -32,7 +32,16 @@ export const matMul: OpKernel = (inputs) => {
   if (vectorA) a = tf.reshape(a, [1, a.size])
   if (vectorB) b = tf.reshape(b, [b.size, 1])
   const rank = Math.max(a.rank, b.rank)
-  let y = tf.matMul(withRank(a, rank), withRank(b, rank))
+  a = withRank(a, rank)
+  b = withRank(b, rank)
+  // tfjs broadcasts a batch of 1 against any batch, but not [2, 1] against [1, 5]: expand both to the common batch
+  const batch = a.shape.slice(0, -2).map((d, i) => Math.max(d, b.shape[i]!))
+  const expanded = (t: tf.Tensor): tf.Tensor => (t.shape.slice(0, -2).every((d, i) => d === batch[i]) ? t : tf.add(t, tf.zeros([...batch, ...t.shape.slice(-2)])))
+  if (!a.shape.slice(0, -2).every((d, i) => d === b.shape[i])) {
+    a = expanded(a)
+    b = expanded(b)
+  }
+  let y = tf.matMul(a, b)
   if (vectorA || vectorB) {
     // drop the promoted axes: the row of a vector A (axis −2), the column of a vector B (axis −1)
     const shape = y.shape.slice(0, -2)
