@@ -1,5 +1,5 @@
 /**
- * `convscope fcn`: the fully-convolutional rewrite of a model (src/main/engine/models/fullyConvolutional.ts)
+ * `convscope fcn`: the fully-convolutional form of a model of any format (src/main/engine/models/convolutionalHead.ts)
  * run on one image at a larger input size, printed as the grid of the most probable class per position,
  * optionally with a PNG of that grid over the image.
  */
@@ -9,9 +9,9 @@ import sharp from 'sharp'
 import { ConvscopeError } from '../../shared/api'
 import { inputToImage, resizeForModel, toInputTensor, toModelInput } from '../engine/images/preprocess'
 import { readImage } from '../engine/images/readImage'
-import { classMapGrid, type FcnGrid, type FcnHead, fullyConvolutionalFromFolder } from '../engine/models/fullyConvolutional'
-import { readSidecar } from '../engine/models/sidecar'
-import { initCliBackend } from './engineSession'
+import { classMapGrid, type FcnGrid, type FcnHead } from '../engine/models/classGrid'
+import { convolutionalHead } from '../engine/models/convolutionalHead'
+import { withModel } from './engineSession'
 import type { Command } from './index'
 
 const usage = `usage: convscope fcn --model DIR|FILE.onnx --image FILE [--size S | --size HxW] [--png OUT.png] [--json] [--backend NAME]
@@ -64,13 +64,11 @@ export const fcnCommand: Command = {
       console.error(usage)
       return 2
     }
-    await initCliBackend(values.backend, values.json)
-    const fcn = await fullyConvolutionalFromFolder(resolve(values.model))
-    try {
-      const side = await readSidecar(fcn.folder.dir, fcn.trainingInputSize)
+    await withModel(values.model, { backend: values.backend, quiet: values.json }, async (model) => {
+      const fcn = convolutionalHead(model)
       const size = parseSize(values.size, fcn.trainingInputSize)
-      const pre = { ...side.preprocessing, inputSize: size }
-      const image = await readImage(resolve(values.image))
+      const pre = { ...model.info.preprocessing, inputSize: size }
+      const image = await readImage(resolve(values.image!))
       const input = await toModelInput(image, pre)
       const x = toInputTensor(input)
       let grid: FcnGrid
@@ -79,7 +77,7 @@ export const fcnCommand: Command = {
       } finally {
         x.dispose()
       }
-      const labels = side.labels
+      const labels = model.info.labels
       const name = (k: number) => labels?.[k] ?? `class ${k}`
       if (values.png) {
         const { rgb } = await resizeForModel(image, pre)
@@ -89,7 +87,7 @@ export const fcnCommand: Command = {
         console.log(
           JSON.stringify(
             {
-              model: fcn.folder.dir,
+              model: model.info.dir,
               image: image.facts.path,
               head: fcn.head,
               rewrite: fcn.steps,
@@ -123,12 +121,10 @@ export const fcnCommand: Command = {
           ),
         )
       } else {
-        console.log(formatGrid(grid, name, { model: fcn.folder.dir, image: image.facts.path, steps: fcn.steps, training: fcn.trainingInputSize, outputs: fcn.outputs, head: fcn.head }))
+        console.log(formatGrid(grid, name, { model: model.info.dir, image: image.facts.path, steps: fcn.steps, training: fcn.trainingInputSize, outputs: fcn.outputs, head: fcn.head }))
         if (values.png) console.log(`\nwrote ${values.png}: each position's area tinted in its class's colour (${[...new Set(grid.argmax)].map((k) => `${name(k)} ${hex(classColour(k))}`).join(', ')})`)
       }
-    } finally {
-      fcn.dispose()
-    }
+    })
     return 0
   },
 }

@@ -7,7 +7,8 @@
  * - getClassMaps: for one image, its top-5 predictions, per class the map (on the method's grid) and its box
  *   in image pixels at the threshold, and the boxes of the image's annotation when one is found
  *   (localization/imageMaps.ts, which `convscope cam` runs too).
- * - getClassMapGrid: the fully-convolutional rewrite of the model run on the image at a larger input.
+ * - getClassMapGrid: the fully-convolutional form of the model (any format: models/convolutionalHead.ts) run on
+ *   the image at a larger input.
  * - getClassFolders: the class each class folder holds (WordNet id, label or classes.json, as `classify`).
  * - startLocalization: the dataset evaluation (localization/evaluate.ts) for the chosen methods.
  * - getFaithfulness / startFaithfulness: deletion and insertion curves (faithfulness/deletionInsertion.ts) of
@@ -18,7 +19,7 @@
  */
 import { resolve } from 'node:path'
 import * as tf from '@tensorflow/tfjs'
-import { ConvscopeError, type ClassMapGrid, type ClassMaps, type Faithfulness, type FolderFaithfulness, type ImageBox, type LayerInfo, type LocalizationReport, type MapMethodsInfo, type Params } from '../../../shared/api'
+import { ConvscopeError, type ClassMapGrid, type ClassMaps, type Faithfulness, type FolderFaithfulness, type ImageBox, type LocalizationReport, type MapMethodsInfo, type Params } from '../../../shared/api'
 import type { JobContext } from '../context'
 import { readImage } from '../images/readImage'
 import { toInputTensor, toModelInput, type InputGeometry } from '../images/preprocess'
@@ -28,7 +29,8 @@ import { evaluateLocalization } from '../localization/evaluate'
 import { imageClassMaps } from '../localization/imageMaps'
 import { folderFaithfulness, imageFaithfulness, randomOrderSeed } from '../faithfulness/deletionInsertion'
 import { defaultMapLayer, describeMapMethod, MAP_METHOD_LIST, mapLayers, mapMethod, runnableMapMethod } from '../maps'
-import { classMapGrid, fullyConvolutionalFromFolder, type FullyConvolutional } from '../models/fullyConvolutional'
+import { classMapGrid, type ClassGridNetwork } from '../models/classGrid'
+import { convolutionalHead, planConvolutionalHead } from '../models/convolutionalHead'
 import type { LoadedModel } from '../model'
 import { outputClasses } from './classify'
 
@@ -38,34 +40,31 @@ export const toImageBox = (b: PixelBox): ImageBox => ({ x: b.xmin, y: b.ymin, wi
 /** The part of the image the network input covers, in image pixels (outside the image for letterbox padding). */
 export const inputOnImage = (g: InputGeometry): ImageBox => ({ x: g.offsetX, y: g.offsetY, width: g.inputWidth * g.scaleX, height: g.inputHeight * g.scaleY })
 
-/** The fully-convolutional rewrite per model (or why there is none), made once. */
-const rewrites = new WeakMap<LoadedModel, Promise<FullyConvolutional | string>>()
-function fullyConvolutional(model: LoadedModel): Promise<FullyConvolutional | string> {
+/** The fully-convolutional form per model (or the error saying why there is none), made and checked once. */
+const rewrites = new WeakMap<LoadedModel, ClassGridNetwork | ConvscopeError>()
+function fullyConvolutional(model: LoadedModel): ClassGridNetwork {
   let found = rewrites.get(model)
   if (!found) {
-    found = fullyConvolutionalFromFolder(model.info.dir).catch((e: unknown) => (e instanceof ConvscopeError ? e.message : String(e)))
+    try {
+      found = convolutionalHead(model)
+    } catch (e) {
+      if (!(e instanceof ConvscopeError)) throw e
+      found = e
+    }
     rewrites.set(model, found)
   }
+  if (found instanceof ConvscopeError) throw found
   return found
 }
 
 /**
- * Why the model has no fully-convolutional form, from its layer list alone (null: it has the head the rewrite
- * takes). Cheap, unlike the rewrite itself (it reads the weights a second time): the rewrite runs, and may
- * still refuse with a precise reason, only when the class grid is asked for.
+ * Why the model has no fully-convolutional form, from its layer table alone (null: it has the head the rewrite
+ * takes). Cheap, unlike building it (that reads the weights and checks the rewritten head against the model):
+ * it may still refuse, with a precise reason, when the class grid is asked for.
  */
 function fullyConvolutionalHint(model: LoadedModel): string | null {
-  if (model.info.format !== 'layers') return 'the rewrite needs a layers model (its layers and weights by name), and this is a graph model'
-  const graph = model.graph
-  /** Through dropout and activations, the layer a dense layer's vector comes from. */
-  const source = (dense: LayerInfo) => {
-    let l = graph.input(dense)
-    while (l && (l.type === 'Dropout' || l.kind === 'activation')) l = graph.input(l)
-    return l
-  }
-  const flatOrPooled = (l: LayerInfo | undefined) => l?.type === 'Flatten' || l?.kind === 'global-pool'
-  const hasHead = graph.layers.some((l) => l.kind === 'dense' && flatOrPooled(source(l)))
-  return hasHead ? null : 'it has no Flatten → Dense or global pooling → Dense head'
+  const plan = planConvolutionalHead(model)
+  return typeof plan === 'string' ? plan : null
 }
 
 export async function getMapMethods(model: LoadedModel): Promise<MapMethodsInfo> {
@@ -107,8 +106,7 @@ export async function getClassMaps(model: LoadedModel, p: Omit<Params<'getClassM
 }
 
 export async function getClassMapGrid(model: LoadedModel, imagePath: string, size: number): Promise<ClassMapGrid> {
-  const fcn = await fullyConvolutional(model)
-  if (typeof fcn === 'string') throw new ConvscopeError('UNSUPPORTED_OP', `${model.info.name} has no fully-convolutional form: ${fcn}`)
+  const fcn = fullyConvolutional(model)
   const [h0, w0] = fcn.trainingInputSize
   if (size < Math.max(h0, w0)) throw new ConvscopeError('BAD_REQUEST', `Input size ${size} is smaller than the training input ${h0}×${w0}: no window fits`)
   const image = await readImage(resolve(imagePath))

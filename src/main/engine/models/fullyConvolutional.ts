@@ -2,6 +2,9 @@
  * Fully-convolutional class maps (issue 5, item 3): rewrite a layers model's flatten → dense head as
  * convolutions, so the network runs on inputs larger than it was trained on and gives one classification per
  * position (Long, Shelhamer & Darrell's "convolutionalization"; the seed's 451×451 AlexNet example).
+ * Since issue 10 the Classes view and `convscope fcn` use the format-neutral form (convolutionalHead.ts: layers,
+ * graph and ONNX models); this rewrite remains as a standalone tf.LayersModel of a layers model, and the tests
+ * check the neutral form against it.
  *
  * The rewrite, layer by layer along the graph:
  * - The first Dense after a Flatten of an h×w×c map becomes an h×w 'valid' Conv2D with c inputs. TF.js flattens
@@ -27,55 +30,18 @@
  * its window is its receptive field.
  */
 import * as tf from '@tensorflow/tfjs'
-import { ConvscopeError, type ReceptiveField } from '../../../shared/api'
+import { ConvscopeError } from '../../../shared/api'
 import { layersArchitecture, type Shape } from './architecture'
+import type { ClassGridNetwork, FcnHead } from './classGrid'
 import { type ModelFolder, readModelFolder } from './fsIOHandler'
-import { fieldBox } from './receptiveField'
 
-/** How the classifier head was turned into convolutions. */
-export type FcnHead = 'flatten-dense' | 'global-pooling'
+// The grid runner is shared with the format-neutral path (convolutionalHead.ts); re-exported for existing callers.
+export { classMapGrid, type FcnCell, type FcnGrid, type FcnHead } from './classGrid'
 
-export interface FullyConvolutional {
-  /** Input [n, any, any, c] → [n, H', W', classes]; owns its weights (copies of the original's values). */
+/** The layers rewrite: a standalone network, input [n, any, any, c] → [n, H', W', classes]. */
+export interface FullyConvolutional extends ClassGridNetwork {
+  /** Owns its weights (copies of the original's values). */
   model: tf.LayersModel
-  head: FcnHead
-  /** What was done, one sentence each, for the user. */
-  steps: string[]
-  /** The original network's input [height, width]: the window one output position classifies. */
-  trainingInputSize: [number, number]
-  classes: number
-  /** Whether the output is a softmax over classes at each position, or raw scores. */
-  outputs: 'probabilities' | 'scores'
-  dispose(): void
-}
-
-/** A grid position's window and receptive field, in input pixels (inclusive). */
-export interface FcnCell {
-  y: number
-  x: number
-  /** Flatten → dense head: the window of the training input size the position classifies. Global-pooling head: the receptive field, clipped. */
-  window: { top: number; left: number; bottom: number; right: number }
-  /** Receptive field clipped to the input; null where unknown. */
-  field: { top: number; left: number; bottom: number; right: number } | null
-}
-
-export interface FcnGrid {
-  /** The input it ran at, [height, width]. */
-  inputSize: [number, number]
-  height: number
-  width: number
-  classes: number
-  /** Row-major height × width × classes: probabilities (or scores, see FullyConvolutional.outputs). */
-  values: Float32Array
-  /** Per position (row-major) the top class and its value. */
-  argmax: Int32Array
-  maxValue: Float32Array
-  /** Input pixels between neighbouring positions, per axis. */
-  stride: [number, number]
-  /** Row-major height × width. */
-  cells: FcnCell[]
-  /** The receptive field of one position (size / jump / start in input pixels); null if not computable. */
-  receptiveField: ReceptiveField | null
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -274,7 +240,18 @@ export function toFullyConvolutional(model: tf.LayersModel): FullyConvolutional 
     const config = outLayer.getConfig() as Config
     const outputs = outLayer.getClassName() === 'Softmax' || config.activation === 'softmax' ? 'probabilities' : 'scores'
     steps.push(outputs === 'probabilities' ? 'softmax over the classes at every position' : 'the output has no softmax: the map holds class scores')
-    return { model: fcn, head: head!, steps, trainingInputSize: [h0, w0], classes: classes!, outputs, dispose: () => fcn.dispose() }
+    return {
+      model: fcn,
+      head: head!,
+      steps,
+      trainingInputSize: [h0, w0],
+      classes: classes!,
+      outputs,
+      predict: (x) => tf.tidy(() => fcn.predict(x) as tf.Tensor4D),
+      // The rewritten network's own layer table at that input size: its last layer's field is a position's.
+      positionField: (shape) => layersArchitecture(fcn, shapesAt(fcn, shape)).layers.at(-1)?.receptiveField ?? null,
+      dispose: () => fcn.dispose(),
+    }
   } catch (e) {
     for (const l of created) {
       try {
@@ -288,7 +265,7 @@ export function toFullyConvolutional(model: tf.LayersModel): FullyConvolutional 
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Running it
+// Its receptive fields
 // ---------------------------------------------------------------------------------------------------
 
 /** Each layer's output shape (no batch) for an input of `size`, from the layers' own shape rules (no compute). */
@@ -304,43 +281,6 @@ function shapesAt(model: tf.LayersModel, size: [number, number, number]): Map<st
     shapes.set(layer.name, out.slice(1))
   }
   return shapes
-}
-
-/** Run the rewritten network on one preprocessed input [1, H, W, c]; the caller keeps `input`. */
-export async function classMapGrid(fcn: FullyConvolutional, input: tf.Tensor4D): Promise<FcnGrid> {
-  if (input.shape[0] !== 1) throw new ConvscopeError('BAD_REQUEST', `classMapGrid takes one image, got a batch of ${input.shape[0]}`)
-  const [, H, W, c] = input.shape
-  const [h0, w0] = fcn.trainingInputSize
-  if (fcn.head === 'flatten-dense' && (H < h0 || W < w0)) throw new ConvscopeError('BAD_REQUEST', `the input (${H}×${W}) is smaller than the training input size ${h0}×${w0}: no window fits`)
-  const out = tf.tidy(() => fcn.model.predict(input) as tf.Tensor4D)
-  const [, gh, gw, k] = out.shape
-  const values = (await out.data()) as Float32Array
-  out.dispose()
-
-  const argmax = new Int32Array(gh * gw)
-  const maxValue = new Float32Array(gh * gw)
-  for (let p = 0; p < gh * gw; p++) {
-    let best = 0
-    for (let j = 1; j < k; j++) if (values[p * k + j]! > values[p * k + best]!) best = j
-    argmax[p] = best
-    maxValue[p] = values[p * k + best]!
-  }
-
-  const arch = layersArchitecture(fcn.model, shapesAt(fcn.model, [H, W, c]))
-  const rf = arch.layers.at(-1)?.receptiveField ?? null
-  // Neighbouring positions are the jump of the field apart; with a 1-position axis, there is no neighbour.
-  const stride: [number, number] = [rf?.jump[0] || (gh > 1 ? (H - h0) / (gh - 1) : 0), rf?.jump[1] || (gw > 1 ? (W - w0) / (gw - 1) : 0)]
-  const cells: FcnCell[] = []
-  for (let y = 0; y < gh; y++) {
-    for (let x = 0; x < gw; x++) {
-      const top = y * stride[0]
-      const left = x * stride[1]
-      const field = rf ? fieldBox(rf, y, x, [H, W]) : null
-      const window = fcn.head === 'flatten-dense' || !field ? { top, left, bottom: top + h0 - 1, right: left + w0 - 1 } : field
-      cells.push({ y, x, window, field })
-    }
-  }
-  return { inputSize: [H, W], height: gh, width: gw, classes: k, values, argmax, maxValue, stride, cells, receptiveField: rf }
 }
 
 /** Read a layers model folder and rewrite it; the original's tensors are freed (the rewrite keeps its own references). */
