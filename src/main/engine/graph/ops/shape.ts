@@ -234,7 +234,9 @@ export const cast: OpKernel = (inputs, node) => {
   const to = DATA_TYPES[intAttr(node, 'to', 1)] ?? `type ${intAttr(node, 'to', 1)}`
   const x = input(inputs, 0, 'input')
   const dtype = tfDtype(to)
-  return [dtype === x.dtype ? tf.clone(x) : tf.cast(x, dtype)]
+  if (dtype === x.dtype) return [tf.clone(x)]
+  // wasm's Cast to bool wraps the value to a byte (0.5 → false, −2 → 254): compare with zero instead
+  return [dtype === 'bool' ? tf.notEqual(x, tf.scalar(0, x.dtype)) : tf.cast(x, dtype)]
 }
 
 /** Constant: value (a tensor), value_float(s), value_int(s). */
