@@ -27,7 +27,7 @@ import { inputField, type Padding, propagateField, type Size2, type SpatialOp } 
 export type Shape = (number | null)[]
 
 /** Geometry of a layer; a function where it depends on the actual input / output shapes. */
-type Geometry = SpatialOp | ((inShape: Shape | null, outShape: Shape | null) => SpatialOp)
+export type Geometry = SpatialOp | ((inShape: Shape | null, outShape: Shape | null) => SpatialOp)
 
 /** A layer before its shapes and receptive field are known. */
 export interface LayerSketch {
@@ -87,13 +87,13 @@ export function finishArchitecture(sketches: LayerSketch[], shapes: Map<string, 
   return { layers, warnings }
 }
 
-function spatialSize(shape: Shape | null): Size2 | null {
+export function spatialSize(shape: Shape | null): Size2 | null {
   if (!shape || shape.length !== 3 || shape[0] == null || shape[1] == null) return null
   return [shape[0], shape[1]]
 }
 
 /** Reshape-like ops: to a vector = global; keeping [h, w] = pass; anything else is not modelled. */
-function reshapeGeometry(inShape: Shape | null, outShape: Shape | null): SpatialOp {
+export function reshapeGeometry(inShape: Shape | null, outShape: Shape | null): SpatialOp {
   if (!outShape || !inShape) return UNKNOWN
   if (inShape.length !== 3) return PASS
   if (outShape.length <= 1) return { op: 'global' }
@@ -102,7 +102,7 @@ function reshapeGeometry(inShape: Shape | null, outShape: Shape | null): Spatial
 }
 
 /** Integer resize factors from shapes (nearest / bilinear upsampling); unknown otherwise. */
-function resizeGeometry(interpolation: 'nearest' | 'bilinear') {
+export function resizeGeometry(interpolation: 'nearest' | 'bilinear') {
   return (inShape: Shape | null, outShape: Shape | null): SpatialOp => {
     const a = spatialSize(inShape)
     const b = spatialSize(outShape)
