@@ -47,8 +47,21 @@ export const Preprocessing = z.object({
   range: z.tuple([z.number(), z.number()]).default([0, 1]),
   mean: z.tuple([z.number(), z.number(), z.number()]).default([0, 0, 0]),
   std: z.tuple([z.number(), z.number(), z.number()]).default([1, 1, 1]),
-  /** stretch: resize to inputSize ignoring aspect; center-crop: resize the short side then crop; pad: letterbox. */
-  resize: z.enum(['stretch', 'center-crop', 'pad']).default('stretch'),
+  /**
+   * stretch: resize to inputSize ignoring aspect; center-crop: scale so the image covers inputSize, then
+   * crop the middle; pad: letterbox on black; shorter-side: torchvision's Resize(resizeSize) + CenterCrop
+   * (inputSize) — the shorter side becomes resizeSize, the longer int(resizeSize · long / short), then the
+   * centre window at int(round((size − crop) / 2)) (black borders where the crop is the larger).
+   */
+  resize: z.enum(['stretch', 'center-crop', 'pad', 'shorter-side']).default('stretch'),
+  /** shorter-side: the shorter side's length after resizing (torchvision's Resize(int)); default min(inputSize). */
+  resizeSize: z.number().int().positive().optional(),
+  /**
+   * The resampling filter, as PIL's Image.resize computes it (antialiased: the filter widens when
+   * shrinking), which is what torchvision's Resize does to a PIL image. Default bilinear; torchvision's
+   * EfficientNet weights use bicubic.
+   */
+  interpolation: z.enum(['bilinear', 'bicubic', 'nearest']).optional(),
   /** Label file beside model.json: one label per line, or a JSON array, or an ImageNet-style {"0": [wnid, name]} map. */
   labels: z.string().nullable().default(null),
 })

@@ -1,14 +1,18 @@
 /**
- * From a decoded image to the network's input: resize (stretch / center-crop / pad) with sharp, channel
+ * From a decoded image to the network's input: resize (stretch / center-crop / pad / shorter-side), channel
  * order, value range, then (x - mean) / std. Also returns the geometry that maps model-input pixels back
  * onto the original image, for drawing receptive-field boxes on it.
  *
  * Conventions:
  * - Coordinates are pixel edges: pixel i covers [i, i + 1).
- * - Resampling uses sharp's 'linear' kernel (triangle filter, antialiased when shrinking), the closest
- *   to PIL's bilinear that most training pipelines use. When enlarging, libvips places samples half an
- *   output pixel off the centred convention: the geometry is exact for shrinking and within half an
- *   input pixel when enlarging.
+ * - Two resamplers. With `resize: "shorter-side"` or an `interpolation` in the sidecar: PIL's Image.resize
+ *   to the byte (pilResample.ts), i.e. torchvision's Resize on a PIL image; centred samples, so the
+ *   geometry is exact. Otherwise (the older sidecars): sharp's 'linear' kernel (triangle filter,
+ *   antialiased when shrinking), close to PIL's bilinear but not equal (mean |Δ| ≈ 0.15–0.25 / 255 when
+ *   shrinking photos, ≈ 8 / 255 when enlarging); kept as the default there so that older results stay
+ *   reproducible and the one-pipeline decode + resize stays fast. When enlarging, libvips places
+ *   samples half an output pixel off the centred convention: the geometry is exact for shrinking and
+ *   within half an input pixel when enlarging.
  * - `pad` letterboxes with black pixels (0, 0, 0) before normalisation, like tf.image.resize_with_pad.
  * - `mean` and `std` are given in the model's channel order (for BGR models: [B, G, R]), as in Keras'
  *   caffe-style preprocess_input.
@@ -16,6 +20,7 @@
 import * as tf from '@tensorflow/tfjs'
 import sharp, { type Sharp } from 'sharp'
 import type { Preprocessing } from '../../../shared/api'
+import { pilResize } from './pilResample'
 
 export interface Box {
   x: number
@@ -45,9 +50,9 @@ export interface ResizePlan {
   /** Size the whole image is resized to. */
   resizeWidth: number
   resizeHeight: number
-  /** center-crop: the window taken from the resized image. */
+  /** center-crop, shorter-side: the window taken from the resized image. */
   crop: Box | null
-  /** pad: black borders added around the resized image. */
+  /** pad (and shorter-side where the crop is larger than the resized image): black borders added after the crop. */
   pad: { top: number; bottom: number; left: number; right: number } | null
   geometry: InputGeometry
 }
@@ -66,8 +71,10 @@ export interface RgbImage {
   height: number
 }
 
+type PlanFields = Pick<Preprocessing, 'inputSize' | 'resize'> & Partial<Pick<Preprocessing, 'resizeSize'>>
+
 /** The resize, crop or pad that fits a width×height image to the model's input size. */
-export function planResize(width: number, height: number, pre: Pick<Preprocessing, 'inputSize' | 'resize'>): ResizePlan {
+export function planResize(width: number, height: number, pre: PlanFields): ResizePlan {
   const [H, W] = pre.inputSize
   const base = { policy: pre.resize, imageWidth: width, imageHeight: height, inputWidth: W, inputHeight: H }
   const full: Box = { x: 0, y: 0, width: W, height: H }
@@ -114,7 +121,62 @@ export function planResize(width: number, height: number, pre: Pick<Preprocessin
         geometry: { ...base, scaleX, scaleY, offsetX: -left * scaleX, offsetY: -top * scaleY, content: { x: left, y: top, width: rw, height: rh } },
       }
     }
+    case 'shorter-side': {
+      const [rw, rh] = shorterSideSize(width, height, pre.resizeSize ?? Math.min(W, H))
+      const x = centerCropAxis(rw, W)
+      const y = centerCropAxis(rh, H)
+      const scaleX = width / rw
+      const scaleY = height / rh
+      const padded = x.padBefore + x.padAfter + y.padBefore + y.padAfter > 0
+      return {
+        resizeWidth: rw,
+        resizeHeight: rh,
+        crop: { x: x.offset, y: y.offset, width: x.length, height: y.length },
+        pad: padded ? { top: y.padBefore, bottom: y.padAfter, left: x.padBefore, right: x.padAfter } : null,
+        geometry: {
+          ...base,
+          scaleX,
+          scaleY,
+          offsetX: (x.offset - x.padBefore) * scaleX,
+          offsetY: (y.offset - y.padBefore) * scaleY,
+          content: { x: x.padBefore, y: y.padBefore, width: x.length, height: y.length },
+        },
+      }
+    }
   }
+}
+
+/** torchvision 0.14's Resize(int) output [width, height]: the shorter side (width on a tie) becomes `size`. */
+export function shorterSideSize(width: number, height: number, size: number): [number, number] {
+  // int(size * long / short) as Python computes it: multiply, divide, truncate.
+  if (width <= height) return [size, Math.trunc((size * height) / width)]
+  return [Math.trunc((size * width) / height), size]
+}
+
+/**
+ * torchvision's CenterCrop along one axis of length `size`: where the crop is larger, zero padding of
+ * (crop − size) // 2 before and the rest after; else the window at int(round((size − crop) / 2)), Python's
+ * round (half to even).
+ */
+export function centerCropAxis(size: number, crop: number): { offset: number; length: number; padBefore: number; padAfter: number } {
+  if (crop > size) {
+    const padBefore = Math.floor((crop - size) / 2)
+    return { offset: 0, length: size, padBefore, padAfter: crop - size - padBefore }
+  }
+  return { offset: roundHalfEven((size - crop) / 2), length: crop, padBefore: 0, padAfter: 0 }
+}
+
+function roundHalfEven(x: number): number {
+  const r = Math.round(x)
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r
+}
+
+/**
+ * Whether `pre` asks for PIL's resampling (pilResample.ts) rather than sharp's: torchvision's shorter-side
+ * recipe, or any sidecar that names an interpolation.
+ */
+export function usesPilResample(pre: Pick<Preprocessing, 'resize' | 'interpolation'>): boolean {
+  return pre.resize === 'shorter-side' || pre.interpolation !== undefined
 }
 
 /** Map a box in model-input pixels onto the original image; clipped to the image unless `clip` is false. */
@@ -143,11 +205,19 @@ function clipBox(b: Box, width: number, height: number): Box {
   return { x: x0, y: y0, width: x1 - x0, height: y1 - y0 }
 }
 
-/** Resize (and crop or pad) 8-bit RGB to the model's input size with sharp; returns W×H×3 bytes. */
-export async function resizeForModel(image: RgbImage, pre: Pick<Preprocessing, 'inputSize' | 'resize'>): Promise<{ rgb: Uint8Array; plan: ResizePlan }> {
+/** Resize (and crop or pad) 8-bit RGB to the model's input size; returns W×H×3 bytes. */
+export async function resizeForModel(
+  image: RgbImage,
+  pre: PlanFields & Partial<Pick<Preprocessing, 'interpolation'>>,
+): Promise<{ rgb: Uint8Array; plan: ResizePlan }> {
   const plan = planResize(image.width, image.height, pre)
   const identity = plan.resizeWidth === image.width && plan.resizeHeight === image.height && !plan.crop && !plan.pad
   if (identity) return { rgb: image.rgb, plan }
+  if (usesPilResample(pre)) {
+    const crop = plan.crop ?? { x: 0, y: 0, width: plan.resizeWidth, height: plan.resizeHeight }
+    const cropped = pilResize(image, plan.resizeWidth, plan.resizeHeight, pre.interpolation ?? 'bilinear', crop)
+    return { rgb: plan.pad ? padRgb(cropped, crop.width, crop.height, plan.pad) : cropped, plan }
+  }
 
   const pipeline = withResizePlan(sharp(image.rgb, { raw: { width: image.width, height: image.height, channels: 3 } }), plan)
   const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true })
@@ -160,14 +230,22 @@ export async function resizeForModel(image: RgbImage, pre: Pick<Preprocessing, '
  * same steps for decoded pixels (resizeForModel) and for a file decoded in the same pipeline (readImage.ts,
  * readModelInput).
  */
-export function withResizePlan(pipeline: Sharp, plan: ResizePlan): Sharp {
+export function withResizePlan(pipeline: Sharp, plan: ResizePlan, kernel: 'linear' | 'cubic' = 'linear'): Sharp {
   const g = plan.geometry
   if (plan.resizeWidth !== g.imageWidth || plan.resizeHeight !== g.imageHeight) {
-    pipeline = pipeline.resize(plan.resizeWidth, plan.resizeHeight, { fit: 'fill', kernel: 'linear' })
+    pipeline = pipeline.resize(plan.resizeWidth, plan.resizeHeight, { fit: 'fill', kernel })
   }
   if (plan.crop) pipeline = pipeline.extract({ left: plan.crop.x, top: plan.crop.y, width: plan.crop.width, height: plan.crop.height })
   if (plan.pad) pipeline = pipeline.extend({ ...plan.pad, background: { r: 0, g: 0, b: 0 } })
   return pipeline
+}
+
+/** Black borders around width×height RGB. */
+function padRgb(rgb: Uint8Array, width: number, height: number, pad: NonNullable<ResizePlan['pad']>): Uint8Array {
+  const outWidth = width + pad.left + pad.right
+  const out = new Uint8Array(outWidth * (height + pad.top + pad.bottom) * 3)
+  for (let y = 0; y < height; y++) out.set(rgb.subarray(y * width * 3, (y + 1) * width * 3), ((y + pad.top) * outWidth + pad.left) * 3)
+  return out
 }
 
 /** Throws unless a resize result is the model's input size with 3 channels. */

@@ -11,12 +11,13 @@
  * readModelInput goes on to the network's input. Decoding, then resizing the decoded pixels, takes two
  * sharp calls; for most images (opaque, upright, RGB or gray, 8 or 16 bits without an ICC profile, 8 bits
  * with any) one pipeline gives the same bytes (see singlePipelineExact) and saves the copy between them.
+ * With PIL's resampling (torchvision sidecars, preprocess.ts usesPilResample) sharp only decodes.
  */
 import { readFile, stat } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import sharp, { type Metadata, type OutputInfo } from 'sharp'
 import { ConvscopeError, type ImageFacts, type Preprocessing } from '../../../shared/api'
-import { checkResized, normalize, planResize, resizeForModel, withResizePlan, type ModelInput } from './preprocess'
+import { checkResized, normalize, planResize, resizeForModel, usesPilResample, withResizePlan, type ModelInput } from './preprocess'
 
 export interface ReadImageOptions {
   /** Refuse images with more pixels than this. Default: env CONVSCOPE_MAX_PIXELS, else 100 megapixels. */
@@ -170,7 +171,8 @@ export interface ImageModelInput {
 export async function readModelInput(path: string, pre: Preprocessing, options: ReadImageOptions = {}): Promise<ImageModelInput> {
   const opened = await openImage(path, options)
   const { file, meta } = opened
-  if (!singlePipelineExact(meta)) {
+  // PIL's resampling runs in JS on decoded pixels: decode first, then resize.
+  if (usesPilResample(pre) || !singlePipelineExact(meta)) {
     const image = await decodeOpened(opened)
     const { rgb, plan } = await resizeForModel(image, pre)
     const [H, W] = pre.inputSize

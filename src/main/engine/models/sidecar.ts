@@ -1,7 +1,12 @@
 /**
  * The optional `convscope.json` beside model.json: how to preprocess images for this model and where its
  * class labels are. Its keys are exactly those of api.ts `Preprocessing` (inputSize may be left out: it
- * comes from the model); anything else is an error that names the key, so a typo never goes unnoticed.
+ * comes from the model) plus `cropSize`; anything else is an error that names the key, so a typo never
+ * goes unnoticed.
+ *
+ * torchvision's recipe `Resize(256, interpolation) + CenterCrop(224)` is written
+ * `{"resize": "shorter-side", "resizeSize": 256, "cropSize": 224, "interpolation": "bilinear"}`: cropSize
+ * (a number or [height, width]) is the crop, i.e. the input size; when inputSize is given too they must agree.
  */
 import { promises as fs } from 'node:fs'
 import * as path from 'node:path'
@@ -14,7 +19,12 @@ export const SIDECAR = 'convscope.json'
 /** Input size assumed when neither the model nor the sidecar fixes it. */
 export const FALLBACK_INPUT_SIZE: [number, number] = [224, 224]
 
-export const SidecarSchema = Preprocessing.partial({ inputSize: true }).strict()
+export const SidecarSchema = Preprocessing.extend({
+  /** torchvision's CenterCrop size: sets inputSize ([n, n] for a number). */
+  cropSize: z.union([z.number().int().positive(), z.tuple([z.number().int().positive(), z.number().int().positive()])]).optional(),
+})
+  .partial({ inputSize: true })
+  .strict()
 export type Sidecar = z.infer<typeof SidecarSchema>
 
 export interface SidecarResult {
@@ -38,9 +48,9 @@ export async function readSidecar(dir: string, modelSize: ModelInputSize): Promi
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return defaults(modelSize)
     throw new ConvscopeError('BAD_MODEL', `Cannot read ${file}: ${(e as Error).message}`)
   }
-  const sidecar = parseSidecar(text, file)
+  const { cropSize, ...sidecar } = parseSidecar(text, file)
   const warnings: string[] = []
-  const inputSize = resolveInputSize(sidecar.inputSize, modelSize, file, warnings)
+  const inputSize = resolveInputSize(declaredInputSize(sidecar.inputSize, cropSize, file), modelSize, file, warnings)
   const preprocessing = Preprocessing.parse({ ...sidecar, inputSize })
   const labels = preprocessing.labels === null ? null : await readLabels(path.resolve(dir, preprocessing.labels), file)
   return { preprocessing, defaulted: false, labels, warnings }
@@ -55,8 +65,13 @@ export function parseSidecar(text: string, file: string): Sidecar {
     throw new ConvscopeError('BAD_MODEL', `${file} is not valid JSON: ${describeJsonError(e as Error, text)}`)
   }
   const parsed = SidecarSchema.safeParse(value)
-  if (parsed.success) return parsed.data
-  const allowed = Object.keys(Preprocessing.shape).join(', ')
+  if (parsed.success) {
+    if (parsed.data.resizeSize !== undefined && parsed.data.resize !== 'shorter-side') {
+      throw new ConvscopeError('BAD_MODEL', `${file}: resizeSize is the shorter side's length for "resize": "shorter-side"; this sidecar has "resize": "${parsed.data.resize}"`)
+    }
+    return parsed.data
+  }
+  const allowed = Object.keys(SidecarSchema.shape).join(', ')
   const problems = parsed.error.issues.map((issue) => {
     if (issue.code === 'unrecognized_keys') {
       return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')} (allowed: ${allowed})`
@@ -65,6 +80,15 @@ export function parseSidecar(text: string, file: string): Sidecar {
     return `${where}: ${issue.message}`
   })
   throw new ConvscopeError('BAD_MODEL', `${file}: ${problems.join('; ')}`)
+}
+
+/** inputSize, else cropSize as [height, width]; both given must agree. */
+function declaredInputSize(inputSize: [number, number] | undefined, cropSize: Sidecar['cropSize'], file: string): [number, number] | undefined {
+  const crop: [number, number] | undefined = typeof cropSize === 'number' ? [cropSize, cropSize] : cropSize
+  if (inputSize && crop && (inputSize[0] !== crop[0] || inputSize[1] !== crop[1])) {
+    throw new ConvscopeError('BAD_MODEL', `${file}: cropSize [${crop.join(', ')}] and inputSize [${inputSize.join(', ')}] disagree (the crop is the model's input)`)
+  }
+  return inputSize ?? crop
 }
 
 function resolveInputSize(declared: [number, number] | undefined, model: ModelInputSize, file: string, warnings: string[]): [number, number] {

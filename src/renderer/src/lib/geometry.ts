@@ -30,7 +30,13 @@ export function inputBoxToImage(box: Box, pre: Preprocessing, imageWidth: number
   const [inH, inW] = pre.inputSize
   let sx = inW / imageWidth
   let sy = inH / imageHeight
-  if (pre.resize !== 'stretch') {
+  if (pre.resize === 'shorter-side') {
+    // torchvision's Resize(resizeSize): the shorter side becomes resizeSize, the longer int(resizeSize · long / short)
+    const size = pre.resizeSize ?? Math.min(inH, inW)
+    const wide = imageWidth > imageHeight
+    sx = (wide ? Math.trunc((size * imageWidth) / imageHeight) : size) / imageWidth
+    sy = (wide ? size : Math.trunc((size * imageHeight) / imageWidth)) / imageHeight
+  } else if (pre.resize !== 'stretch') {
     // center-crop scales so the image covers the input; pad (letterbox) so it fits inside it
     const s = pre.resize === 'center-crop' ? Math.max(sx, sy) : Math.min(sx, sy)
     sx = sy = s
