@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs'
 import { input, intAttr, numbersAttr, stringAttr } from './attributes'
-import { fromNHWC, hw, pairOf, span, spatialRank, subsample, toNHWC, windowGeometry, type Pair } from './geometry'
+import { fromNHWC, hw, pairOf, span, spatialRank, toNHWC, windowGeometry, type Pair } from './geometry'
 import { UnsupportedOpError, type OpKernel } from './types'
 
 type Padding = [[0, 0], Pair, Pair, [0, 0]]
@@ -21,15 +21,22 @@ function weight2d(w: tf.Tensor): tf.Tensor4D {
   throw new UnsupportedOpError(`a weight of rank ${w.rank}`)
 }
 
+/** A [kh, kw, a, b] kernel with `dilations` − 1 zeros between its taps (differentiable). */
+function dilateKernel(f: tf.Tensor4D, dilations: Pair): tf.Tensor4D {
+  if (dilations[0] === 1 && dilations[1] === 1) return f
+  const [kh, kw, a, b] = f.shape
+  const spread = tf.pad(tf.reshape(f, [kh, 1, kw, 1, a, b]), [[0, 0], [0, dilations[0] - 1], [0, 0], [0, dilations[1] - 1], [0, 0], [0, 0]])
+  const full = tf.reshape(spread, [kh * dilations[0], kw * dilations[1], a, b])
+  return tf.slice(full, [0, 0, 0, 0], [span(kh, dilations[0]), span(kw, dilations[1]), a, b]) as tf.Tensor4D
+}
+
 /**
- * One NHWC convolution of a single group. tfjs refuses strides and dilations above 1 together: then the
- * convolution runs at stride 1 and every stride-th output is kept.
+ * One NHWC convolution of a single group. A dilated kernel runs as the undilated kernel with zeros between its
+ * taps: tfjs's conv gradients refuse dilations above 1 (and its forward refuses them with strides above 1).
  */
 function convGroup(x: tf.Tensor4D, w: tf.Tensor4D, depthwise: boolean, strides: Pair, dilations: Pair, pad: Padding): tf.Tensor4D {
-  const both = (strides[0] > 1 || strides[1] > 1) && (dilations[0] > 1 || dilations[1] > 1)
-  const s: Pair = both ? [1, 1] : strides
-  const y = depthwise ? tf.depthwiseConv2d(x, w, s, pad, 'NHWC', dilations) : tf.conv2d(x, w, s, pad, 'NHWC', dilations)
-  return both ? subsample(y, strides) : y
+  const filter = dilateKernel(w, dilations)
+  return depthwise ? tf.depthwiseConv2d(x, filter, strides, pad) : tf.conv2d(x, filter, strides, pad)
 }
 
 export const conv: OpKernel = (inputs, node) => {
@@ -62,15 +69,6 @@ export const conv: OpKernel = (inputs, node) => {
   }
   if (bias != null) y = tf.add(y, bias)
   return [fromNHWC(y, spatial)]
-}
-
-/** A [kh, kw, o, i] kernel with `dilations` − 1 zeros between its taps (differentiable). */
-function dilateKernel(f: tf.Tensor4D, dilations: Pair): tf.Tensor4D {
-  if (dilations[0] === 1 && dilations[1] === 1) return f
-  const [kh, kw, o, i] = f.shape
-  const spread = tf.pad(tf.reshape(f, [kh, 1, kw, 1, o, i]), [[0, 0], [0, dilations[0] - 1], [0, 0], [0, dilations[1] - 1], [0, 0], [0, 0]])
-  const full = tf.reshape(spread, [kh * dilations[0], kw * dilations[1], o, i])
-  return tf.slice(full, [0, 0, 0, 0], [span(kh, dilations[0]), span(kw, dilations[1]), o, i]) as tf.Tensor4D
 }
 
 /**

@@ -36,11 +36,9 @@ export const lrn: OpKernel = (inputs, node) => {
   const after = size - 1 - before
   const paddings = x.shape.map((_, i): [number, number] => (i === 1 ? [before, after] : [0, 0]))
   const squares = tf.pad(tf.square(x), paddings)
-  const begin = x.shape.map(() => 0)
-  let sum = tf.slice(squares, begin, x.shape)
-  for (let k = 1; k < size; k++) {
-    begin[1] = k
-    sum = tf.add(sum, tf.slice(squares, begin, x.shape))
-  }
+  // a fresh begin array per slice: tfjs keeps the one it is given for the gradient
+  const window = (k: number): tf.Tensor => tf.slice(squares, x.shape.map((_, i) => (i === 1 ? k : 0)), x.shape)
+  let sum = window(0)
+  for (let k = 1; k < size; k++) sum = tf.add(sum, window(k))
   return [tf.div(x, tf.pow(tf.add(tf.mul(sum, alpha / size), bias), beta))]
 }

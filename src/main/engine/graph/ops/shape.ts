@@ -64,15 +64,20 @@ function padPairs(rank: number, pads: readonly number[], axes: readonly number[]
   return pairs
 }
 
-/** Edge padding: each side repeats the outermost slice (concat of tiles, differentiable). */
-function edgePad(x: tf.Tensor, pairs: readonly [number, number][]): tf.Tensor {
+/**
+ * Reflect or edge padding, one axis at a time, as a concat of slices (reversed for reflect, tiled for edge):
+ * differentiable, where tfjs's mirrorPad gradient drops the reflected part.
+ */
+function sidePad(x: tf.Tensor, pairs: readonly [number, number][], mode: 'reflect' | 'edge'): tf.Tensor {
   let y = x
   pairs.forEach(([before, after], axis) => {
     if (before === 0 && after === 0) return
-    if (y.shape[axis] === 0) throw new UnsupportedOpError('edge padding of an empty axis')
-    const one = (at: number): tf.Tensor => tf.slice(y, y.shape.map((_, i) => (i === axis ? at : 0)), y.shape.map((d, i) => (i === axis ? 1 : d)))
-    const reps = (n: number): number[] => y.shape.map((_, i) => (i === axis ? n : 1))
-    const parts = [...(before > 0 ? [tf.tile(one(0), reps(before))] : []), y, ...(after > 0 ? [tf.tile(one(y.shape[axis]! - 1), reps(after))] : [])]
+    const dim = y.shape[axis]!
+    if (mode === 'reflect' ? Math.max(before, after) >= dim : dim === 0) throw new UnsupportedOpError(`${mode} padding of ${Math.max(before, after)} on an axis of ${dim}`)
+    const part = (start: number, count: number): tf.Tensor => tf.slice(y, y.shape.map((_, i) => (i === axis ? start : 0)), y.shape.map((d, i) => (i === axis ? count : d)))
+    const side = (start: number, count: number): tf.Tensor =>
+      mode === 'reflect' ? tf.reverse(part(start, count), axis) : tf.tile(part(start, 1), y.shape.map((_, i) => (i === axis ? count : 1)))
+    const parts = [...(before > 0 ? [side(mode === 'reflect' ? 1 : 0, before)] : []), y, ...(after > 0 ? [side(mode === 'reflect' ? dim - 1 - after : dim - 1, after)] : [])]
     y = tf.concat(parts, axis)
   })
   return y
@@ -90,10 +95,7 @@ export const pad: OpKernel = (inputs, node) => {
   const grow = pairs.map(([b, e]): [number, number] => [Math.max(0, b), Math.max(0, e)])
   let y: tf.Tensor
   if (mode === 'constant') y = tf.pad(x, grow, value)
-  else if (mode === 'reflect') {
-    if (grow.some(([b, e], i) => Math.max(b, e) >= x.shape[i]!)) throw new UnsupportedOpError('reflect padding as wide as the axis')
-    y = tf.mirrorPad(x, grow, 'reflect')
-  } else if (mode === 'edge') y = edgePad(x, grow)
+  else if (mode === 'reflect' || mode === 'edge') y = sidePad(x, grow, mode)
   else throw new UnsupportedOpError(`mode "${mode}"`)
   if (pairs.every(([b, e]) => b >= 0 && e >= 0)) return [y]
   const begin = pairs.map(([b]) => Math.max(0, -b))
