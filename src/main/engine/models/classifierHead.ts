@@ -53,9 +53,10 @@ export function classWeights(head: ClassifierHead, classes?: number[]): tf.Tenso
 }
 
 const DROPOUT_TYPES = new Set(['Dropout', 'SpatialDropout2D', 'GaussianDropout', 'GaussianNoise', 'AlphaDropout'])
-const AVERAGE_GLOBAL = new Set(['GlobalAveragePooling2D', 'Mean'])
-const MAX_GLOBAL = new Set(['GlobalMaxPooling2D', 'Max'])
-const AVERAGE_POOL = new Set(['AveragePooling2D', 'AvgPool'])
+// Layer types of TF.js layers models, TF graph ops, and ONNX ops (issue 10), in that order.
+const AVERAGE_GLOBAL = new Set(['GlobalAveragePooling2D', 'Mean', 'GlobalAveragePool'])
+const MAX_GLOBAL = new Set(['GlobalMaxPooling2D', 'Max', 'GlobalMaxPool'])
+const AVERAGE_POOL = new Set(['AveragePooling2D', 'AvgPool', 'AveragePool'])
 
 function searchHead(model: LoadedModel): HeadSearch {
   const fail = (reason: string): HeadSearch => ({ head: null, reason })
