@@ -78,13 +78,20 @@ export const float = (value: number): AttributeSpec => ({ kind: 'float', value }
 export const floats = (value: readonly number[]): AttributeSpec => ({ kind: 'floats', value })
 export const tensor = (value: TensorSpec): AttributeSpec => ({ kind: 'tensor', value })
 
+/** A number as int64; ±2^63 (what a double makes of INT64_MAX / INT64_MIN, e.g. Slice's "to the end") saturate. */
+function int64(v: number): bigint {
+  if (v >= 2 ** 63) return 2n ** 63n - 1n
+  if (v <= -(2 ** 63)) return -(2n ** 63n)
+  return BigInt(Math.trunc(v))
+}
+
 /** Little-endian bytes of `values` as `dtype` (TensorProto.raw_data). */
 function rawBytes(dtype: OnnxDtype, values: ArrayLike<number> | readonly boolean[]): Uint8Array {
   const numbers = Array.from(values as ArrayLike<number | boolean>, Number)
   const typed =
     dtype === 'float32' ? Float32Array.from(numbers)
     : dtype === 'float64' ? Float64Array.from(numbers)
-    : dtype === 'int64' ? BigInt64Array.from(numbers, (v) => BigInt(Math.trunc(v)))
+    : dtype === 'int64' ? BigInt64Array.from(numbers, int64)
     : dtype === 'int32' ? Int32Array.from(numbers)
     : dtype === 'int8' ? Int8Array.from(numbers)
     : Uint8Array.from(numbers) // uint8, bool

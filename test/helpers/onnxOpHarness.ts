@@ -10,7 +10,7 @@ import path from 'node:path'
 import * as tf from '@tensorflow/tfjs'
 import ort from 'onnxruntime-node'
 import { initBackend } from '../../src/main/engine/backend'
-import { kernelFor } from '../../src/main/engine/graph/ops'
+import { int32Values, kernelFor } from '../../src/main/engine/graph/ops'
 import type { OpNode } from '../../src/main/engine/graph/ops/types'
 import { readOnnxModel } from '../../src/main/engine/models/onnx'
 import { buildOnnxModel, type AttributeSpec, type ModelSpec, type OnnxDtype } from './onnxBuilder'
@@ -59,16 +59,10 @@ export interface OpCase {
 }
 
 let backendReady: Promise<unknown> | undefined
-/** The backend the engine picks in node (wasm here, cpu as its fallback), once per test file. */
+/** The backend the engine picks in node (wasm here, cpu as its fallback; CONVSCOPE_BACKEND forces one), once per test file. */
 export function useEngineBackend(): Promise<unknown> {
-  backendReady ??= initBackend({})
+  backendReady ??= initBackend({ forced: process.env.CONVSCOPE_BACKEND })
   return backendReady
-}
-
-const INT32_MAX = 2 ** 31 - 1
-/** int64 values as the executor holds them: int32, clamped (INT64_MAX "to the end" ends stay "to the end"). */
-function toInt32(v: number): number {
-  return Math.max(-INT32_MAX - 1, Math.min(INT32_MAX, v))
 }
 
 function valuesOf(feed: Feed, random: Random): number[] {
@@ -96,7 +90,7 @@ function ortTensor(dtype: OnnxDtype, values: number[], dims: number[]): ort.Tens
 function tfTensor(dtype: OnnxDtype, values: number[], dims: number[]): tf.Tensor {
   if (dtype === 'float32' || dtype === 'float64') return tf.tensor(values, dims, 'float32')
   if (dtype === 'bool') return tf.tensor(values.map(Boolean), dims, 'bool')
-  return tf.tensor(values.map(toInt32), dims, 'int32')
+  return tf.tensor(int32Values(values), dims, 'int32') // as the executor holds int64: clamped to int32
 }
 
 export interface Result {

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict'
 import { before, test } from 'node:test'
 import * as tf from '@tensorflow/tfjs'
 import { SUPPORTED_OPS, UnsupportedOpError, kernelFor } from '../../src/main/engine/graph/ops'
-import { float } from '../helpers/onnxBuilder'
+import { int32Values } from '../../src/main/engine/graph/ops/attributes'
+import { float, tensor } from '../helpers/onnxBuilder'
 import { opModel, Random, useEngineBackend, type OpCase } from '../helpers/onnxOpHarness'
 
 before(useEngineBackend)
@@ -25,6 +26,14 @@ test('the registry lists every op of the 11 torchvision exports, and only defaul
   assert.equal(kernelFor('Conv', 'com.microsoft'), undefined)
   assert.equal(kernelFor('NonMaxSuppression', ''), undefined)
   assert.equal(kernelFor('toString', ''), undefined)
+})
+
+test('int64 constants saturate to int32 (INT64_MAX "to the end" stays the end, never wraps to 0)', () => {
+  const { node } = opModel({ name: 'ends', op: 'Constant', feeds: [], attributes: { value: tensor({ dims: [3], dtype: 'int64', values: [2 ** 63, -(2 ** 63), -5] }) }, outputs: ['int64'] })
+  const [t] = kernelFor('Constant', '')!([], node)
+  assert.deepEqual(Array.from(t!.dataSync()), [2 ** 31 - 1, -(2 ** 31), -5])
+  t!.dispose()
+  assert.deepEqual(Array.from(int32Values([9223372036854775807, -9223372036854775808, 7])), [2147483647, -2147483648, 7])
 })
 
 // ---------------------------------------------------------------------------------------------------

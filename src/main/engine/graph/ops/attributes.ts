@@ -44,10 +44,22 @@ export function tfDtype(onnxDtype: string): 'float32' | 'int32' | 'bool' {
   throw new UnsupportedOpError(`element type ${onnxDtype}`)
 }
 
+const INT32_MIN = -(2 ** 31)
+const INT32_MAX = 2 ** 31 - 1
+
+/**
+ * int64 values as the int32 that tfjs holds, clamped: exporters write INT64_MAX / INT64_MIN for "to the end"
+ * (Slice ends), which Int32Array.from would wrap to 0 / 0. Every int64 tensor (initializer or attribute) goes
+ * through this.
+ */
+export function int32Values(values: ArrayLike<number>): Int32Array {
+  return Int32Array.from(values, (v) => Math.min(INT32_MAX, Math.max(INT32_MIN, v)))
+}
+
 /** The tfjs tensor of a TENSOR attribute (Constant's value, ConstantOfShape's value). */
 export function attributeTensor(t: OnnxAttributeTensor): tf.Tensor {
   const dtype = tfDtype(t.dtype)
-  const values = dtype === 'float32' ? Float32Array.from(t.values) : dtype === 'int32' ? Int32Array.from(t.values) : Uint8Array.from(t.values)
+  const values = dtype === 'float32' ? Float32Array.from(t.values) : dtype === 'int32' ? int32Values(t.values) : Uint8Array.from(t.values)
   return tf.tensor(values, t.dims, dtype)
 }
 

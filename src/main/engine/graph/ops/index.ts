@@ -14,6 +14,7 @@ import * as shape from './shape'
 import type { OpKernel } from './types'
 
 export { UnsupportedOpError, type OpKernel, type OpNode } from './types'
+export { int32Values } from './attributes'
 
 const KERNELS: Readonly<Record<string, OpKernel>> = {
   // convolution, pooling, normalization

@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs'
 import { DATA_TYPES } from '../../models/onnx/reader'
-import { attributeTensor, floatAttr, input, intAttr, normalizeAxis, numbersAttr, readInts, readScalar, stringAttr, tensorAttr, tfDtype } from './attributes'
+import { attributeTensor, floatAttr, input, int32Values, intAttr, normalizeAxis, numbersAttr, readInts, readScalar, stringAttr, tensorAttr, tfDtype } from './attributes'
 import { UnsupportedOpError, type OpKernel, type OpNode } from './types'
 
 const product = (dims: readonly number[]): number => dims.reduce((a, b) => a * b, 1)
@@ -247,11 +247,11 @@ export const constant: OpKernel = (_inputs, node) => {
   if (t != null) return [attributeTensor(t)]
   const a = node.attributes
   if (typeof a.value_float === 'number') return [tf.scalar(a.value_float, 'float32')]
-  if (typeof a.value_int === 'number') return [tf.scalar(a.value_int, 'int32')]
+  if (typeof a.value_int === 'number') return [tf.tensor(int32Values([a.value_int]), [], 'int32')]
   const fs = numbersAttr(node, 'value_floats')
   if (fs != null) return [tf.tensor1d(fs, 'float32')]
   const is = numbersAttr(node, 'value_ints')
-  if (is != null) return [tf.tensor1d(is, 'int32')]
+  if (is != null) return [tf.tensor1d(int32Values(is), 'int32')]
   throw new UnsupportedOpError(`Constant with attributes ${Object.keys(a).join(', ') || '(none)'}`)
 }
 
