@@ -4,6 +4,7 @@ import { classifyCommand } from './classifyCommand'
 import { demoDataCommand } from './demoDataCommand'
 import { faithfulnessCommand } from './faithfulnessCommand'
 import { fcnCommand } from './fcnCommand'
+import { importTorchvisionCommand } from './importTorchvisionCommand'
 import { infoCommand } from './infoCommand'
 import { mergeCommand } from './mergeCommand'
 import { scanCommand } from './scanCommand'
@@ -32,10 +33,12 @@ const commands: Record<string, Command> = {
   faithfulness: faithfulnessCommand,
   cam: camCommand,
   localize: localizeCommand,
+  'import-torchvision': importTorchvisionCommand,
 }
 
 function help(): string {
-  const rows = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(12)} ${c.summary}`)
+  const width = Math.max(...Object.keys(commands).map((name) => name.length))
+  const rows = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)} ${c.summary}`)
   return [
     'usage: convscope <command> [options] [--verbose]',
     '',
