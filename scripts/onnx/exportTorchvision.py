@@ -17,7 +17,8 @@ writes DIR/<name>/:
 node directly in a container scope gets "." + its op lower-cased, e.g. "layer1.1.relu_1", "inception3a.concat");
 `node` is the ONNX node whose first output (`tensor`) is that layer.  Hooks sit only on modules whose output
 survives the export: post-activation modules used once, Sequential blocks / stages, pooling, the head — never a
-conv followed by a BatchNorm (BN is folded into the conv).  resnet18 also gets a PyTorch Grad-CAM reference.
+conv followed by a BatchNorm (BN is folded into the conv).  resnet18 also gets a PyTorch Grad-CAM reference
+(layer4; image 0's top class, for image 1 a class with a two-signed map) and its fc bias (for CAM's identity).
 Seeded: running it again writes the same numbers (same torch build).
 """
 import argparse
@@ -96,7 +97,7 @@ MODELS = {
     'mobilenet_v2': ({}, [224, 224], [160, 208], True, [
         ('features.0', 'features.0.2', '/features/features.0/features.0.2/Clip'),
         ('features.3', 'features.3.add', '/features/features.3/Add'),
-        ('features.13', 'features.13.conv.0.2', '/features/features.13/conv/conv.0/conv.0.2/Clip'),
+        ('features.13.conv.0', 'features.13.conv.0.2', '/features/features.13/conv/conv.0/conv.0.2/Clip'),  # expansion 96 → 576
         ('features.18', 'features.18.2', '/features/features.18/features.18.2/Clip'),
     ]),
     'efficientnet_b0': ({}, [224, 224], [224, 224], True, [
@@ -119,11 +120,28 @@ def script_hash():
         return hashlib.sha256(f.read()).hexdigest()
 
 
-def build(name):
+def build(name, size):
     kwargs = MODELS[name][0]
     torch.manual_seed(0)
     model = getattr(torchvision.models, name)(weights=None, **kwargs)
+    calibrate_batch_norm(model, size)
     return model.eval()
+
+
+def calibrate_batch_norm(model, size):
+    """Freshly built BNs have running mean 0 / variance 1, i.e. nearly identity: activations then drift to 1e-13
+    (efficientnet) or 1e12 (inception_v3) and the logits of googlenet are its fc bias alone, which tests little.
+    One seeded batch in training mode sets the running statistics to real ones (momentum None: a plain average),
+    so every BN — folded into its conv by the export or kept as an op — does real work at a sane scale."""
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None
+    model.train()
+    with torch.no_grad():
+        model(torch.randn(4, 3, *size, generator=torch.Generator().manual_seed(2)))
 
 
 def file_name(layer):
@@ -154,8 +172,11 @@ def reference_outputs(model, hooks, x):
 
 
 def gradcam_reference(model, x, module_path):
-    """Grad-CAM (Selvaraju et al.) on a module's output for each image's top class: weights = spatial mean of
-    d logit[c] / d A, map = ReLU(sum_k weights_k * A_k); the unrectified sum is saved too."""
+    """Grad-CAM (Selvaraju et al.) on a module's output: weights = spatial mean of d logit[c] / d A, map =
+    ReLU(sum_k weights_k * A_k); the unrectified sum is saved too.  Classes: image 0's top class; for image 1
+    the class whose map is nearest half positive (random weights give one-signed maps for the top and bottom
+    classes; this one makes the ReLU matter).  resnet's head is GAP + fc, so d logit[c] / d A = fc.weight[c] / (h w)
+    and the map signs of every class are known from one matmul; the map itself still comes from the backward."""
     store = {}
 
     def hook(_module, _inputs, out):
@@ -165,7 +186,10 @@ def gradcam_reference(model, x, module_path):
     handle = model.get_submodule(module_path).register_forward_hook(hook)
     logits = model(x)
     handle.remove()
-    classes = logits.argmax(dim=1)
+    with torch.no_grad():
+        a1 = store['a'][1]
+        positive = (torch.einsum('ck,khw->chw', model.fc.weight, a1) > 0).float().mean(dim=(1, 2))
+    classes = torch.stack([logits[0].argmax(), (positive - 0.5).abs().argmin()])
     logits.gather(1, classes[:, None]).sum().backward()
     a, g = store['a'].detach(), store['a'].grad.detach()
     weights = g.mean(dim=(2, 3), keepdim=True)
@@ -192,7 +216,7 @@ def export_one(name, root, batch, stamp):
         os.remove(stamp_file)
     t0 = time.time()
     _kwargs, input_size, ref_size, dynamic, hooks = MODELS[name]
-    model = build(name)
+    model = build(name, ref_size)
     gen = torch.Generator().manual_seed(1)
     x = torch.randn(batch, 3, *ref_size, generator=gen)
 
@@ -222,8 +246,10 @@ def export_one(name, root, batch, stamp):
         save(out_dir, 'gradcam_grad.npy', grad)
         save(out_dir, 'gradcam_raw.npy', raw)
         save(out_dir, 'gradcam.npy', cam)
+        save(out_dir, 'fc_bias.npy', model.fc.bias)  # CAM's identity: mean_xy CAM_c + b_c = logit_c
         index['gradcam'] = {'layer': 'layer4.1.relu_1', 'module': 'layer4', 'classes': classes,
-                            'grad': 'gradcam_grad.npy', 'raw': 'gradcam_raw.npy', 'map': 'gradcam.npy'}
+                            'grad': 'gradcam_grad.npy', 'raw': 'gradcam_raw.npy', 'map': 'gradcam.npy',
+                            'bias': 'fc_bias.npy'}
 
     with open(os.path.join(out_dir, 'convscope.json'), 'w') as f:
         json.dump({'inputSize': input_size, 'range': [0, 1], 'mean': IMAGENET_MEAN, 'std': IMAGENET_STD}, f, indent=2)
