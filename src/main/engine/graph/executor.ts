@@ -165,7 +165,8 @@ export class GraphExecutor {
     const kernel = this.kernels(node.opType, node.domain)
     if (!kernel) throw unsupported(this.graph.file, node, 'no kernel implements it')
     try {
-      return override?.(node, inputs, kernel) ?? kernel(inputs, this.opNodes.get(node)!)
+      // tidy: what a kernel makes on the way (layout transposes, reshaped weights) goes when it returns.
+      return tf.tidy(() => override?.(node, inputs, kernel) ?? kernel(inputs, this.opNodes.get(node)!))
     } catch (e) {
       if (e instanceof ConvscopeError) throw e
       if (e instanceof UnsupportedOpError) throw unsupported(this.graph.file, node, e.what)

@@ -1,18 +1,24 @@
 /** The model graph of an ONNX model (readOnnxModel's description): weights stay in their file until materialised. */
 import * as tf from '@tensorflow/tfjs'
 import { type OnnxInitializer, type OnnxModel, type OnnxValueInfo, tensorData, tensorInts } from '../models/onnx/reader'
+import { int32Values } from './ops'
 import { createModelGraph, type GraphInitializer, type GraphNode, type GraphValueInfo, type ModelGraph, tfDtypeOf } from './modelGraph'
 
 const valueInfo = (v: OnnxValueInfo): GraphValueInfo => ({ name: v.name, dtype: v.dtype, dims: v.dims })
 
 function initializer(init: OnnxInitializer): GraphInitializer {
   const dtype = tfDtypeOf(init.dtype)
+  // int64 is held as int32, saturated (INT64_MAX as a Slice end stays "to the end")
   return {
     name: init.name,
     dtype: init.dtype,
     dims: init.dims,
     size: init.size,
-    read: () => (dtype === 'float32' ? tf.tensor(tensorData(init), init.dims, 'float32') : tf.tensor(Int32Array.from(tensorInts(init)), init.dims, dtype)),
+    read: () => {
+      if (dtype === 'float32') return tf.tensor(tensorData(init), init.dims, 'float32')
+      const ints = tensorInts(init)
+      return dtype === 'bool' ? tf.tensor(Uint8Array.from(ints, (v) => (v ? 1 : 0)), init.dims, 'bool') : tf.tensor(int32Values(ints), init.dims, 'int32')
+    },
   }
 }
 

@@ -79,7 +79,10 @@ export function checkImageInput(shape: (number | null)[] | undefined, count: num
   return [shape[1] ?? null, shape[2] ?? null, channels]
 }
 
-export function makeInfo(folder: ModelFolder, format: 'layers' | 'graph', inputShape: [number, number, number], side: SidecarResult, arch: Architecture, warnings: string[]): ModelInfo {
+/** What makeInfo needs of an opened model source: a model folder, or an .onnx file (whose name, without .onnx, names it). */
+export type ModelSource = Pick<ModelFolder, 'id' | 'dir' | 'warnings'> & { name?: string }
+
+export function makeInfo(folder: ModelSource, format: ModelInfo['format'], inputShape: [number, number, number], side: SidecarResult, arch: Architecture, warnings: string[]): ModelInfo {
   const totalParams = arch.layers.reduce((a, l) => a + l.params, 0)
   const out = arch.layers[arch.layers.length - 1]?.outputShape
   const classes = out && out.length === 1 ? out[0] : null
@@ -90,7 +93,7 @@ export function makeInfo(folder: ModelFolder, format: 'layers' | 'graph', inputS
   return ModelInfo.parse({
     id: folder.id,
     dir: folder.dir,
-    name: path.basename(folder.dir),
+    name: folder.name ?? path.basename(folder.dir),
     format,
     inputShape,
     preprocessing: side.preprocessing satisfies Preprocessing,
