@@ -12,7 +12,10 @@ import { after, before, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import * as tf from '@tensorflow/tfjs'
 import * as ort from 'onnxruntime-node'
+import { type ModelInfo, parseResult } from '../../src/shared/api'
 import type { ConvscopeError } from '../../src/shared/api/errors'
+import { noopContext } from '../../src/main/engine/context'
+import { createEngine, type EngineService } from '../../src/main/engine/engine'
 import { type LoadedModel, OUTPUT } from '../../src/main/engine/model'
 import { loadModel } from '../../src/main/engine/models/loadModel'
 import { buildOnnxModel, writeOnnxModel } from '../helpers/onnxBuilder'
@@ -206,4 +209,24 @@ test('unknown names are BAD_REQUEST naming similar layers; opening and disposing
   model.linearWeights!('fc')
   model.dispose()
   assert.equal(tf.memory().numTensors, before)
+})
+
+test('openModel takes an .onnx file; a fresh engine on the same workspace reopens it by id from the recent list', async () => {
+  const workspace = path.join(dir, 'workspace')
+  const file = path.join(FIXTURES, 'tiny_cnn.onnx')
+  const call = (e: EngineService, method: Parameters<EngineService['handle']>[0], params: unknown) => e.handle(method, params, noopContext())
+  const first = createEngine({ workspace, backend: 'cpu' })
+  await first.init()
+  const info = parseResult('openModel', await call(first, 'openModel', { path: file })) as ModelInfo
+  first.dispose()
+  const second = createEngine({ workspace, backend: 'cpu' })
+  await second.init()
+  try {
+    const recent = parseResult('listRecentModels', await call(second, 'listRecentModels', {}))
+    assert.deepEqual([recent[0]!.id, recent[0]!.dir, recent[0]!.name], [info.id, file, 'tiny_cnn'])
+    const filters = parseResult('getFilters', await call(second, 'getFilters', { modelId: info.id, layer: 'conv1' }))
+    assert.deepEqual([filters.shape, filters.rgb], [[3, 3, 3, 4], true])
+  } finally {
+    second.dispose()
+  }
 })
