@@ -106,7 +106,9 @@ def build(torch, torchvision, name, weights):
     try:
         model = torchvision.models.get_model_builder(name)(weights=weights, **kwargs)
     except Exception as e:  # a download that failed (no internet, a proxy) or a corrupt cache file
-        fail('weights-failed', 4, f'could not load the {weights} weights of {name}: {e}')
+        cached = os.path.join(torch.hub.get_dir(), 'checkpoints', os.path.basename(weights.url))
+        fail('weights-failed', 4, f'could not load the {weights} weights of {name}: {e}. Without internet here, download '
+             f'{weights.url} elsewhere and copy it to {cached}; or use --weights none (random weights)')
     return model.eval()
 
 

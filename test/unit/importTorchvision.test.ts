@@ -14,11 +14,12 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import * as tf from '@tensorflow/tfjs'
 import * as ort from 'onnxruntime-node'
+import sharp from 'sharp'
 import { initBackend } from '../../src/main/engine/backend'
 import { OUTPUT, type LoadedModel } from '../../src/main/engine/model'
 import { loadModel } from '../../src/main/engine/models/loadModel'
 import { parseLabels, readSidecar } from '../../src/main/engine/models/sidecar'
-import { mapClassFolders, outputClasses } from '../../src/main/engine/methods/classify'
+import { classifyFolder, mapClassFolders, outputClasses } from '../../src/main/engine/methods/classify'
 
 const PYTHON = '/usr/bin/python3'
 const NAME = 'squeezenet1_1'
@@ -51,6 +52,7 @@ async function convscope(...args: string[]): Promise<{ code: number; stdout: str
 let root: string
 let dir: string
 let imported: { code: number; stdout: string; stderr: string }
+let wrongName: { code: number; stdout: string; stderr: string }
 let model: LoadedModel | null = null
 
 before(async () => {
@@ -59,7 +61,11 @@ before(async () => {
   if (skip) return
   await initBackend({ forced: 'wasm' })
   const started = Date.now()
-  imported = await convscope('import-torchvision', NAME, '--weights', 'none', '--out', root, '--python', PYTHON)
+  // The wrong NAME runs beside the import: each mostly waits for Python to import torch.
+  ;[imported, wrongName] = await Promise.all([
+    convscope('import-torchvision', NAME, '--weights', 'none', '--out', root, '--python', PYTHON),
+    convscope('import-torchvision', 'resnet19', '--weights', 'none', '--out', root, '--python', PYTHON),
+  ])
   console.log(`import-torchvision ${NAME} --weights none: ${((Date.now() - started) / 1000).toFixed(1)} s`)
 })
 after(async () => {
@@ -144,12 +150,22 @@ test("an ImageNet folder's WordNet-id class folders map to the output indices", 
     folders.map((f) => mapping.get(f)),
     [0, 134, 517, 999].map((index) => ({ index, how: 'wordnet id' })),
   )
+  // The same through classify on a folder with images (a 300×200 JPEG per class, through the sidecar's preprocessing).
+  for (const [i, f] of folders.entries()) {
+    await sharp({ create: { width: 300, height: 200, channels: 3, background: { r: 60 * i, g: 120, b: 200 - 40 * i } } }).jpeg().toFile(join(dataset, f, 'a.jpg'))
+  }
+  const result = await classifyFolder(model, dataset)
+  assert.deepEqual(result.skipped, [])
+  assert.deepEqual(
+    result.perClass.map((c) => [c.className, c.index, c.label, c.images]),
+    folders.map((f, i) => [f, [0, 134, 517, 999][i], truth!.categories[[0, 134, 517, 999][i]!], 1]),
+  )
+  assert.ok(Object.values(result.mapping).every((how) => how === 'wordnet id'))
 })
 
 test('a wrong NAME gets the list of valid names; an earlier import is kept without --force', { skip }, async () => {
-  const wrong = await convscope('import-torchvision', 'resnet19', '--weights', 'none', '--out', root, '--python', PYTHON)
-  assert.equal(wrong.code, 2)
-  assert.match(wrong.stderr, /no ImageNet classifier "resnet19"; valid names: .*\bresnet18\b.*\bsqueezenet1_1\b/)
+  assert.equal(wrongName.code, 2)
+  assert.match(wrongName.stderr, /no ImageNet classifier "resnet19"; valid names: .*\bresnet18\b.*\bsqueezenet1_1\b/)
   const again = await convscope('import-torchvision', NAME, '--weights', 'none', '--out', root, '--python', PYTHON)
   assert.equal(again.code, 2)
   assert.match(again.stderr, /already holds an import: pass --force/)
