@@ -27,6 +27,12 @@ function withRank(t: tf.Tensor, rank: number): tf.Tensor {
 export const matMul: OpKernel = (inputs) => {
   let a = input(inputs, 0, 'A')
   let b = input(inputs, 1, 'B')
+  if (a.rank > 2 && b.rank === 2) {
+    // a Linear layer on [..., K] (convnext, transformers): one 2-D product; wasm's batched product with a
+    // broadcast batch is ~1000x slower
+    const [k, n] = b.shape as [number, number]
+    return [tf.reshape(tf.matMul(tf.reshape(a, [-1, k]), b), [...a.shape.slice(0, -1), n])]
+  }
   const vectorA = a.rank === 1
   const vectorB = b.rank === 1
   if (vectorA) a = tf.reshape(a, [1, a.size])
