@@ -17,11 +17,13 @@ import type { GraphNode, ModelGraph } from './modelGraph'
 /** The kernel of an op, or undefined where none is implemented (graph/ops/index.ts's kernelFor). */
 export type KernelLookup = (opType: string, domain: string) => OpKernel | undefined
 
-/** Run a node another way: return its outputs, or undefined to run its kernel as usual. */
-export type KernelOverride = (node: GraphNode, inputs: readonly (tf.Tensor | null)[], kernel: OpKernel) => tf.Tensor[] | undefined
+/** Run a node another way: return its outputs, or undefined to run its kernel as usual (`node` is also the kernel's OpNode). */
+export type KernelOverride = (node: GraphNode & OpNode, inputs: readonly (tf.Tensor | null)[], kernel: OpKernel) => tf.Tensor[] | undefined
 
 export interface RunOptions {
   override?: KernelOverride
+  /** Called with each node's outputs as it runs (e.g. to record shapes without keeping every tensor). */
+  observe?: (node: GraphNode, outputs: readonly tf.Tensor[]) => void
 }
 
 /** Ops whose value never changes between runs even with constant inputs: none are folded if they are random. */
@@ -36,7 +38,7 @@ export function describeNode(node: GraphNode): string {
 export class GraphExecutor {
   /** Weights and folded values, by tensor name; kept until dispose. */
   private readonly constants = new Map<string, tf.Tensor>()
-  private readonly opNodes = new Map<GraphNode, OpNode>()
+  private readonly opNodes = new Map<GraphNode, GraphNode & OpNode>()
 
   constructor(
     readonly graph: ModelGraph,
@@ -45,7 +47,7 @@ export class GraphExecutor {
   ) {
     for (const [name, t] of weights) this.constants.set(name, t)
     for (const node of graph.nodes) {
-      this.opNodes.set(node, { name: node.name, opType: node.opType, domain: node.domain, attributes: node.attributes, opset: node.opset, outputCount: node.outputs.length })
+      this.opNodes.set(node, { ...node, outputCount: node.outputs.length })
     }
     try {
       checkKernels(graph, kernels)
@@ -105,6 +107,7 @@ export class GraphExecutor {
     try {
       for (const node of plan.nodes) {
         const outs = this.runNode(node, node.inputs.map(value), options.override)
+        options.observe?.(node, outs)
         node.outputs.forEach((name, k) => {
           const t = outs[k]
           if (t && name !== '' && (remaining.has(name) || requested.has(name))) values.set(name, t)
@@ -166,7 +169,8 @@ export class GraphExecutor {
     if (!kernel) throw unsupported(this.graph.file, node, 'no kernel implements it')
     try {
       // tidy: what a kernel makes on the way (layout transposes, reshaped weights) goes when it returns.
-      return tf.tidy(() => override?.(node, inputs, kernel) ?? kernel(inputs, this.opNodes.get(node)!))
+      const op = this.opNodes.get(node)!
+      return tf.tidy(() => override?.(op, inputs, kernel) ?? kernel(inputs, op))
     } catch (e) {
       if (e instanceof ConvscopeError) throw e
       if (e instanceof UnsupportedOpError) throw unsupported(this.graph.file, node, e.what)

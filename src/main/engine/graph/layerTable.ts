@@ -15,7 +15,8 @@
  * same code as for TF.js models. Shapes come from one probe run, 4-D ones presented as [h, w, c].
  */
 import type { LayerKind } from '../../../shared/api'
-import { finishArchitecture, type Architecture, type LayerSketch, type Shape } from '../models/architecture'
+import { finishArchitecture, type Architecture, type Geometry, type LayerSketch, type Shape } from '../models/architecture'
+import type { Size2 } from '../models/receptiveField'
 import { describeOnnxNode, type Layout, type NodeRow, outputLayout } from './geometry'
 import type { GraphNode, ModelGraph } from './modelGraph'
 
@@ -223,15 +224,38 @@ function describeGroup(group: GraphNode[], exit: GraphNode, facts: (n: GraphNode
   const rows = group.map((n) => describeOnnxNode(n, facts(n)))
   const own = rows[group.indexOf(exit)]!
   if (group.length === 1) return { ...own, type: exit.opType }
-  // Several nodes: one spatial op among passes keeps its geometry; more is not modelled.
-  const spatial = rows.filter((r) => typeof r.geometry === 'function' || (r.geometry.op !== 'pass' && r.geometry.op !== 'merge'))
-  const geometry = spatial.length === 0 ? { op: 'pass' as const } : spatial.length === 1 ? spatial[0]!.geometry : { op: 'unknown' as const }
+  const geometry = composeGeometry(rows.map((r) => r.geometry))
   const named = (type: string, kind: LayerKind, activation: string | null) => ({ type, kind, activation, geometry, hasFilters: false })
   if (ops.has('Erf')) return named('Gelu', 'activation', 'gelu')
   if (ops.has('ReduceMean') && (ops.has('Sqrt') || ops.has('Pow'))) return named('LayerNormalization', 'norm', null)
   if (ops.has('Sigmoid') && exit.opType === 'Mul') return named('SiLU', 'activation', 'silu')
   if (ops.has('HardSigmoid') && exit.opType === 'Mul') return named('HardSwish', 'activation', 'hard_swish')
   return { ...own, geometry, type: exit.opType }
+}
+
+/**
+ * The geometry of a leaf module's nodes in order: passes drop out, pads fold into the window after them
+ * (DenseNet's transition pool is Pad → AveragePool); two windows in one layer are not modelled.
+ */
+function composeGeometry(list: Geometry[]): Geometry {
+  const before: Size2 = [0, 0]
+  let window: Geometry | null = null
+  for (const g of list) {
+    if (typeof g !== 'function' && (g.op === 'pass' || g.op === 'merge')) continue
+    if (typeof g !== 'function' && g.op === 'pad' && window === null) {
+      before[0] += g.before[0]
+      before[1] += g.before[1]
+      continue
+    }
+    if (window !== null) return { op: 'unknown' }
+    window = g
+  }
+  const padded = before[0] !== 0 || before[1] !== 0
+  if (window === null) return padded ? { op: 'pad', before } : { op: 'pass' }
+  if (!padded) return window
+  if (typeof window === 'function' || window.op !== 'window' || window.padding === 'same') return { op: 'unknown' }
+  const p: { before: Size2; after: Size2 } = window.padding === 'valid' ? { before: [0, 0], after: [0, 0] } : window.padding
+  return { ...window, padding: { before: [p.before[0] + before[0], p.before[1] + before[1]], after: p.after } }
 }
 
 /** Float weights read by the layer's nodes (directly or through Identity copies), each counted once. */

@@ -100,11 +100,13 @@ export async function loadOnnxModel(pathOrDir: string, options: OnnxLoadOptions 
 
   const executor = new GraphExecutor(graph, materializeWeights(graph), kernels)
   try {
-    // One probe on a blank image: every activation's shape (the table's rows and layouts need them).
-    const dynamic = graph.nodes.map((n) => n.outputs.find((o) => o !== '') ?? '').filter((t) => t !== '' && executor.isDynamic(t))
-    const blank = () => executor.run(new Map([[image.name, tf.zeros([1, image.channels, inputShape[0], inputShape[1]])]]), dynamic)
-    const shapes = new Map(probeShapes(dynamic, blank, file, inputShape).map(([t, s]) => [t, [1, ...s.map((d) => d ?? 0)]]))
-    shapes.set(image.name, [1, image.channels, inputShape[0], inputShape[1]])
+    // One probe on a blank image records every activation's shape as it goes (the table's rows and layouts need
+    // them); only the sinks are kept, so memory stays that of one forward pass.
+    const shapes = new Map<string, number[]>([[image.name, [1, image.channels, inputShape[0], inputShape[1]]]])
+    const observe = (node: GraphNode, outs: readonly tf.Tensor[]) => outs.forEach((t, k) => node.outputs[k] && shapes.set(node.outputs[k]!, t.shape))
+    const sinks = graph.nodes.map((n) => n.outputs[0] ?? '').filter((o) => o !== '' && executor.isDynamic(o) && !graph.consumers.has(o))
+    const blank = () => executor.run(new Map([[image.name, tf.zeros([1, image.channels, inputShape[0], inputShape[1]])]]), sinks, { observe })
+    probeShapes(sinks, blank, file, inputShape)
     const table = buildLayerTable({
       graph,
       input: image.name,
