@@ -6,6 +6,9 @@
 
 export const ELLIPSIS = '…'
 
+/** Characters of a layer name in the views' layer drop-downs and chips, so a long name cannot push a toolbar apart. */
+export const LAYER_OPTION_CHARS = 48
+
 /**
  * `name` cut to at most `max` characters (code points) by replacing its middle with "…"; the end keeps the
  * extra character when the kept part is odd. Names that fit are returned as they are.
