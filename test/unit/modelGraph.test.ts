@@ -16,6 +16,7 @@ import { graphFromOnnx } from '../../src/main/engine/graph/fromOnnx'
 import { buildLayerTable, modulePath } from '../../src/main/engine/graph/layerTable'
 import { createModelGraph, type GraphNode, materializeWeights, type ModelGraph } from '../../src/main/engine/graph/modelGraph'
 import { kernelFor, UnsupportedOpError } from '../../src/main/engine/graph/ops'
+import { loadModel } from '../../src/main/engine/models/loadModel'
 import { readOnnxModel } from '../../src/main/engine/models/onnx/reader'
 import { buildOnnxModel, writeOnnxModel } from '../helpers/onnxBuilder'
 import { SCOPED_LAYERS, SCOPED_WEIGHTS, scopedNet, seeded } from '../helpers/scopedOnnxNet'
@@ -225,4 +226,25 @@ test('layer table: PyTorch module names, hidden nodes skipped, inbound through t
   assert.deepEqual([rf('layer1.0.add').size, rf('layer1.0.add').exact], [[7, 7], false])
   assert.deepEqual([rf('norm').size, rf('norm').jump], [[7, 7], [2, 2]])
   assert.deepEqual([rf('pool').size, rf('pool').jump, rf('pool').start], [[13, 13], [0, 0], [3, 3]])
+})
+
+test('a leaf module of Pad → AveragePool (DenseNet\'s transition pool) is one layer whose window includes the pad', async () => {
+  const file = writeOnnxModel(path.join(dir, 'padpool.onnx'), {
+    opset: 13,
+    inputs: [{ name: 'x', dims: ['batch', 3, 8, 8] }],
+    outputs: [{ name: 'y' }],
+    initializers: [{ name: 'pads', dtype: 'int64', dims: [8], values: [0, 0, 1, 2, 0, 0, 0, 0] }],
+    nodes: [
+      { name: '/relu/Relu', opType: 'Relu', inputs: ['x'], outputs: ['r'] },
+      { name: '/pool/Pad', opType: 'Pad', inputs: ['r', 'pads'], outputs: ['p'] },
+      { name: '/pool/AveragePool', opType: 'AveragePool', inputs: ['p'], outputs: ['y'], attributes: { kernel_shape: [2, 2], strides: [2, 2] } },
+    ],
+  })
+  const model = await loadModel(file)
+  const pool = model.graph.get('pool')
+  assert.deepEqual(model.info.layers.map((l) => l.name), ['x', 'relu', 'pool'])
+  assert.deepEqual([pool.type, pool.kind, pool.outputShape], ['AveragePool', 'pool', [4, 5, 3]])
+  // k2 s2 with 1 row / 2 columns padded before: start = (2 - 1) / 2 - pad.
+  assert.deepEqual(pool.receptiveField, { size: [2, 2], jump: [2, 2], start: [-0.5, -1.5], exact: true })
+  model.dispose()
 })
