@@ -20,7 +20,7 @@ import sharp from 'sharp'
 import { ConvscopeError, Preprocessing } from '../../src/shared/api'
 import { readNpy } from '../../src/main/engine/store/npy'
 import { readImage, readModelInput } from '../../src/main/engine/images/readImage'
-import { inputToImage, planResize, toModelInput, withResizePlan } from '../../src/main/engine/images/preprocess'
+import { atInputSize, inputToImage, planResize, toModelInput, withResizePlan } from '../../src/main/engine/images/preprocess'
 import { pilResize, type Interpolation } from '../../src/main/engine/images/pilResample'
 import { readSidecar } from '../../src/main/engine/models/sidecar'
 
@@ -165,6 +165,14 @@ test('shorter-side plan: torchvision 0.14 sizes, round-half-even crop offsets, z
   assert.deepEqual(plan(451, 300, 200, [225, 300]).pad, { top: 12, bottom: 13, left: 0, right: 0 })
   // Without resizeSize: Resize(min(inputSize)).
   assert.deepEqual([plan(451, 300, undefined as unknown as number, [224, 224]).resizeHeight], [224])
+})
+
+test('atInputSize: shorter-side keeps its resize-to-crop ratio at a larger input (fully-convolutional maps), other modes change the size only', () => {
+  const resnet = Preprocessing.parse({ inputSize: [224, 224], resize: 'shorter-side', resizeSize: 256 })
+  assert.deepEqual([atInputSize(resnet, [448, 448]).inputSize, atInputSize(resnet, [448, 448]).resizeSize], [[448, 448], 512])
+  assert.equal(atInputSize(resnet, [448, 672]).resizeSize, 512)
+  const old = Preprocessing.parse({ inputSize: [224, 224], resize: 'center-crop' })
+  assert.deepEqual(atInputSize(old, [448, 448]), { ...old, inputSize: [448, 448] })
 })
 
 test('shorter-side geometry: a red square lands where inputToImage says, also with padding and enlarging', async () => {

@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util'
 import { resolve } from 'node:path'
 import sharp from 'sharp'
 import { ConvscopeError } from '../../shared/api'
-import { inputToImage, resizeForModel, toInputTensor, toModelInput } from '../engine/images/preprocess'
+import { atInputSize, inputToImage, resizeForModel, toInputTensor, toModelInput } from '../engine/images/preprocess'
 import { readImage } from '../engine/images/readImage'
 import { classMapGrid, type FcnGrid, type FcnHead } from '../engine/models/classGrid'
 import { convolutionalHead } from '../engine/models/convolutionalHead'
@@ -67,7 +67,7 @@ export const fcnCommand: Command = {
     await withModel(values.model, { backend: values.backend, quiet: values.json }, async (model) => {
       const fcn = convolutionalHead(model)
       const size = parseSize(values.size, fcn.trainingInputSize)
-      const pre = { ...model.info.preprocessing, inputSize: size }
+      const pre = atInputSize(model.info.preprocessing, size)
       const image = await readImage(resolve(values.image!))
       const input = await toModelInput(image, pre)
       const x = toInputTensor(input)

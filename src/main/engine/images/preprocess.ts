@@ -179,6 +179,17 @@ export function usesPilResample(pre: Pick<Preprocessing, 'resize' | 'interpolati
   return pre.resize === 'shorter-side' || pre.interpolation !== undefined
 }
 
+/**
+ * `pre` at another input size (fully-convolutional maps on a larger input): shorter-side keeps its
+ * resize-to-crop ratio (Resize(256) + CenterCrop(224) at 448 is Resize(512) + CenterCrop(448)), the
+ * other modes only change the size.
+ */
+export function atInputSize(pre: Preprocessing, inputSize: [number, number]): Preprocessing {
+  if (pre.resize !== 'shorter-side' || pre.resizeSize === undefined) return { ...pre, inputSize }
+  const resizeSize = Math.round((pre.resizeSize * Math.min(...inputSize)) / Math.min(...pre.inputSize))
+  return { ...pre, inputSize, resizeSize }
+}
+
 /** Map a box in model-input pixels onto the original image; clipped to the image unless `clip` is false. */
 export function inputToImage(g: InputGeometry, box: Box, options: { clip?: boolean } = {}): Box {
   const x0 = g.offsetX + box.x * g.scaleX

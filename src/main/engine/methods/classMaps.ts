@@ -22,7 +22,7 @@ import * as tf from '@tensorflow/tfjs'
 import { ConvscopeError, type ClassMapGrid, type ClassMaps, type Faithfulness, type FolderFaithfulness, type ImageBox, type LocalizationReport, type MapMethodsInfo, type Params } from '../../../shared/api'
 import type { JobContext } from '../context'
 import { readImage } from '../images/readImage'
-import { toInputTensor, toModelInput, type InputGeometry } from '../images/preprocess'
+import { atInputSize, toInputTensor, toModelInput, type InputGeometry } from '../images/preprocess'
 import { classResolver } from '../localization/annotations'
 import type { PixelBox } from '../localization/boxes'
 import { evaluateLocalization } from '../localization/evaluate'
@@ -110,7 +110,7 @@ export async function getClassMapGrid(model: LoadedModel, imagePath: string, siz
   const [h0, w0] = fcn.trainingInputSize
   if (size < Math.max(h0, w0)) throw new ConvscopeError('BAD_REQUEST', `Input size ${size} is smaller than the training input ${h0}×${w0}: no window fits`)
   const image = await readImage(resolve(imagePath))
-  const input = await toModelInput(image, { ...model.info.preprocessing, inputSize: [size, size] })
+  const input = await toModelInput(image, atInputSize(model.info.preprocessing, [size, size]))
   const x = toInputTensor(input)
   try {
     const grid = await classMapGrid(fcn, x)
