@@ -23,6 +23,7 @@ import { readImage, readModelInput } from '../../src/main/engine/images/readImag
 import { atInputSize, inputToImage, planResize, toModelInput, withResizePlan } from '../../src/main/engine/images/preprocess'
 import { pilResize, type Interpolation } from '../../src/main/engine/images/pilResample'
 import { readSidecar } from '../../src/main/engine/models/sidecar'
+import { describeResize } from '../../src/shared/resizePolicy'
 
 const PYTHON = '/usr/bin/python3'
 const SCRIPT = join(import.meta.dirname, '../../scripts/preprocessing/makeReference.py')
@@ -173,6 +174,10 @@ test('atInputSize: shorter-side keeps its resize-to-crop ratio at a larger input
   assert.equal(atInputSize(resnet, [448, 672]).resizeSize, 512)
   const old = Preprocessing.parse({ inputSize: [224, 224], resize: 'center-crop' })
   assert.deepEqual(atInputSize(old, [448, 448]), { ...old, inputSize: [448, 448] })
+  // As `info` and the model facts say it.
+  assert.equal(describeResize(resnet), 'shorter side → 256, center crop')
+  assert.equal(describeResize({ ...resnet, interpolation: 'bicubic' }), 'shorter side → 256, center crop, bicubic')
+  assert.equal(describeResize(old), 'center-crop')
 })
 
 test('shorter-side geometry: a red square lands where inputToImage says, also with padding and enlarging', async () => {

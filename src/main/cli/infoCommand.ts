@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util'
 import type { LayerInfo, ModelInfo } from '../../shared/api'
 import { withModel } from './engineSession'
+import { describeResize } from '../../shared/resizePolicy'
 import type { Command } from './index'
 
 const usage = `usage: convscope info <model> [--json] [--backend NAME]
@@ -47,7 +48,7 @@ export function formatModelInfo(info: ModelInfo): string {
   const lines = [
     `${info.name}  (${info.format} model, id ${info.id})`,
     `folder:        ${info.dir}`,
-    `input:         ${info.inputShape.join('×')}  ${pre.channelOrder}, range [${pre.range.join(', ')}], mean [${pre.mean.join(', ')}], std [${pre.std.join(', ')}], resize ${pre.resize}${info.preprocessingDefaulted ? '  (defaults: no convscope.json)' : ''}`,
+    `input:         ${info.inputShape.join('×')}  ${pre.channelOrder}, range [${pre.range.join(', ')}], mean [${pre.mean.join(', ')}], std [${pre.std.join(', ')}], resize ${describeResize(pre)}${info.preprocessingDefaulted ? '  (defaults: no convscope.json)' : ''}`,
     `labels:        ${info.labels ? `${info.labels.length} classes` : 'none'}`,
     `parameters:    ${info.totalParams.toLocaleString('en')}`,
     ...info.warnings.map((w) => `warning:       ${w}`),
