@@ -138,3 +138,16 @@ test('ReduceMean / Max / Min / Sum / Prod: keepdims, axes attribute vs input, al
       ]
     }),
   ))
+
+const mask = (name: string, values: number[]): Feed => ({ name, dims: [values.length], dtype: 'bool', values })
+test('Equal, Greater, Less, GreaterOrEqual, LessOrEqual, Not, And, Or, Where, Range', () =>
+  each([
+    ...['Greater', 'Less', 'GreaterOrEqual', 'LessOrEqual'].map((op): OpCase => ({ name: op, op, opset: 16, feeds: [{ name: 'a', dims: [5], values: [1, 2, 3, -1, 0.5] }, { name: 'b', dims: [5], values: [1, 3, 2, -1, 0] }], outputs: ['bool'] })),
+    { name: 'Equal of int64, broadcast', op: 'Equal', feeds: [ints('a', [1, 2, 3, 2]), ints('b', [2], [])], outputs: ['bool'] },
+    { name: 'Not', op: 'Not', feeds: [mask('a', [1, 0, 1])], outputs: ['bool'] },
+    { name: 'And', op: 'And', feeds: [mask('a', [1, 0, 1, 0]), mask('b', [1, 1, 0, 0])], outputs: ['bool'] },
+    { name: 'Or', op: 'Or', feeds: [mask('a', [1, 0, 1, 0]), mask('b', [1, 1, 0, 0])], outputs: ['bool'] },
+    { name: 'Where, broadcast', op: 'Where', opset: 16, feeds: [{ name: 'c', dims: [3, 1], dtype: 'bool', values: [1, 0, 1] }, f('a', [3, 4]), f('b', [4])] },
+    { name: 'Range float', op: 'Range', feeds: [scalar('s', 0.5), scalar('l', 3), scalar('d', 0.75)] },
+    { name: 'Range int64, negative delta', op: 'Range', feeds: [ints('s', [10], []), ints('l', [1], []), ints('d', [-3], [])], outputs: ['int64'] },
+  ]))

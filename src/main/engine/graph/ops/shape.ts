@@ -1,6 +1,6 @@
 /**
  * Shape and data-movement ops: Flatten, Reshape, Concat, Transpose, Pad, Shape, Size, Gather, Unsqueeze,
- * Squeeze, Slice, Split, Tile, Expand, Cast, Constant, ConstantOfShape, Identity, Dropout — including the
+ * Squeeze, Slice, Split, Range, Tile, Expand, Cast, Constant, ConstantOfShape, Identity, Dropout — including the
  * Shape → Gather → Unsqueeze → Concat → Reshape chains exporters write for a flatten. Shape-like inputs
  * (shape, pads, axes, starts, ...) are read synchronously; data inputs only meet differentiable tfjs ops.
  */
@@ -208,6 +208,15 @@ export const split: OpKernel = (inputs, node) => {
     sizes = Array.from({ length: parts }, (_, i) => Math.max(0, Math.min(each, dim - i * each)))
   }
   return tf.split(x, sizes, axis)
+}
+
+/** Range: start, start + delta, … below limit (above it for a negative delta), in the inputs' type. */
+export const range: OpKernel = (inputs) => {
+  const [start, limit, delta] = [0, 1, 2].map((i) => input(inputs, i, 'start, limit, delta'))
+  const [s, l, d] = [start!, limit!, delta!].map(readScalar) as [number, number, number]
+  if (d === 0) throw new UnsupportedOpError('Range delta 0')
+  const count = Math.max(0, Math.ceil((l - s) / d))
+  return [tf.tensor1d(Array.from({ length: count }, (_, i) => s + i * d), start!.dtype === 'int32' ? 'int32' : 'float32')]
 }
 
 export const tile: OpKernel = (inputs) => [tf.tile(input(inputs, 0, 'input'), readInts(input(inputs, 1, 'repeats'))!)]
