@@ -19,6 +19,7 @@ import { type GraphNode, type ModelGraph, materializeWeights } from '../graph/mo
 import { kernelFor } from '../graph/ops'
 import { type ForwardOptions, type LinearWeights, type LoadedModel, OUTPUT } from '../model'
 import { checkReplacement, gather, scatter } from './forwardOutputs'
+import { MODEL_JSON } from './fsIOHandler'
 import { LayerGraph, suggestLayers } from './layerGraph'
 import { makeInfo, probeShapes } from './modelOpening'
 import { type OnnxModel, readOnnxModel } from './onnx/reader'
@@ -80,7 +81,7 @@ export async function isOnnxPath(pathOrDir: string): Promise<boolean> {
   if (pathOrDir.toLowerCase().endsWith('.onnx')) return true
   try {
     const names = await fs.readdir(pathOrDir)
-    return !names.includes('model.json') && names.some((n) => n.toLowerCase().endsWith('.onnx'))
+    return !names.includes(MODEL_JSON) && names.some((n) => n.toLowerCase().endsWith('.onnx'))
   } catch {
     return false
   }
