@@ -8,7 +8,7 @@ import { checkOp, type Feed, type OpCase } from '../helpers/onnxOpHarness'
 
 const f = (name: string, dims: number[], range?: [number, number]): Feed => ({ name, dims, range })
 const x = (dims: number[], range?: [number, number]): Feed => f('x', dims, range)
-const ints = (name: string, values: number[]): Feed => ({ name, dims: [values.length], dtype: 'int64', values })
+const ints = (name: string, values: number[], dims = [values.length]): Feed => ({ name, dims, dtype: 'int64', values })
 const scalar = (name: string, value: number): Feed => ({ name, dims: [], values: [value] })
 
 async function each(cases: OpCase[]): Promise<void> {
