@@ -43,7 +43,7 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i]! - b[i]!))
   return d
 }
-const random = (shape: number[], seed: number) => tf.randomUniform(shape, 0, 1, 'float32', seed) as tf.Tensor4D
+const random = (shape: number[], seed: number) => tf.randomUniform<tf.Rank>(shape, 0, 1, 'float32', seed) as tf.Tensor4D
 const floats = (n: number, rand: () => number, scale: number) => Float32Array.from({ length: n }, () => (rand() * 2 - 1) * scale)
 
 async function withModel<T>(dir: string, use: (m: LoadedModel) => Promise<T>): Promise<T> {
@@ -373,5 +373,29 @@ test('a model without such a head is refused from its layer table, naming the la
   await withModel(dir, async (model) => {
     assert.equal(planConvolutionalHead(model), 'its output is not one score per class')
     assert.throws(() => convolutionalHead(model), /has no fully-convolutional form: its output is not one score per class/)
+  })
+  // A layer between the global pooling and the flatten (convnext's LayerNorm; here a Sigmoid) keeps the map 1×1 at any size.
+  const pooledDir = join(scratch, 'onnx-after-pool')
+  await writeOnnx(
+    pooledDir,
+    {
+      inputs: [{ name: 'x', dims: ['batch', 3, 'height', 'width'] }],
+      outputs: [{ name: 'z' }],
+      initializers: [
+        { name: 'w', dims: [2, 3, 1, 1], values: [1, 0, 0, 0, 1, 0] },
+        { name: 'fc.weight', dims: [3, 2], values: [1, 2, 3, 4, 5, 6] },
+      ],
+      nodes: [
+        { name: '/conv/Conv', opType: 'Conv', inputs: ['x', 'w'], outputs: ['c'], attributes: { kernel_shape: [1, 1] } },
+        { name: '/avgpool/GlobalAveragePool', opType: 'GlobalAveragePool', inputs: ['c'], outputs: ['g'] },
+        { name: '/norm/Sigmoid', opType: 'Sigmoid', inputs: ['g'], outputs: ['s'] },
+        { name: '/Flatten', opType: 'Flatten', inputs: ['s'], outputs: ['f'] },
+        { name: '/fc/Gemm', opType: 'Gemm', inputs: ['f', 'fc.weight'], outputs: ['z'], attributes: { transB: 1 } },
+      ],
+    },
+    8,
+  )
+  await withModel(pooledDir, async (model) => {
+    assert.match(String(planConvolutionalHead(model)), /reads "norm" \(Sigmoid\), which comes after the global pooling "avgpool" \(GlobalAveragePool\)/)
   })
 })

@@ -94,6 +94,12 @@ export function planConvolutionalHead(model: LoadedModel): HeadPlan | string {
   const beforeDense: LayerInfo[] = []
   if (!pooled) {
     if (boundary.kind !== 'reshape') return `${describe(boundary)} turns the map ${describe(trunk)} into a vector other than by a flatten or a global pooling`
+    // A 1×1 map after a global pooling (convnext: pool → LayerNorm → flatten) stays 1×1 at any input size: no grid.
+    for (let m: LayerInfo | undefined = trunk; m && m.outputShape[0] === 1 && m.outputShape[1] === 1; m = graph.input(m)) {
+      if (m.kind === 'global-pool') {
+        return `the flatten ${describe(boundary)} reads ${describe(trunk)}, which comes after the global pooling ${describe(m)}; the layers between them have no per-position form here, so every input size would give one position`
+      }
+    }
     const dense = rest.findIndex((x) => x.kind === 'dense')
     if (dense < 0) return `no dense layer reads the flatten ${describe(boundary)}`
     for (const x of rest.slice(0, dense)) {
