@@ -106,6 +106,8 @@ test('Cast, Constant (value, value_float(s), value_int(s)), ConstantOfShape, Ide
     { name: 'dropout', op: 'Dropout', feeds: [x([2, 3])] },
     { name: 'dropout with mask', op: 'Dropout', feeds: [x([2, 3])], outputs: ['float32', 'bool'] },
     { name: 'dropout opset 9', op: 'Dropout', opset: 9, feeds: [x([2, 3])], attributes: { ratio: float(0.3) } },
+    { name: 'dropout opset 9 with a float mask', op: 'Dropout', opset: 9, feeds: [x([2, 3])], outputs: ['float32', 'float32'] },
+    { name: 'dropout opset 10 with a bool mask', op: 'Dropout', opset: 10, feeds: [x([2, 3])], outputs: ['float32', 'bool'] },
   ]))
 
 test('the flatten chain exporters write: Shape → Gather → Unsqueeze → Concat → Reshape, run node by node', async () => {

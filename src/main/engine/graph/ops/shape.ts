@@ -18,10 +18,15 @@ function intsFrom(inputs: readonly (tf.Tensor | null)[], index: number, node: Op
 
 export const identity: OpKernel = (inputs) => [tf.clone(input(inputs, 0, 'input'))]
 
-/** Inference: the input unchanged, and a mask of ones if the node asks for it. */
+/**
+ * Inference: the input unchanged, and the mask if the node asks for it: ones since opset 12; before, zeros as
+ * onnxruntime writes them (its identity kernel of Dropout-7 / 10), bool since opset 10, the data's type before.
+ */
 export const dropout: OpKernel = (inputs, node) => {
   const x = input(inputs, 0, 'data')
-  return node.outputCount > 1 ? [tf.clone(x), tf.ones(x.shape, 'bool')] : [tf.clone(x)]
+  if (node.outputCount < 2) return [tf.clone(x)]
+  const dtype = node.opset >= 10 ? 'bool' : x.dtype
+  return [tf.clone(x), node.opset >= 12 ? tf.ones(x.shape, dtype) : tf.zeros(x.shape, dtype)]
 }
 
 export const flatten: OpKernel = (inputs, node) => {
