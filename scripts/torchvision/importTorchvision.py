@@ -116,7 +116,9 @@ def export(torch, model, crop, dynamic, path):
     warnings.simplefilter('ignore')  # the tracer's warnings are about code paths the export does not take
     axes = {'input': {0: 'batch', 2: 'height', 3: 'width'} if dynamic else {0: 'batch'}, 'logits': {0: 'batch'}}
     x = torch.zeros(1, 3, crop, crop)
-    with torch.no_grad():
+    # Under no_grad, nn.MultiheadAttention (vit_*) takes its fused inference path, an op ONNX has no export for.
+    attention = any(isinstance(m, torch.nn.MultiheadAttention) for m in model.modules())
+    with torch.set_grad_enabled(attention):
         torch.onnx.export(model, x, path, opset_version=OPSET, input_names=['input'], output_names=['logits'],
                           dynamic_axes=axes, do_constant_folding=True)
 
