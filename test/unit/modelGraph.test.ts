@@ -210,7 +210,8 @@ test('layer table: PyTorch module names, hidden nodes skipped, inbound through t
     return [l.type, l.kind, l.inbound.join(','), l.params, JSON.stringify(l.outputShape), l.hasFilters]
   }
   assert.deepEqual(row('conv1'), ['Conv', 'conv', 'x', 4 * 27 + 4, '[4,4,4]', true])
-  assert.deepEqual(row('layer1.0.conv1'), ['Conv', 'conv', 'relu', 4 * 36 + 4, '[4,4,4]', true]) // bias through Identity
+  // Its weight is a folded constant ("onnx::Conv_20", as torch names a Conv with its BatchNorm folded in); bias through Identity.
+  assert.deepEqual(row('layer1.0.conv1'), ['Conv (BN folded)', 'conv', 'relu', 4 * 36 + 4, '[4,4,4]', true])
   assert.deepEqual(row('layer1.0.add'), ['Add', 'merge', 'layer1.0.conv1,layer1.0.downsample.0', 0, '[4,4,4]', false])
   assert.deepEqual(row('norm'), ['LayerNormalization', 'norm', 'layer1.0.relu_1', 0, '[4,4,4]', false])
   assert.deepEqual(row('pool'), ['GlobalAveragePool', 'global-pool', 'norm', 0, '[1,1,4]', false]) // through the Dropout

@@ -209,7 +209,7 @@ export function buildLayerTable(t: LayerTableInput): LayerTable {
       dataInputs: n.inputs.filter((i) => live.has(i)).length,
       layout: layouts.get(n.inputs.find((i) => live.has(i)) ?? '') ?? 'other',
     }))
-    return { name: e.name, type: row.type, kind: row.kind, inbound, params: paramsOf(group, graph, isConst), hasFilters: row.hasFilters, activation: row.activation, geometry: row.geometry }
+    return { name: e.name, type: foldedBatchNorm(e.node) ? `${row.type} (BN folded)` : row.type, kind: row.kind, inbound, params: paramsOf(group, graph, isConst), hasFilters: row.hasFilters, activation: row.activation, geometry: row.geometry }
   })
   const architecture = finishArchitecture(sketches, shapes)
   return { layers: entries, byName: new Map(entries.map((e) => [e.name, e])), layouts, architecture }
@@ -231,6 +231,14 @@ function describeGroup(group: GraphNode[], exit: GraphNode, facts: (n: GraphNode
   if (ops.has('Sigmoid') && exit.opType === 'Mul') return named('SiLU', 'activation', 'silu')
   if (ops.has('HardSigmoid') && exit.opType === 'Mul') return named('HardSwish', 'activation', 'hard_swish')
   return { ...own, geometry, type: exit.opType }
+}
+
+/**
+ * torch.onnx.export folds an eval-mode BatchNorm into the Conv before it: the folded weight is a new constant,
+ * named "onnx::Conv_<n>", where a Conv left alone keeps its parameter's name ("features.0.weight").
+ */
+function foldedBatchNorm(node: GraphNode): boolean {
+  return node.opType === 'Conv' && node.name.startsWith('/') && (node.inputs[1] ?? '').startsWith('onnx::')
 }
 
 /**
