@@ -99,6 +99,7 @@ const GRADIENT_CASES: OpCase[] = [
   { name: 'Pad edge', op: 'Pad', feeds: [x([1, 2, 4, 4]), { name: 'p', dims: [8], dtype: 'int64', values: [0, 0, 1, 2, 0, 0, 2, 1] }], attributes: { mode: 'edge' } },
   { name: 'Slice step −2', op: 'Slice', feeds: [x([3, 8]), ...['s', 'e', 'a', 'st'].map((n, i) => ({ name: n, dims: [1], dtype: 'int64' as const, values: [[6, 0, 1, -2][i]!] }))] },
   { name: 'Flatten', op: 'Flatten', feeds: [x([2, 3, 2])] },
+  { name: 'Resize linear', op: 'Resize', feeds: [x([1, 2, 3, 4]), { name: 'r', dims: [0] }, { name: 'sc', dims: [4], values: [1, 1, 1.5, 2] }], attributes: { mode: 'linear' } },
   { name: 'Transpose', op: 'Transpose', feeds: [x([2, 3, 4])], attributes: { perm: [1, 2, 0] } },
 ]
 
@@ -120,6 +121,7 @@ const UNSUPPORTED: [OpCase, RegExp][] = [
   [{ name: 'conv 3-D', op: 'Conv', feeds: [x([1, 1, 3, 3, 3]), w([1, 1, 2, 2, 2])] }, /3-D window/],
   [{ name: 'conv auto_pad', op: 'Conv', feeds: [x([1, 1, 3, 3]), w([1, 1, 2, 2])], attributes: { auto_pad: 'SAME_MIDDLE' } }, /auto_pad "SAME_MIDDLE"/],
   [{ name: 'batchnorm training', op: 'BatchNormalization', opset: 15, feeds: [x([1, 2, 2, 2]), ...['s', 'b', 'm', 'v'].map((n) => ({ name: n, dims: [2] }))], attributes: { training_mode: 1 } }, /training mode/],
+  [{ name: 'resize cubic', op: 'Resize', feeds: [x([1, 1, 2, 2]), { name: 'r', dims: [0] }, { name: 'sc', dims: [4], values: [1, 1, 2, 2] }], attributes: { mode: 'cubic' } }, /mode "cubic"/],
   [{ name: 'gelu approximate', op: 'Gelu', opset: 20, feeds: [x([2])], attributes: { approximate: 'cubic' } }, /approximate "cubic"/],
 ]
 

@@ -10,6 +10,7 @@ import { gemm, matMul } from './linear'
 import { batchNormalization, lrn } from './normalization'
 import { averagePool, globalAveragePool, globalMaxPool, maxPool } from './pool'
 import * as reduce from './reduce'
+import { resize, upsample } from './resize'
 import * as shape from './shape'
 import type { OpKernel } from './types'
 
@@ -91,6 +92,8 @@ const KERNELS: Readonly<Record<string, OpKernel>> = {
   Slice: shape.slice,
   Split: shape.split,
   Tile: shape.tile,
+  Resize: resize,
+  Upsample: upsample,
   Range: shape.range,
   Expand: shape.expand,
   Cast: shape.cast,
