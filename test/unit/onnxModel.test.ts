@@ -230,3 +230,36 @@ test('openModel takes an .onnx file; a fresh engine on the same workspace reopen
     second.dispose()
   }
 })
+
+test('a block that permutes to NHWC (ConvNeXt\'s Linear = MatMul + Add): layouts followed, one dense layer, its weights', async () => {
+  const W = seeded(3 * 5, 31)
+  const B = seeded(5, 32)
+  const spec = {
+    opset: 13,
+    inputs: [{ name: 'x', dims: ['batch', 3, 'height', 'width'] }],
+    outputs: [{ name: 'y' }, { name: '/fc/Add_output_0' }],
+    initializers: [{ name: 'fc.weight', dims: [3, 5], values: W }, { name: 'fc.bias', dims: [5], values: B }],
+    nodes: [
+      { name: '/perm/Transpose', opType: 'Transpose', inputs: ['x'], outputs: ['/perm/Transpose_output_0'], attributes: { perm: [0, 2, 3, 1] } },
+      { name: '/fc/MatMul', opType: 'MatMul', inputs: ['/perm/Transpose_output_0', 'fc.weight'], outputs: ['/fc/MatMul_output_0'] },
+      { name: '/fc/Add', opType: 'Add', inputs: ['fc.bias', '/fc/MatMul_output_0'], outputs: ['/fc/Add_output_0'] },
+      { name: '/back/Transpose', opType: 'Transpose', inputs: ['/fc/Add_output_0'], outputs: ['y'], attributes: { perm: [0, 3, 1, 2] } },
+    ],
+  }
+  const file = writeOnnxModel(path.join(dir, 'permuted.onnx'), spec)
+  const model = await loadModel(file)
+  assert.deepEqual(model.info.layers.map((l) => [l.name, l.type, l.kind, l.outputShape.join('×')]), [
+    ['x', 'Input', 'input', '224×224×3'], ['perm', 'Transpose', 'reshape', '224×224×3'], ['fc', 'MatMul', 'dense', '224×224×5'], ['back', 'Transpose', 'reshape', '224×224×5'],
+  ])
+  assert.deepEqual(model.graph.get('back').receptiveField, { size: [1, 1], jump: [1, 1], start: [0, 0], exact: true })
+  const { nhwc: x, nchw } = images(2, 4, 6)
+  const ref = await ortRun(buildOnnxModel(spec), 'x', nchw, [2, 3, 4, 6])
+  const [fc, back] = model.forward(x, ['fc', 'back'])
+  close(fc!.dataSync(), ref['/fc/Add_output_0']!.data as Float32Array) // already NHWC inside the block
+  close(back!.dataSync(), nhwc(ref.y!))
+  const lin = model.linearWeights!('fc')!
+  close(lin.kernel.dataSync(), W, 0)
+  close(lin.bias!.dataSync(), B, 0)
+  tf.dispose([fc!, back!, x])
+  model.dispose()
+})

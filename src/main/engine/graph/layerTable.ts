@@ -31,6 +31,8 @@ export interface LayerEntry {
   tensor: string
   /** The node computing it (null for the input). */
   node: GraphNode | null
+  /** The nodes the layer stands for, in order (a leaf module's inner nodes, then the node): e.g. a Linear's MatMul and Add. */
+  members: GraphNode[]
   /** Layout of the tensor (4-D ones are presented as [h, w, c]). */
   layout: Layout
 }
@@ -171,13 +173,13 @@ export function buildLayerTable(t: LayerTableInput): LayerTable {
     used.add(n)
     return n
   }
-  const entries: LayerEntry[] = [{ name: unique(input), tensor: input, node: null, layout: 'nchw' }]
+  const entries: LayerEntry[] = [{ name: unique(input), tensor: input, node: null, members: [], layout: 'nchw' }]
   const layerOfTensor = new Map<string, string>([[input, entries[0]!.name]])
   for (const node of graph.nodes) {
     const b = base.get(node)
     if (b === undefined) continue
     const tensor = node.outputs.find((o) => o !== '')!
-    const entry = { name: unique(b), tensor, node, layout: layouts.get(tensor) ?? 'other' }
+    const entry = { name: unique(b), tensor, node, members: members.get(node)!, layout: layouts.get(tensor) ?? 'other' }
     entries.push(entry)
     layerOfTensor.set(tensor, entry.name)
   }
@@ -200,7 +202,7 @@ export function buildLayerTable(t: LayerTableInput): LayerTable {
     const shape = t.shapes.get(e.tensor)
     if (shape) shapes.set(e.name, presentShape(shape, e.layout))
     if (!e.node) return { name: e.name, type: 'Input', kind: 'input', inbound: [], params: 0, hasFilters: false, activation: null, geometry: { op: 'pass' } }
-    const group = members.get(e.node)!
+    const group = e.members
     const inGroup = new Set(group.flatMap((n) => n.outputs))
     const inbound = [...new Set(group.flatMap((n) => n.inputs.filter((i) => live.has(i) && !inGroup.has(i)).flatMap(sources)))]
     const row = describeGroup(group, e.node, (n) => ({
@@ -230,6 +232,8 @@ function describeGroup(group: GraphNode[], exit: GraphNode, facts: (n: GraphNode
   if (ops.has('ReduceMean') && (ops.has('Sqrt') || ops.has('Pow'))) return named('LayerNormalization', 'norm', null)
   if (ops.has('Sigmoid') && exit.opType === 'Mul') return named('SiLU', 'activation', 'silu')
   if (ops.has('HardSigmoid') && exit.opType === 'Mul') return named('HardSwish', 'activation', 'hard_swish')
+  // A Linear on more than two axes: MatMul + Add of the bias.
+  if (ops.has('MatMul') && exit.opType === 'Add') return named('MatMul', 'dense', 'linear')
   return { ...own, geometry, type: exit.opType }
 }
 

@@ -225,7 +225,16 @@ class OnnxLoadedModel implements LoadedModel {
   private computeLinear(layer: string): LinearWeights | null {
     const found = this.layerNode(layer)
     if (!found) return null
-    const { node } = found
+    const { node, entry } = found
+    const constant = (name: string | undefined) => this.executor.constant(name ?? '') ?? null
+    // A Linear on more than two axes is MatMul then Add of the bias, in one leaf module.
+    const matMul = entry.members.find((n) => n.opType === 'MatMul')
+    if (node.opType === 'Add' && matMul && entry.members.length === 2) {
+      const w = constant(matMul.inputs[1])
+      const bias = constant(node.inputs.find((i) => i !== matMul.outputs[0]))
+      if (!w || w.rank !== 2 || !bias || bias.size !== w.shape[1]) return null
+      return { kernel: tf.keep(tf.clone(w)), bias: tf.keep(tf.reshape(bias, [w.shape[1]!])) as tf.Tensor1D }
+    }
     const c = (k: number) => this.executor.constant(node.inputs[k] ?? '') ?? null
     const w = c(1)
     const keepBias = (t: tf.Tensor | null, out: number, scale = 1): tf.Tensor1D | null =>
