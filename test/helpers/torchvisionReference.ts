@@ -68,6 +68,8 @@ const ReferenceIndex = z.object({
       tensor: z.string(),
       shape: Shape,
       file: z.string(),
+      /** How far float32 PyTorch is from these (float64-computed) values: the layer's rounding noise floor. */
+      float32Error: z.number(),
     }),
   ),
   gradcam: z

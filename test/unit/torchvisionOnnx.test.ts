@@ -1,7 +1,8 @@
 /**
  * The torchvision architectures as ONNX, checked against PyTorch (issue 10). scripts/onnx/exportTorchvision.py
  * exports alexnet … convnext_tiny with seeded random weights into test/.cache/torchvision, with PyTorch's
- * outputs (logits and ≥ 3 inner layers per model, by forward hooks) for a seeded batch of 2 random inputs. Per model:
+ * outputs (logits and ≥ 3 inner layers per model, by forward hooks; computed in float64) for a seeded batch of 2
+ * random inputs. Per model:
  * - the references agree with onnxruntime-node on the same .onnx (inner tensors added as graph outputs): so a
  *   wrong hook or a wrong node name in the script fails here, independently of convscope;
  * - convscope (loadModel on the folder, wasm backend, input NHWC) gives the same logits and inner layers,
@@ -165,6 +166,7 @@ for (const name of MODELS) {
       })
       const worst = Math.max(...errors.map(([, e]) => e))
       t.diagnostic(`${name}: input ${h}×${w}×${c}, open ${openMs.toFixed(0)} ms, forward (batch ${ref.input.shape[0]}) ${forwardMs.toFixed(0)} ms, max relative error ${worst.toExponential(1)}`)
+      t.diagnostic(`convscope vs PyTorch (float64; float32 PyTorch's own error): ${errors.map(([l, e], i) => `${l} ${e.toExponential(1)} (${ref.index.layers[i]!.float32Error.toExponential(1)})`).join(', ')}`)
       for (const [layer, e] of errors) assert.ok(e <= TOLERANCE, `${name} ${layer}: convscope differs from PyTorch by ${e} (relative)`)
       checkFields(model, name)
     } finally {
