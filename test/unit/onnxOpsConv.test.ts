@@ -106,3 +106,11 @@ test('BatchNormalization (inference), LRN (onnxruntime refuses even sizes)', () 
     { name: 'LRN size 3, strong alpha', op: 'LRN', feeds: [{ name: 'x', dims: [2, 6, 3, 3], range: [-2, 2] }], attributes: { size: 3, alpha: float(0.5), beta: float(0.6), bias: float(1) } },
     { name: 'LRN size larger than the channels', op: 'LRN', feeds: [x([1, 3, 2, 2])], attributes: { size: 7, alpha: float(0.9) } },
   ]))
+
+test('InstanceNormalization, LayerNormalization (opset 17: axis, optional B, Mean / InvStdDev outputs)', () =>
+  each([
+    { name: 'instancenorm', op: 'InstanceNormalization', feeds: [x([2, 3, 4, 5]), { name: 's', dims: [3] }, { name: 'bias', dims: [3] }], attributes: { epsilon: float(1e-3) } },
+    { name: 'layernorm last axis (convnext channels-last)', op: 'LayerNormalization', opset: 17, feeds: [x([2, 4, 4, 6]), { name: 's', dims: [6] }, { name: 'bias', dims: [6] }], attributes: { epsilon: float(1e-6) } },
+    { name: 'layernorm axis 1, no B', op: 'LayerNormalization', opset: 17, feeds: [x([2, 3, 4, 5]), { name: 's', dims: [3, 4, 5] }], attributes: { axis: 1 } },
+    { name: 'layernorm with Mean and InvStdDev', op: 'LayerNormalization', opset: 17, feeds: [x([2, 3, 8]), { name: 's', dims: [8] }, { name: 'bias', dims: [8] }], outputs: ['float32', 'float32', 'float32'] },
+  ]))

@@ -122,8 +122,8 @@ test('MatMul: 2-D, batched N-D with broadcasting, 1-D operands', () =>
     { name: 'matmul 1-D x 1-D', op: 'MatMul', feeds: [f('a', [4]), f('b', [4])] },
   ]))
 
-const reduceOps = ['ReduceMean', 'ReduceMax', 'ReduceMin', 'ReduceSum', 'ReduceProd']
-test('ReduceMean / Max / Min / Sum / Prod: keepdims, axes attribute vs input, all axes, noop_with_empty_axes', () =>
+const reduceOps = ['ReduceMean', 'ReduceMax', 'ReduceMin', 'ReduceSum', 'ReduceProd', 'ReduceSumSquare', 'ReduceL1', 'ReduceL2', 'ReduceLogSumExp']
+test('ReduceMean / Max / Min / Sum / Prod / SumSquare / L1 / L2 / LogSumExp: keepdims, axes attribute vs input, all axes, noop_with_empty_axes', () =>
   each(
     reduceOps.flatMap((op): OpCase[] => {
       const inputSince = op === 'ReduceSum' ? 13 : 18
@@ -151,3 +151,11 @@ test('Equal, Greater, Less, GreaterOrEqual, LessOrEqual, Not, And, Or, Where, Ra
     { name: 'Range float', op: 'Range', feeds: [scalar('s', 0.5), scalar('l', 3), scalar('d', 0.75)] },
     { name: 'Range int64, negative delta', op: 'Range', feeds: [ints('s', [10], []), ints('l', [1], []), ints('d', [-3], [])], outputs: ['int64'] },
   ]))
+
+test('ArgMax / ArgMin: axis, keepdims', () =>
+  each(
+    ['ArgMax', 'ArgMin'].flatMap((op): OpCase[] => [
+      { name: `${op} default`, op, feeds: [x([3, 4, 5])], outputs: ['int64'] },
+      { name: `${op} axis −1 keepdims 0`, op, feeds: [x([3, 4, 5])], attributes: { axis: -1, keepdims: 0 }, outputs: ['int64'] },
+    ]),
+  ))

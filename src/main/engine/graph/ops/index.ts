@@ -6,12 +6,14 @@
 import * as activation from './activation'
 import { conv, convTranspose } from './conv'
 import * as elementwise from './elementwise'
+import { KERAS_DOMAIN, kerasKernelFor } from './keras'
 import { gemm, matMul } from './linear'
-import { batchNormalization, lrn } from './normalization'
+import { batchNormalization, instanceNormalization, layerNormalization, lrn } from './normalization'
 import { averagePool, globalAveragePool, globalMaxPool, maxPool } from './pool'
 import * as reduce from './reduce'
 import { resize, upsample } from './resize'
 import * as shape from './shape'
+import { tfKernelFor } from './tf'
 import type { OpKernel } from './types'
 
 export { UnsupportedOpError, type OpKernel, type OpNode } from './types'
@@ -27,6 +29,8 @@ const KERNELS: Readonly<Record<string, OpKernel>> = {
   GlobalMaxPool: globalMaxPool,
   BatchNormalization: batchNormalization,
   LRN: lrn,
+  InstanceNormalization: instanceNormalization,
+  LayerNormalization: layerNormalization,
   // activations
   Relu: activation.relu,
   LeakyRelu: activation.leakyRelu,
@@ -78,6 +82,12 @@ const KERNELS: Readonly<Record<string, OpKernel>> = {
   ReduceMin: reduce.reduceMin,
   ReduceSum: reduce.reduceSum,
   ReduceProd: reduce.reduceProd,
+  ReduceSumSquare: reduce.reduceSumSquare,
+  ReduceL1: reduce.reduceL1,
+  ReduceL2: reduce.reduceL2,
+  ReduceLogSumExp: reduce.reduceLogSumExp,
+  ArgMax: reduce.argMax,
+  ArgMin: reduce.argMin,
   // shape and data movement
   Flatten: shape.flatten,
   Reshape: shape.reshape,
@@ -108,6 +118,8 @@ export const SUPPORTED_OPS: readonly string[] = Object.keys(KERNELS).sort()
 
 /** The kernel of an op of the default domain ('' or 'ai.onnx'); undefined for any other op or domain. */
 export function kernelFor(opType: string, domain: string): OpKernel | undefined {
+  if (domain === KERAS_DOMAIN) return kerasKernelFor(opType) // Keras layer classes of TF.js layers models (graph/fromKerasLayers.ts)
+  if (domain === 'tf') return tfKernelFor(opType) // TensorFlow ops of TF.js graph models (graph/fromTfGraph.ts)
   if (domain !== '' && domain !== 'ai.onnx') return undefined
   return Object.hasOwn(KERNELS, opType) ? KERNELS[opType] : undefined
 }

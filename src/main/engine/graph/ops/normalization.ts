@@ -1,5 +1,6 @@
 /**
- * BatchNormalization (inference form) and LRN, both as their ONNX definitions over NCHW (channel axis 1).
+ * BatchNormalization (inference form), InstanceNormalization, LayerNormalization (opset 17: what PyTorch's
+ * LayerNorm exports to at opset ≥ 17) and LRN, as their ONNX definitions (channel axis 1).
  */
 import * as tf from '@tensorflow/tfjs'
 import { floatAttr, input, intAttr } from './attributes'
@@ -41,4 +42,32 @@ export const lrn: OpKernel = (inputs, node) => {
   let sum = window(0)
   for (let k = 1; k < size; k++) sum = tf.add(sum, window(k))
   return [tf.div(x, tf.pow(tf.add(tf.mul(sum, alpha / size), bias), beta))]
+}
+
+/** InstanceNormalization: each (n, c) plane normalised by its own mean and variance, then scale · … + B per channel. */
+export const instanceNormalization: OpKernel = (inputs, node) => {
+  const x = input(inputs, 0, 'input')
+  const axes = Array.from({ length: x.rank - 2 }, (_, i) => i + 2)
+  const { mean, variance } = tf.moments(x, axes, true)
+  const normalized = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, floatAttr(node, 'epsilon', 1e-5))))
+  const [scale, bias] = [1, 2].map((i) => perChannel(input(inputs, i, 'scale, B'), x.rank))
+  return [tf.add(tf.mul(normalized, scale!), bias!)]
+}
+
+/**
+ * LayerNormalization: normalised over the axes from `axis` (default −1) on, then · Scale + B (broadcast).
+ * The optional Mean and InvStdDev outputs are given when asked (with the reduced axes kept).
+ */
+export const layerNormalization: OpKernel = (inputs, node) => {
+  const x = input(inputs, 0, 'X')
+  if (intAttr(node, 'stash_type', 1) !== 1) throw new UnsupportedOpError(`stash_type ${intAttr(node, 'stash_type', 1)}`)
+  const axis = intAttr(node, 'axis', -1)
+  const first = axis < 0 ? axis + x.rank : axis
+  if (first < 0 || first >= x.rank) throw new UnsupportedOpError(`axis ${axis} for a tensor of rank ${x.rank}`)
+  const axes = Array.from({ length: x.rank - first }, (_, i) => first + i)
+  const { mean, variance } = tf.moments(x, axes, true)
+  const invStdDev = tf.rsqrt(tf.add(variance, floatAttr(node, 'epsilon', 1e-5)))
+  let y = tf.mul(tf.mul(tf.sub(x, mean), invStdDev), input(inputs, 1, 'Scale'))
+  if (inputs[2] != null) y = tf.add(y, inputs[2])
+  return [y, mean, invStdDev].slice(0, Math.max(1, node.outputCount))
 }
