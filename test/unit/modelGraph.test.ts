@@ -249,3 +249,24 @@ test('a leaf module of Pad → AveragePool (DenseNet\'s transition pool) is one 
   assert.deepEqual(pool.receptiveField, { size: [2, 2], jump: [2, 2], start: [-0.5, -1.5], exact: true })
   model.dispose()
 })
+
+test('the override hook swaps a node\'s gradient under tf.grad (guided backprop\'s Relu)', () => {
+  const x = tf.tensor(X, [2, 3, 8, 8])
+  const guided = (node: GraphNode, inputs: readonly (tf.Tensor | null)[]) =>
+    node.opType !== 'Relu'
+      ? undefined
+      : [tf.customGrad(((a: tf.Tensor, save: tf.GradSaveFunc) => {
+          save([a])
+          return { value: tf.relu(a), gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.mul(dy, tf.mul(tf.step(saved[0]!), tf.step(dy))) }
+        }) as unknown as Parameters<typeof tf.customGrad>[0])(inputs[0]!) as tf.Tensor]
+  // d(Σ c·relu)/d(conv1) with c of both signs: plain Relu passes c where conv1 > 0; guided also drops c < 0.
+  const conv = tf.tidy(() => executor.run(new Map([['x', x]]), ['/conv1/Conv_output_0'])[0]!)
+  const c = tf.tensor(seeded(conv.size, 77), conv.shape)
+  const grad = (override?: typeof guided) => tf.grad((v: tf.Tensor) => tf.sum(tf.mul(c, executor.run(new Map([['x', x], ['/conv1/Conv_output_0', v]]), [T.relu], { override })[0]!)))(conv)
+  const [plain, guidedGrad] = [grad(), grad(guided)]
+  const cv = c.dataSync()
+  const xv = conv.dataSync()
+  close(plain.dataSync(), Float32Array.from(cv, (ci, i) => (xv[i]! > 0 ? ci : 0)), 0)
+  close(guidedGrad.dataSync(), Float32Array.from(cv, (ci, i) => (xv[i]! > 0 && ci > 0 ? ci : 0)), 0)
+  tf.dispose([x, conv, c, plain, guidedGrad])
+})
