@@ -1,12 +1,14 @@
 /**
  * Conv and ConvTranspose (1-D and 2-D) on tfjs's NHWC convolutions: the input is transposed in and out,
  * the ONNX weight [M, C/group, kh, kw] becomes tfjs's [kh, kw, C/group, M]. group 1 runs conv2d, a
- * depthwise group (group = C, M a multiple of C) depthwiseConv2d, any other group one conv per group.
+ * depthwise group (group = C, M a multiple of C) depthwiseConv2d, any other group one conv per group. The
+ * prepared filters of constant weights are made once (weightCache.ts).
  */
 import * as tf from '@tensorflow/tfjs'
 import { input, intAttr, numbersAttr, stringAttr } from './attributes'
 import { fromNHWC, hw, pairOf, span, spatialRank, toNHWC, windowGeometry, type Pair } from './geometry'
 import { UnsupportedOpError, type OpKernel } from './types'
+import { preparedWeight } from './weightCache'
 
 type Padding = [[0, 0], Pair, Pair, [0, 0]]
 
@@ -31,11 +33,11 @@ function dilateKernel(f: tf.Tensor4D, dilations: Pair): tf.Tensor4D {
 }
 
 /**
- * One NHWC convolution of a single group. A dilated kernel runs as the undilated kernel with zeros between its
- * taps: tfjs's conv gradients refuse dilations above 1 (and its forward refuses them with strides above 1).
+ * One NHWC convolution of a single group. Its filter is already dilated: a dilated kernel runs as the undilated
+ * one with zeros between its taps, since tfjs's conv gradients refuse dilations above 1 (and its forward refuses
+ * them with strides above 1).
  */
-function convGroup(x: tf.Tensor4D, w: tf.Tensor4D, depthwise: boolean, strides: Pair, dilations: Pair, pad: Padding): tf.Tensor4D {
-  const filter = dilateKernel(w, dilations)
+function convGroup(x: tf.Tensor4D, filter: tf.Tensor4D, depthwise: boolean, strides: Pair, pad: Padding): tf.Tensor4D {
   return depthwise ? tf.depthwiseConv2d(x, filter, strides, pad) : tf.conv2d(x, filter, strides, pad)
 }
 
@@ -53,19 +55,19 @@ export const conv: OpKernel = (inputs, node) => {
   const g = windowGeometry(node, spatial, hw(xh), kernelShape)
   if (g.kernel[0] !== w.shape[2] || g.kernel[1] !== w.shape[3]) throw new UnsupportedOpError(`kernel_shape [${kernelShape.join(', ')}] that differs from the weight's`)
   const pad = explicitPadding(g.padBegin, g.padEnd)
-  const filter = tf.transpose(w, [2, 3, 1, 0]) as tf.Tensor4D // [kh, kw, C/group, M]
-  let y: tf.Tensor4D
-  if (group === 1) {
-    y = convGroup(xh, filter, false, g.strides, g.dilations, pad)
-  } else if (group === c && cPerGroup === 1) {
+  const depthwise = group > 1 && group === c && cPerGroup === 1
+  const filters = preparedWeight<tf.Tensor4D>(inputs[1]!, `conv ${group} ${g.dilations}`, () => {
+    const filter = dilateKernel(tf.transpose(w, [2, 3, 1, 0]) as tf.Tensor4D, g.dilations) // [kh', kw', C/group, M]
     // depthwise: output channel o = input channel (o / mult) · mult + (o % mult), as tfjs orders them
-    const [kh, kw] = g.kernel
-    const dwFilter = tf.reshape(filter, [kh, kw, c, m / c]) as tf.Tensor4D
-    y = convGroup(xh, dwFilter, true, g.strides, g.dilations, pad)
+    if (depthwise) return [tf.reshape(filter, [filter.shape[0], filter.shape[1], c, m / c])]
+    return group === 1 ? [filter] : tf.split(filter, group, 3)
+  })
+  let y: tf.Tensor4D
+  if (group === 1 || depthwise) {
+    y = convGroup(xh, filters[0]!, depthwise, g.strides, pad)
   } else {
     const xs = tf.split(xh, group, 3) as tf.Tensor4D[]
-    const fs = tf.split(filter, group, 3) as tf.Tensor4D[]
-    y = tf.concat(xs.map((xg, i) => convGroup(xg, fs[i]!, false, g.strides, g.dilations, pad)), 3)
+    y = tf.concat(xs.map((xg, i) => convGroup(xg, filters[i]!, false, g.strides, pad)), 3)
   }
   if (bias != null) y = tf.add(y, bias)
   return [fromNHWC(y, spatial)]
@@ -91,16 +93,18 @@ export const convTranspose: OpKernel = (inputs, node) => {
   const outputPadding = pairOf(numbersAttr(node, 'output_padding'), spatial, 0, 'output_padding')
   const full: Pair = [0, 1].map((i) => strides[i]! * (inSize[i]! - 1) + span(kernel[i]!, dilations[i]!)) as Pair
   const { begin, end } = transposePads(node, spatial, inSize, full, strides, outputPadding)
-  const filter = dilateKernel(tf.transpose(w, [2, 3, 1, 0]) as tf.Tensor4D, dilations) // [kh', kw', M/group, C]
+  const filters = preparedWeight<tf.Tensor4D>(inputs[1]!, `convTranspose ${group} ${dilations}`, () => {
+    const filter = dilateKernel(tf.transpose(w, [2, 3, 1, 0]) as tf.Tensor4D, dilations) // [kh', kw', M/group, C]
+    return group === 1 ? [filter] : tf.split(filter, group, 3)
+  })
   const [n] = xh.shape
   const mPerGroup = w.shape[1]
   const run = (xg: tf.Tensor4D, fg: tf.Tensor4D): tf.Tensor4D => tf.conv2dTranspose(xg, fg, [n, full[0], full[1], mPerGroup], strides, 'valid')
   let y: tf.Tensor4D
-  if (group === 1) y = run(xh, filter)
+  if (group === 1) y = run(xh, filters[0]!)
   else {
     const xs = tf.split(xh, group, 3) as tf.Tensor4D[]
-    const fs = tf.split(filter, group, 3) as tf.Tensor4D[]
-    y = tf.concat(xs.map((xg, i) => run(xg, fs[i]!)), 3)
+    y = tf.concat(xs.map((xg, i) => run(xg, filters[i]!)), 3)
   }
   // output_padding (< stride) reaches past the full output, where nothing was written: zeros.
   const grow: Pair = [Math.max(0, outputPadding[0] - end[0]), Math.max(0, outputPadding[1] - end[1])]
