@@ -148,7 +148,7 @@ test('info takes the .onnx file or its folder: PyTorch-free node names kept, sha
   assert.deepEqual(byFile.labels, LABELS)
 })
 
-test('activations --npy: conv1 equals the hand-computed convolution, fc the logits of onnxruntime', async () => {
+test('activations: conv1 equals the hand-computed convolution, fc the logits of onnxruntime, the predictions their softmax', async () => {
   const image = images[0]!
   const conv1 = join(root, 'conv1.npy')
   assert.equal((await runCli(activationsCommand, ['--model', modelFile, '--image', image.path, '--layer', 'conv1', '--npy', conv1, ...BACKEND])).code, 0)
@@ -162,6 +162,14 @@ test('activations --npy: conv1 equals the hand-computed convolution, fc the logi
   const logits = await ortLogits(image.nchw)
   const logitsOurs = (await readNpy(fc)).data as Float32Array
   assert.ok(maxAbsDiff(logitsOurs, logits) < 1e-4, `fc ${Array.from(logitsOurs)} vs onnxruntime ${logits}`)
+
+  // The model ends in logits (Gemm): its predictions are their softmax, ranked.
+  const json = await runCli(activationsCommand, ['--model', modelFile, '--image', image.path, '--layer', 'relu1', '--json', ...BACKEND])
+  const predictions = (JSON.parse(json.out) as { predictions: { index: number; label: string; score: number }[] }).predictions
+  const probabilities = softmax(logits)
+  const ranked = [0, 1, 2].sort((a, b) => probabilities[b]! - probabilities[a]!)
+  assert.deepEqual(predictions.map((p) => [p.index, p.label]), ranked.map((k) => [k, LABELS[k]]))
+  assert.ok(maxAbsDiff(predictions.map((p) => p.score), ranked.map((k) => probabilities[k]!)) < 1e-5)
 })
 
 test('scan --layers relu1: each unit’s top values are the largest per-image maxima of relu(conv1) over the folder', async () => {

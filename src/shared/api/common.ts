@@ -45,7 +45,7 @@ export function pathKindOf(schema: z.core.$ZodType): PathKind | null {
 export const ImageBox = z.object({ x: z.number(), y: z.number(), width: z.number(), height: z.number() })
 export type ImageBox = z.infer<typeof ImageBox>
 
-/** One of the model's output classes for an image: its index, name (when the model has labels) and score. */
+/** One of the model's output classes for an image: its index, name (when the model has labels) and probability (score). */
 export const Prediction = z.object({ index: z.number().int(), label: z.string().nullable(), score: z.number() })
 export type Prediction = z.infer<typeof Prediction>
 

@@ -14,6 +14,7 @@ import { toInputTensor, toModelInput, type InputGeometry } from '../images/prepr
 import { outputClasses } from '../methods/classify'
 import { OUTPUT, type LoadedModel } from '../model'
 import { mapMethodLabel } from '../maps'
+import { outputProbabilities } from '../maps/classScores'
 import type { ClassMap, MapMethod } from '../maps/types'
 import { classResolver, findAnnotation, findAnnotationDir, readAnnotation, type AnnotatedObject } from './annotations'
 import { classMapBox, DEFAULT_THRESHOLD, type PixelBox } from './boxes'
@@ -39,7 +40,7 @@ export interface ImageClassMap {
   rank: number
   classIndex: number
   label: string | null
-  /** The model's output for the class (probability when it ends in a softmax). */
+  /** The class's probability: the model's output after its softmax, or the softmax of its logits (maps/classScores.ts). */
   probability: number
   /** The map on its grid; map.score is the logit it explains. */
   map: ClassMap
@@ -120,7 +121,7 @@ export async function imageClassMaps(model: LoadedModel, imagePath: string, requ
   const input = await toModelInput(image, model.info.preprocessing)
   const x = toInputTensor(input)
   try {
-    const output = tf.tidy(() => model.forward(x, [OUTPUT])[0]!.reshape([-1]))
+    const output = tf.tidy(() => outputProbabilities(model, model.forward(x, [OUTPUT])[0]!).reshape([-1]))
     const probabilities = (await output.data()) as Float32Array
     output.dispose()
     const count = probabilities.length

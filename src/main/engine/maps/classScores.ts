@@ -82,3 +82,13 @@ export function pickedScoreSum(logits: tf.Tensor2D, classes: number[]): tf.Scala
     return logits.mul(mask).sum()
   })
 }
+
+/**
+ * The class probabilities from the model's output [.., classes]: the output itself when the network ends in a
+ * softmax, else its softmax (torchvision's ONNX exports end in the logits of a Gemm), as the deletion /
+ * insertion curves take them. The caller owns the result.
+ */
+export function outputProbabilities(model: LoadedModel, output: tf.Tensor): tf.Tensor {
+  const last = model.info.layers[model.info.layers.length - 1]
+  return last?.activation === 'softmax' ? output.clone() : tf.softmax(output)
+}

@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs'
 import { ConvscopeError, type ActivationData } from '../../../shared/api'
 import { readImage, type ReadImageOptions } from '../images/readImage'
 import { toInputTensor, toModelInput } from '../images/preprocess'
+import { outputProbabilities } from '../maps/classScores'
 import { OUTPUT, type LoadedModel } from '../model'
 
 const TOP_K = 5
@@ -42,7 +43,7 @@ export async function computeActivations(
       })
       held.push(max, argmax)
     }
-    const top = out.rank === 2 ? tf.tidy(() => tf.topk(out.reshape([-1]), Math.min(TOP_K, out.size))) : null
+    const top = out.rank === 2 ? tf.tidy(() => tf.topk(outputProbabilities(model, out).reshape([-1]), Math.min(TOP_K, out.size))) : null
     if (top) held.push(top.values, top.indices)
 
     const valueData = Float32Array.from(await values.data())
