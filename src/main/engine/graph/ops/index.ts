@@ -14,7 +14,6 @@ import * as reduce from './reduce'
 import { resize, upsample } from './resize'
 import * as shape from './shape'
 import { tfKernelFor } from './tf'
-import { tfKernelFor } from './tf'
 import type { OpKernel } from './types'
 
 export { UnsupportedOpError, type OpKernel, type OpNode } from './types'
@@ -120,7 +119,6 @@ export const SUPPORTED_OPS: readonly string[] = Object.keys(KERNELS).sort()
 
 /** The kernel of an op of the default domain ('' or 'ai.onnx'); undefined for any other op or domain. */
 export function kernelFor(opType: string, domain: string): OpKernel | undefined {
-  if (domain === 'tf') return tfKernelFor(opType) // TensorFlow ops of TF.js graph models (graph/fromTfGraph.ts)
   if (domain === KERAS_DOMAIN) return kerasKernelFor(opType) // Keras layer classes of TF.js layers models (graph/fromKerasLayers.ts)
   if (domain === 'tf') return tfKernelFor(opType) // TensorFlow ops of TF.js graph models (graph/fromTfGraph.ts)
   if (domain !== '' && domain !== 'ai.onnx') return undefined
