@@ -103,10 +103,11 @@ export async function loadOnnxModel(pathOrDir: string, options: OnnxLoadOptions 
   try {
     // One probe on a blank image records every activation's shape as it goes (the table's rows and layouts need
     // them); only the sinks are kept, so memory stays that of one forward pass.
-    const shapes = new Map<string, number[]>([[image.name, [1, image.channels, inputShape[0], inputShape[1]]]])
+    const probe = [image.batch ?? 1, image.channels, inputShape[0], inputShape[1]] // a fixed batch is probed at its size
+    const shapes = new Map<string, number[]>([[image.name, probe]])
     const observe = (node: GraphNode, outs: readonly tf.Tensor[]) => outs.forEach((t, k) => node.outputs[k] && shapes.set(node.outputs[k]!, t.shape))
     const sinks = graph.nodes.map((n) => n.outputs[0] ?? '').filter((o) => o !== '' && executor.isDynamic(o) && !graph.consumers.has(o))
-    const blank = () => executor.run(new Map([[image.name, tf.zeros([1, image.channels, inputShape[0], inputShape[1]])]]), sinks, { observe })
+    const blank = () => executor.run(new Map([[image.name, tf.zeros(probe)]]), sinks, { observe })
     probeShapes(sinks, blank, file, inputShape)
     const table = buildLayerTable({
       graph,
