@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict'
 import { before, test } from 'node:test'
 import * as tf from '@tensorflow/tfjs'
-import { SUPPORTED_OPS, UnsupportedOpError, kernelFor, releasePreparedWeights } from '../../src/main/engine/graph/ops'
+import { SUPPORTED_OPS, UnsupportedOpError, holdPreparedWeights, kernelFor, releasePreparedWeights } from '../../src/main/engine/graph/ops'
 import { int32Values } from '../../src/main/engine/graph/ops/attributes'
 import { float, tensor } from '../helpers/onnxBuilder'
 import { opModel, Random, useEngineBackend, type OpCase } from '../helpers/onnxOpHarness'
@@ -36,7 +36,7 @@ test('int64 constants saturate to int32 (INT64_MAX "to the end" stays the end, n
   assert.deepEqual(Array.from(int32Values([9223372036854775807, -9223372036854775808, 7])), [2147483647, -2147483648, 7])
 })
 
-test('a kept Conv weight is prepared once: later runs make no tensors, give the same values, and release frees it', () => {
+test('a held Conv weight is prepared once: later runs make no tensors, give the same values, and release frees it', () => {
   const { node } = opModel({ name: 'grouped dilated conv', op: 'Conv', feeds: [x([1, 4, 7, 7]), w([6, 2, 3, 3])], attributes: { group: 2, dilations: [2, 1], pads: [2, 1, 2, 1] } })
   const conv = kernelFor('Conv', '')!
   const random = new Random(7)
@@ -45,7 +45,9 @@ test('a kept Conv weight is prepared once: later runs make no tensors, give the 
   const run = (): Float32Array => tf.tidy(() => conv([input, weight, null], node)[0]!.dataSync() as Float32Array)
   const uncached = run()
   const baseline = tf.memory().numTensors
-  tf.keep(weight)
+  assert.deepEqual(run(), uncached)
+  assert.equal(tf.memory().numTensors, baseline, 'a weight not held is prepared on every run, nothing kept')
+  holdPreparedWeights([weight])
   const first = run()
   const prepared = tf.memory().numTensors - baseline
   assert.equal(prepared, 2, 'one prepared filter per group')

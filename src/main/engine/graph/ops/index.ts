@@ -18,7 +18,7 @@ import type { OpKernel } from './types'
 
 export { UnsupportedOpError, type OpKernel, type OpNode } from './types'
 export { int32Values } from './attributes'
-export { releasePreparedWeights } from './weightCache'
+export { holdPreparedWeights, releasePreparedWeights } from './weightCache'
 
 const KERNELS: Readonly<Record<string, OpKernel>> = {
   // convolution, pooling, normalization
