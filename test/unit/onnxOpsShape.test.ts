@@ -32,6 +32,7 @@ test('Flatten, Reshape (0, −1, allowzero), Transpose, Concat', () =>
     { name: 'reshape 0 and −1', op: 'Reshape', feeds: [x([2, 3, 4, 5]), ints('shape', [0, -1])] },
     { name: 'reshape 0 in the middle', op: 'Reshape', feeds: [x([2, 3, 4, 5]), ints('shape', [4, 0, -1, 5])] },
     { name: 'reshape allowzero (no zeros)', op: 'Reshape', opset: 14, feeds: [x([2, 3, 4]), ints('shape', [6, 4])], attributes: { allowzero: 1 } },
+    { name: 'reshape allowzero: 0 is a size', op: 'Reshape', opset: 14, feeds: [x([3, 0]), ints('shape', [0, 4])], attributes: { allowzero: 1 } },
     { name: 'transpose perm', op: 'Transpose', feeds: [x([2, 3, 4, 5])], attributes: { perm: [0, 2, 3, 1] } },
     { name: 'transpose default (reverse)', op: 'Transpose', feeds: [x([2, 3, 4])] },
     { name: 'concat axis 1', op: 'Concat', feeds: [{ name: 'a', dims: [2, 3, 4] }, { name: 'b', dims: [2, 1, 4] }, { name: 'c', dims: [2, 2, 4] }], attributes: { axis: 1 } },
