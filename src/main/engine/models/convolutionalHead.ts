@@ -55,6 +55,7 @@ const ACTIVATIONS: Record<string, (x: tf.Tensor) => tf.Tensor> = {
   log_softmax: (x) => tf.logSoftmax(x),
 }
 const activationOf = (l: LayerInfo): string => l.activation ?? 'linear'
+const knownActivation = (l: LayerInfo) => Object.hasOwn(ACTIVATIONS, activationOf(l))
 const describe = (l: LayerInfo) => `"${l.name}" (${l.type})`
 const isVector = (l: LayerInfo) => l.outputShape.length === 1
 const isMaxPooling = (l: LayerInfo) => /max/i.test(l.type)
@@ -103,7 +104,7 @@ export function planConvolutionalHead(model: LoadedModel): HeadPlan | string {
     const dense = rest.findIndex((x) => x.kind === 'dense')
     if (dense < 0) return `no dense layer reads the flatten ${describe(boundary)}`
     for (const x of rest.slice(0, dense)) {
-      const elementwise = x.kind === 'activation' && activationOf(x) in ACTIVATIONS && !activationOf(x).includes('softmax')
+      const elementwise = x.kind === 'activation' && knownActivation(x) && !activationOf(x).includes('softmax')
       if (!elementwise && !INFERENCE_IDENTITY.has(x.type)) return `${describe(x)} sits between the flatten ${describe(boundary)} and the first dense layer; only elementwise activations and dropout can`
       if (elementwise) beforeDense.push(x)
     }
@@ -113,10 +114,10 @@ export function planConvolutionalHead(model: LoadedModel): HeadPlan | string {
     if (x.kind === 'dense' || INFERENCE_IDENTITY.has(x.type)) continue
     // A reshape of a vector into the same vector (a flatten after a 1×1 pooling) changes nothing.
     if (x.kind === 'reshape' && graph.input(x)?.outputShape.reduce((a: number, d) => a * (d ?? NaN), 1) === x.outputShape[0]) continue
-    if (x.kind === 'activation' && activationOf(x) in ACTIVATIONS) continue
+    if (x.kind === 'activation' && knownActivation(x)) continue
     return `${describe(x)} works on the head's vector${x.kind === 'activation' ? ` with activation ${activationOf(x)}` : ''}, which has no convolutional equivalent here`
   }
-  for (const x of rest) if (x.kind === 'dense' && !(activationOf(x) in ACTIVATIONS)) return `the dense layer ${describe(x)} has activation ${activationOf(x)}, which has no convolutional equivalent here`
+  for (const x of rest) if (x.kind === 'dense' && !knownActivation(x)) return `the dense layer ${describe(x)} has activation ${activationOf(x)}, which has no convolutional equivalent here`
   return { head: pooled ? 'global-pooling' : 'flatten-dense', trunk, map: map as [number, number, number], boundary, beforeDense, tail: rest }
 }
 
