@@ -167,38 +167,25 @@ export const slice: OpKernel = (inputs, node) => {
   if (starts == null || ends == null || starts.length !== ends.length) throw new UnsupportedOpError('Slice without matching starts and ends')
   const axes = (node.opset >= 10 ? readInts(inputs[3]) : numbersAttr(node, 'axes')) ?? starts.map((_, i) => i)
   const steps = (node.opset >= 10 ? readInts(inputs[4]) : undefined) ?? starts.map(() => 1)
-  let y = x
   const begin = x.shape.map(() => 0)
   const sizes = [...x.shape]
-  const strided: [number, number, number][] = [] // axis, first, step
+  const picks: { axis: number; indices: number[] }[] = []
   axes.forEach((rawAxis, i) => {
     const axis = normalizeAxis(rawAxis, x.rank)
     const dim = x.shape[axis]!
     const step = steps[i]!
     if (step === 0) throw new UnsupportedOpError('Slice step 0')
     const rel = (v: number): number => (v < 0 ? v + dim : v)
-    if (step > 0) {
-      const s = Math.min(dim, Math.max(0, rel(starts[i]!)))
-      const e = Math.min(dim, Math.max(0, rel(ends[i]!)))
-      const count = Math.max(0, Math.ceil((e - s) / step))
-      if (step === 1) {
-        begin[axis] = s
-        sizes[axis] = count
-      } else strided.push([axis, s, step], [axis, count, 0])
-    } else {
-      const s = Math.min(dim - 1, Math.max(-1, rel(starts[i]!)))
-      const e = Math.min(dim - 1, Math.max(-1, rel(ends[i]!)))
-      strided.push([axis, s, step], [axis, Math.max(0, Math.ceil((e - s) / step)), 0])
-    }
+    const [lo, hi] = step > 0 ? [0, dim] : [-1, dim - 1]
+    const first = Math.min(hi, Math.max(lo, rel(starts[i]!)))
+    const end = Math.min(hi, Math.max(lo, rel(ends[i]!)))
+    const count = Math.max(0, Math.ceil((end - first) / step))
+    if (step === 1) {
+      begin[axis] = first
+      sizes[axis] = count
+    } else picks.push({ axis, indices: Array.from({ length: count }, (_, j) => first + j * step) })
   })
-  y = tf.slice(y, begin, sizes)
-  for (let k = 0; k < strided.length; k += 2) {
-    const [axis, first, step] = strided[k]!
-    const count = strided[k + 1]![1]
-    const picked = Array.from({ length: count }, (_, j) => first + j * step)
-    y = tf.gather(y, tf.tensor1d(picked, 'int32'), axis)
-  }
-  return [y]
+  return [picks.reduce((y, { axis, indices }) => tf.gather(y, tf.tensor1d(indices, 'int32'), axis), tf.slice(x, begin, sizes))]
 }
 
 /** Split: sizes from the attribute (< 13) or input (≥ 13), else num_outputs (≥ 18) or the node's output count, equal parts (the last smaller). */
