@@ -148,6 +148,7 @@ for (const name of MODELS) {
     const t0 = performance.now()
     const model = await loadModel(ref.dir)
     const openMs = performance.now() - t0
+    const openMB = tf.memory().numBytes / 2 ** 20
     try {
       assert.equal(model.info.format, 'onnx')
       const [, c, h, w] = ref.input.shape
@@ -165,7 +166,7 @@ for (const name of MODELS) {
         return [l.layer, relativeError(asReference(values[i]!, l.shape), ref.outputs.get(l.layer)!.data)] as const
       })
       const worst = Math.max(...errors.map(([, e]) => e))
-      t.diagnostic(`${name}: input ${h}×${w}×${c}, open ${openMs.toFixed(0)} ms, forward (batch ${ref.input.shape[0]}) ${forwardMs.toFixed(0)} ms, max relative error ${worst.toExponential(1)}`)
+      t.diagnostic(`${name}: input ${h}×${w}×${c}, open ${openMs.toFixed(0)} ms (tfjs then holds ${openMB.toFixed(0)} MB), forward (batch ${ref.input.shape[0]}) ${forwardMs.toFixed(0)} ms, max relative error ${worst.toExponential(1)}`)
       t.diagnostic(`convscope vs PyTorch (float64; float32 PyTorch's own error): ${errors.map(([l, e], i) => `${l} ${e.toExponential(1)} (${ref.index.layers[i]!.float32Error.toExponential(1)})`).join(', ')}`)
       for (const [layer, e] of errors) assert.ok(e <= TOLERANCE, `${name} ${layer}: convscope differs from PyTorch by ${e} (relative)`)
       checkFields(model, name)
