@@ -7,7 +7,7 @@ Needs Debian's python3-torch, python3-torchvision (0.14) and python3-onnx; downl
 writes DIR/<name>/:
   model.onnx        opset 13, input 'input' (NCHW, dynamic batch / height / width; alexnet and vgg16 fixed at 224x224,
                     which torchvision 0.14's exporter needs for their AdaptiveAvgPool), output 'logits'
-  convscope.json    the sidecar: inputSize, ImageNet mean / std, range [0, 1]
+  convscope.json    the sidecar: inputSize, ImageNet mean / std, range [0, 1], torchvision's resize-shorter-side + crop
   input.npy         a seeded random input, NCHW float32, batch --batch
   <layer>.npy       PyTorch's outputs (NCHW) for the logits and >= 3 inner layers, via forward hooks, computed in
                     float64 from the same float32 weights and input, stored as float32
@@ -37,6 +37,9 @@ import onnx
 OPSET = 13
 IMAGENET_MEAN = [0.485, 0.456, 0.406]
 IMAGENET_STD = [0.229, 0.224, 0.225]
+# torchvision's ImageNet weights' transforms (Resize(size, interpolation) + CenterCrop(inputSize)) where they are
+# not Resize(256) bilinear, so an image opened with these models is preprocessed as the real weights expect.
+TRANSFORMS = {'inception_v3': (342, 'bilinear'), 'efficientnet_b0': (256, 'bicubic')}
 
 # name → (constructor kwargs, sidecar inputSize [h, w], reference input [h, w], dynamic h/w, hooks).
 # hooks: (pytorch module path, convscope layer name, ONNX node name).  Reference inputs of dynamic models are
@@ -268,7 +271,9 @@ def export_one(name, root, batch, stamp):
                             'bias': 'fc_bias.npy'}
 
     with open(os.path.join(out_dir, 'convscope.json'), 'w') as f:
-        json.dump({'inputSize': input_size, 'range': [0, 1], 'mean': IMAGENET_MEAN, 'std': IMAGENET_STD}, f, indent=2)
+        resize_size, interpolation = TRANSFORMS.get(name, (256, 'bilinear'))
+        json.dump({'inputSize': input_size, 'range': [0, 1], 'mean': IMAGENET_MEAN, 'std': IMAGENET_STD,
+                   'resize': 'shorter-side', 'resizeSize': resize_size, 'interpolation': interpolation}, f, indent=2)
     with open(os.path.join(out_dir, 'reference.json'), 'w') as f:
         json.dump(index, f, indent=2)
     with open(stamp_file, 'w') as f:  # last: an interrupted export is redone
