@@ -1,32 +1,42 @@
 /**
  * A TF.js graph model (a converted TensorFlow graph) as a LoadedModel. Its rows are the layer-like chains the
- * architecture sketch finds; any node of the graph can still be asked for by name.
+ * architecture sketch finds; any node of the graph can still be asked for by name ("name" or "name:k").
+ *
+ * It runs on the format-neutral executor (issue 10: one executor for every format): graph/fromTfGraph.ts reads
+ * the GraphDef, graph/ops/tf/ has TensorFlow's ops. Unsupported ops are refused at open, naming op and node.
  */
 import * as tf from '@tensorflow/tfjs'
 import { ConvscopeError, type ModelInfo } from '../../../shared/api'
+import { checkKernels, GraphExecutor } from '../graph/executor'
+import { graphFromTfGraph, tfTensorName } from '../graph/fromTfGraph'
+import { materializeWeights, tfDtypeOf } from '../graph/modelGraph'
+import { kernelFor } from '../graph/ops'
 import { type ForwardOptions, type LinearWeights, type LoadedModel, OUTPUT } from '../model'
 import { finishArchitecture, type GraphSketch, type Shape, sketchGraphModel } from './architecture'
 import { checkReplacement, gather, scatter } from './forwardOutputs'
 import type { ModelFolder } from './fsIOHandler'
 import { checkGraph, dataInputs, type NodeDefJSON, nodeNameOf } from './graphDef'
 import { LayerGraph } from './layerGraph'
-import { buildModel, checkImageInput, makeInfo, probeShapes } from './modelOpening'
+import { checkImageInput, makeInfo, probeShapes } from './modelOpening'
 import { readSidecar } from './sidecar'
 
 export async function loadGraphModel(folder: ModelFolder): Promise<LoadedModel> {
   const file = folder.modelJsonPath
   const graphDef = checkGraph(folder.json.modelTopology, file)
-  const model = await buildModel(() => tf.loadGraphModel({ load: async () => folder.artifacts }), file)
+  const graph = graphFromTfGraph({ file, graphDef, artifacts: folder.artifacts })
+  checkKernels(graph, kernelFor)
+  const input = graph.inputs[0]
+  const dims = input?.dims?.map((d) => (typeof d === 'number' ? d : null))
+  const [h, w, c] = checkImageInput(dims, graph.inputs.length, file)
+  const executor = new GraphExecutor(graph, materializeWeights(graph), kernelFor)
   try {
-    const input = model.inputs[0]
-    const [h, w, c] = checkImageInput(input?.shape?.map((d) => (d < 0 ? null : d)), model.inputs.length, file)
     const warnings: string[] = []
-    if (input?.shape === undefined) warnings.push(`${file}: the input placeholder has no shape; assumed 3 channels`)
+    if (dims === undefined) warnings.push(`${file}: the input placeholder has no shape; assumed 3 channels`)
     const side = await readSidecar(folder.dir, [h, w])
     const inputShape: [number, number, number] = [side.preprocessing.inputSize[0], side.preprocessing.inputSize[1], c]
 
     const constValue = (name: string): number[] | null => {
-      const t = model.weights[name]?.[0]
+      const t = executor.constant(name)
       return t && t.size <= 64 ? Array.from(t.dataSync()) : null
     }
     const sketch = sketchGraphModel(graphDef, tf.io.getWeightSpecs(folder.json.weightsManifest), constValue)
@@ -34,7 +44,8 @@ export async function loadGraphModel(folder: ModelFolder): Promise<LoadedModel> 
     const inputRow = sketch.sketches.find((s) => s.kind === 'input')
     const rows = sketch.sketches.filter((s) => s.kind !== 'input')
 
-    const probe = () => (rows.length ? model.execute(tf.zeros([1, ...inputShape], input?.dtype ?? 'float32'), rows.map((s) => s.node)) : [])
+    const blank = () => tf.zeros([1, ...inputShape], tfDtypeOf(input!.dtype === 'undefined' ? 'float32' : input!.dtype))
+    const probe = () => (rows.length ? executor.run(new Map([[input!.name, blank()]]), rows.map((s) => tfTensorName(s.node))) : [])
     const shapes = new Map<string, Shape>([
       ...(inputRow ? [[inputRow.name, [...inputShape]] as [string, Shape]] : []),
       ...probeShapes(rows.map((s) => s.name), probe, file, inputShape),
@@ -42,11 +53,12 @@ export async function loadGraphModel(folder: ModelFolder): Promise<LoadedModel> 
     const arch = finishArchitecture(sketch.sketches, shapes)
     const info = makeInfo(folder, 'graph', inputShape, side, arch, warnings)
     const nodes = new Map(graphDef.node.map((n) => [n.name, n]))
-    const batch = input?.shape?.[0]
-    const fixedBatch = batch !== undefined && batch > 0 ? batch : null
-    return new GraphLoadedModel(model, info, sketch.sketches, nodes, inputRow?.name ?? input?.name ?? '', fixedBatch)
+    const batch = dims?.[0]
+    const fixedBatch = typeof batch === 'number' && batch > 0 ? batch : null
+    const fixedImage = dims?.slice(1) ?? [null, null, null]
+    return new GraphLoadedModel(executor, info, sketch.sketches, nodes, input!.name, fixedBatch, fixedImage)
   } catch (e) {
-    model.dispose()
+    executor.dispose()
     throw e
   }
 }
@@ -56,23 +68,32 @@ class GraphLoadedModel implements LoadedModel {
   readonly graph: LayerGraph
 
   constructor(
-    private readonly model: tf.GraphModel,
+    private readonly executor: GraphExecutor,
     readonly info: ModelInfo,
     sketches: GraphSketch[],
     private readonly nodes: Map<string, NodeDefJSON>,
     private readonly inputName: string,
     /** Batch size the placeholder insists on (converted graphs sometimes fix it to 1), or null. */
     private readonly fixedBatch: number | null,
+    /** [height, width, channels] the placeholder fixes (null where any size goes). */
+    private readonly fixedImage: (number | null)[],
   ) {
     this.rows = new Map(sketches.map((s) => [s.name, s]))
     this.graph = new LayerGraph(info)
   }
 
-  private execute(input: tf.Tensor4D, names: string[]): tf.Tensor[] {
-    const run = (x: tf.Tensor4D) => {
-      const r = this.model.execute(x, names)
-      return Array.isArray(r) ? r : [r]
+  /** A placeholder with fixed sizes takes only those (as TensorFlow and tf.GraphModel refuse others; a plain Error, as theirs). */
+  private checkInput(x: tf.Tensor): void {
+    const [, ...hwc] = x.shape
+    if (this.fixedImage.some((d, i) => d !== null && d !== hwc[i])) {
+      const want = `[${this.fixedImage.map((d) => d ?? 'any').join(', ')}]`
+      throw new Error(`the input placeholder "${this.inputName}" takes images of ${want} (height, width, channels), got [${hwc.join(', ')}]`)
     }
+  }
+
+  private execute(input: tf.Tensor4D, names: string[]): tf.Tensor[] {
+    this.checkInput(input)
+    const run = (x: tf.Tensor4D) => this.executor.run(new Map([[this.inputName, x]]), names.map(tfTensorName))
     const n = input.shape[0]
     if (this.fixedBatch === null || n === this.fixedBatch) return run(input)
     if (this.fixedBatch !== 1) {
@@ -86,7 +107,7 @@ class GraphLoadedModel implements LoadedModel {
   }
 
   private resolve(n: string): string {
-    if (n === OUTPUT) return this.model.outputNodes[0]!
+    if (n === OUTPUT) return this.executor.graph.outputs[0]!.name
     const row = this.rows.get(n)
     if (row) return row.node
     // Any node of the graph may be asked for by name ("name" or "name:k"), not only the rows we list.
@@ -112,13 +133,18 @@ class GraphLoadedModel implements LoadedModel {
     if (this.fixedBatch !== null && n !== this.fixedBatch && this.fixedBatch !== 1) {
       throw new ConvscopeError('BAD_REQUEST', `Model ${this.info.name} takes batches of exactly ${this.fixedBatch} images, got ${n}`)
     }
+    this.checkInput(input)
     const row = this.rows.get(replace.layer)
     const expected = row ? [null, ...(this.graph.find(row.name)?.outputShape ?? [])] : replace.value.shape.map(() => null)
     checkReplacement(this.info.name, replace.layer, expected, replace.value.shape, n)
-    const run = (x: tf.Tensor, value: tf.Tensor): tf.Tensor[] => {
-      const r = this.model.execute({ [this.model.inputNodes[0]!]: x, [node]: value }, names)
-      return Array.isArray(r) ? r : [r]
-    }
+    const run = (x: tf.Tensor, value: tf.Tensor): tf.Tensor[] =>
+      this.executor.run(
+        new Map([
+          [this.inputName, x],
+          [tfTensorName(node), value],
+        ]),
+        names.map(tfTensorName),
+      )
     return tf.tidy(() => {
       // A graph fixed to batch 1: run row by row and stack (unstack and concat are differentiable).
       const outs =
@@ -150,7 +176,7 @@ class GraphLoadedModel implements LoadedModel {
     const constant = (name: string | null): tf.Tensor | null => {
       let n = name ? this.nodes.get(name) : undefined
       while (n && (n.op === 'Identity' || n.op === 'StopGradient') && dataInputs(n).length) n = this.nodes.get(dataInputs(n)[0]!)
-      return n ? (this.model.weights[n.name]?.[0] ?? null) : null
+      return n ? (this.executor.constant(n.name) ?? null) : null
     }
     const kernel = constant(inputs[1] ?? null)
     if (!kernel || kernel.rank !== (node.op.endsWith('MatMul') ? 2 : 4)) return null
@@ -161,12 +187,12 @@ class GraphLoadedModel implements LoadedModel {
   kernel(layer: string): tf.Tensor4D | null {
     const row = this.rows.get(this.graph.get(layer).name)! // one row per layer of info
     if (!row.kernelConst) return null
-    const t = this.model.weights[row.kernelConst]?.[0]
+    const t = this.executor.constant(row.kernelConst)
     return t && t.rank === 4 ? (t as tf.Tensor4D) : null
   }
 
   dispose(): void {
-    this.model.dispose()
+    this.executor.dispose()
   }
 }
 
