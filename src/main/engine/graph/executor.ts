@@ -32,7 +32,8 @@ const NOT_FOLDABLE = new Set(['RandomNormal', 'RandomNormalLike', 'RandomUniform
 /** "Conv (node "/layer1/Conv", opset 13)": how messages name a node. */
 export function describeNode(node: GraphNode): string {
   const op = node.domain ? `${node.domain}.${node.opType}` : node.opType
-  return `op ${op} (node "${node.name}", opset ${node.opset})`
+  // Formats without opsets (TF graph, Keras) read 0: no opset is named for them.
+  return `op ${op} (node "${node.name}"${node.opset > 0 ? `, opset ${node.opset}` : ''})`
 }
 
 export class GraphExecutor {
