@@ -499,7 +499,9 @@ function decodeData(
   encoding: OnnxDataEncoding,
   bytes: Uint8Array,
 ): Float32Array | number[] {
-  const copy = () => {
+  // An aligned buffer of exactly these bytes: readBytes' own buffer as is (a 400 MB VGG weight is not copied again).
+  const copy = (): ArrayBuffer => {
+    if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer) return bytes.buffer
     const b = new Uint8Array(bytes.length)
     b.set(bytes)
     return b.buffer
