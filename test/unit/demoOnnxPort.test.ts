@@ -25,6 +25,7 @@ import { readImage } from '../../src/main/engine/images/readImage'
 import { evaluateLocalization } from '../../src/main/engine/localization/evaluate'
 import { imageClassMaps } from '../../src/main/engine/localization/imageMaps'
 import { mapMethod } from '../../src/main/engine/maps'
+import { defaultMapLayer, mapLayers } from '../../src/main/engine/maps/mapLayers'
 import { OUTPUT, type LoadedModel } from '../../src/main/engine/model'
 import { classMapGrid } from '../../src/main/engine/models/classGrid'
 import { convolutionalHead } from '../../src/main/engine/models/convolutionalHead'
@@ -101,6 +102,8 @@ test('the ONNX ports and the TF.js originals compute PyTorch’s probabilities',
 test('gap: the same CAM and Grad-CAM maps and the same localization table in both formats', { skip }, async () => {
   const [tfjs, onnx] = [models['gap.tfjs']!, models['gap.onnx']!]
   assert.equal(onnx.info.format, 'onnx')
+  // The Grad-CAM layers: the ONNX pooling keeps a 1×1 map, which is no map layer; the default reads the same values (conv_last's ReLU).
+  assert.deepEqual([mapLayers(onnx).at(-1), defaultMapLayer(onnx), defaultMapLayer(tfjs)], ['conv_last_relu', 'conv_last_relu', 'conv_last'])
   for (const method of ['cam', 'gradcam']) {
     for (const k of [0, 6, 11]) {
       const request = { method: mapMethod(method), top: 2, layer: method === 'gradcam' ? 'conv_last' : undefined }

@@ -9,9 +9,12 @@ import type { LayerInfo } from '../../../shared/api'
 import type { LoadedModel } from '../model'
 import { findClassifierHead } from '../models/classifierHead'
 
-/** Spatial layers after the input, input side first. */
+/** Spatial layers after the input, input side first; not a global pooling that keeps its 1×1 map (ONNX): its map is one value. */
 export function mapLayers(model: LoadedModel): string[] {
-  return model.graph.spatial().map((l) => l.name)
+  return model.graph
+    .spatial()
+    .filter((l) => l.kind !== 'global-pool')
+    .map((l) => l.name)
 }
 
 /** The default layer for the Grad-CAM family, or null when the model has no spatial layer before its head. */
