@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as tf from '@tensorflow/tfjs'
 import { ConvscopeError } from '../../src/shared/api'
+import { OUTPUT } from '../../src/main/engine/model'
+import { loadModel } from '../../src/main/engine/models/loadModel'
 import { GraphExecutor } from '../../src/main/engine/graph/executor'
 import { graphFromTfGraph, tfTensorName } from '../../src/main/engine/graph/fromTfGraph'
 import { materializeWeights, type ModelGraph } from '../../src/main/engine/graph/modelGraph'
@@ -215,5 +217,27 @@ test('StopGradient passes the value and stops the gradient, as TensorFlow define
     tf.dispose([x, y!, g])
   } finally {
     close(o)
+  }
+})
+
+test('loadModel on graph models: forward of every row equals tf.GraphModel, and dispose leaves no tensor behind', async () => {
+  for (const { name, dir } of fixtures) {
+    const before = tf.memory().numTensors
+    const model = await loadModel(dir)
+    const reference = await tf.loadGraphModel(fsIOHandler(dir))
+    try {
+      // A graph model's rows are named by the node they show.
+      const rows = model.info.layers.filter((l) => l.kind !== 'input').map((l) => l.name)
+      assert.ok(rows.length >= 3, `${name}: rows ${rows.join(', ')}`)
+      const x = batch(2, [...model.info.inputShape])
+      const ours = model.forward(x as tf.Tensor4D, [...rows, OUTPUT])
+      const theirs = reference.execute(x, [...rows, reference.outputNodes[0]!]) as tf.Tensor[]
+      ours.forEach((t, i) => assertClose(t, theirs[i]!, `${name}, row ${[...rows, 'output'][i]}`))
+      tf.dispose([x, ...ours, ...theirs])
+    } finally {
+      model.dispose()
+      reference.dispose()
+    }
+    assert.equal(tf.memory().numTensors, before, `${name}: tensors left after dispose`)
   }
 })
