@@ -12,6 +12,7 @@
 import * as tf from '@tensorflow/tfjs'
 import { ConvscopeError } from '../../../shared/api/errors'
 import { type OpKernel, type OpNode, UnsupportedOpError } from './ops/types'
+import { holdPreparedWeights, releasePreparedWeights } from './ops/weightCache'
 import type { GraphNode, ModelGraph } from './modelGraph'
 
 /** The kernel of an op, or undefined where none is implemented (graph/ops/index.ts's kernelFor). */
@@ -53,6 +54,8 @@ export class GraphExecutor {
     try {
       checkKernels(graph, kernels)
       this.fold()
+      // Kernels may keep prepared forms of constants (a Conv filter in tfjs's layout) instead of remaking them each run.
+      holdPreparedWeights(this.constants.values())
     } catch (e) {
       this.dispose()
       throw e
@@ -180,6 +183,7 @@ export class GraphExecutor {
   }
 
   dispose(): void {
+    releasePreparedWeights(this.constants.values())
     tf.dispose([...this.constants.values()])
     this.constants.clear()
   }
