@@ -113,7 +113,7 @@ export function defaults(modelSize: ModelInputSize): SidecarResult {
   const inputSize: [number, number] = [modelSize[0] ?? FALLBACK_INPUT_SIZE[0], modelSize[1] ?? FALLBACK_INPUT_SIZE[1]]
   const preprocessing = Preprocessing.parse({ inputSize })
   const warning =
-    `No ${SIDECAR} beside model.json, so preprocessing was assumed: input ${inputSize.join('×')} ` +
+    `No ${SIDECAR} beside the model, so preprocessing was assumed: input ${inputSize.join('×')} ` +
     `(${known ? "from the model's input shape" : 'the model does not fix it'}), pixel values scaled to [0, 1], RGB channel order, ` +
     `no mean/std normalization, images stretched to the input size, no class labels. ` +
     `If the model was trained otherwise, activations will be off: add a ${SIDECAR}.`
