@@ -270,3 +270,27 @@ test('the override hook swaps a node\'s gradient under tf.grad (guided backprop\
   close(guidedGrad.dataSync(), Float32Array.from(cv, (ci, i) => (xv[i]! > 0 && ci > 0 ? ci : 0)), 0)
   tf.dispose([x, conv, c, plain, guidedGrad])
 })
+
+test('naming: a leaf with two outputs leaving it gets "_1", "_2"; unscoped names are kept; names stay unique', async () => {
+  const file = writeOnnxModel(path.join(dir, 'names.onnx'), {
+    opset: 13,
+    inputs: [{ name: 'image', dims: [1, 3, 4, 4] }],
+    outputs: [{ name: 'y' }],
+    nodes: [
+      { name: 'my_relu', opType: 'Relu', inputs: ['image'], outputs: ['a'] },
+      { name: '/pair/Neg', opType: 'Neg', inputs: ['a'], outputs: ['n'] },
+      { name: '/pair/Relu', opType: 'Relu', inputs: ['n'], outputs: ['p'] },
+      { name: '/pair/Sigmoid', opType: 'Sigmoid', inputs: ['a'], outputs: ['s'] },
+      { name: '/head/Add', opType: 'Add', inputs: ['p', 's'], outputs: ['t'] },
+      { name: '/head/inner/Relu', opType: 'Relu', inputs: ['t'], outputs: ['u'] },
+      { name: '/image/Relu', opType: 'Relu', inputs: ['u'], outputs: ['y'] },
+    ],
+  })
+  const model = await loadModel(file)
+  // "image" is taken by the input, so the leaf module "image" becomes "image_1".
+  assert.deepEqual(model.info.layers.map((l) => [l.name, l.type, l.inbound.join(',')]), [
+    ['image', 'Input', ''], ['my_relu', 'Relu', 'image'], ['pair_1', 'Relu', 'my_relu'], ['pair_2', 'Sigmoid', 'my_relu'],
+    ['head.add', 'Add', 'pair_1,pair_2'], ['head.inner', 'Relu', 'head.add'], ['image_1', 'Relu', 'head.inner'],
+  ])
+  model.dispose()
+})

@@ -109,43 +109,39 @@ export function createModelGraph(parts: GraphParts): ModelGraph {
   return { file, nodes, inputs: parts.inputs, outputs: parts.outputs, valueInfo: parts.valueInfo, initializers: parts.initializers, producer, consumers, byName }
 }
 
-/** Kahn's order, stable (a file already in order stays in its order); a cycle or an undefined input is BAD_MODEL. */
+/**
+ * Topological order that keeps the file's order where it can (a file already in order stays as it is): each
+ * node in file order, after the producers of its inputs (depth-first, without recursion: chains are long).
+ * A cycle or an input that nothing defines is BAD_MODEL.
+ */
 function topologicalOrder(nodes: GraphNode[], producer: Map<string, GraphNode>, defined: Set<string>, file: string): GraphNode[] {
-  const waiting = new Map<GraphNode, number>()
-  const readers = new Map<GraphNode, GraphNode[]>()
-  for (const node of nodes) {
-    const deps = new Set<GraphNode>()
-    for (const i of node.inputs) {
-      if (i === '' || defined.has(i)) continue
+  const order: GraphNode[] = []
+  const state = new Map<GraphNode, 'open' | 'done'>()
+  const deps = (node: GraphNode): GraphNode[] =>
+    node.inputs.flatMap((i) => {
+      if (i === '' || defined.has(i)) return []
       const p = producer.get(i)
       if (!p) throw badModel(file, `node "${node.name}" (${node.opType}) reads tensor "${i}", which nothing defines`)
-      deps.add(p)
-    }
-    waiting.set(node, deps.size)
-    for (const d of deps) {
-      const list = readers.get(d)
-      if (list) list.push(node)
-      else readers.set(d, [node])
-    }
-  }
-  const order: GraphNode[] = []
-  const index = new Map(nodes.map((n, i) => [n, i]))
-  let ready = nodes.filter((n) => waiting.get(n) === 0)
-  while (ready.length) {
-    const next: GraphNode[] = []
-    for (const node of ready) {
-      order.push(node)
-      for (const r of readers.get(node) ?? []) {
-        const left = waiting.get(r)! - 1
-        waiting.set(r, left)
-        if (left === 0) next.push(r)
+      return [p]
+    })
+  for (const root of nodes) {
+    if (state.has(root)) continue
+    const stack: { node: GraphNode; next: GraphNode[] }[] = [{ node: root, next: deps(root) }]
+    state.set(root, 'open')
+    while (stack.length) {
+      const top = stack[stack.length - 1]!
+      const dep = top.next.shift()
+      if (dep === undefined) {
+        stack.pop()
+        state.set(top.node, 'done')
+        order.push(top.node)
+      } else if (state.get(dep) === 'open') {
+        throw badModel(file, `the graph has a cycle (through node "${dep.name}", ${dep.opType})`)
+      } else if (!state.has(dep)) {
+        state.set(dep, 'open')
+        stack.push({ node: dep, next: deps(dep) })
       }
     }
-    ready = next.sort((a, b) => index.get(a)! - index.get(b)!)
-  }
-  if (order.length !== nodes.length) {
-    const stuck = nodes.find((n) => waiting.get(n)! > 0)!
-    throw badModel(file, `the graph has a cycle (through node "${stuck.name}", ${stuck.opType})`)
   }
   return order
 }
