@@ -225,3 +225,90 @@ export async function opZooGraphModel(dir: string): Promise<string> {
   ]
   return writeGraphModel(dir, nodes, weights)
 }
+
+/**
+ * Input [-1, 8, 8, 4]; output [batch, 6] probabilities. The rest of the kernels: fused activations (Relu6,
+ * LeakyRelu, Sigmoid, Prelu), FusedBatchNorm, AddN over the unary and binary math ops, Slice / Split /
+ * Unpack / Pack / Tile / GatherV2, both resizes, ClipByValue, ZerosLike / Snapshot, Min / Prod, BatchMatMulV2,
+ * a fused ReLU matmul, LogSoftmax. Every branch reaches the logits, so the gradient check goes through all.
+ */
+export async function opZoo2GraphModel(dir: string): Promise<string> {
+  const rand = seededRandom(23)
+  const weights: Record<string, GraphWeight> = {}
+  const floats = (name: string, shape: number[], scale: number, offset = 0) => {
+    const n = shape.reduce((a, b) => a * b, 1)
+    weights[name] = { shape, dtype: 'float32', values: Float32Array.from({ length: n }, () => offset + (rand() * 2 - 1) * scale) }
+    return name
+  }
+  const intConst = (name: string, shape: number[], ...v: number[]) => {
+    weights[name] = { shape, dtype: 'int32', values: Int32Array.from(v) }
+    return name
+  }
+  const nodes: NodeDefJSON[] = [placeholder('image', [-1, 8, 8, 4])]
+  const add = (name: string, op: string, input: string[], attr: NodeDefJSON['attr'] = {}) => {
+    nodes.push({ name, op, input, attr: { T, ...attr } })
+    return name
+  }
+  const fusedConv = (name: string, activation: string, extra: string[] = [], attr: NodeDefJSON['attr'] = {}) =>
+    add(name, '_FusedConv2D', ['image', floats(`${name}/kernel`, [3, 3, 4, 8], 1.2), floats(`${name}/bias`, [8], 0.5), ...extra], {
+      ...convAttr,
+      fused_ops: strs('BiasAdd', activation),
+      num_args: { i: String(1 + extra.length) },
+      ...attr,
+    })
+  const c1 = fusedConv('c1/Relu6', 'Relu6')
+  const c2 = fusedConv('c2/LeakyRelu', 'LeakyRelu', [], { leakyrelu_alpha: { f: 0.15 } })
+  const c3 = fusedConv('c3/Sigmoid', 'Sigmoid')
+  const c4 = fusedConv('c4/Prelu', 'Prelu', [floats('c4/alpha', [8], 0.3, 0.2)])
+  const bn = add('bn', 'FusedBatchNorm', [c1, floats('bn/gamma', [8], 0.3, 1), floats('bn/beta', [8], 0.2), floats('bn/mean', [8], 0.5, 2), floats('bn/var', [8], 0.5, 2)], {
+    data_format: str('NHWC'),
+    epsilon: { f: 0.0001 },
+  })
+  const abs = add('m/Abs', 'Abs', [c4])
+  const abs1 = add('m/abs1', 'AddV2', [abs, floats('m/one', [], 0, 1)])
+  const neg = add('m/Neg', 'Neg', [c3])
+  const terms = [
+    bn,
+    add('m/AddN', 'AddN', [c1, c2, c3], { N: { i: '3' } }),
+    add('m/Square', 'Square', [c4]),
+    add('m/Sqrt', 'Sqrt', [abs1]),
+    add('m/Rsqrt', 'Rsqrt', [abs1]),
+    add('m/Log', 'Log', [abs1]),
+    add('m/Pow', 'Pow', [abs1, floats('m/exponent', [], 0, 1.5)]),
+    add('m/Exp', 'Exp', [neg]),
+    add('m/Selu', 'Selu', [neg]),
+    add('m/Softplus', 'Softplus', [c2]),
+    add('m/SquaredDifference', 'SquaredDifference', [c1, c2]),
+    add('m/Div', 'Div', [c2, abs1]),
+  ]
+  const mix = add('mix', 'AddN', terms, { N: { i: String(terms.length) } })
+  const slice = add('s/Slice', 'Slice', [mix, intConst('s/begin', [4], 0, 1, 1, 0), intConst('s/size', [4], -1, 6, 6, -1)], { Index: { type: 'DT_INT32' } })
+  const split = add('s/split', 'Split', [intConst('s/axis', [], 3), slice], { num_split: { i: '2' } })
+  add('s/unstack', 'Unpack', [`${split}:1`], { num: { i: '4' }, axis: { i: '3' } })
+  const pack = add('s/stack', 'Pack', ['s/unstack', 's/unstack:3'], { N: { i: '2' }, axis: { i: '3' } })
+  const tile = add('s/Tile', 'Tile', [split, intConst('s/multiples', [4], 1, 1, 1, 2)], { Tmultiples: { type: 'DT_INT32' } })
+  const gather = add('s/GatherV2', 'GatherV2', [tile, intConst('s/indices', [3], 3, 0, 5), intConst('s/gaxis', [], 3)], { Tparams: T, batch_dims: { i: '0' } })
+  const bilinear = add('r/ResizeBilinear', 'ResizeBilinear', [gather, intConst('r/size', [2], 9, 9)], { align_corners: { b: false }, half_pixel_centers: { b: true } })
+  const nearest = add('r/ResizeNearestNeighbor', 'ResizeNearestNeighbor', [pack, intConst('r/size2', [2], 4, 4)], { align_corners: { b: false }, half_pixel_centers: { b: false } })
+  const clip = add('r/clip', 'ClipByValue', [bilinear, floats('r/lo', [], 0, -0.5), floats('r/hi', [], 0, 0.5)])
+  const clipped = add('r/sum', 'AddV2', [add('r/Snapshot', 'Snapshot', [clip]), add('r/ZerosLike', 'ZerosLike', [clip])])
+  const minimum = add('f/Min', 'Min', [clipped, intConst('f/axes', [2], 1, 2)], { keep_dims: { b: false }, Tidx: { type: 'DT_INT32' } })
+  const prod = add('f/Prod', 'Prod', [add('f/Sigmoid', 'Sigmoid', [nearest]), intConst('f/axes2', [2], 1, 2)], { keep_dims: { b: false }, Tidx: { type: 'DT_INT32' } })
+  const rows = add('f/Reshape', 'Reshape', [mix, intConst('f/shape', [3], -1, 64, 8)], { Tshape: { type: 'DT_INT32' } })
+  const bmm = add('f/BatchMatMulV2', 'BatchMatMulV2', [rows, floats('f/proj', [1, 5, 8], 0.4)], { adj_x: { b: false }, adj_y: { b: true } })
+  const bmmMean = add('f/bmm_mean', 'Mean', [bmm, intConst('f/axis1', [1], 1)], { keep_dims: { b: false }, Tidx: { type: 'DT_INT32' } })
+  const mixMean = add('f/mix_mean', 'Mean', [mix, intConst('f/axes3', [2], 1, 2)], { keep_dims: { b: false }, Tidx: { type: 'DT_INT32' } })
+  const features = add('f/concat', 'ConcatV2', [mixMean, minimum, prod, bmmMean, intConst('f/caxis', [], 1)], { N: { i: '4' }, Tidx: { type: 'DT_INT32' } })
+  const hidden = add('h/Relu', '_FusedMatMul', [features, floats('h/kernel', [18, 12], 0.4), floats('h/bias', [12], 0.2, 0.2)], {
+    transpose_a: { b: false },
+    transpose_b: { b: false },
+    fused_ops: strs('BiasAdd', 'Relu'),
+    num_args: { i: '1' },
+  })
+  const logits = add('out/BiasAdd', 'BiasAdd', [add('out/MatMul', 'MatMul', [hidden, floats('out/kernel', [12, 6], 0.5)], { transpose_a: { b: false }, transpose_b: { b: false } }), floats('out/bias', [6], 0.1)], {
+    data_format: str('NHWC'),
+  })
+  add('probs/Softmax', 'Softmax', [logits])
+  add('probs/LogSoftmax', 'LogSoftmax', [logits])
+  return writeGraphModel(dir, nodes, weights)
+}

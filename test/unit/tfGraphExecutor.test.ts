@@ -19,7 +19,7 @@ import { kernelFor } from '../../src/main/engine/graph/ops'
 import { fsIOHandler, readModelFolder } from '../../src/main/engine/models/fsIOHandler'
 import { checkGraph } from '../../src/main/engine/models/graphDef'
 import { makeTinyGraphModel, seededRandom } from '../fixtures/models'
-import { demoGapGraphModel, opZooGraphModel, placeholder, str, T, writeGraphModel } from '../helpers/tfGraphModels'
+import { demoGapGraphModel, opZoo2GraphModel, opZooGraphModel, placeholder, str, T, writeGraphModel } from '../helpers/tfGraphModels'
 
 const ROOT = join(import.meta.dirname, '../..')
 let scratch: string
@@ -31,6 +31,7 @@ before(async () => {
   fixtures.push({ name: 'tiny graph model (fixtures/models.ts)', dir: (await makeTinyGraphModel(join(scratch, 'tiny'))).dir })
   fixtures.push({ name: 'demo gap as converter output', dir: await demoGapGraphModel(join(scratch, 'gap'), join(ROOT, 'resources/demo-models/gap')) })
   fixtures.push({ name: 'op zoo', dir: await opZooGraphModel(join(scratch, 'zoo')) })
+  fixtures.push({ name: 'op zoo 2', dir: await opZoo2GraphModel(join(scratch, 'zoo2')) })
 })
 after(async () => {
   await rm(scratch, { recursive: true, force: true })

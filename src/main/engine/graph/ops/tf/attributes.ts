@@ -14,7 +14,7 @@ export function input(inputs: readonly (tf.Tensor | null)[], i: number): tf.Tens
 }
 
 /** The values of a small constant-like input (an axis, a shape): read synchronously, as tfjs's converter does. */
-export function inputInts(inputs: readonly (tf.Tensor | null)[], i: number): number[] {
+export function inputValues(inputs: readonly (tf.Tensor | null)[], i: number): number[] {
   return Array.from(input(inputs, i).dataSync())
 }
 

@@ -5,6 +5,7 @@
  */
 import type { OpKernel } from '../types'
 import * as conv from './conv'
+import * as image from './image'
 import * as math from './math'
 import * as shape from './shape'
 
@@ -33,7 +34,6 @@ const TF_KERNELS: Readonly<Record<string, OpKernel>> = {
   Mul: math.mul,
   RealDiv: math.div,
   Div: math.div,
-  FloorDiv: math.floorDiv,
   Maximum: math.maximum,
   Minimum: math.minimum,
   Pow: math.pow,
@@ -48,6 +48,7 @@ const TF_KERNELS: Readonly<Record<string, OpKernel>> = {
   // activations
   Relu: math.relu,
   Relu6: math.relu6,
+  ClipByValue: math.clipByValue,
   LeakyRelu: math.leakyRelu,
   Prelu: math.prelu,
   Elu: math.elu,
@@ -80,6 +81,18 @@ const TF_KERNELS: Readonly<Record<string, OpKernel>> = {
   IdentityN: shape.identityN,
   StopGradient: shape.stopGradient,
   NoOp: shape.noOp,
+  Slice: shape.slice,
+  Split: shape.split,
+  SplitV: shape.splitV,
+  Unpack: shape.unpack,
+  Tile: shape.tile,
+  GatherV2: shape.gatherV2,
+  ZerosLike: shape.zerosLike,
+  OnesLike: shape.onesLike,
+  Snapshot: shape.identity,
+  // image resizing
+  ResizeBilinear: image.resizeBilinear,
+  ResizeNearestNeighbor: image.resizeNearestNeighbor,
 }
 
 /** The TensorFlow op types that have a kernel, sorted. */

@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs'
 import { floatAttr, intAttr } from '../attributes'
 import type { OpKernel } from '../types'
-import { checkNhwc, input, inputInts } from './attributes'
+import { checkNhwc, input, inputValues } from './attributes'
 import { fusedTail } from './conv'
 
 const binary =
@@ -20,7 +20,6 @@ export const add = binary(tf.add)
 export const sub = binary(tf.sub)
 export const mul = binary(tf.mul)
 export const div = binary(tf.div)
-export const floorDiv = binary(tf.floorDiv)
 export const maximum = binary(tf.maximum)
 export const minimum = binary(tf.minimum)
 export const pow = binary(tf.pow)
@@ -44,6 +43,8 @@ export const abs = unary(tf.abs)
 export const leakyRelu: OpKernel = (inputs, node) => [tf.leakyRelu(input(inputs, 0), floatAttr(node, 'alpha', 0.2))]
 export const prelu: OpKernel = (inputs) => [tf.prelu(input(inputs, 0), input(inputs, 1))]
 export const softmax = unary((x) => tf.softmax(x))
+/** ClipByValue: scalar bounds as inputs 1 and 2. */
+export const clipByValue: OpKernel = (inputs) => [tf.clipByValue(input(inputs, 0), inputValues(inputs, 1)[0]!, inputValues(inputs, 2)[0]!)]
 export const logSoftmax = unary((x) => tf.logSoftmax(x))
 
 /** BiasAdd: the bias over the last (channel) axis. */
@@ -73,7 +74,7 @@ export const fusedMatMul: OpKernel = (inputs, node) => [
 /** Mean / Max / Min / Sum / Prod over the axes of input 1, keep_dims as the attribute says. */
 const reduction =
   (f: (x: tf.Tensor, axis: number[], keepDims: boolean) => tf.Tensor): OpKernel =>
-  (inputs, node) => [f(input(inputs, 0), inputInts(inputs, 1), intAttr(node, 'keep_dims', 0) === 1)]
+  (inputs, node) => [f(input(inputs, 0), inputValues(inputs, 1), intAttr(node, 'keep_dims', 0) === 1)]
 
 export const mean = reduction((x, a, k) => tf.mean(x, a, k))
 export const max = reduction((x, a, k) => tf.max(x, a, k))
