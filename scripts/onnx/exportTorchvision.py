@@ -26,6 +26,7 @@ import argparse
 import hashlib
 import json
 import os
+import shutil
 import sys
 import time
 
@@ -155,7 +156,7 @@ def file_name(layer):
     return layer.replace('/', '_') + '.npy'
 
 
-def export_onnx(model, name, x, dynamic, path):
+def export_onnx(model, x, dynamic, path):
     axes = {'input': {0: 'batch', 2: 'height', 3: 'width'} if dynamic else {0: 'batch'}, 'logits': {0: 'batch'}}
     with torch.no_grad():
         torch.onnx.export(model, x, path, opset_version=OPSET, input_names=['input'], output_names=['logits'],
@@ -214,18 +215,18 @@ def save(out_dir, fname, tensor):
 
 
 def export_one(name, root, batch, stamp):
-    out_dir = os.path.join(root, name)
-    stamp_file = os.path.join(out_dir, 'stamp.json')
+    final_dir = os.path.join(root, name)
     try:
-        with open(stamp_file) as f:
-            if json.load(f) == stamp and os.path.exists(os.path.join(out_dir, 'reference.json')):
+        with open(os.path.join(final_dir, 'stamp.json')) as f:
+            if json.load(f) == stamp:
                 print(f'{name}: up to date', flush=True)
                 return
     except (OSError, ValueError):
         pass
-    os.makedirs(out_dir, exist_ok=True)
-    if os.path.exists(stamp_file):
-        os.remove(stamp_file)
+    # Written into a fresh folder, then renamed into place: another test process never reads half a model.
+    out_dir = f'{final_dir}.tmp{os.getpid()}'
+    shutil.rmtree(out_dir, ignore_errors=True)
+    os.makedirs(out_dir)
     t0 = time.time()
     _kwargs, input_size, ref_size, dynamic, hooks = MODELS[name]
     model = build(name, ref_size)
@@ -233,7 +234,7 @@ def export_one(name, root, batch, stamp):
     x = torch.randn(batch, 3, *ref_size, generator=gen)
 
     onnx_path = os.path.join(out_dir, 'model.onnx')
-    export_onnx(model, name, x, dynamic, onnx_path)
+    export_onnx(model, x, dynamic, onnx_path)
     graph = onnx.load(onnx_path, load_external_data=False).graph
     node_output = {n.name: n.output[0] for n in graph.node}
     missing = [node for _m, _l, node in hooks if node not in node_output]
@@ -276,9 +277,12 @@ def export_one(name, root, batch, stamp):
                    'resize': 'shorter-side', 'resizeSize': resize_size, 'interpolation': interpolation}, f, indent=2)
     with open(os.path.join(out_dir, 'reference.json'), 'w') as f:
         json.dump(index, f, indent=2)
-    with open(stamp_file, 'w') as f:  # last: an interrupted export is redone
+    with open(os.path.join(out_dir, 'stamp.json'), 'w') as f:
         json.dump(stamp, f)
-    print(f'{name}: exported in {time.time() - t0:.1f} s ({os.path.getsize(onnx_path) / 1e6:.0f} MB)', flush=True)
+    size = os.path.getsize(onnx_path)
+    shutil.rmtree(final_dir, ignore_errors=True)
+    os.rename(out_dir, final_dir)
+    print(f'{name}: exported in {time.time() - t0:.1f} s ({size / 1e6:.0f} MB)', flush=True)
 
 
 def main():
