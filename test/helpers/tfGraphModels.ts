@@ -229,7 +229,7 @@ export async function opZooGraphModel(dir: string): Promise<string> {
 /**
  * Input [-1, 8, 8, 4]; output [batch, 6] probabilities. The rest of the kernels: fused activations (Relu6,
  * LeakyRelu, Sigmoid, Prelu), FusedBatchNorm, AddN over the unary and binary math ops, Slice / Split /
- * Unpack / Pack / Tile / GatherV2, both resizes, ClipByValue, ZerosLike / Snapshot, Min / Prod, BatchMatMulV2,
+ * SplitV / Unpack / Pack / Tile / GatherV2, Elu / Prelu / OnesLike, both resizes, ClipByValue, ZerosLike / Snapshot, Min / Prod, BatchMatMulV2,
  * a fused ReLU matmul, LogSoftmax. Every branch reaches the logits, so the gradient check goes through all.
  */
 export async function opZoo2GraphModel(dir: string): Promise<string> {
@@ -280,6 +280,9 @@ export async function opZoo2GraphModel(dir: string): Promise<string> {
     add('m/Softplus', 'Softplus', [c2]),
     add('m/SquaredDifference', 'SquaredDifference', [c1, c2]),
     add('m/Div', 'Div', [c2, abs1]),
+    add('m/Elu', 'Elu', [neg]),
+    add('m/Prelu', 'Prelu', [neg, floats('m/alpha', [8], 0.3, 0.2)]),
+    add('m/Mul', 'Mul', [add('m/OnesLike', 'OnesLike', [c1]), c2]),
   ]
   const mix = add('mix', 'AddN', terms, { N: { i: String(terms.length) } })
   const slice = add('s/Slice', 'Slice', [mix, intConst('s/begin', [4], 0, 1, 1, 0), intConst('s/size', [4], -1, 6, 6, -1)], { Index: { type: 'DT_INT32' } })
@@ -297,7 +300,10 @@ export async function opZoo2GraphModel(dir: string): Promise<string> {
   const rows = add('f/Reshape', 'Reshape', [mix, intConst('f/shape', [3], -1, 64, 8)], { Tshape: { type: 'DT_INT32' } })
   const bmm = add('f/BatchMatMulV2', 'BatchMatMulV2', [rows, floats('f/proj', [1, 5, 8], 0.4)], { adj_x: { b: false }, adj_y: { b: true } })
   const bmmMean = add('f/bmm_mean', 'Mean', [bmm, intConst('f/axis1', [1], 1)], { keep_dims: { b: false }, Tidx: { type: 'DT_INT32' } })
-  const mixMean = add('f/mix_mean', 'Mean', [mix, intConst('f/axes3', [2], 1, 2)], { keep_dims: { b: false }, Tidx: { type: 'DT_INT32' } })
+  // SplitV and back in the other order: the channels of mix, rotated by 3
+  add('f/SplitV', 'SplitV', [mix, intConst('f/sizes', [2], 3, -1), intConst('f/saxis', [], 3)], { num_split: { i: '2' }, Tlen: { type: 'DT_INT32' } })
+  const rotated = add('f/rotated', 'ConcatV2', ['f/SplitV:1', 'f/SplitV', intConst('f/raxis', [], 3)], { N: { i: '2' }, Tidx: { type: 'DT_INT32' } })
+  const mixMean = add('f/mix_mean', 'Mean', [rotated, intConst('f/axes3', [2], 1, 2)], { keep_dims: { b: false }, Tidx: { type: 'DT_INT32' } })
   const features = add('f/concat', 'ConcatV2', [mixMean, minimum, prod, bmmMean, intConst('f/caxis', [], 1)], { N: { i: '4' }, Tidx: { type: 'DT_INT32' } })
   const hidden = add('h/Relu', '_FusedMatMul', [features, floats('h/kernel', [18, 12], 0.4), floats('h/bias', [12], 0.2, 0.2)], {
     transpose_a: { b: false },
