@@ -293,4 +293,12 @@ test('naming: a leaf with two outputs leaving it gets "_1", "_2"; unscoped names
     ['head.add', 'Add', 'pair_1,pair_2'], ['head.inner', 'Relu', 'head.add'], ['image_1', 'Relu', 'head.inner'],
   ])
   model.dispose()
+  // A forward of functional ops only: every node sits at the root.
+  const flat = await loadModel(writeOnnxModel(path.join(dir, 'root.onnx'), {
+    inputs: [{ name: 'x', dims: [1, 3, 4, 4] }],
+    outputs: [{ name: 'y' }],
+    nodes: [{ name: '/Relu', opType: 'Relu', inputs: ['x'], outputs: ['r'] }, { name: '/Add', opType: 'Add', inputs: ['r', 'x'], outputs: ['y'] }],
+  }))
+  assert.deepEqual(flat.info.layers.map((l) => l.name), ['x', 'relu', 'add'])
+  flat.dispose()
 })

@@ -27,7 +27,7 @@ export interface RunOptions {
   observe?: (node: GraphNode, outputs: readonly tf.Tensor[]) => void
 }
 
-/** Ops whose value never changes between runs even with constant inputs: none are folded if they are random. */
+/** Random ops: constant inputs, yet a new value every run, so never folded. */
 const NOT_FOLDABLE = new Set(['RandomNormal', 'RandomNormalLike', 'RandomUniform', 'RandomUniformLike', 'Multinomial', 'Bernoulli'])
 
 /** "Conv (node "/layer1/Conv", opset 13)": how messages name a node. */

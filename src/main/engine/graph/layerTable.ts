@@ -123,7 +123,7 @@ export function buildLayerTable(t: LayerTableInput): LayerTable {
 
   // Scopes that hold other scopes are containers; the others are leaves.
   const scoped = new Map<GraphNode, Scoped>()
-  const containers = new Set<string>()
+  const containers = new Set<string>(['']) // the root: its own nodes are functional ops of the model's forward
   for (const node of graph.nodes) {
     const s = scopeOf(node)
     if (!s) continue
