@@ -18,7 +18,7 @@ import { createModelGraph, type GraphNode, materializeWeights, type ModelGraph }
 import { kernelFor, UnsupportedOpError } from '../../src/main/engine/graph/ops'
 import { loadModel } from '../../src/main/engine/models/loadModel'
 import { readOnnxModel } from '../../src/main/engine/models/onnx/reader'
-import { buildOnnxModel, writeOnnxModel } from '../helpers/onnxBuilder'
+import { buildOnnxModel, type ModelSpec, writeOnnxModel } from '../helpers/onnxBuilder'
 import { SCOPED_LAYERS, SCOPED_WEIGHTS, scopedNet, seeded } from '../helpers/scopedOnnxNet'
 
 let dir: string
@@ -34,7 +34,7 @@ const T = {
   flat: '/Reshape_output_0',
 }
 
-async function ortRun(spec: ReturnType<typeof scopedNet>, x: Float32Array, dims: number[]): Promise<Record<string, Float32Array>> {
+async function ortRun(spec: ModelSpec, x: Float32Array, dims: number[]): Promise<Record<string, Float32Array>> {
   const session = await ort.InferenceSession.create(buildOnnxModel(spec))
   const out = await session.run({ x: new ort.Tensor('float32', x, dims) })
   return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, v.data as Float32Array]))
@@ -301,4 +301,28 @@ test('naming: a leaf with two outputs leaving it gets "_1", "_2"; unscoped names
   }))
   assert.deepEqual(flat.info.layers.map((l) => l.name), ['x', 'relu', 'add'])
   flat.dispose()
+})
+
+test('int64 weights are held as int32, saturated: a Slice to INT64_MAX ("to the end", as torch writes it) keeps the rest', async () => {
+  const spec: ModelSpec = {
+    inputs: [{ name: 'x', dims: ['batch', 3, 4, 4] }],
+    outputs: [{ name: 'y' }],
+    initializers: [
+      { name: 'starts', dtype: 'int64', dims: [1], values: [1] },
+      { name: 'ends', dtype: 'int64', dims: [1], values: [2 ** 63] },
+      { name: 'axes', dtype: 'int64', dims: [1], values: [3] },
+    ],
+    nodes: [{ name: '/Slice', opType: 'Slice', inputs: ['x', 'starts', 'ends', 'axes'], outputs: ['y'] }],
+  }
+  const g = graphFromOnnx(readOnnxModel(writeOnnxModel(path.join(dir, 'slice.onnx'), spec)))
+  const weights = materializeWeights(g)
+  assert.deepEqual([weights.get('ends')!.dtype, weights.get('ends')!.dataSync()[0]], ['int32', 2 ** 31 - 1])
+  const e = new GraphExecutor(g, weights, kernelFor)
+  const x = seeded(48, 3)
+  const [y] = e.run(new Map([['x', tf.tensor(x, [1, 3, 4, 4])]]), ['y'])
+  const ref = await ortRun(spec, x, [1, 3, 4, 4])
+  close(y!.dataSync(), ref.y!)
+  assert.deepEqual(y!.shape, [1, 3, 4, 3])
+  tf.dispose(y!)
+  e.dispose()
 })
