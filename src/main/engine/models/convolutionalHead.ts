@@ -236,7 +236,7 @@ function describeSteps(plan: HeadPlan, order: 'hwc' | 'chw'): string[] {
     else if (l.kind !== 'dense') return
     else if (i === 0 && plan.head === 'flatten-dense') {
       const layout = order === 'chw' ? ', its kernel read channel-major as the model flattens NCHW' : ''
-      steps.push(`${b.name} (Flatten of ${h0}×${w0}×${c}) → ${l.name} (${l.type}) became a ${h0}×${w0} convolution with ${c} inputs${layout}`)
+      steps.push(`${b.name} (${b.type} of ${h0}×${w0}×${c}) → ${l.name} (${l.type}) became a ${h0}×${w0} convolution with ${c} inputs${layout}`)
     } else steps.push(`${l.name} (${l.type}) became a 1×1 convolution`)
   })
   return steps
