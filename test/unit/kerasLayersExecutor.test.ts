@@ -161,6 +161,8 @@ function coverageModel(): { model: tf.LayersModel; classes: Set<string> } {
   // Off the logits' path, a second output: tfjs has no gradient for dilated convs, nor tfjs-layers for ThresholdedReLU.
   let side = apply(tf.layers.conv2d({ name: 'c_dilated', filters: 3, kernelSize: 2, dilationRate: 2, ...w() }), x)
   side = apply(tf.layers.thresholdedReLU({ name: 'thr', theta: 0.1 }), side)
+  side = apply(tf.layers.conv2dTranspose({ name: 'deconv', filters: 2, kernelSize: 3, strides: 2, activation: 'sigmoid', ...w() }), side)
+  side = apply(tf.layers.permute({ name: 'permute', dims: [2, 1, 3] }), side)
   x = apply(tf.layers.conv2d({ name: 'c_swish', filters: 8, kernelSize: 2, activation: 'swish', ...w() }), x)
   const pooled = apply(tf.layers.maxPooling2d({ name: 'max_valid', poolSize: [2, 1], strides: [1, 1] }), x)
   const inner = tf.sequential({
@@ -222,14 +224,14 @@ test('the graph: one node per layer call, weights named "<layer>/<weight>", a ne
 
 test('a layer class without a kernel is UNSUPPORTED_OP naming the layer when the executor is built', () => {
   const input = tf.input({ shape: [8, 8, 2], name: 'in' })
-  const out = tf.layers.conv2dTranspose({ name: 'deconv', filters: 2, kernelSize: 2 }).apply(input) as tf.SymbolicTensor
+  const out = tf.layers.layerNormalization({ name: 'norm' }).apply(input) as tf.SymbolicTensor
   const model = tf.model({ inputs: input, outputs: out })
   try {
     const { graph } = graphFromKerasLayers(model, 'm.json')
     const weights = materializeWeights(graph)
     assert.throws(
       () => new GraphExecutor(graph, weights, kernelFor),
-      (e: unknown) => e instanceof ConvscopeError && e.code === 'UNSUPPORTED_OP' && /keras\.Conv2DTranspose \(node "deconv"/.test(e.message),
+      (e: unknown) => e instanceof ConvscopeError && e.code === 'UNSUPPORTED_OP' && /keras\.LayerNormalization \(node "norm"/.test(e.message),
     )
   } finally {
     model.dispose()

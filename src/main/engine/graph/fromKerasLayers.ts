@@ -41,6 +41,7 @@ const isContainer = (layer: tf.layers.Layer): layer is tf.LayersModel => 'layers
 export function graphFromKerasLayers(model: tf.LayersModel, file: string): KerasLayersGraph {
   const nodes: GraphNode[] = []
   const initializers = new Map<string, GraphInitializer>()
+  const variables = new Map<tf.LayerVariable, string>()
   const layerOutputs = new Map<string, { tensor: string; call: number }>()
   const bad = (message: string) => new ConvscopeError('BAD_MODEL', `${file}: ${message}`)
 
@@ -96,8 +97,11 @@ export function graphFromKerasLayers(model: tf.LayersModel, file: string): Keras
 
   function layerNode(layer: tf.layers.Layer, name: string, inputs: string[], outputs: string[], prefix: string): GraphNode {
     const weights = layer.weights.map((v) => {
-      const tensor = `${prefix}${layer.name}/${weightName(v)}`
-      if (!initializers.has(tensor)) {
+      // One initializer per variable: the calls of a shared layer (or of a nested model called twice) read the same one.
+      let tensor = variables.get(v)
+      if (tensor === undefined) {
+        tensor = `${prefix}${layer.name}/${weightName(v)}`
+        variables.set(v, tensor)
         initializers.set(tensor, { name: tensor, dtype: v.dtype, dims: [...v.shape] as number[], size: v.shape.reduce((a: number, b) => a * (b ?? 1), 1), read: () => v.read().clone() })
       }
       return tensor

@@ -59,3 +59,16 @@ export const separableConv2D: OpKernel = (inputs, node) => {
   )
   return [biasActivation(y, inputs, node)]
 }
+
+/** Conv2DTranspose: tfjs-layers' output size (deconvLength) and tf.conv2dTranspose, then bias and activation. */
+export const conv2DTranspose: OpKernel = (inputs, node) => {
+  channelsLast(node)
+  const x = one(inputs, node) as tf.Tensor4D
+  const kernel = required(inputs, node, 'kernel')
+  const [kh, kw, filters] = kernel.shape
+  const [sh, sw] = nums(node, 'strides', 2, 1) as [number, number]
+  const pad = padding(node)
+  const size = (d: number, s: number, k: number) => (pad === 'valid' ? d * s + Math.max(k - s, 0) : d * s)
+  const y = tf.conv2dTranspose(x, kernel, [x.shape[0], size(x.shape[1], sh, kh), size(x.shape[2], sw, kw), filters], [sh, sw], pad)
+  return [biasActivation(y, inputs, node)]
+}

@@ -38,3 +38,10 @@ export const rescaling: OpKernel = (inputs, node) => {
 
 /** Dropout and noise layers: the input itself at inference (the executor does not dispose a returned input). */
 export const inferenceIdentity: OpKernel = (inputs, node) => [one(inputs, node)]
+
+/** Permute: `dims` numbers the axes after the batch from 1. */
+export const permute: OpKernel = (inputs, node) => {
+  const dims = node.attributes.dims
+  if (!Array.isArray(dims)) throw new UnsupportedOpError('no dims')
+  return [tf.transpose(one(inputs, node), [0, ...(dims as number[])])]
+}

@@ -5,7 +5,7 @@
  */
 import type { OpKernel } from '../types'
 import * as act from './activations'
-import { conv2D, depthwiseConv2D, separableConv2D } from './conv'
+import { conv2D, conv2DTranspose, depthwiseConv2D, separableConv2D } from './conv'
 import * as core from './core'
 import * as geometry from './geometry'
 import * as merge from './merge'
@@ -18,9 +18,11 @@ const KERNELS: Readonly<Record<string, OpKernel>> = {
   Conv2D: conv2D,
   DepthwiseConv2D: depthwiseConv2D,
   SeparableConv2D: separableConv2D,
+  Conv2DTranspose: conv2DTranspose,
   Dense: core.dense,
   Flatten: core.flatten,
   Reshape: core.reshape,
+  Permute: core.permute,
   Rescaling: core.rescaling,
   Dropout: core.inferenceIdentity,
   SpatialDropout1D: core.inferenceIdentity,
