@@ -166,6 +166,7 @@ test('an ONNX resnet18 in every view; long layer names readable in the Architect
     await screenshot(page, 'onnx-05-filters')
   })
 
+  let percents: number[] = []
   await t.test('Activations: an image of the demo dataset, every channel of layer1.0.relu_1, the top-5', async () => {
     await openImageFolder(page, join(demo, 'val'), 14)
     await page.getByTestId('tab-activations').click()
@@ -174,6 +175,9 @@ test('an ONNX resnet18 in every view; long layer names readable in the Architect
     await page.getByTestId('activations-grid').waitFor({ timeout: 120_000 })
     await waitForCount(page.getByTestId('activation-tile'), 64, 60_000)
     assert.equal(await page.getByTestId('predictions').locator('li').count(), 5)
+    // resnet18 ends in logits: the top-5 are shown as softmax probabilities.
+    percents = (await page.getByTestId('predictions').locator('li .score').allTextContents()).map((t) => Number.parseFloat(t))
+    assert.ok(percents.every((p) => p >= 0 && p <= 100) && percents.reduce((a, b) => a + b, 0) <= 100.5, `probabilities: ${percents}`)
     await page.getByTestId('activation-tile').nth(7).locator('canvas').hover()
     await waitForText(page.getByTestId('activations-hover'), /^channel 7 · max/)
     await screenshot(page, 'onnx-06-activations')
@@ -210,7 +214,8 @@ test('an ONNX resnet18 in every view; long layer names readable in the Architect
     await waitForCount(page.locator('[data-testid="cam-card"] [data-testid="heatmap"]:not([data-ready="true"])'), 0, 60_000)
     await waitForText(page.getByTestId('classmaps-caption'), /^\s*CAM maps of the top-5 classes at layer4\.1\.relu_1/)
     const scores = (await page.getByTestId('cam-score').allTextContents()).map((s) => Number.parseFloat(s))
-    assert.ok(scores.every((s, i) => i === 0 || s <= scores[i - 1]!), `scores fall with rank: ${scores}`)
+    assert.ok(scores.every((s, i) => s <= 100 && (i === 0 || s <= scores[i - 1]!)), `probabilities fall with rank: ${scores}`)
+    assert.deepEqual(scores.map((s) => s.toFixed(1)), percents.map((p) => p.toFixed(1)), 'the same top-5 as the Activations view')
     const boxes = await page.locator('[data-testid="cam-card"] [data-testid="heatmap"]').evaluateAll((els) => els.map((e) => e.getAttribute('data-box')))
     assert.ok(boxes.every((b) => /^\d+,\d+,\d+,\d+$/.test(b ?? '')), `a box per map: ${boxes}`)
     await page.getByTestId('faithfulness-chart').locator('.main-svg').first().waitFor({ timeout: 240_000 })
