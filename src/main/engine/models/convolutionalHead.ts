@@ -197,6 +197,7 @@ export function convolutionalHead(model: LoadedModel): ClassGridNetwork {
     classes,
     outputs,
     predict: (input) => tf.tidy(() => headOnMap(trunkMap(input))),
+    // From the layer table at the training size: TF 'same' padding at sizes that are no multiple of the stride may shift it by a pixel.
     positionField: () => positionField(plan),
     // Nothing of its own to free: the weights stay the model's.
     dispose: () => {},
