@@ -18,6 +18,7 @@ import { noopContext } from '../../src/main/engine/context'
 import { createEngine, type EngineService } from '../../src/main/engine/engine'
 import { type LoadedModel, OUTPUT } from '../../src/main/engine/model'
 import { loadModel } from '../../src/main/engine/models/loadModel'
+import { modelName } from '../../src/main/engine/models/onnxModel'
 import { buildOnnxModel, writeOnnxModel } from '../helpers/onnxBuilder'
 import { SCOPED_LAYERS, SCOPED_WEIGHTS, scopedNet, seeded } from '../helpers/scopedOnnxNet'
 
@@ -262,4 +263,11 @@ test('a block that permutes to NHWC (ConvNeXt\'s Linear = MatMul + Add): layouts
   close(lin.bias!.dataSync(), B, 0)
   tf.dispose([fc!, back!, x])
   model.dispose()
+})
+
+test('a model is named after its file, and a generic model.onnx after its folder', () => {
+  assert.equal(modelName('/m/resnet18.onnx', '/m/resnet18.onnx'), 'resnet18')
+  assert.equal(modelName('/m/resnet18/model.onnx', '/m/resnet18/model.onnx'), 'resnet18')
+  assert.equal(modelName('/m/resnet18/Model.ONNX', '/m/resnet18/Model.ONNX'), 'resnet18')
+  assert.equal(modelName('/m/nets/model.onnx', '/m/nets'), 'nets')
 })

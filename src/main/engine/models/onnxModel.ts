@@ -119,7 +119,7 @@ export async function loadOnnxModel(pathOrDir: string, options: OnnxLoadOptions 
         return c && c.size <= 64 ? Array.from(c.dataSync()) : null
       },
     })
-    const name = opened === file ? path.basename(file).replace(/\.onnx$/i, '') : path.basename(opened)
+    const name = modelName(file, opened)
     const info = makeInfo({ id, dir: opened, name, warnings: image.warnings }, 'onnx', inputShape, side, table.architecture, [])
     return new OnnxLoadedModel(info, executor, table, image)
   } catch (e) {
@@ -264,4 +264,11 @@ class OnnxLoadedModel implements LoadedModel {
     this.linear.clear()
     this.executor.dispose()
   }
+}
+
+/** The file name without .onnx; a generic "model.onnx" (what exporters write) takes its folder's name instead. */
+export function modelName(file: string, opened: string): string {
+  const stem = path.basename(file).replace(/\.onnx$/i, '')
+  if (opened !== file) return path.basename(opened)
+  return stem.toLowerCase() === 'model' ? path.basename(path.dirname(file)) : stem
 }
