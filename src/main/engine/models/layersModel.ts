@@ -1,9 +1,15 @@
 /**
- * A TF.js layers model (Sequential or functional) as a LoadedModel. Outputs of inner layers come from cached
- * sub-models over the same weights; a replaced layer's value is fed by walking the layer graph by hand.
+ * A TF.js layers model (Sequential or functional) as a LoadedModel. tfjs-layers reads the folder (layer
+ * configs, weights, the architecture table); the model then runs on the format-neutral executor
+ * (graph/fromKerasLayers.ts, issue 10), like ONNX and graph models: inner layers' outputs, a replaced layer's
+ * value fed in while paths around it still read the real input, gradients through it all.
  */
 import * as tf from '@tensorflow/tfjs'
 import { ConvscopeError, type ModelInfo } from '../../../shared/api'
+import { GraphExecutor } from '../graph/executor'
+import { graphFromKerasLayers } from '../graph/fromKerasLayers'
+import { materializeWeights } from '../graph/modelGraph'
+import { kernelFor } from '../graph/ops'
 import { type ForwardOptions, type LinearWeights, type LoadedModel, OUTPUT } from '../model'
 import { finishArchitecture, type Shape, sketchLayersModel } from './architecture'
 import { checkReplacement, gather, scatter } from './forwardOutputs'
@@ -33,9 +39,19 @@ function refuseIgnoredDilation(model: tf.LayersModel, file: string): void {
   }
 }
 
+/** What the model keeps of each layer once tfjs-layers' model is gone. */
+interface LayerFacts {
+  /** The graph tensor that is the layer's output. */
+  tensor: string
+  className: string
+  /** The output shape tfjs-layers declares (null where the model leaves a size open), batch first. */
+  shape: (number | null)[]
+}
+
 export async function loadLayersModel(folder: ModelFolder): Promise<LoadedModel> {
   const file = folder.modelJsonPath
   const loaded = await buildModel(() => tf.loadLayersModel({ load: async () => folder.artifacts }), file)
+  let executor: GraphExecutor | undefined
   try {
     // A Sequential hides its input layer; a functional view over the same layers shows the whole graph.
     const model = loaded instanceof tf.Sequential ? tf.model({ inputs: loaded.inputs, outputs: loaded.outputs }) : loaded
@@ -44,38 +60,42 @@ export async function loadLayersModel(folder: ModelFolder): Promise<LoadedModel>
     const side = await readSidecar(folder.dir, [h, w])
     const inputShape: [number, number, number] = [side.preprocessing.inputSize[0], side.preprocessing.inputSize[1], c]
     const { sketches, warnings } = sketchLayersModel(model)
-    const inputLayers = new Set(model.inputLayers.map((l) => l.name))
-    const inner = model.layers.filter((l) => !inputLayers.has(l.name))
-
-    const probe = () => tf.model({ inputs: model.inputs, outputs: inner.map(symbolicOutput) }).apply(tf.zeros([1, ...inputShape]), { training: false }) as tf.Tensor | tf.Tensor[]
-    const shapes = new Map<string, Shape>([
-      ...[...inputLayers].map((name): [string, Shape] => [name, [...inputShape]]),
-      ...probeShapes(inner.map((l) => l.name), probe, file, inputShape),
-    ])
+    const inputName = model.inputLayers[0]!.name
+    const { graph, layerOutputs } = graphFromKerasLayers(model, file)
+    // The executor holds copies of the weights: tfjs-layers' model is disposed below.
+    executor = new GraphExecutor(graph, materializeWeights(graph), kernelFor)
+    const layers = new Map<string, LayerFacts>(
+      model.layers.map((l) => [
+        l.name,
+        { tensor: layerOutputs.get(l.name)!, className: l.getClassName(), shape: l.name === inputName ? model.inputs[0]!.shape : symbolicOutput(l).shape },
+      ]),
+    )
+    const inner = model.layers.filter((l) => l.name !== inputName).map((l) => l.name)
+    const run = executor
+    const probe = () => run.run(new Map([[inputName, tf.zeros([1, ...inputShape])]]), inner.map((n) => layers.get(n)!.tensor))
+    const shapes = new Map<string, Shape>([[inputName, [...inputShape]], ...probeShapes(inner, probe, file, inputShape)])
     const arch = finishArchitecture(sketches, shapes)
     const info = makeInfo(folder, 'layers', inputShape, side, arch, warnings)
-    return new LayersLoadedModel(model, loaded, info)
+    const output = model.outputs[0]!.sourceLayer.name
+    loaded.dispose()
+    return new LayersLoadedModel(executor, info, layers, inputName, output)
   } catch (e) {
+    executor?.dispose()
     loaded.dispose()
     throw e
   }
 }
 
 class LayersLoadedModel implements LoadedModel {
-  /** Sub-models with the requested layers as outputs, per set of names (they share the base model's weights). */
-  private readonly heads = new Map<string, tf.LayersModel>()
-  private readonly inputName: string
-  private readonly outputName: string
   readonly graph: LayerGraph
 
   constructor(
-    private readonly model: tf.LayersModel,
-    /** What tfjs loaded (the Sequential itself, or the same as `model`): it owns the weights. */
-    private readonly owner: tf.LayersModel,
+    private readonly executor: GraphExecutor,
     readonly info: ModelInfo,
+    private readonly layers: ReadonlyMap<string, LayerFacts>,
+    private readonly inputName: string,
+    private readonly outputName: string,
   ) {
-    this.inputName = model.inputLayers[0]!.name
-    this.outputName = model.outputs[0]!.sourceLayer.name
     this.graph = new LayerGraph(info)
   }
 
@@ -83,91 +103,46 @@ class LayersLoadedModel implements LoadedModel {
     return this.graph.get(n === OUTPUT ? this.outputName : n).name
   }
 
-  private symbolic(name: string): tf.SymbolicTensor {
-    return name === this.inputName ? this.model.inputs[0]! : symbolicOutput(this.model.getLayer(name))
+  private facts(name: string): LayerFacts {
+    return this.layers.get(name)!
   }
 
   forward(input: tf.Tensor4D, layers: string[], options: ForwardOptions = {}): tf.Tensor[] {
     const { unique, index } = gather(layers, (n) => this.resolve(n))
-    if (options.replace) return scatter(this.forwardReplacing(input, unique, options.replace), index)
-    const inner = unique.filter((n) => n !== this.inputName)
-    let computed: tf.Tensor[] = []
-    if (inner.length) {
-      const head = this.head(inner)
-      const r = head.apply(input, { training: false }) as tf.Tensor | tf.Tensor[]
-      computed = Array.isArray(r) ? r : [r]
+    const feeds = new Map<string, tf.Tensor>([[this.inputName, input]])
+    const replace = options.replace
+    if (replace) {
+      const layer = this.resolve(replace.layer)
+      checkReplacement(this.info.name, layer, this.facts(layer).shape, replace.value.shape, input.shape[0])
+      // The executor stops at a fed tensor: layers after it read the value, paths around it the real input.
+      feeds.set(this.facts(layer).tensor, replace.value)
     }
-    const results = unique.map((n) => (n === this.inputName ? input.clone() : computed[inner.indexOf(n)]!))
-    return scatter(results, index)
+    return scatter(this.executor.run(feeds, unique.map((n) => this.facts(n).tensor)), index)
   }
 
-  /**
-   * Walk the layer graph from the requested outputs back to the input or the replaced tensor, applying each
-   * needed layer to real tensors (tfjs cannot build a sub-model whose input is an inner tensor).
-   */
-  private forwardReplacing(input: tf.Tensor4D, names: string[], replace: NonNullable<ForwardOptions['replace']>): tf.Tensor[] {
-    const layer = this.resolve(replace.layer)
-    const target = this.symbolic(layer)
-    checkReplacement(this.info.name, layer, target.shape, replace.value.shape, input.shape[0])
-    const given = new Map<number, tf.Tensor>([
-      [this.model.inputs[0]!.id, input],
-      [target.id, replace.value],
-    ])
-    return tf.tidy(() => {
-      const values = new Map(given)
-      const visit = (t: tf.SymbolicTensor): tf.Tensor => {
-        const known = values.get(t.id)
-        if (known) return known
-        const node = t.sourceLayer.inboundNodes[t.nodeIndex]
-        if (!node) throw new ConvscopeError('BAD_MODEL', `Model ${this.info.name}: no node computes the output of layer "${t.sourceLayer.name}"`)
-        const inputs = node.inputTensors.map(visit)
-        const out = t.sourceLayer.apply(inputs.length === 1 ? inputs[0]! : inputs, { ...node.callArgs, training: false }) as tf.Tensor | tf.Tensor[]
-        const outs = Array.isArray(out) ? out : [out]
-        node.outputTensors.forEach((s, i) => values.set(s.id, outs[i]!))
-        return values.get(t.id)!
-      }
-      // A requested output that was given (the input, the replacement) is cloned: the caller keeps the original.
-      return names.map((n) => {
-        const t = visit(this.symbolic(n))
-        return [...given.values()].includes(t) ? t.clone() : t
-      })
-    })
+  /** A weight of the layer ("kernel", "bias", ...), held by the executor; undefined if it has none. */
+  private weight(layer: string, name: string): tf.Tensor | undefined {
+    return this.executor.constant(`${layer}/${name}`)
   }
 
   linearWeights(layer: string): LinearWeights | null {
     const name = this.resolve(layer)
-    if (name === this.inputName) return null
-    const l = this.model.getLayer(name)
-    if (l.getClassName() !== 'Dense' && l.getClassName() !== 'Conv2D') return null
-    const find = (suffix: string) => l.weights.find((v) => v.originalName.endsWith(`/${suffix}`) || v.originalName === suffix)?.read()
-    const kernel = find('kernel')
+    const cls = this.facts(name).className
+    if (name === this.inputName || (cls !== 'Dense' && cls !== 'Conv2D')) return null
+    const kernel = this.weight(name, 'kernel')
     if (!kernel) return null
-    const useBias = (l.getConfig() as { useBias?: boolean }).useBias !== false
-    const bias = useBias ? find('bias') : undefined
+    const bias = this.weight(name, 'bias')
     return { kernel, bias: bias && bias.rank === 1 ? (bias as tf.Tensor1D) : null }
-  }
-
-  private head(names: string[]): tf.LayersModel {
-    const key = names.join('\u0000')
-    let head = this.heads.get(key)
-    if (!head) {
-      head = tf.model({ inputs: this.model.inputs, outputs: names.map((n) => symbolicOutput(this.model.getLayer(n))) })
-      if (this.heads.size >= 64) this.heads.delete(this.heads.keys().next().value!)
-      this.heads.set(key, head)
-    }
-    return head
   }
 
   kernel(layer: string): tf.Tensor4D | null {
     const info = this.graph.get(layer)
     if (!info.hasFilters) return null
-    const suffix = info.kind === 'depthwise' ? 'depthwise_kernel' : 'kernel'
-    const weight = this.model.getLayer(layer).weights.find((v) => v.originalName.endsWith(`/${suffix}`) || v.originalName === suffix)
-    return weight && weight.shape.length === 4 ? (weight.read() as tf.Tensor4D) : null
+    const weight = this.weight(info.name, info.kind === 'depthwise' ? 'depthwise_kernel' : 'kernel')
+    return weight && weight.rank === 4 ? (weight as tf.Tensor4D) : null
   }
 
   dispose(): void {
-    this.heads.clear()
-    this.owner.dispose()
+    this.executor.dispose()
   }
 }
