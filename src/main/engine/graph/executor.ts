@@ -33,7 +33,7 @@ const NOT_FOLDABLE = new Set(['RandomNormal', 'RandomNormalLike', 'RandomUniform
 /** "Conv (node "/layer1/Conv", opset 13)": how messages name a node. */
 export function describeNode(node: GraphNode): string {
   const op = node.domain ? `${node.domain}.${node.opType}` : node.opType
-  // A format without opsets (TF graph models) reads 0: no opset is named for it.
+  // A format without opsets (TF graph and Keras layers models) reads 0: no opset is named for it.
   return `op ${op} (node "${node.name}"${node.opset > 0 ? `, opset ${node.opset}` : ''})`
 }
 

@@ -107,7 +107,7 @@ export function graphFromKerasLayers(model: tf.LayersModel, file: string): Keras
       return tensor
     })
     const attributes = { ...kerasAttributes(layer.getConfig() as Record<string, unknown>), weightNames: layer.weights.map(weightName) }
-    return { name, opType: layer.getClassName(), domain: KERAS_DOMAIN, inputs: [...inputs, ...weights], outputs, attributes, opset: 1 }
+    return { name, opType: layer.getClassName(), domain: KERAS_DOMAIN, inputs: [...inputs, ...weights], outputs, attributes, opset: 0 }
   }
 
   const graphInputs: GraphValueInfo[] = model.inputs.map((s) => ({ name: s.sourceLayer.name, dtype: s.dtype, dims: s.shape.map((d, i) => d ?? (i === 0 ? 'batch' : null)) }))

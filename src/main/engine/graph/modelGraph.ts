@@ -1,8 +1,8 @@
 /**
  * The format-neutral model graph (issue 10): nodes in topological order, the tensors between them, the image
- * input, the outputs and the weights. One reader per format builds it (fromOnnx.ts today; a TF.js layers or
- * graph-model reader can produce the same structure later: op types and attributes are then that format's,
- * and its kernels are looked up under its own domain), and one executor (executor.ts) runs it.
+ * input, the outputs and the weights. One reader per format builds it (fromOnnx.ts, fromTfGraph.ts,
+ * fromKerasLayers.ts: op types and attributes are that format's, and its kernels are looked up under its own
+ * domain: '' for ONNX, 'tf', 'keras'), and one executor (executor.ts) runs it.
  *
  * Weights stay lazy here (a `read` per initializer); `materializeWeights` turns them into tf tensors once, when
  * the model is opened.
