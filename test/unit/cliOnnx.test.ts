@@ -21,6 +21,7 @@ import { localizeCommand } from '../../src/main/cli/localizeCommand'
 import { scanCommand } from '../../src/main/cli/scanCommand'
 import { readNpy } from '../../src/main/engine/store/npy'
 import { runCli } from '../fixtures/cli'
+import { maxAbsDiff } from '../helpers/compare'
 import { seededRandom } from '../fixtures/models'
 
 const FIXTURES = join(import.meta.dirname, '../fixtures/onnx')
@@ -118,13 +119,6 @@ const softmax = (v: number[]) => {
   const e = v.map((x) => Math.exp(x - Math.max(...v)))
   const sum = e.reduce((a, b) => a + b, 0)
   return e.map((x) => x / sum)
-}
-
-const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-  assert.equal(a.length, b.length)
-  let d = 0
-  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i]! - b[i]!))
-  return d
 }
 
 test('info takes the .onnx file or its folder: PyTorch-free node names kept, shapes and hand-checked receptive fields', async () => {

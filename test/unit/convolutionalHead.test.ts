@@ -25,6 +25,7 @@ import { fullyConvolutionalFromFolder } from '../../src/main/engine/models/fully
 import { loadModel } from '../../src/main/engine/models/loadModel'
 import { makeTinyCnn, makeTinyGraphModel, seededRandom } from '../fixtures/models'
 import { buildOnnxModel, type ModelSpec, type TensorSpec } from '../helpers/onnxBuilder'
+import { maxAbsDiff } from '../helpers/compare'
 
 const DEMO = join(import.meta.dirname, '../../resources/demo-models')
 
@@ -37,12 +38,6 @@ after(async () => {
   if (scratch) await rm(scratch, { recursive: true, force: true })
 })
 
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length)
-  let d = 0
-  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i]! - b[i]!))
-  return d
-}
 const random = (shape: number[], seed: number) => tf.randomUniform<tf.Rank>(shape, 0, 1, 'float32', seed) as tf.Tensor4D
 const floats = (n: number, rand: () => number, scale: number) => Float32Array.from({ length: n }, () => (rand() * 2 - 1) * scale)
 

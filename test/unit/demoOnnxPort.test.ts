@@ -30,6 +30,7 @@ import { OUTPUT, type LoadedModel } from '../../src/main/engine/model'
 import { classMapGrid } from '../../src/main/engine/models/classGrid'
 import { convolutionalHead } from '../../src/main/engine/models/convolutionalHead'
 import { loadModel } from '../../src/main/engine/models/loadModel'
+import { maxAbsDiff } from '../helpers/compare'
 
 const ROOT = join(import.meta.dirname, '../..')
 const PYTHON = '/usr/bin/python3'
@@ -77,12 +78,6 @@ after(async () => {
   if (scratch) await rm(scratch, { recursive: true, force: true })
 })
 
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length)
-  let d = 0
-  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i]! - b[i]!))
-  return d
-}
 const image = (k: number) => join(val, DEMO_CLASSES[k]!.id, `c${String(k).padStart(2, '0')}_val_00000.jpg`)
 
 test('the ONNX ports and the TF.js originals compute PyTorch’s probabilities', { skip }, async () => {

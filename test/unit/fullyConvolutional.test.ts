@@ -25,6 +25,7 @@ import { readSidecar } from '../../src/main/engine/models/sidecar'
 import { initBackend } from '../../src/main/engine/backend'
 import { readModelFolder } from '../../src/main/engine/models/fsIOHandler'
 import { classMapGrid, fullyConvolutionalFromFolder, toFullyConvolutional } from '../../src/main/engine/models/fullyConvolutional'
+import { maxAbsDiff } from '../helpers/compare'
 
 const FC = join(import.meta.dirname, '../../resources/demo-models/fc')
 
@@ -37,13 +38,6 @@ before(async () => {
 after(async () => {
   if (scratch) await rm(scratch, { recursive: true, force: true })
 })
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length)
-  let d = 0
-  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i]! - b[i]!))
-  return d
-}
 
 const random = (shape: [number, number, number, number], seed: number) => tf.randomUniform(shape, -1, 1, 'float32', seed) as tf.Tensor4D
 
