@@ -112,6 +112,26 @@ const FIELDS: Partial<Record<TorchvisionModel, Record<string, [size: number, jum
   },
 }
 
+/**
+ * Row types where PyTorch's modules say what to expect: a conv followed by a BatchNorm in the module is exported
+ * with the BN folded in ("Conv (BN folded)"), a conv without one (squeezenet, densenet's conv2 before a concat) is
+ * plain, and densenet's BatchNorm after a concat cannot be folded and stays a row of its own.
+ */
+const TYPES: Partial<Record<TorchvisionModel, Record<string, string>>> = {
+  resnet18: { conv1: 'Conv (BN folded)', relu: 'Relu', maxpool: 'MaxPool', 'layer1.0.add': 'Add', 'layer2.0.downsample.0': 'Conv (BN folded)', fc: 'Gemm' },
+  densenet121: {
+    'features.conv0': 'Conv (BN folded)',
+    'features.denseblock1.denselayer1.norm1': 'BatchNormalization',
+    'features.denseblock1.denselayer1.conv1': 'Conv (BN folded)',
+    'features.denseblock1.denselayer1.conv2': 'Conv',
+  },
+  squeezenet1_1: { 'features.0': 'Conv', 'features.3.squeeze': 'Conv', 'features.3.concat': 'Concat' },
+}
+
+function checkTypes(model: LoadedModel, name: TorchvisionModel): void {
+  for (const [layer, type] of Object.entries(TYPES[name] ?? {})) assert.equal(model.info.layers.find((l) => l.name === layer)?.type, type, `${name} ${layer}: type`)
+}
+
 function checkFields(model: LoadedModel, name: TorchvisionModel): void {
   for (const [layer, [size, jump, start, exact]] of Object.entries(FIELDS[name] ?? {})) {
     const info = model.info.layers.find((l) => l.name === layer)
@@ -170,6 +190,7 @@ for (const name of MODELS) {
       t.diagnostic(`convscope vs PyTorch (float64; float32 PyTorch's own error): ${errors.map(([l, e], i) => `${l} ${e.toExponential(1)} (${ref.index.layers[i]!.float32Error.toExponential(1)})`).join(', ')}`)
       for (const [layer, e] of errors) assert.ok(e <= TOLERANCE, `${name} ${layer}: convscope differs from PyTorch by ${e} (relative)`)
       checkFields(model, name)
+      checkTypes(model, name)
     } finally {
       if (name === 'resnet18') resnet18 = model
       else model.dispose()
