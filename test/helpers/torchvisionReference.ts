@@ -8,8 +8,10 @@ import { spawnSync } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { z } from 'zod'
-import { ModelProtoType } from '../../src/main/engine/models/onnx/proto'
 import { readNpy } from '../../src/main/engine/store/npy'
+
+/** Re-exported for the tests and bench that import it from here (the logic lives in src). */
+export { withGraphOutputs } from '../../src/main/engine/models/onnx/addOutputs'
 
 const ROOT = join(import.meta.dirname, '../..')
 const PYTHON = '/usr/bin/python3'
@@ -131,20 +133,5 @@ export function moveChannels(data: Float32Array, nchw: readonly number[], invers
           if (inverse) out[chw] = data[hwc]!
           else out[hwc] = data[chw]!
         }
-  return out
-}
-
-/**
- * The model bytes with `tensors` added as float graph outputs, so onnxruntime returns inner layers. Protobuf
- * merges a repeated embedded message field that occurs twice, so appending an encoded ModelProto that holds
- * only `graph { output: [...] }` appends to the graph's outputs without decoding the (up to 553 MB) model.
- */
-export function withGraphOutputs(model: Uint8Array, tensors: readonly string[]): Uint8Array {
-  const extra = ModelProtoType.encode(
-    ModelProtoType.fromObject({ graph: { output: tensors.map((name) => ({ name, type: { tensor_type: { elem_type: 1 } } })) } }),
-  ).finish()
-  const out = new Uint8Array(model.length + extra.length)
-  out.set(model)
-  out.set(extra, model.length)
   return out
 }
