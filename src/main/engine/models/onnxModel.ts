@@ -40,6 +40,29 @@ export interface OnnxImageInput {
   warnings: string[]
 }
 
+/**
+ * What an outside executor (executors/onnxRuntime.ts) needs to run this model's file itself and present
+ * the results as forward() does: the file, the image input, the graph output and each name's tensor and layout.
+ */
+export interface OnnxRuntimeSource {
+  file: string
+  /** Weights in external-data files (an in-memory session could not find them). */
+  externalData: boolean
+  input: OnnxImageInput
+  output: string
+  /** The tensor a layer, OUTPUT, node or tensor name stands for (as forward resolves it). */
+  tensorOf(name: string): string
+  /** Whether a tensor of this rank is an NCHW map, presented as NHWC. */
+  isNchw(tensor: string, rank: number): boolean
+  /** Run `release` when the model is disposed (sessions of an executor). */
+  onDispose(release: () => void): void
+}
+
+/** The ONNX file behind a model opened by loadOnnxModel, or null for other models. */
+export function onnxRuntimeSource(model: LoadedModel): OnnxRuntimeSource | null {
+  return model instanceof OnnxLoadedModel ? model.runtimeSource : null
+}
+
 const FLOAT_TYPES = new Set(['float32', 'float16', 'float64', 'bfloat16'])
 
 /** The model must take exactly one batch of NCHW float images with 1 or 3 channels; anything else is BAD_MODEL. */
@@ -121,7 +144,8 @@ export async function loadOnnxModel(pathOrDir: string, options: OnnxLoadOptions 
     })
     const name = modelName(file, opened)
     const info = makeInfo({ id, dir: opened, name, warnings: image.warnings }, 'onnx', inputShape, side, table.architecture, [])
-    return new OnnxLoadedModel(info, executor, table, image)
+    const externalData = [...onnx.initializers.values()].some((i) => i.external)
+    return new OnnxLoadedModel(info, executor, table, image, externalData)
   } catch (e) {
     executor.dispose()
     throw e
@@ -135,14 +159,26 @@ class OnnxLoadedModel implements LoadedModel {
   readonly graph: LayerGraph
   private readonly kernels = new Map<string, tf.Tensor4D | null>()
   private readonly linear = new Map<string, LinearWeights | null>()
+  private readonly releases: (() => void)[] = []
+  readonly runtimeSource: OnnxRuntimeSource
 
   constructor(
     readonly info: ModelInfo,
     private readonly executor: GraphExecutor,
     private readonly table: LayerTable,
     private readonly image: OnnxImageInput,
+    externalData: boolean,
   ) {
     this.graph = new LayerGraph(info)
+    this.runtimeSource = {
+      file: executor.graph.file,
+      externalData,
+      input: image,
+      output: executor.graph.outputs[0]!.name,
+      tensorOf: (name) => this.resolve(name),
+      isNchw: (tensor, rank) => this.isNchw(tensor, rank),
+      onDispose: (release) => void this.releases.push(release),
+    }
   }
 
   /** The tensor a requested name stands for: a layer, OUTPUT, an ONNX node name (its first output) or a tensor name. */
@@ -258,6 +294,7 @@ class OnnxLoadedModel implements LoadedModel {
   }
 
   dispose(): void {
+    for (const release of this.releases.splice(0)) release()
     for (const k of this.kernels.values()) k?.dispose()
     for (const l of this.linear.values()) tf.dispose([l?.kernel ?? [], l?.bias ?? []].flat())
     this.kernels.clear()

@@ -22,10 +22,21 @@ export interface ScanKey {
   k: number
   keepMaxima: boolean
   shard: Shard
+  /** What runs the forward passes ('onnxruntime-cpu' | 'tfjs-<backend>'); absent in older results and checkpoints. */
+  executor?: string
 }
 
 export function keyOfManifest(m: ScanManifest): ScanKey {
-  return { format: m.format, modelId: m.model.id, datasetId: m.dataset.id, layers: m.layers.map((l) => l.name), k: m.k, keepMaxima: m.keepMaxima, shard: m.shard }
+  return { format: m.format, modelId: m.model.id, datasetId: m.dataset.id, layers: m.layers.map((l) => l.name), k: m.k, keepMaxima: m.keepMaxima, shard: m.shard, executor: m.executor }
+}
+
+/**
+ * Executors give results equal to ~1e-6, not bit for bit, so a top-K is not continued on another one. An
+ * older result or checkpoint without one was made by tfjs (its backend not recorded).
+ */
+function sameExecutor(a: string | undefined, b: string | undefined): boolean {
+  if (a === undefined || b === undefined) return !(a ?? b ?? '').startsWith('onnxruntime')
+  return a === b
 }
 
 /** How `b` differs from `a`, in words; null when the same. */
@@ -37,6 +48,7 @@ export function keyDifference(a: ScanKey, b: ScanKey): string | null {
   if (a.k !== b.k) return `top ${b.k}, not ${a.k}`
   if (a.keepMaxima !== b.keepMaxima) return b.keepMaxima ? 'maxima kept' : 'no maxima'
   if (a.shard.index !== b.shard.index || a.shard.count !== b.shard.count) return `shard ${b.shard.index}/${b.shard.count}`
+  if (!sameExecutor(a.executor, b.executor)) return `the executor ${b.executor ?? 'tfjs'}, not ${a.executor ?? 'tfjs'} (CONVSCOPE_EXECUTOR=tfjs|onnxruntime chooses)`
   return null
 }
 

@@ -26,6 +26,8 @@
  *   images: [{ path, className, width, height }]  path relative to dataset.root (forward slashes); width and
  *                                                 height of the decoded image, null where not scanned here
  *   skipped: [{ index, path, reason }]
+ *   executor: "onnxruntime-cpu" | "tfjs-<backend>"  what ran the forward passes (executors/onnxRuntime.ts);
+ *                                          absent in scans made before it was recorded (tfjs)
  *   timing: { startedAt, finishedAt, seconds, imagesPerSecond, resumed }  seconds: scanning time, over killed
  *                                          and resumed runs; merged shards: their sum; --workers: the slowest worker
  */
@@ -77,6 +79,7 @@ export interface ScanManifest {
   shard: Shard
   images: ScanImage[]
   skipped: SkippedImage[]
+  executor?: string
   timing: { startedAt: string; finishedAt: string; seconds: number; imagesPerSecond: number; resumed: boolean }
 }
 

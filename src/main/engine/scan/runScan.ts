@@ -14,6 +14,7 @@ import { join } from 'node:path'
 import { ConvscopeError } from '../../../shared/api'
 import { DatasetLoop, type DatasetProgress } from '../datasets/datasetLoop'
 import { decodeImage, type DecodedImage } from '../datasets/decodeImage'
+import { forwardExecutor, type ExecutorChoice } from '../executors/onnxRuntime'
 import type { LoadedModel } from '../model'
 import { writeFileAtomic } from '../store/writeFileAtomic'
 import { writeNpy } from '../store/npy'
@@ -57,6 +58,8 @@ export interface ScanOptions {
   checkpointMs?: number
   onProgress?: (p: ScanProgress) => void
   signal?: AbortSignal
+  /** What runs the forward passes; default env CONVSCOPE_EXECUTOR, else auto (onnxruntime for ONNX models). */
+  executor?: ExecutorChoice
 }
 
 function commonRoot(paths: readonly string[]): string {
@@ -89,7 +92,8 @@ export async function runScan(options: ScanOptions): Promise<ScanManifest> {
   checkShard(shard)
   const layers = scanLayers(options)
   const root = options.root ?? commonRoot(images)
-  const key: ScanKey = { format: SCAN_FORMAT, modelId: model.info.id, datasetId: await datasetIdentity(root, images), layers: layers.map((l) => l.name), k, keepMaxima, shard }
+  const executor = forwardExecutor(model, options.executor)
+  const key: ScanKey = { format: SCAN_FORMAT, modelId: model.info.id, datasetId: await datasetIdentity(root, images), layers: layers.map((l) => l.name), k, keepMaxima, shard, executor }
 
   await mkdir(out, { recursive: true })
   if (await stat(join(out, MANIFEST_FILE)).then(() => true, () => false)) {
@@ -118,7 +122,7 @@ export async function runScan(options: ScanOptions): Promise<ScanManifest> {
       batchSize,
       load: (index) => decodeImage(images[index]!, model.info.preprocessing),
       compute: async ({ start, entries, loaded }) => {
-        const results = loaded.length ? await layerMaxima(model, loaded.map((e) => e.loaded.input), layers) : []
+        const results = loaded.length ? await layerMaxima(model, loaded.map((e) => e.loaded.input), layers, executor) : []
         const goodIndices = loaded.map((e) => e.item)
         results.forEach((r, li) => offerBatch(tops[li]!, r.max, r.arg, layers[li]!.width, goodIndices))
         await maxima?.writeRows(start, entries.map((e) => e.loaded !== undefined), results.map((r) => r.max))
@@ -196,6 +200,7 @@ function resultManifest(
       return { path: relativeImagePath(scan.root, p), className: options.classNames?.[i] ?? null, width: s ? s[0] : null, height: s ? s[1] : null }
     }),
     skipped: [...run.skipped].sort((a, b) => a.index - b.index),
+    executor: scan.key.executor,
     timing: {
       startedAt: run.startedAt,
       finishedAt: new Date().toISOString(),

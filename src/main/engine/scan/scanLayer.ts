@@ -4,11 +4,12 @@
  */
 import * as tf from '@tensorflow/tfjs'
 import { ConvscopeError, type ReceptiveField } from '../../../shared/api'
+import { ONNX_RUNTIME_CPU, runOnnxRuntime, type ExecutorName } from '../executors/onnxRuntime'
 import type { ModelInput } from '../images/preprocess'
 import { toInputTensor } from '../images/preprocess'
 import type { LoadedModel } from '../model'
 import { layerFileStem, type ScanLayer } from './manifest'
-import { spatialMaxima, type SpatialMax } from './spatialMax'
+import { spatialMaxima, spatialMaxOf, type SpatialMax } from './spatialMax'
 
 /** The field of a unit that sees every input pixel (a dense layer's), for an input of [height, width]. */
 export function wholeInputField([height, width]: readonly [number, number]): ReceptiveField {
@@ -36,19 +37,39 @@ export function describeScanLayer(model: Pick<LoadedModel, 'info' | 'graph'>, na
   return { name, file: layerFileStem(name), units, height, width, receptiveField }
 }
 
-/** Per-channel max and flat argmax over space for each layer (spatialMax.ts: in JS on CPU backends). */
-export async function layerMaxima(model: LoadedModel, inputs: ModelInput[], layers: readonly ScanLayer[]): Promise<SpatialMax[]> {
+/** A layer output of [n, h, w, units] or [n, units] must be the scan layer's grid. */
+function checkShape(l: ScanLayer, shape: readonly number[]): void {
+  const [height, width, units] = shape.length === 4 ? shape.slice(1) : [1, 1, shape[1]]
+  if (height !== l.height || width !== l.width || units !== l.units) {
+    throw new ConvscopeError('INTERNAL', `layer ${l.name} gave [${shape.slice(1).join(', ')}], expected [${l.height}, ${l.width}, ${l.units}]`)
+  }
+}
+
+/**
+ * Per-channel max and flat argmax over space for each layer (spatialMax.ts: in JS on CPU backends), on the
+ * given executor: onnxruntime (executors/onnxRuntime.ts, ONNX models) or the model's tfjs forward.
+ */
+export async function layerMaxima(model: LoadedModel, inputs: ModelInput[], layers: readonly ScanLayer[], executor?: ExecutorName): Promise<SpatialMax[]> {
+  if (executor === ONNX_RUNTIME_CPU) {
+    const [h, w, c] = inputs[0]!.shape
+    const data = new Float32Array(inputs.length * h * w * c)
+    inputs.forEach((input, i) => {
+      if (input.data.length !== h * w * c) throw new ConvscopeError('INTERNAL', 'scan inputs differ in size')
+      data.set(input.data, i * h * w * c)
+    })
+    const { layers: values } = await runOnnxRuntime(model, { data, shape: [inputs.length, h, w, c] }, layers.map((l) => l.name))
+    return values.map((v, i) => {
+      checkShape(layers[i]!, v.shape)
+      const n = v.shape[0]!
+      const units = v.shape[v.shape.length - 1]!
+      return spatialMaxOf(v.data, n, v.data.length / (n * units), units)
+    })
+  }
   const x = toInputTensor(inputs)
   let outs: tf.Tensor[] = []
   try {
     outs = model.forward(x, layers.map((l) => l.name))
-    outs.forEach((t, i) => {
-      const [height, width, units] = t.rank === 4 ? t.shape.slice(1) : [1, 1, t.shape[1]]
-      const l = layers[i]!
-      if (height !== l.height || width !== l.width || units !== l.units) {
-        throw new ConvscopeError('INTERNAL', `layer ${l.name} gave [${t.shape.slice(1).join(', ')}], expected [${l.height}, ${l.width}, ${l.units}]`)
-      }
-    })
+    outs.forEach((t, i) => checkShape(layers[i]!, t.shape))
     return await spatialMaxima(outs)
   } finally {
     tf.dispose([x, ...outs])

@@ -1,0 +1,174 @@
+/**
+ * Forward-only work of ONNX models on onnxruntime-node's CPU provider (issue 11, first slice): the model's own
+ * file in an InferenceSession, the requested layers' tensors added as graph outputs (models/onnx/addOutputs.ts,
+ * no decoding of the weights), results presented as forward() presents them (NCHW maps as NHWC). One session per
+ * set of requested tensors, cached on the model and released when the model is disposed. Gradient work and every
+ * other model format stay on tfjs.
+ */
+import { readFile } from 'node:fs/promises'
+import { availableParallelism } from 'node:os'
+import * as tf from '@tensorflow/tfjs'
+import * as ort from 'onnxruntime-node'
+import { z } from 'zod'
+import { ConvscopeError } from '../../../shared/api'
+import type { LoadedModel } from '../model'
+import { withGraphOutputs } from '../models/onnx/addOutputs'
+import { onnxRuntimeSource, type OnnxRuntimeSource } from '../models/onnxModel'
+
+export const ONNX_RUNTIME_CPU = 'onnxruntime-cpu'
+/** 'onnxruntime-cpu' or 'tfjs-<backend>': what a scan manifest records as its executor. */
+export type ExecutorName = string
+
+/** CONVSCOPE_EXECUTOR: 'auto' (default: onnxruntime for ONNX models), 'tfjs' (force tfjs) or 'onnxruntime'. */
+const ExecutorChoice = z.enum(['auto', 'tfjs', 'onnxruntime'])
+export type ExecutorChoice = z.infer<typeof ExecutorChoice>
+
+export function executorChoice(text: string | undefined = process.env.CONVSCOPE_EXECUTOR): ExecutorChoice {
+  const parsed = ExecutorChoice.safeParse(text === undefined || text === '' ? 'auto' : text)
+  if (!parsed.success) throw new ConvscopeError('BAD_REQUEST', `CONVSCOPE_EXECUTOR is "${text}"; use auto, tfjs or onnxruntime`)
+  return parsed.data
+}
+
+/** The executor forward-only work of `model` runs on, given the choice. */
+export function forwardExecutor(model: LoadedModel, choice: ExecutorChoice = executorChoice()): ExecutorName {
+  const source = onnxRuntimeSource(model)
+  const tfjs = `tfjs-${tf.getBackend()}`
+  if (choice === 'tfjs') return tfjs
+  const why = !source ? `${model.info.name} is not an ONNX model` : source.externalData ? `${model.info.name} keeps weights in external-data files` : null
+  if (why === null) return ONNX_RUNTIME_CPU
+  if (choice === 'onnxruntime') throw new ConvscopeError('BAD_REQUEST', `CONVSCOPE_EXECUTOR=onnxruntime: ${why}; onnxruntime runs ONNX models with their weights inside the .onnx file`)
+  return tfjs
+}
+
+/** Float values with their (presented) shape. */
+export interface Values {
+  data: Float32Array
+  shape: number[]
+}
+
+export interface RuntimeResult {
+  /** Per requested name, NHWC for maps, as LoadedModel.forward gives them. */
+  layers: Values[]
+  /** The model's (first) graph output. */
+  output: Values
+}
+
+/** [n, a, b, c] → [n, b, c, a] (NCHW → NHWC) or, with `toFirst`, [n, b, c, a] → [n, a, b, c] (NHWC → NCHW). */
+export function moveChannelAxis(data: Float32Array, shape: readonly number[], toFirst = false): Float32Array {
+  const [n, c, h, w] = (toFirst ? [shape[0], shape[3], shape[1], shape[2]] : shape) as [number, number, number, number]
+  const out = new Float32Array(data.length)
+  const plane = h * w
+  for (let b = 0; b < n; b++) {
+    const base = b * c * plane
+    for (let k = 0; k < c; k++)
+      for (let p = 0; p < plane; p++) {
+        if (toFirst) out[base + k * plane + p] = data[base + p * c + k]!
+        else out[base + p * c + k] = data[base + k * plane + p]!
+      }
+  }
+  return out
+}
+
+class RuntimeExecutor {
+  private readonly sessions = new Map<string, Promise<ort.InferenceSession>>()
+  private disposed = false
+
+  constructor(private readonly source: OnnxRuntimeSource) {
+    source.onDispose(() => this.release())
+  }
+
+  get openSessions(): number {
+    return this.sessions.size
+  }
+
+  private session(tensors: readonly string[]): Promise<ort.InferenceSession> {
+    if (this.disposed) throw new ConvscopeError('INTERNAL', 'the model was disposed')
+    const key = tensors.join('\n')
+    let session = this.sessions.get(key)
+    if (!session) {
+      const extra = tensors.filter((t) => t !== this.source.output)
+      session = readFile(this.source.file).then((bytes) =>
+        ort.InferenceSession.create(extra.length ? withGraphOutputs(bytes, extra) : bytes, {
+          executionProviders: ['cpu'],
+          intraOpNumThreads: availableParallelism(),
+          // Requested tensors are graph outputs, so no fusion removes them.
+          graphOptimizationLevel: 'all',
+        }),
+      )
+      this.sessions.set(key, session)
+      session.catch(() => this.sessions.delete(key))
+    }
+    return session
+  }
+
+  async run(input: Values, names: readonly string[]): Promise<RuntimeResult> {
+    const { input: image, output } = this.source
+    const requested = names.map((n) => this.source.tensorOf(n))
+    const fetched = [...new Set([...requested, output])].filter((t) => t !== image.name).sort()
+    const session = await this.session(fetched)
+    const [n, h, w, c] = input.shape as [number, number, number, number]
+    const nchw = moveChannelAxis(input.data, input.shape, true)
+    // A model exported with a fixed batch of 1 runs image by image.
+    const rows = image.batch === null || image.batch === n ? 1 : n
+    if (rows > 1 && image.batch !== 1) throw new ConvscopeError('BAD_REQUEST', `the model takes batches of exactly ${image.batch} images, got ${n}`)
+    const perRow = (n / rows) * c * h * w
+    const parts: Record<string, ort.Tensor>[] = []
+    for (let r = 0; r < rows; r++) {
+      const feed = new ort.Tensor('float32', nchw.subarray(r * perRow, (r + 1) * perRow), [n / rows, c, h, w])
+      parts.push(await session.run({ [image.name]: feed }, fetched))
+    }
+    const present = (tensor: string): Values => {
+      if (tensor === image.name) return input
+      const first = parts[0]![tensor]!
+      if (first.type !== 'float32') throw new ConvscopeError('BAD_REQUEST', `tensor ${tensor} is ${first.type}; onnxruntime results are read as float32`)
+      const shape = [n, ...first.dims.slice(1)]
+      const data = rows === 1 ? (first.data as Float32Array) : concat(parts.map((p) => p[tensor]!.data as Float32Array))
+      if (this.source.isNchw(tensor, shape.length)) return { data: moveChannelAxis(data, shape), shape: [shape[0]!, shape[2]!, shape[3]!, shape[1]!] }
+      return { data, shape }
+    }
+    const cache = new Map<string, Values>()
+    const get = (t: string) => cache.get(t) ?? cache.set(t, present(t)).get(t)!
+    return { layers: requested.map(get), output: get(output) }
+  }
+
+  release(): void {
+    this.disposed = true
+    const open = [...this.sessions.values()]
+    this.sessions.clear()
+    for (const s of open) void s.then((session) => session.release()).catch(() => undefined)
+  }
+}
+
+function concat(arrays: readonly Float32Array[]): Float32Array {
+  const out = new Float32Array(arrays.reduce((s, a) => s + a.length, 0))
+  let off = 0
+  for (const a of arrays) {
+    out.set(a, off)
+    off += a.length
+  }
+  return out
+}
+
+const executors = new WeakMap<OnnxRuntimeSource, RuntimeExecutor>()
+
+function executorOf(model: LoadedModel): RuntimeExecutor {
+  const source = onnxRuntimeSource(model)
+  if (!source) throw new ConvscopeError('BAD_REQUEST', `${model.info.name} is not an ONNX model; onnxruntime runs ONNX models only`)
+  let executor = executors.get(source)
+  if (!executor) executors.set(source, (executor = new RuntimeExecutor(source)))
+  return executor
+}
+
+/**
+ * Forward `input` (NHWC [n, h, w, c] float32) on onnxruntime to the named layers (any name forward accepts);
+ * values as LoadedModel.forward presents them, plus the model's output.
+ */
+export function runOnnxRuntime(model: LoadedModel, input: Values, names: readonly string[]): Promise<RuntimeResult> {
+  return executorOf(model).run(input, names)
+}
+
+/** Sessions this model holds open (0 after dispose). */
+export function openSessions(model: LoadedModel): number {
+  const source = onnxRuntimeSource(model)
+  return source ? (executors.get(source)?.openSessions ?? 0) : 0
+}
