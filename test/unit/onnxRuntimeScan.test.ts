@@ -12,12 +12,12 @@ import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as tf from '@tensorflow/tfjs'
 import { initBackend } from '../../src/main/engine/backend'
 import { generateDemoDataset } from '../../src/main/engine/demo'
-import { executorChoice, forwardExecutor, ONNX_RUNTIME_CPU, openSessions, runOnnxRuntime } from '../../src/main/engine/executors/onnxRuntime'
+import { executorChoice, forwardExecutor, ONNX_RUNTIME_CPU, openSessions, runOnnxRuntime, runtimeThreads } from '../../src/main/engine/executors/onnxRuntime'
 import { listImageFolder } from '../../src/main/engine/images/imageFolder'
 import { OUTPUT, type LoadedModel } from '../../src/main/engine/model'
 import { loadModel } from '../../src/main/engine/models/loadModel'
@@ -104,6 +104,9 @@ test('the executor: onnxruntime for ONNX models, tfjs for the others or when for
     assert.equal(executorChoice(''), 'auto')
     assert.equal(executorChoice('tfjs'), 'tfjs')
     assert.throws(() => executorChoice('gpu'), /CONVSCOPE_EXECUTOR is "gpu"/)
+    // Scan workers (scan/workers.ts) set OMP_NUM_THREADS=1: one compute thread per worker process.
+    assert.equal(runtimeThreads({ OMP_NUM_THREADS: '1' }), 1)
+    assert.equal(runtimeThreads({}), availableParallelism())
   } finally {
     onnx.dispose()
     tfjsModel.dispose()

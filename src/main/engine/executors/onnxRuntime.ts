@@ -40,6 +40,15 @@ export function forwardExecutor(model: LoadedModel, choice: ExecutorChoice = exe
   return tfjs
 }
 
+/**
+ * Threads inside an onnxruntime op: OMP_NUM_THREADS where set (scan workers set it to 1, scan/workers.ts: one
+ * compute thread per worker process), else every core.
+ */
+export function runtimeThreads(env: NodeJS.ProcessEnv = process.env): number {
+  const n = Number(env.OMP_NUM_THREADS)
+  return Number.isInteger(n) && n > 0 ? n : availableParallelism()
+}
+
 /** Float values with their (presented) shape. */
 export interface Values {
   data: Float32Array
@@ -90,7 +99,7 @@ class RuntimeExecutor {
       session = readFile(this.source.file).then((bytes) =>
         ort.InferenceSession.create(extra.length ? withGraphOutputs(bytes, extra) : bytes, {
           executionProviders: ['cpu'],
-          intraOpNumThreads: availableParallelism(),
+          intraOpNumThreads: runtimeThreads(),
           // Requested tensors are graph outputs, so no fusion removes them.
           graphOptimizationLevel: 'all',
         }),
