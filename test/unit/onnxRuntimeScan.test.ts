@@ -1,7 +1,8 @@
 /**
  * ONNX models' forward-only scan work on onnxruntime-node (issue 11, first slice: executors/onnxRuntime.ts)
  * gives the tfjs executor's results:
- * - every layer of the tiny fixture and of torchvision's resnet18 (112², batch 2) to 1e-4 relative;
+ * - every layer of the tiny fixture (also exported with a fixed batch of 1: run image by image) and of
+ *   torchvision's resnet18 (112², batch 2) to 1e-4 relative;
  * - a scan of the ONNX port of the demo `gap` network over demo images: the same top-K images and positions on
  *   both executors, values to 1e-4; the manifest names its executor;
  * - a checkpoint of one executor is not resumed on the other; dispose releases the sessions.
@@ -11,7 +12,7 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as tf from '@tensorflow/tfjs'
@@ -21,6 +22,8 @@ import { executorChoice, forwardExecutor, ONNX_RUNTIME_CPU, openSessions, runOnn
 import { listImageFolder } from '../../src/main/engine/images/imageFolder'
 import { OUTPUT, type LoadedModel } from '../../src/main/engine/model'
 import { loadModel } from '../../src/main/engine/models/loadModel'
+import { ModelProtoType } from '../../src/main/engine/models/onnx/proto'
+import { onnxRuntimeSource } from '../../src/main/engine/models/onnxModel'
 import { readManifest, topkFiles } from '../../src/main/engine/scan/manifest'
 import { runScan, type ScanOptions } from '../../src/main/engine/scan/runScan'
 import { readNpy } from '../../src/main/engine/store/npy'
@@ -90,6 +93,22 @@ test('every layer of the tiny fixture: onnxruntime equals tfjs; dispose releases
   model.dispose()
   assert.equal(openSessions(model), 0)
   await assert.rejects(runOnnxRuntime(model, { data: randomBatch([1, h, w, c], 1), shape: [1, h, w, c] }, [OUTPUT]), /disposed/)
+})
+
+test('a model with a fixed batch of 1 runs image by image, as the tfjs executor does', async () => {
+  // The tiny fixture with its symbolic batch dimension made 1 (decoded and re-encoded: it is a few kB).
+  const proto = ModelProtoType.toObject(ModelProtoType.decode(await readFile(TINY))) as { graph: { input: { type: { tensor_type: { shape: { dim: object[] } } } }[] } }
+  proto.graph.input[0]!.type.tensor_type.shape.dim[0] = { dim_value: 1 }
+  await mkdir(join(scratch, 'batch1'))
+  await writeFile(join(scratch, 'batch1', 'model.onnx'), ModelProtoType.encode(ModelProtoType.fromObject(proto)).finish())
+  const model = await loadModel(join(scratch, 'batch1'))
+  try {
+    assert.equal(onnxRuntimeSource(model)?.input.batch, 1)
+    const [h, w, c] = model.info.inputShape
+    await compareLayers(model, [3, h, w, c])
+  } finally {
+    model.dispose()
+  }
 })
 
 test('the executor: onnxruntime for ONNX models, tfjs for the others or when forced', async () => {
