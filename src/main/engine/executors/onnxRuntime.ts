@@ -8,12 +8,16 @@
 import { readFile } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
 import * as tf from '@tensorflow/tfjs'
-import * as ort from 'onnxruntime-node'
+import type * as Ort from 'onnxruntime-node'
 import { z } from 'zod'
 import { ConvscopeError } from '../../../shared/api'
 import type { LoadedModel } from '../model'
 import { withGraphOutputs } from '../models/onnx/addOutputs'
 import { onnxRuntimeSource, type OnnxRuntimeSource } from '../models/onnxModel'
+
+// Loaded on first use: scans of other models (and their worker processes) never load the native library.
+let ortModule: Promise<typeof Ort> | null = null
+const loadOrt = () => (ortModule ??= import('onnxruntime-node'))
 
 export const ONNX_RUNTIME_CPU = 'onnxruntime-cpu'
 /** 'onnxruntime-cpu' or 'tfjs-<backend>': what a scan manifest records as its executor. */
@@ -79,7 +83,7 @@ export function moveChannelAxis(data: Float32Array, shape: readonly number[], to
 }
 
 class RuntimeExecutor {
-  private readonly sessions = new Map<string, Promise<ort.InferenceSession>>()
+  private readonly sessions = new Map<string, Promise<Ort.InferenceSession>>()
   private disposed = false
 
   constructor(private readonly source: OnnxRuntimeSource) {
@@ -90,13 +94,13 @@ class RuntimeExecutor {
     return this.sessions.size
   }
 
-  private session(tensors: readonly string[]): Promise<ort.InferenceSession> {
+  private session(tensors: readonly string[]): Promise<Ort.InferenceSession> {
     if (this.disposed) throw new ConvscopeError('INTERNAL', 'the model was disposed')
     const key = tensors.join('\n')
     let session = this.sessions.get(key)
     if (!session) {
       const extra = tensors.filter((t) => t !== this.source.output)
-      session = readFile(this.source.file).then((bytes) =>
+      session = Promise.all([readFile(this.source.file), loadOrt()]).then(([bytes, ort]) =>
         ort.InferenceSession.create(extra.length ? withGraphOutputs(bytes, extra) : bytes, {
           executionProviders: ['cpu'],
           intraOpNumThreads: runtimeThreads(),
@@ -115,13 +119,14 @@ class RuntimeExecutor {
     const requested = names.map((n) => this.source.tensorOf(n))
     const fetched = [...new Set([...requested, output])].filter((t) => t !== image.name).sort()
     const session = await this.session(fetched)
+    const ort = await loadOrt()
     const [n, h, w, c] = input.shape as [number, number, number, number]
     const nchw = moveChannelAxis(input.data, input.shape, true)
     // A model exported with a fixed batch of 1 runs image by image.
     const rows = image.batch === null || image.batch === n ? 1 : n
     if (rows > 1 && image.batch !== 1) throw new ConvscopeError('BAD_REQUEST', `the model takes batches of exactly ${image.batch} images, got ${n}`)
     const perRow = (n / rows) * c * h * w
-    const parts: Record<string, ort.Tensor>[] = []
+    const parts: Record<string, Ort.Tensor>[] = []
     for (let r = 0; r < rows; r++) {
       const feed = new ort.Tensor('float32', nchw.subarray(r * perRow, (r + 1) * perRow), [n / rows, c, h, w])
       parts.push(await session.run({ [image.name]: feed }, fetched))
