@@ -185,7 +185,17 @@ function pidOf(text: string): number {
 }
 
 test('a crashed worker fails the command; a run killed with SIGKILL (parent and workers) resumes every worker and ends identical', async () => {
-  const out = join(root, 'killed')
+  // The kill points are races with the workers (on a loaded machine one worker can finish before the other has
+  // started): a scenario whose run ended before its kill point is tried again in a fresh folder.
+  const attempts = 3
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    if (await killScenario(join(root, `killed-${attempt}`))) return
+  }
+  assert.fail(`in ${attempts} attempts a run always ended before its kill point`)
+})
+
+/** The scenario of the test above; false when a run ended before it could be killed where the scenario needs it. */
+async function killScenario(out: string): Promise<boolean> {
   const dirs = [0, 1].map((w) => workerDir(out, w, 2))
   const state = async () => ({
     positions: await Promise.all(dirs.map((d) => checkpointPosition(d))),
@@ -200,7 +210,7 @@ test('a crashed worker fails the command; a run killed with SIGKILL (parent and 
     },
     () => process.kill(pidOf(dirs[0]!), 'SIGKILL'),
   )
-  assert.ok(crash.killed)
+  if (!crash.killed) return false
   assert.equal(crash.code, 1, crash.stderr)
   assert.match(crash.stderr, /convscope scan: worker 1 of 2 \(shard 0\/2\) was killed by SIGKILL/)
   assert.equal(spawnSync('pgrep', ['-g', String(crash.pid)]).status, 1, 'the other worker was stopped before the command ended')
@@ -212,7 +222,7 @@ test('a crashed worker fails the command; a run killed with SIGKILL (parent and 
     const { positions, finished } = await state()
     return positions.every((p, w) => (p !== null && p > afterCrash[w]!) || finished[w]) && positions.some((p, w) => p !== null && !finished[w])
   })
-  assert.ok(first.killed, `the run was killed before it ended (exit ${first.code}): ${first.stderr}`)
+  if (!first.killed) return false
   assert.equal(await exists(join(out, MANIFEST_FILE)), false, 'killed before the merge')
   const at = (await state()).positions
   assert.ok(at.some((p, w) => p !== null && p > afterCrash[w]! && p < 21), `killed mid-way (worker checkpoints at ${at.join(', ')})`)
@@ -224,4 +234,5 @@ test('a crashed worker fails the command; a run killed with SIGKILL (parent and 
   assert.equal(manifest.timing.resumed, true)
   await assertSameResult(out, single)
   assert.deepEqual((await readdir(out)).filter((n) => !n.endsWith('.npy') && n !== MANIFEST_FILE), [], 'no worker folder, checkpoint or temp file is left')
-})
+  return true
+}
