@@ -12,6 +12,8 @@
  *    appended to the bytes, weights never decoded): logits only, + the middle ReLU/Clip, only that one fetched,
  *    + every ReLU/Clip; the time to touch tensor.data and to reduce every map per channel (max + argmax) in JS;
  *    convscope's forward of the same tensors for comparison.
+ *    Threads vs processes: 1 process × 1 or 2 onnxruntime threads vs 2 processes × 1 thread, batch 16, started
+ *    together (fresh child processes): images per second over the span.
  * 3. torch: /usr/bin/python3 times the PyTorch module on the same input (set_num_threads 1 and 2): torchvision
  *    models built by scripts/onnx/exportTorchvision.py's build() (seeded, BN calibrated: the weights the .onnx was
  *    exported from), the demo network by scripts/onnx/portDemoModels.py's load(); its logits are compared with
@@ -21,7 +23,7 @@
  * Models: test/.cache/torchvision/<name> (scripts/onnx/exportTorchvision.py) and test/.cache/demo-onnx/gap
  * (scripts/onnx/portDemoModels.py); the test suite writes both.
  */
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
@@ -48,6 +50,10 @@ const { values } = parseArgs({
     out: { type: 'string' },
     'memory-probe': { type: 'string' }, // internal: the child process of the memory check ('tfjs' | 'ort')
     model: { type: 'string' },
+    'process-probe': { type: 'string' }, // internal: a child of the threads-vs-processes check (model name)
+    threads: { type: 'string' },
+    runs: { type: 'string' },
+    'start-at': { type: 'string' },
   },
 })
 const repeats = Number(values.repeats)
@@ -59,10 +65,12 @@ interface Net {
   size: number
   /** Input value range: the demo network takes [0, 1] (its probabilities saturate to 0 / 1 on wider inputs). */
   range: readonly [number, number]
+  /** Repeats × this: the demo network's batch takes milliseconds, so it needs more runs for a stable median. */
+  repeatScale: number
 }
 function net(name: string): Net {
   const dir = name === 'gap' ? join(DEMO_ONNX, 'gap') : join(TORCHVISION_CACHE, name)
-  return { name, dir, file: join(dir, 'model.onnx'), ...(name === 'gap' ? { size: 64, range: [0, 1] } : { size: 224, range: [-2, 2] }) }
+  return { name, dir, file: join(dir, 'model.onnx'), ...(name === 'gap' ? { size: 64, range: [0, 1], repeatScale: 10 } : { size: 224, range: [-2, 2], repeatScale: 1 }) }
 }
 
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[v.length >> 1]!
@@ -79,8 +87,10 @@ function randomNchw(n: number, size: number, seed: number, range: readonly [numb
 }
 const toNhwc = (x: { data: Float32Array; dims: number[] }) => tf.tidy(() => tf.transpose(tf.tensor4d(x.data, x.dims as [number, number, number, number]), [0, 2, 3, 1]) as tf.Tensor4D)
 
-function ortOptions(threads: number): ort.InferenceSession.SessionOptions {
-  return { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential' }
+function ortOptions(threads: number, spin = true): ort.InferenceSession.SessionOptions {
+  const options: ort.InferenceSession.SessionOptions = { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential' }
+  // By default idle pool threads spin-wait for the next op; off, they yield the core (to other processes).
+  return spin ? options : { ...options, extra: { session: { intra_op: { allow_spinning: '0' } } } }
 }
 
 type Runner = () => Promise<void>
@@ -121,7 +131,11 @@ function compareTensor(file: string): string {
 }
 
 async function forwardSection(n: Net, model: LoadedModel, bytes: Uint8Array, inputs: Map<number, { data: Float32Array; dims: number[] }>) {
-  const sessions = { ort1: await ort.InferenceSession.create(bytes, ortOptions(1)), ort2: await ort.InferenceSession.create(bytes, ortOptions(2)) }
+  const sessions = {
+    ort1: await ort.InferenceSession.create(bytes, ortOptions(1)),
+    ort2: await ort.InferenceSession.create(bytes, ortOptions(2)),
+    ort2NoSpin: await ort.InferenceSession.create(bytes, ortOptions(2, false)),
+  }
   const inName = sessions.ort1.inputNames[0]!
   const compared = compareTensor(n.file)
   const check = await ort.InferenceSession.create(withGraphOutputs(bytes, [compared]), ortOptions(1))
@@ -137,9 +151,10 @@ async function forwardSection(n: Net, model: LoadedModel, bytes: Uint8Array, inp
       },
       ort1: async () => void (await sessions.ort1.run(feeds)),
       ort2: async () => void (await sessions.ort2.run(feeds)),
+      ort2NoSpin: async () => void (await sessions.ort2NoSpin.run(feeds)),
     }
     const loadBefore = load()
-    const times = await timeInterleaved(runners, batch === 1 ? 3 * repeats : repeats)
+    const times = await timeInterleaved(runners, (batch === 1 ? 3 : 1) * repeats * n.repeatScale)
     const [mine] = model.forward(nhwc, [compared])
     const ortLogits = (await check.run(feeds, [compared]))[compared]!.data as Float32Array
     const row = {
@@ -152,10 +167,10 @@ async function forwardSection(n: Net, model: LoadedModel, bytes: Uint8Array, inp
     }
     tf.dispose([mine!, nhwc])
     const r = row.runs
-    log(`${n.name} batch ${batch}: convscope ${r.convscope!.imgPerS} img/s, ort 1 thread ${r.ort1!.imgPerS}, 2 threads ${r.ort2!.imgPerS}; rel. error ${row.relErrorConvscopeVsOrt.toExponential(1)} (load ${loadBefore.join(' ')})`)
+    log(`${n.name} batch ${batch}: convscope ${r.convscope!.imgPerS} img/s, ort 1 thread ${r.ort1!.imgPerS}, 2 threads ${r.ort2!.imgPerS} (no spinning ${r.ort2NoSpin!.imgPerS}); rel. error ${row.relErrorConvscopeVsOrt.toExponential(1)} (load ${loadBefore.join(' ')})`)
     rows.push(row)
   }
-  for (const s of [sessions.ort1, sessions.ort2, check]) await s.release()
+  for (const s of [...Object.values(sessions), check]) await s.release()
   return rows
 }
 
@@ -217,7 +232,7 @@ async function innerOutputsSection(n: Net, model: LoadedModel, bytes: Uint8Array
   runners['convscope 1 only'] = convscopeRun([mid])
   runners[`convscope logits+all ${tensors.length}`] = convscopeRun([OUTPUT, ...tensors])
   const loadBefore = load()
-  const times = await timeInterleaved(runners, repeats)
+  const times = await timeInterleaved(runners, repeats * n.repeatScale)
   nhwc.dispose()
 
   // What a scan does with the maps once they are in JS: read them, reduce each channel.
@@ -250,6 +265,49 @@ async function innerOutputsSection(n: Net, model: LoadedModel, bytes: Uint8Array
   }
   log(`${n.name} inner outputs (batch ${batch}, ${tensors.length} maps, ${row.outputMiB} MiB): ` + Object.entries(row.runs).map(([k, v]) => `${k} ${v.imgPerS}`).join(', ') + ` img/s; JS max/argmax ${row.jsChannelMaxArgmaxMs} ms`)
   return row
+}
+
+// 2b. Threads vs processes: P processes × T onnxruntime threads, all running batches at once
+
+/** Child: open a session, warm up, wait for the common start time, run `runs` batches; print the span. */
+async function processProbe(file: string, threads: number, runs: number, startAt: number): Promise<void> {
+  const n = net(file)
+  const session = await ort.InferenceSession.create(n.file, ortOptions(threads))
+  const x = randomNchw(16, n.size, 16, n.range)
+  const feeds = { [session.inputNames[0]!]: new ort.Tensor('float32', x.data, x.dims) }
+  await session.run(feeds)
+  await session.run(feeds)
+  while (Date.now() < startAt) await new Promise((r) => setTimeout(r, 5))
+  const start = Date.now()
+  for (let i = 0; i < runs; i++) await session.run(feeds)
+  console.log(JSON.stringify({ start, end: Date.now(), images: 16 * runs }))
+}
+
+function runChild(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', import.meta.filename, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    let err = ''
+    child.stdout.on('data', (d) => (out += d))
+    child.stderr.on('data', (d) => (err += d))
+    child.on('close', (code) => (code === 0 ? resolve(out.trim().split('\n').pop()!) : reject(new Error(`child ${args.join(' ')} failed (${code}): ${err}`))))
+  })
+}
+
+async function processesSection(name: string, runs: number) {
+  const rows = []
+  for (const [procs, threads] of [[1, 1], [1, 2], [2, 1]] as const) {
+    const startAt = Date.now() + 10_000 // after every child has opened its session and warmed up
+    const loadBefore = load()
+    const spans = (await Promise.all(Array.from({ length: procs }, () => runChild(['--process-probe', name, '--threads', String(threads), '--runs', String(runs), '--start-at', String(startAt)])))).map(
+      (line) => JSON.parse(line) as { start: number; end: number; images: number },
+    )
+    const seconds = (Math.max(...spans.map((p) => p.end)) - Math.min(...spans.map((p) => p.start))) / 1000
+    const images = spans.reduce((a, p) => a + p.images, 0)
+    rows.push({ processes: procs, threads, images, seconds: round(seconds, 2), imgPerS: round(images / seconds), load: loadBefore, startSkewMs: Math.max(...spans.map((p) => p.start)) - Math.min(...spans.map((p) => p.start)) })
+    log(`${name}: ${procs} process(es) × ${threads} thread(s): ${rows.at(-1)!.imgPerS} img/s (${images} images, ${round(seconds, 2)} s)`)
+  }
+  return rows
 }
 
 // 3. PyTorch on the same weights
@@ -291,7 +349,7 @@ async function torchSection(n: Net, inputs: Map<number, { data: Float32Array; di
     for (const [batch, x] of inputs) {
       const file = join(scratch, `input${batch}.f32`)
       await writeFile(file, x.data)
-      spec.push({ file, dims: x.dims, repeats: batch === 1 ? 3 * repeats : repeats, logits: join(scratch, `logits${batch}.f32`) })
+      spec.push({ file, dims: x.dims, repeats: (batch === 1 ? 3 : 1) * repeats * n.repeatScale, logits: join(scratch, `logits${batch}.f32`) })
     }
     const args = { model: n.name, scripts: join(ROOT, 'scripts/onnx'), demo: join(ROOT, 'resources/demo-models/gap'), inputs: spec }
     const loadBefore = load()
@@ -357,6 +415,7 @@ function memorySection(name: string) {
 
 async function main(): Promise<void> {
   if (values['memory-probe']) return memoryProbe(values['memory-probe'], values.model!)
+  if (values['process-probe']) return processProbe(values['process-probe'], Number(values.threads), Number(values.runs), Number(values['start-at']))
   const started = new Date().toISOString()
   const loadAtStart = load()
   const backend = await initBackend({ forced: 'wasm' })
@@ -371,7 +430,8 @@ async function main(): Promise<void> {
     model.dispose()
     const ortLogits = new Map(forward.map((r) => [r.batch, r.ortLogits]))
     const torch = values['skip-torch'] ? null : await torchSection(n, inputs, ortLogits)
-    results.push({ model: name, file: n.file, inputSize: n.size, forward: forward.map(({ ortLogits: _, ...r }) => r), innerOutputs: inner, torch })
+    const processes = await processesSection(name, 3 * repeats * n.repeatScale)
+    results.push({ model: name, file: n.file, inputSize: n.size, forward: forward.map(({ ortLogits: _, ...r }) => r), innerOutputs: inner, processes, torch })
   }
   const memory = values['skip-memory'] ? [] : memorySection('resnet50')
   const report = {
