@@ -14,21 +14,16 @@ import { int32Values, kernelFor } from '../../src/main/engine/graph/ops'
 import type { OpNode } from '../../src/main/engine/graph/ops/types'
 import { readOnnxModel } from '../../src/main/engine/models/onnx'
 import { buildOnnxModel, type AttributeSpec, type ModelSpec, type OnnxDtype } from './onnxBuilder'
+import { seededRandom } from '../fixtures/models'
 
 export const TOLERANCE = 1e-5
 const SEED = Number(process.env.CONVSCOPE_TEST_SEED ?? 20261205)
 
-/** mulberry32: a tiny seeded generator. */
+/** Seeded test data (the fixtures' mulberry32 stream) with the draws the op cases need. */
 export class Random {
-  private state: number
+  readonly uniform: () => number
   constructor(seed: number) {
-    this.state = seed >>> 0
-  }
-  uniform(): number {
-    let t = (this.state = (this.state + 0x6d2b79f5) >>> 0)
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+    this.uniform = seededRandom(seed)
   }
   /** `n` values in [lo, hi). */
   values(n: number, lo = -1, hi = 1): Float32Array {

@@ -129,9 +129,9 @@ export async function demoGapGraphModel(dir: string, demoDir: string): Promise<s
   return writeGraphModel(dir, nodes, weights)
 }
 
-/** Input [-1, 12, 12, 3]; output [batch, 5] probabilities. */
-export async function opZooGraphModel(dir: string): Promise<string> {
-  const rand = seededRandom(11)
+/** The Const weights of a hand-written graph: seeded floats in offset ± scale, and int32 constants; each returns its name. */
+function weightMaker(seed: number) {
+  const rand = seededRandom(seed)
   const weights: Record<string, GraphWeight> = {}
   const floats = (name: string, shape: number[], scale: number, offset = 0) => {
     const n = shape.reduce((a, b) => a * b, 1)
@@ -142,6 +142,12 @@ export async function opZooGraphModel(dir: string): Promise<string> {
     weights[name] = { shape, dtype: 'int32', values: Int32Array.from(v) }
     return name
   }
+  return { weights, floats, intConst }
+}
+
+/** Input [-1, 12, 12, 3]; output [batch, 5] probabilities. */
+export async function opZooGraphModel(dir: string): Promise<string> {
+  const { weights, floats, intConst } = weightMaker(11)
   const nhwc = { data_format: str('NHWC') }
   const node = (name: string, op: string, input: string[], attr: NodeDefJSON['attr'] = {}): NodeDefJSON => ({ name, op, input, attr: { T, ...attr } })
   const nodes: NodeDefJSON[] = [
@@ -233,17 +239,7 @@ export async function opZooGraphModel(dir: string): Promise<string> {
  * a fused ReLU matmul, LogSoftmax. Every branch reaches the logits, so the gradient check goes through all.
  */
 export async function opZoo2GraphModel(dir: string): Promise<string> {
-  const rand = seededRandom(23)
-  const weights: Record<string, GraphWeight> = {}
-  const floats = (name: string, shape: number[], scale: number, offset = 0) => {
-    const n = shape.reduce((a, b) => a * b, 1)
-    weights[name] = { shape, dtype: 'float32', values: Float32Array.from({ length: n }, () => offset + (rand() * 2 - 1) * scale) }
-    return name
-  }
-  const intConst = (name: string, shape: number[], ...v: number[]) => {
-    weights[name] = { shape, dtype: 'int32', values: Int32Array.from(v) }
-    return name
-  }
+  const { weights, floats, intConst } = weightMaker(23)
   const nodes: NodeDefJSON[] = [placeholder('image', [-1, 8, 8, 4])]
   const add = (name: string, op: string, input: string[], attr: NodeDefJSON['attr'] = {}) => {
     nodes.push({ name, op, input, attr: { T, ...attr } })

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict'
 import * as tf from '@tensorflow/tfjs'
 import { initBackend } from '../../src/main/engine/backend'
 import { wasmGradientKernelNames, withoutFilterGradients } from '../../src/main/engine/wasmGradients'
+import { seededRandom } from '../fixtures/models'
 
 const TOLERANCE = 1e-4
 const SEED = Number(process.env.CONVSCOPE_TEST_SEED ?? 20250101)
@@ -20,17 +21,11 @@ type Backend = 'cpu' | 'wasm'
 // Seeded values
 // ---------------------------------------------------------------------------------------------------
 
-/** mulberry32: a tiny seeded generator, good enough for test data. */
+/** Seeded test data (the fixtures' mulberry32 stream) with the draws the cases need. */
 class Random {
-  private state: number
+  readonly uniform: () => number
   constructor(seed: number) {
-    this.state = seed >>> 0
-  }
-  uniform(): number {
-    let t = (this.state = (this.state + 0x6d2b79f5) >>> 0)
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+    this.uniform = seededRandom(seed)
   }
   int(lo: number, hi: number): number {
     return lo + Math.floor(this.uniform() * (hi - lo + 1))
