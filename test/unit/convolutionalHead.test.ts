@@ -2,7 +2,7 @@
  * The format-neutral fully-convolutional form (src/main/engine/models/convolutionalHead.ts), opened through
  * loadModel like every other method, for each format, each checked against a reference computed elsewhere:
  * - TF.js layers: the demo fc (flatten → dense) and gap (global pooling) networks give the same grid as the
- *   layers rewrite (fullyConvolutional.ts, a separate implementation that builds a tf.LayersModel);
+ *   layers rewrite (test/helpers/layersFullyConvolutional.ts, a separate implementation that builds a tf.LayersModel);
  * - TF.js graph: the tiny graph fixture's Mean head against plain tf ops from its weights, and a hand-written
  *   Reshape → MatMul graph with 'valid' convs against plain tf ops on each cropped window;
  * - ONNX (NCHW, flattened channel-major): a 'valid' Conv → Flatten → Gemm CNN and a GlobalAveragePool head,
@@ -21,7 +21,7 @@ import { initBackend } from '../../src/main/engine/backend'
 import { OUTPUT, type LoadedModel } from '../../src/main/engine/model'
 import { classMapGrid } from '../../src/main/engine/models/classGrid'
 import { convolutionalHead, planConvolutionalHead } from '../../src/main/engine/models/convolutionalHead'
-import { fullyConvolutionalFromFolder } from '../../src/main/engine/models/fullyConvolutional'
+import { fullyConvolutionalFromFolder } from '../helpers/layersFullyConvolutional'
 import { loadModel } from '../../src/main/engine/models/loadModel'
 import { makeTinyCnn, makeTinyGraphModel, seededRandom } from '../fixtures/models'
 import { buildOnnxModel, type ModelSpec, type TensorSpec } from '../helpers/onnxBuilder'

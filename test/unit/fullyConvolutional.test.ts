@@ -1,5 +1,5 @@
 /**
- * The fully-convolutional rewrite (src/main/engine/models/fullyConvolutional.ts):
+ * The fully-convolutional rewrite (test/helpers/layersFullyConvolutional.ts):
  * - on the demo fc network (Flatten of pool_last 4×4×192 → fc6 → fc7 → predictions → probs) the rewrite
  *   reproduces the original's probabilities at 64×64; at 128×128 it gives a 5×5 grid (window 64, stride 16:
  *   (128 − 64) / 16 + 1), and every position equals the original head applied to the matching 4×4 window of
@@ -24,7 +24,7 @@ import { readImage } from '../../src/main/engine/images/readImage'
 import { readSidecar } from '../../src/main/engine/models/sidecar'
 import { initBackend } from '../../src/main/engine/backend'
 import { readModelFolder } from '../../src/main/engine/models/fsIOHandler'
-import { classMapGrid, fullyConvolutionalFromFolder, toFullyConvolutional } from '../../src/main/engine/models/fullyConvolutional'
+import { classMapGrid, fullyConvolutionalFromFolder, toFullyConvolutional } from '../helpers/layersFullyConvolutional'
 import { maxAbsDiff } from '../helpers/compare'
 
 const FC = join(import.meta.dirname, '../../resources/demo-models/fc')

@@ -1,9 +1,9 @@
 /**
  * The fully-convolutional class grid (issue 5, item 3; format-neutral since issue 10): a network whose classifier
  * head was turned into convolutions runs on an input larger than it was trained on and gives one classification
- * per position. Two builders make such a network: the TF.js layers rewrite (fullyConvolutional.ts, a standalone
- * tf.LayersModel) and the one that works from any LoadedModel (convolutionalHead.ts: TF.js layers, TF.js graph,
- * ONNX). This module is what they share: the interface and the grid (classes, windows, receptive fields).
+ * per position. The engine builds it from any LoadedModel (convolutionalHead.ts: TF.js layers, TF.js graph, ONNX);
+ * the tests' independent reference, a rewrite of a layers model into a standalone tf.LayersModel
+ * (test/helpers/layersFullyConvolutional.ts), builds the same interface. This module is what they share: the interface and the grid (classes, windows, receptive fields).
  */
 import type * as tf from '@tensorflow/tfjs'
 import { ConvscopeError, type ReceptiveField } from '../../../shared/api'

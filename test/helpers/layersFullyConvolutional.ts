@@ -2,9 +2,9 @@
  * Fully-convolutional class maps (issue 5, item 3): rewrite a layers model's flatten → dense head as
  * convolutions, so the network runs on inputs larger than it was trained on and gives one classification per
  * position (Long, Shelhamer & Darrell's "convolutionalization"; the seed's 451×451 AlexNet example).
- * Since issue 10 the Classes view and `convscope fcn` use the format-neutral form (convolutionalHead.ts: layers,
- * graph and ONNX models); this rewrite remains as a standalone tf.LayersModel of a layers model, and the tests
- * check the neutral form against it.
+ * Since issue 10 the Classes view and `convscope fcn` use the format-neutral form (src/main/engine/models/
+ * convolutionalHead.ts: layers, graph and ONNX models); this rewrite of a layers model into a standalone
+ * tf.LayersModel is kept here, in the tests, as the independent implementation the neutral form is checked against.
  *
  * The rewrite, layer by layer along the graph:
  * - The first Dense after a Flatten of an h×w×c map becomes an h×w 'valid' Conv2D with c inputs. TF.js flattens
@@ -30,13 +30,13 @@
  * its window is its receptive field.
  */
 import * as tf from '@tensorflow/tfjs'
-import { ConvscopeError } from '../../../shared/api'
-import { layersArchitecture, type Shape } from './architecture'
-import type { ClassGridNetwork, FcnHead } from './classGrid'
-import { type ModelFolder, readModelFolder } from './fsIOHandler'
+import { ConvscopeError } from '../../src/shared/api'
+import { layersArchitecture, type Shape } from '../../src/main/engine/models/architecture'
+import type { ClassGridNetwork, FcnHead } from '../../src/main/engine/models/classGrid'
+import { type ModelFolder, readModelFolder } from '../../src/main/engine/models/fsIOHandler'
 
 // The grid runner is shared with the format-neutral path (convolutionalHead.ts); re-exported for existing callers.
-export { classMapGrid, type FcnCell, type FcnGrid, type FcnHead } from './classGrid'
+export { classMapGrid, type FcnCell, type FcnGrid, type FcnHead } from '../../src/main/engine/models/classGrid'
 
 /** The layers rewrite: a standalone network, input [n, any, any, c] → [n, H', W', classes]. */
 export interface FullyConvolutional extends ClassGridNetwork {
