@@ -23,7 +23,6 @@ import { listImageFolder } from '../../src/main/engine/images/imageFolder'
 import { OUTPUT, type LoadedModel } from '../../src/main/engine/model'
 import { loadModel } from '../../src/main/engine/models/loadModel'
 import { ModelProtoType } from '../../src/main/engine/models/onnx/proto'
-import { onnxRuntimeSource } from '../../src/main/engine/models/onnxModel'
 import { readManifest, topkFiles } from '../../src/main/engine/scan/manifest'
 import { runScan, type ScanOptions } from '../../src/main/engine/scan/runScan'
 import { readNpy } from '../../src/main/engine/store/npy'
@@ -103,7 +102,7 @@ test('a model with a fixed batch of 1 runs image by image, as the tfjs executor 
   await writeFile(join(scratch, 'batch1', 'model.onnx'), ModelProtoType.encode(ModelProtoType.fromObject(proto)).finish())
   const model = await loadModel(join(scratch, 'batch1'))
   try {
-    assert.equal(onnxRuntimeSource(model)?.input.batch, 1)
+    assert.equal(model.runtimeSource?.input.batch, 1)
     const [h, w, c] = model.info.inputShape
     await compareLayers(model, [3, h, w, c])
   } finally {
@@ -119,7 +118,7 @@ test('the executor: onnxruntime for ONNX models, tfjs for the others or when for
     assert.equal(forwardExecutor(onnx, 'auto'), ONNX_RUNTIME_CPU)
     assert.equal(forwardExecutor(onnx, 'tfjs'), 'tfjs-wasm')
     assert.equal(forwardExecutor(tfjsModel, 'auto'), 'tfjs-wasm')
-    assert.throws(() => forwardExecutor(tfjsModel, 'onnxruntime'), /not an ONNX model/)
+    assert.throws(() => forwardExecutor(tfjsModel, 'onnxruntime'), /no ONNX form/)
     assert.equal(executorChoice(''), 'auto')
     assert.equal(executorChoice('tfjs'), 'tfjs')
     assert.throws(() => executorChoice('gpu'), /CONVSCOPE_EXECUTOR is "gpu"/)

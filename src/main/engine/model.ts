@@ -1,5 +1,6 @@
 import type * as tf from '@tensorflow/tfjs'
 import type { ModelInfo } from '../../shared/api'
+import type { RuntimeSource } from './executors/runtimeSource'
 import type { LayerGraph } from './models/layerGraph'
 
 /** Options of LoadedModel.forward. */
@@ -41,6 +42,11 @@ export interface LoadedModel {
    * by the caller. Optional: models built in tests may lack it; class-map heads then report unsupported.
    */
   linearWeights?(layer: string): LinearWeights | null
+  /**
+   * The model as onnxruntime runs it (executors/runtimeSource.ts), for forward-only work; absent where the model
+   * has none (test models): forward work then runs on tfjs.
+   */
+  readonly runtimeSource?: RuntimeSource
   dispose(): void
 }
 

@@ -1,11 +1,10 @@
 /**
- * Forward-only work of ONNX models on onnxruntime-node's CPU provider (issue 11, first slice): the model's own
- * file in an InferenceSession, the requested layers' tensors added as graph outputs (models/onnx/addOutputs.ts,
- * no decoding of the weights), results presented as forward() presents them (NCHW maps as NHWC). One session per
- * set of requested tensors, cached on the model and released when the model is disposed. Gradient work and every
- * other model format stay on tfjs.
+ * Forward-only work on onnxruntime-node (issue 11): the model's ONNX bytes (its runtime source,
+ * executors/runtimeSource.ts: an ONNX model's own file, a TF.js model written as ONNX) in an InferenceSession,
+ * the requested layers' tensors added as graph outputs (models/onnx/addOutputs.ts, no decoding of the weights),
+ * results presented as forward() presents them (NCHW maps as NHWC). One session per set of requested tensors,
+ * cached on the model and released when the model is disposed. Gradient work stays on tfjs.
  */
-import { readFile } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
 import * as tf from '@tensorflow/tfjs'
 import type * as Ort from 'onnxruntime-node'
@@ -13,7 +12,8 @@ import { z } from 'zod'
 import { ConvscopeError } from '../../../shared/api'
 import type { LoadedModel } from '../model'
 import { withGraphOutputs } from '../models/onnx/addOutputs'
-import { onnxRuntimeSource, type OnnxRuntimeSource } from '../models/onnxModel'
+import { executionProviders } from './device'
+import type { RuntimeSource } from './runtimeSource'
 
 // Loaded on first use: scans of other models (and their worker processes) never load the native library.
 let ortModule: Promise<typeof Ort> | null = null
@@ -35,13 +35,19 @@ export function executorChoice(text: string | undefined = process.env.CONVSCOPE_
 
 /** The executor forward-only work of `model` runs on, given the choice. */
 export function forwardExecutor(model: LoadedModel, choice: ExecutorChoice = executorChoice()): ExecutorName {
-  const source = onnxRuntimeSource(model)
   const tfjs = `tfjs-${tf.getBackend()}`
   if (choice === 'tfjs') return tfjs
-  const why = !source ? `${model.info.name} is not an ONNX model` : source.externalData ? `${model.info.name} keeps weights in external-data files` : null
+  const why = forwardFallbackReason(model)
   if (why === null) return ONNX_RUNTIME_CPU
-  if (choice === 'onnxruntime') throw new ConvscopeError('BAD_REQUEST', `CONVSCOPE_EXECUTOR=onnxruntime: ${why}; onnxruntime runs ONNX models with their weights inside the .onnx file`)
+  if (choice === 'onnxruntime') throw new ConvscopeError('BAD_REQUEST', `CONVSCOPE_EXECUTOR=onnxruntime: ${why}`)
   return tfjs
+}
+
+/** Why forward work of `model` cannot run on onnxruntime (it then runs on tfjs), or null when it can. */
+export function forwardFallbackReason(model: LoadedModel): string | null {
+  const source = model.runtimeSource
+  if (!source) return `${model.info.name} has no ONNX form for onnxruntime`
+  return source.unsupported
 }
 
 /**
@@ -86,7 +92,7 @@ class RuntimeExecutor {
   private readonly sessions = new Map<string, Promise<Ort.InferenceSession>>()
   private disposed = false
 
-  constructor(private readonly source: OnnxRuntimeSource) {
+  constructor(private readonly source: RuntimeSource) {
     source.onDispose(() => this.release())
   }
 
@@ -100,9 +106,9 @@ class RuntimeExecutor {
     let session = this.sessions.get(key)
     if (!session) {
       const extra = tensors.filter((t) => t !== this.source.output)
-      session = Promise.all([readFile(this.source.file), loadOrt()]).then(([bytes, ort]) =>
+      session = Promise.all([this.source.bytes(), loadOrt()]).then(([bytes, ort]) =>
         ort.InferenceSession.create(extra.length ? withGraphOutputs(bytes, extra) : bytes, {
-          executionProviders: ['cpu'],
+          executionProviders: executionProviders(),
           intraOpNumThreads: runtimeThreads(),
           // Requested tensors are graph outputs, so no fusion removes them.
           graphOptimizationLevel: 'all',
@@ -121,14 +127,15 @@ class RuntimeExecutor {
     const session = await this.session(fetched)
     const ort = await loadOrt()
     const [n, h, w, c] = input.shape as [number, number, number, number]
-    const nchw = moveChannelAxis(input.data, input.shape, true)
+    const fed = image.layout === 'nchw' ? moveChannelAxis(input.data, input.shape, true) : input.data
     // A model exported with a fixed batch of 1 runs image by image.
     const rows = image.batch === null || image.batch === n ? 1 : n
     if (rows > 1 && image.batch !== 1) throw new ConvscopeError('BAD_REQUEST', `the model takes batches of exactly ${image.batch} images, got ${n}`)
     const perRow = (n / rows) * c * h * w
     const parts: Record<string, Ort.Tensor>[] = []
     for (let r = 0; r < rows; r++) {
-      const feed = new ort.Tensor('float32', nchw.subarray(r * perRow, (r + 1) * perRow), [n / rows, c, h, w])
+      const dims = image.layout === 'nchw' ? [n / rows, c, h, w] : [n / rows, h, w, c]
+      const feed = new ort.Tensor('float32', fed.subarray(r * perRow, (r + 1) * perRow), dims)
       parts.push(await session.run({ [image.name]: feed }, fetched))
     }
     const present = (tensor: string): Values => {
@@ -163,11 +170,12 @@ function concat(arrays: readonly Float32Array[]): Float32Array {
   return out
 }
 
-const executors = new WeakMap<OnnxRuntimeSource, RuntimeExecutor>()
+const executors = new WeakMap<RuntimeSource, RuntimeExecutor>()
 
 function executorOf(model: LoadedModel): RuntimeExecutor {
-  const source = onnxRuntimeSource(model)
-  if (!source) throw new ConvscopeError('BAD_REQUEST', `${model.info.name} is not an ONNX model; onnxruntime runs ONNX models only`)
+  const source = model.runtimeSource
+  const why = forwardFallbackReason(model)
+  if (!source || why !== null) throw new ConvscopeError('BAD_REQUEST', `onnxruntime cannot run this model: ${why}`)
   let executor = executors.get(source)
   if (!executor) executors.set(source, (executor = new RuntimeExecutor(source)))
   return executor
@@ -183,6 +191,6 @@ export function runOnnxRuntime(model: LoadedModel, input: Values, names: readonl
 
 /** Sessions this model holds open (0 after dispose). */
 export function openSessions(model: LoadedModel): number {
-  const source = onnxRuntimeSource(model)
+  const source = model.runtimeSource
   return source ? (executors.get(source)?.openSessions ?? 0) : 0
 }

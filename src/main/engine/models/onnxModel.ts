@@ -17,6 +17,7 @@ import { graphFromOnnx } from '../graph/fromOnnx'
 import { buildLayerTable, type LayerEntry, type LayerTable } from '../graph/layerTable'
 import { type GraphNode, type ModelGraph, materializeWeights } from '../graph/modelGraph'
 import { kernelFor } from '../graph/ops'
+import type { RuntimeSource } from '../executors/runtimeSource'
 import { type ForwardOptions, type LinearWeights, type LoadedModel, OUTPUT } from '../model'
 import { checkReplacement, gather, scatter } from './forwardOutputs'
 import { MODEL_JSON } from './fsIOHandler'
@@ -38,29 +39,6 @@ export interface OnnxImageInput {
   width: number | null
   channels: number
   warnings: string[]
-}
-
-/**
- * What an outside executor (executors/onnxRuntime.ts) needs to run this model's file itself and present
- * the results as forward() does: the file, the image input, the graph output and each name's tensor and layout.
- */
-export interface OnnxRuntimeSource {
-  file: string
-  /** Weights in external-data files (an in-memory session could not find them). */
-  externalData: boolean
-  input: OnnxImageInput
-  output: string
-  /** The tensor a layer, OUTPUT, node or tensor name stands for (as forward resolves it). */
-  tensorOf(name: string): string
-  /** Whether a tensor of this rank is an NCHW map, presented as NHWC. */
-  isNchw(tensor: string, rank: number): boolean
-  /** Run `release` when the model is disposed (sessions of an executor). */
-  onDispose(release: () => void): void
-}
-
-/** The ONNX file behind a model opened by loadOnnxModel, or null for other models. */
-export function onnxRuntimeSource(model: LoadedModel): OnnxRuntimeSource | null {
-  return model instanceof OnnxLoadedModel ? model.runtimeSource : null
 }
 
 const FLOAT_TYPES = new Set(['float32', 'float16', 'float64', 'bfloat16'])
@@ -160,7 +138,7 @@ class OnnxLoadedModel implements LoadedModel {
   private readonly kernels = new Map<string, tf.Tensor4D | null>()
   private readonly linear = new Map<string, LinearWeights | null>()
   private readonly releases: (() => void)[] = []
-  readonly runtimeSource: OnnxRuntimeSource
+  readonly runtimeSource: RuntimeSource
 
   constructor(
     readonly info: ModelInfo,
@@ -170,10 +148,12 @@ class OnnxLoadedModel implements LoadedModel {
     externalData: boolean,
   ) {
     this.graph = new LayerGraph(info)
+    const file = executor.graph.file
     this.runtimeSource = {
-      file: executor.graph.file,
-      externalData,
-      input: image,
+      // onnxruntime reads the bytes from memory (with graph outputs added), where external data cannot be found.
+      unsupported: externalData ? `${info.name} keeps weights in external-data files` : null,
+      bytes: async () => new Uint8Array(await fs.readFile(file)),
+      input: { name: image.name, batch: image.batch, channels: image.channels, layout: 'nchw' },
       output: executor.graph.outputs[0]!.name,
       tensorOf: (name) => this.resolve(name),
       isNchw: (tensor, rank) => this.isNchw(tensor, rank),
