@@ -1,8 +1,9 @@
 /**
- * `convscope scan` throughput and memory against an independent PyTorch reference doing the same work (issue 4).
+ * `convscope scan` throughput and memory against an independent PyTorch reference doing the same work (issues 4, 11).
  *
  *   node --import tsx bench/scan.ts [--suite demo|mobilenet|all|none] [--images N] [--workers W] [--batch B]
- *                                   [--rounds R] [--ref-setups PxTxL[c],...] [--profile | --profile-only] [--memory] [--out FILE]
+ *                                   [--layer-sets every,one] [--rounds R] [--ref-setups PxTxL[c],...]
+ *                                   [--profile | --profile-only] [--memory] [--out FILE]
  *
  * Suites (datasets and models are made once under .cache/bench/):
  * - demo: the bundled `gap` network (64² input) over N demo val images (128² JPEGs, stretched to 64²),
@@ -15,8 +16,10 @@
  *   of 255 per pixel, and 27 layers of a random network amplify that until the two top-K lists of the deep
  *   layers disagree in half their entries; without a resize the two agree (that is the "same work" check).
  *
- * Each suite runs `node bin/convscope.mjs scan` as a subprocess (with `--workers W` when this checkout has it,
- * else W `--shard` processes and `convscope merge`), then bench/reference/scan_reference.py (PyTorch from
+ * Each suite runs `node bin/convscope.mjs scan` as a subprocess with convscope's default options (the workers,
+ * executor and batch it picks itself; only --model, --data, --limit, --layers, --out are passed), or with
+ * `--workers W` / `--batch B` when given here (W `--shard` processes and `convscope merge` for a checkout older
+ * than --workers), then bench/reference/scan_reference.py (PyTorch from
  * Debian's /usr/bin/python3: the same weights converted by scripts/reference/tfjs_torch.py, PIL decoding, PIL
  * bilinear resize, the same layers, per-unit top-K and per-image maxima) over the same image list. Rates are
  * images / wall-clock seconds of the whole command (start-up included), and each tool's own scan-loop rate.
@@ -28,6 +31,8 @@
  * --rounds R repeats both runs R times, alternating which goes first, and keeps each tool's fastest round;
  * the 1-minute load average before each run is recorded, since other work on the machine skews rates.
  * "Agreement" is the mean overlap of the two top-K image sets per unit: a check that both did the same work.
+ * --layer-sets: each suite is run for each set: 'every' (the bench's layers, below) and 'one' (the deepest of
+ * them alone), both tools alike, for the rate with 1 layer vs every layer.
  *
  * --profile adds, per suite, where one core's time goes, without overlap: convscope's steps run in this
  * process (as runScan.ts does them: readModelInput (sharp decode + resize, normalise), tfjs forward to the
@@ -47,7 +52,6 @@ import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import * as tf from '@tensorflow/tfjs'
 import { initBackend } from '../src/main/engine/backend'
-import { generateDemoDataset } from '../src/main/engine/demo'
 import { listImageFolder } from '../src/main/engine/images/imageFolder'
 import { toInputTensor, toModelInput } from '../src/main/engine/images/preprocess'
 import { readImage, readModelInput } from '../src/main/engine/images/readImage'
@@ -60,9 +64,10 @@ import type { ScanManifest } from '../src/main/engine/scan/manifest'
 import type { ModelInfo } from '../src/shared/api'
 import { readNpy } from '../src/main/engine/store/npy'
 import { seededRandom } from '../test/fixtures/models'
+import { BENCH_CACHE, demoImages } from './demoImages'
 
 const ROOT = resolve(import.meta.dirname, '..')
-const CACHE = join(ROOT, '.cache/bench')
+const CACHE = BENCH_CACHE
 const CLI = join(ROOT, 'bin/convscope.mjs')
 const PYTHON = '/usr/bin/python3'
 const REFERENCE = join(ROOT, 'bench/reference/scan_reference.py')
@@ -73,8 +78,9 @@ const { values } = parseArgs({
   options: {
     suite: { type: 'string', default: 'all' },
     images: { type: 'string' },
-    workers: { type: 'string', default: String(CORES) },
-    batch: { type: 'string', default: '16' },
+    workers: { type: 'string' },
+    batch: { type: 'string' },
+    'layer-sets': { type: 'string', default: 'every,one' },
     memory: { type: 'boolean', default: false },
     'ref-setups': { type: 'string', default: `1x${CORES}x${CORES},1x1x1,${CORES}x1x0` },
     rounds: { type: 'string', default: '1' },
@@ -83,39 +89,17 @@ const { values } = parseArgs({
     out: { type: 'string' },
   },
 })
-const workers = Number(values.workers)
-const batch = Number(values.batch)
+/** --workers W for convscope; absent (the default): convscope's own default, no flag. */
+const workers = values.workers === undefined ? null : Number(values.workers)
+/** The reference's batch; convscope gets --batch only when it is given here (its default is 16 too). */
+const batch = Number(values.batch ?? 16)
+const layerSets = values['layer-sets']!.split(',').map(parseLayerSet)
 const rounds = Number(values.rounds)
 const refSetups = values['ref-setups']!.split(',').map(parseRefSetup)
 
 // ---------------------------------------------------------------------------------------------------
 // Datasets and models
 // ---------------------------------------------------------------------------------------------------
-
-const DEMO_CLASSES = 14
-
-/** A demo val split of `perClass` images per class at `size` px (generated once; resuming finds it done). */
-async function demoImages(size: number, perClass: number): Promise<string> {
-  const out = join(CACHE, `demo-${size}px-${perClass}x${DEMO_CLASSES}`)
-  if (!existsSync(join(out, 'val', '.complete'))) {
-    process.stderr.write(`generating ${perClass * DEMO_CLASSES} demo images (${size}²) into ${out}\n`)
-    let last = 0
-    await generateDemoDataset({
-      out,
-      count: { train: 0, val: perClass },
-      size,
-      seed: 0,
-      onProgress: (done, total) => {
-        if (performance.now() - last > 5000 || done === total) {
-          last = performance.now()
-          process.stderr.write(`  ${done}/${total}\n`)
-        }
-      },
-    })
-    await writeFile(join(out, 'val', '.complete'), '')
-  }
-  return join(out, 'val')
-}
 
 /** MobileNetV1's depthwise-separable blocks: [pointwise filters, stride]. */
 const V1_BLOCKS: [number, number][] = [[64, 1], [128, 2], [128, 1], [256, 2], [256, 1], [512, 2], [512, 1], [512, 1], [512, 1], [512, 1], [512, 1], [1024, 2], [1024, 1]]
@@ -314,10 +298,20 @@ function benchLayers(info: ModelInfo): string[] {
     .map((l) => l.name)
 }
 
-async function benchLayersOf(modelDir: string): Promise<string[]> {
+/** 'every': the bench's layers (above); 'one': the deepest of them alone (the rate with 1 layer vs every layer). */
+type LayerSet = 'every' | 'one'
+
+function parseLayerSet(text: string): LayerSet {
+  const t = text.trim()
+  if (t !== 'every' && t !== 'one') throw new Error(`--layer-sets: "${text}" is not every or one`)
+  return t
+}
+
+async function benchLayersOf(modelDir: string, set: LayerSet = 'every'): Promise<string[]> {
   const model = await loadModel(modelDir)
   try {
-    return benchLayers(model.info)
+    const every = benchLayers(model.info)
+    return set === 'every' ? every : every.slice(-1)
   } finally {
     model.dispose()
   }
@@ -338,16 +332,20 @@ interface ConvscopeRun extends Measured {
   out: string
   mode: string
   backend: string
+  /** What ran the forward passes (the manifest's executor; 'tfjs-…' before issue 11 recorded it). */
+  executor: string
 }
 
-async function runConvscope(model: string, data: string, limit: number, scratch: string): Promise<ConvscopeRun> {
+async function runConvscope(model: string, data: string, limit: number, scratch: string, layers: LayerSet = 'every'): Promise<ConvscopeRun> {
   const out = join(scratch, 'convscope')
-  const common = ['--model', model, '--data', data, '--limit', String(limit), '--batch', String(batch), '--layers', (await benchLayersOf(model)).join(',')]
+  const common = ['--model', model, '--data', data, '--limit', String(limit), ...(values.batch ? ['--batch', values.batch] : []), '--layers', (await benchLayersOf(model, layers)).join(',')]
   let m: Measured
   let mode: string
-  if (workers === 1 || (await scanHasWorkers())) {
-    mode = workers === 1 ? 'one process' : `--workers ${workers}`
-    m = mustSucceed(await measure('node', [CLI, 'scan', ...common, '--out', out, ...(workers > 1 ? ['--workers', String(workers)] : [])]), 'convscope scan')
+  if (workers === null || workers === 1 || (await scanHasWorkers())) {
+    m = mustSucceed(await measure('node', [CLI, 'scan', ...common, '--out', out, ...(workers !== null ? ['--workers', String(workers)] : [])]), 'convscope scan')
+    // What the defaults chose, from the scan's own first line ("… 2 workers on backend wasm").
+    const chosen = /(\d+) workers? on backend/.exec(m.stderr)?.[1]
+    mode = workers === null ? `default options${chosen ? ` (${chosen} workers)` : ''}` : `--workers ${workers}`
   } else {
     // Prototype of --workers: W shard processes at once, then merge; measured as one tree under a shell.
     mode = `${workers} --shard processes + merge`
@@ -360,7 +358,7 @@ async function runConvscope(model: string, data: string, limit: number, scratch:
   }
   const manifest = JSON.parse(await readFile(join(out, 'manifest.json'), 'utf8')) as ScanManifest
   const backend = /convscope: backend (\S+)/.exec(m.stderr)?.[1] ?? /on backend (\S+)/.exec(m.stderr)?.[1] ?? '?'
-  return { ...m, manifest, out, mode, backend }
+  return { ...m, manifest, out, mode, backend, executor: manifest.executor ?? `tfjs-${backend}` }
 }
 
 interface ReferenceRun extends Measured {
@@ -448,6 +446,8 @@ async function agreement(c: ConvscopeRun, r: ReferenceRun): Promise<{ layer: str
 
 interface SuiteResult {
   suite: string
+  /** Which of the bench's layers were scanned: every one, or only the deepest. */
+  layerSet: LayerSet
   model: string
   images: number
   layers: number
@@ -457,7 +457,7 @@ interface SuiteResult {
   rounds: number
   /** 1-minute load average before each run and at the end. */
   loadAverages: number[]
-  convscope: { mode: string; backend: string; wallSeconds: number; allWallSeconds: number[]; imagesPerSecond: number; scanImagesPerSecond: number; peakRssMiB: number; peakPssMiB: number; processes: number }
+  convscope: { mode: string; backend: string; executor: string; wallSeconds: number; allWallSeconds: number[]; imagesPerSecond: number; scanImagesPerSecond: number; peakRssMiB: number; peakPssMiB: number; processes: number }
   reference: { setup: string; wallSeconds: number; allRuns: { setup: string; wallSeconds: number; scanImagesPerSecond: number }[]; imagesPerSecond: number; scanImagesPerSecond: number; forwardSeconds: number; reduceSeconds: number; peakRssMiB: number; peakPssMiB: number; processes: number }
   ratio: { wall: number; scanLoop: number }
   agreement: { meanOverlap: number; top1: number; perLayer: { layer: string; overlap: number; top1: number }[] }
@@ -468,8 +468,9 @@ async function loadAverage(): Promise<number> {
   return Number((await readFile('/proc/loadavg', 'utf8')).split(' ')[0])
 }
 
-async function runSuite(suite: string, model: string, data: string, limit: number, rounds: number): Promise<SuiteResult> {
+async function runSuite(suite: string, model: string, data: string, limit: number, rounds: number, layerSet: LayerSet): Promise<SuiteResult> {
   const scratch = await mkdtemp(join(tmpdir(), `convscope-bench-scan-${suite}-`))
+  const label = `${suite}, ${layerSet === 'every' ? 'every layer' : '1 layer'}`
   try {
     // Round 1 runs convscope first (its manifest gives the reference the image list and layers); later rounds
     // alternate the order, and the best round of each tool counts, so a burst of other work hurts neither alone.
@@ -477,15 +478,15 @@ async function runSuite(suite: string, model: string, data: string, limit: numbe
     const rs: ReferenceRun[] = []
     const loads: number[] = []
     const convscopeRound = async (r: number) => {
-      process.stderr.write(`[${suite}] round ${r + 1}/${rounds}: convscope scan, ${limit} images, ${workers} worker(s)…\n`)
+      process.stderr.write(`[${label}] round ${r + 1}/${rounds}: convscope scan, ${limit} images, ${workers === null ? 'default options' : `--workers ${workers}`}…\n`)
       loads.push(await loadAverage())
       const dir = join(scratch, `round-${r}`)
       await mkdir(dir, { recursive: true })
-      cs.push(await runConvscope(model, data, limit, dir))
+      cs.push(await runConvscope(model, data, limit, dir, layerSet))
     }
     const referenceRound = async (r: number) => {
       for (const [i, setup] of refSetups.entries()) {
-        process.stderr.write(`[${suite}] round ${r + 1}/${rounds}: reference (PyTorch, ${describeSetup(setup)})…\n`)
+        process.stderr.write(`[${label}] round ${r + 1}/${rounds}: reference (PyTorch, ${describeSetup(setup)})…\n`)
         loads.push(await loadAverage())
         const dir = join(scratch, `round-${r}-ref-${i}`)
         await mkdir(dir, { recursive: true })
@@ -513,6 +514,7 @@ async function runSuite(suite: string, model: string, data: string, limit: numbe
     const peak = (runs: Measured[], key: 'peakRssMiB' | 'peakPssMiB') => Math.max(...runs.map((x) => x[key]))
     return {
       suite,
+      layerSet,
       model: c.manifest.model.name,
       images: n,
       layers: c.manifest.layers.length,
@@ -524,6 +526,7 @@ async function runSuite(suite: string, model: string, data: string, limit: numbe
       convscope: {
         mode: c.mode,
         backend: c.backend,
+        executor: c.executor,
         wallSeconds: c.wallSeconds,
         allWallSeconds: cs.map((x) => x.wallSeconds),
         imagesPerSecond: csRate.wall,
@@ -561,6 +564,7 @@ interface MemoryResult {
   peakPssMiB: number
   processes: number
   mode: string
+  executor: string
   perProcess: { command: string; peakPssMiB: number }[]
 }
 
@@ -571,7 +575,7 @@ async function memoryCheck(model: string, data: string): Promise<MemoryResult[]>
     try {
       process.stderr.write(`[memory] convscope scan, ${limit} images…\n`)
       const c = await runConvscope(model, data, limit, scratch)
-      rows.push({ loadAverage: await loadAverage(), images: c.manifest.images.length, wallSeconds: c.wallSeconds, peakRssMiB: c.peakRssMiB, peakPssMiB: c.peakPssMiB, processes: c.processes, mode: c.mode, perProcess: c.perProcess })
+      rows.push({ loadAverage: await loadAverage(), images: c.manifest.images.length, wallSeconds: c.wallSeconds, peakRssMiB: c.peakRssMiB, peakPssMiB: c.peakPssMiB, processes: c.processes, mode: c.mode, executor: c.executor, perProcess: c.perProcess })
     } finally {
       await rm(scratch, { recursive: true, force: true })
     }
@@ -692,26 +696,37 @@ const f1 = (x: number) => x.toFixed(1)
 const f2 = (x: number) => x.toFixed(2)
 
 function printTable(results: SuiteResult[], memory: MemoryResult[]): void {
+  const name = (r: SuiteResult) => `${r.suite}, ${r.layers} layer${r.layers === 1 ? '' : 's'}`
   const rows = [['suite', 'images', 'tool', 'setup', 'wall s', 'img/s (wall)', 'img/s (scan loop)', 'peak RSS MiB', 'peak PSS MiB']]
   for (const r of results) {
-    rows.push([r.suite, String(r.images), 'convscope', `${r.convscope.mode}, ${r.convscope.backend}`, f1(r.convscope.wallSeconds), f1(r.convscope.imagesPerSecond), f1(r.convscope.scanImagesPerSecond), f1(r.convscope.peakRssMiB), f1(r.convscope.peakPssMiB)])
+    rows.push([name(r), String(r.images), 'convscope', `${r.convscope.mode}, ${r.convscope.executor}`, f1(r.convscope.wallSeconds), f1(r.convscope.imagesPerSecond), f1(r.convscope.scanImagesPerSecond), f1(r.convscope.peakRssMiB), f1(r.convscope.peakPssMiB)])
     rows.push(['', '', 'PyTorch', r.reference.setup, f1(r.reference.wallSeconds), f1(r.reference.imagesPerSecond), f1(r.reference.scanImagesPerSecond), f1(r.reference.peakRssMiB), f1(r.reference.peakPssMiB)])
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)))
   for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join('  '))
   for (const r of results) {
-    console.log(`${r.suite}: load average ${r.loadAverages.map(f1).join(' → ')}; best of ${r.rounds} round(s)`)
+    console.log(`${name(r)}: load average ${r.loadAverages.map(f1).join(' → ')}; best of ${r.rounds} round(s)`)
     if (r.reference.allRuns.length > 1) {
-      console.log(`${r.suite}: every PyTorch run: ${r.reference.allRuns.map((x) => `${x.setup}: ${f1(r.images / x.wallSeconds)} img/s wall, ${f1(x.scanImagesPerSecond)} loop`).join('; ')}`)
+      console.log(`${name(r)}: every PyTorch run: ${r.reference.allRuns.map((x) => `${x.setup}: ${f1(r.images / x.wallSeconds)} img/s wall, ${f1(x.scanImagesPerSecond)} loop`).join('; ')}`)
     }
     console.log(
-      `${r.suite}: convscope / PyTorch = ${f2(r.ratio.wall)}× (wall), ${f2(r.ratio.scanLoop)}× (scan loop); ` +
+      `${name(r)}: convscope / PyTorch = ${f2(r.ratio.wall)}× (wall), ${f2(r.ratio.scanLoop)}× (scan loop); ` +
         `top-${r.k} agreement ${f1(100 * r.agreement.meanOverlap)} % of entries, top-1 image same for ${f1(100 * r.agreement.top1)} % of ${r.units} units; ` +
         `PyTorch forward ${f1(r.reference.forwardSeconds)} s, reduction ${f1(r.reference.reduceSeconds)} s`,
     )
   }
+  for (const suite of new Set(results.map((r) => r.suite))) {
+    const every = results.find((r) => r.suite === suite && r.layerSet === 'every')
+    const one = results.find((r) => r.suite === suite && r.layerSet === 'one')
+    if (every && one) {
+      console.log(
+        `${suite}: 1 layer vs every layer (${every.layers}): convscope ${f1(one.convscope.imagesPerSecond)} vs ${f1(every.convscope.imagesPerSecond)} img/s wall ` +
+          `(${f1(one.convscope.scanImagesPerSecond)} vs ${f1(every.convscope.scanImagesPerSecond)} loop); PyTorch ${f1(one.reference.imagesPerSecond)} vs ${f1(every.reference.imagesPerSecond)} img/s wall`,
+      )
+    }
+  }
   for (const m of memory) {
-    console.log(`memory: ${m.images} images: peak RSS ${f1(m.peakRssMiB)} MiB, PSS ${f1(m.peakPssMiB)} MiB (${m.processes} processes, ${f1(m.wallSeconds)} s)`)
+    console.log(`memory: ${m.images} images: peak RSS ${f1(m.peakRssMiB)} MiB, PSS ${f1(m.peakPssMiB)} MiB (${m.mode}, ${m.executor}, ${m.processes} processes, ${f1(m.wallSeconds)} s)`)
     console.log(`  each process's own peak PSS: ${m.perProcess.map((p) => `${f1(p.peakPssMiB)} MiB ${p.command}`).join('; ')}`)
   }
 }
@@ -725,11 +740,13 @@ async function main(): Promise<void> {
   let demoData: string | null = null
   const demo = async () => (demoData ??= await demoImages(128, 715))
   for (const suite of values['profile-only'] ? [] : suites) {
-    if (suite === 'demo') {
-      results.push(await runSuite('demo', gap, await demo(), Number(values.images ?? 5000), rounds))
-    } else {
-      const data = await demoImages(224, 36)
-      results.push(await runSuite('mobilenet', await mobileNetModel(data), data, Number(values.images ?? 280), rounds))
+    for (const layerSet of layerSets) {
+      if (suite === 'demo') {
+        results.push(await runSuite('demo', gap, await demo(), Number(values.images ?? 5000), rounds, layerSet))
+      } else {
+        const data = await demoImages(224, 36)
+        results.push(await runSuite('mobilenet', await mobileNetModel(data), data, Number(values.images ?? 280), rounds, layerSet))
+      }
     }
   }
   const profiles: ProfileResult[] = []
