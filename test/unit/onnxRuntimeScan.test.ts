@@ -5,7 +5,12 @@
  *   torchvision's resnet18 (112², batch 2) to 1e-4 relative;
  * - a scan of the ONNX port of the demo `gap` network over demo images: the same top-K images and positions on
  *   both executors, values to 1e-4; the manifest names its executor;
- * - a checkpoint of one executor is not resumed on the other; dispose releases the sessions.
+ * - a checkpoint of one executor is not resumed on the other; dispose releases the sessions;
+ * - a scan's maxima reduced inside the onnxruntime graph (runOnnxRuntimeMaxima: Reshape + ReduceMax + ArgMax
+ *   nodes, models/onnx/addOutputs.ts) equal spatialMaxOf on the full maps of the same batch, exactly, ties
+ *   included (a constant image makes equal values at many positions: the first one wins on both), for every
+ *   layer of the tiny fixture and resnet18, at opsets 8, 13 and 22 (ReduceMax's axes an attribute / an input)
+ *   and on NHWC maps.
  * resnet18 and the demo port need Debian's python3-torch / python3-torchvision / python3-onnx (skipped otherwise).
  */
 import { test, before, after } from 'node:test'
@@ -18,16 +23,32 @@ import { join } from 'node:path'
 import * as tf from '@tensorflow/tfjs'
 import { initBackend } from '../../src/main/engine/backend'
 import { generateDemoDataset } from '../../src/main/engine/demo'
-import { executorChoice, forwardExecutor, ONNX_RUNTIME_CPU, openSessions, runOnnxRuntime, runtimeThreads } from '../../src/main/engine/executors/onnxRuntime'
+import * as ort from 'onnxruntime-node'
+import {
+  executorChoice,
+  forwardExecutor,
+  imageBatch,
+  moveChannelAxis,
+  ONNX_RUNTIME_CPU,
+  openSessions,
+  runOnnxRuntime,
+  runOnnxRuntimeMaxima,
+  runtimeThreads,
+  type Values,
+} from '../../src/main/engine/executors/onnxRuntime'
 import { listImageFolder } from '../../src/main/engine/images/imageFolder'
 import { OUTPUT, type LoadedModel } from '../../src/main/engine/model'
 import { loadModel } from '../../src/main/engine/models/loadModel'
+import { defaultOpset, withGraphOutputs, withSpatialMaxima, type MapMaxima } from '../../src/main/engine/models/onnx/addOutputs'
 import { ModelProtoType } from '../../src/main/engine/models/onnx/proto'
 import { readManifest, topkFiles } from '../../src/main/engine/scan/manifest'
 import { runScan, type ScanOptions } from '../../src/main/engine/scan/runScan'
+import { describeScanLayer } from '../../src/main/engine/scan/scanLayer'
+import { spatialMaxOf, type SpatialMax } from '../../src/main/engine/scan/spatialMax'
 import { readNpy } from '../../src/main/engine/store/npy'
 import { defaultScanLayers } from '../../src/shared/scanLayers'
 import { makeTinyCnn } from '../fixtures/models'
+import { buildOnnxModel } from '../helpers/onnxBuilder'
 import { exportTorchvision, relativeError, torchvisionSkipReason, TORCHVISION_CACHE } from '../helpers/torchvisionReference'
 
 const ROOT = join(import.meta.dirname, '../..')
@@ -58,6 +79,50 @@ function randomBatch(shape: [number, number, number, number], seed: number): Flo
   return tf.tidy(() => tf.randomUniform(shape, -2, 2, 'float32', seed).dataSync() as Float32Array)
 }
 
+/** A seeded batch whose last image is one colour: equal values at many places of every map (ties for argmax). */
+function batchWithTies(shape: [number, number, number, number], seed: number): Float32Array {
+  const data = randomBatch(shape, seed)
+  const [, h, w, c] = shape
+  const last = data.subarray(data.length - h * w * c)
+  for (let p = 0; p < h * w; p++) last.set([0.5, -0.25, 1].slice(0, c), p * c)
+  return data
+}
+
+/** Per unit whose max occurs at several places: how many such units there are (ties that argmax must break). */
+function tiesOf(data: Float32Array, n: number, positions: number, units: number, ref: SpatialMax): number {
+  let ties = 0
+  for (let b = 0; b < n; b++)
+    for (let u = 0; u < units; u++) {
+      let count = 0
+      for (let p = 0; p < positions; p++) if (data[(b * positions + p) * units + u] === ref.max[b * units + u]) count++
+      if (count > 1) ties++
+    }
+  return ties
+}
+
+/** The graph's maxima equal spatialMaxOf on the NHWC maps `full` (same batch), exactly; returns the ties seen. */
+function assertSameMaxima(name: string, got: SpatialMax, full: Values): number {
+  const n = full.shape[0]!
+  const units = full.shape.at(-1)!
+  const positions = full.data.length / (n * units)
+  const ref = spatialMaxOf(full.data, n, positions, units)
+  assert.deepEqual(got.max, ref.max, `${name}: max`)
+  assert.deepEqual(got.arg, ref.arg, `${name}: argmax`)
+  return tiesOf(full.data, n, positions, units, ref)
+}
+
+/** Layers a scan can take ([h, w, c] or [units]), as scans describe them. */
+const scanLayersOf = (model: LoadedModel) => model.info.layers.filter((l) => l.outputShape.length === 3 || l.outputShape.length === 1).map((l) => describeScanLayer(model, l.name))
+
+/** Every scan layer's maxima reduced in the onnxruntime graph vs spatialMaxOf on its full maps; returns the ties. */
+async function compareMaxima(model: LoadedModel, shape: [number, number, number, number]): Promise<number> {
+  const layers = scanLayersOf(model)
+  const data = batchWithTies(shape, 7)
+  const full = await runOnnxRuntime(model, { data, shape }, layers.map((l) => l.name))
+  const maxima = await runOnnxRuntimeMaxima(model, { data, shape }, layers)
+  return layers.reduce((ties, l, i) => ties + assertSameMaxima(l.name, maxima[i]!, full.layers[i]!), 0)
+}
+
 /** Every layer (and the output) on onnxruntime vs the tfjs forward, to 1e-4 relative; returns the worst. */
 async function compareLayers(model: LoadedModel, shape: [number, number, number, number]): Promise<number> {
   const names = [...model.info.layers.map((l) => l.name), OUTPUT]
@@ -80,15 +145,21 @@ async function compareLayers(model: LoadedModel, shape: [number, number, number,
   return worst
 }
 
-test('every layer of the tiny fixture: onnxruntime equals tfjs; dispose releases the sessions', async () => {
+test('every layer of the tiny fixture: onnxruntime equals tfjs, graph maxima equal JS maxima; dispose releases the sessions', async () => {
   const model = await loadModel(TINY)
   const [h, w, c] = model.info.inputShape
   const worst = await compareLayers(model, [3, h, w, c])
-  console.log(`tiny_cnn: ${model.info.layers.length} layers, worst relative error ${worst.toExponential(2)}`)
   await runOnnxRuntime(model, { data: randomBatch([1, h, w, c], 1), shape: [1, h, w, c] }, [model.info.layers[1]!.name])
   assert.equal(openSessions(model), 2, 'one session per set of requested layers')
   await runOnnxRuntime(model, { data: randomBatch([2, h, w, c], 2), shape: [2, h, w, c] }, [model.info.layers[1]!.name])
   assert.equal(openSessions(model), 2, 'the same set reuses its session')
+  const ties = await compareMaxima(model, [3, h, w, c])
+  console.log(`tiny_cnn: ${model.info.layers.length} layers, worst relative error ${worst.toExponential(2)}; graph maxima = JS maxima, ${ties} tied units`)
+  assert.ok(ties > 0, 'the one-colour image gives ties')
+  // Every layer of the fixture is a scan layer: their maps came from compareLayers' session, their maxima from a new one.
+  assert.equal(openSessions(model), 3, 'one more session: the scan layers\' maxima')
+  await compareMaxima(model, [1, h, w, c])
+  assert.equal(openSessions(model), 3, 'the same scan layers reuse their sessions')
   model.dispose()
   assert.equal(openSessions(model), 0)
   await assert.rejects(runOnnxRuntime(model, { data: randomBatch([1, h, w, c], 1), shape: [1, h, w, c] }, [OUTPUT]), /disposed/)
@@ -131,12 +202,14 @@ test('the executor: onnxruntime for ONNX models, tfjs for the others or when for
   }
 })
 
-test('every layer of torchvision resnet18 at 112²: onnxruntime equals tfjs', { skip }, async () => {
+test('every layer of torchvision resnet18 at 112²: onnxruntime equals tfjs; at 224² graph maxima equal JS maxima', { skip }, async () => {
   exportTorchvision(['resnet18'])
   const model = await loadModel(join(TORCHVISION_CACHE, 'resnet18'))
   try {
     const worst = await compareLayers(model, [2, 112, 112, 3])
-    console.log(`resnet18: ${model.info.layers.length} layers, worst relative error ${worst.toExponential(2)}`)
+    const ties = await compareMaxima(model, [2, ...model.info.inputShape]) // scan layers have the model's grid (224²)
+    console.log(`resnet18: ${model.info.layers.length} layers, worst relative error ${worst.toExponential(2)}; graph maxima = JS maxima, ${ties} tied units`)
+    assert.ok(ties > 0, 'the one-colour image gives ties')
   } finally {
     model.dispose()
   }
@@ -169,5 +242,73 @@ test('a scan of the ONNX demo port: the same top-K on onnxruntime and tfjs; no r
     assert.equal((await scan('cut', { executor: 'tfjs' })).timing.resumed, true)
   } finally {
     model.dispose()
+  }
+})
+
+/** One run of `bytes` with the maps as graph outputs and their maxima reduced in the graph: both, per map. */
+async function runWithMaxima(bytes: Uint8Array, maps: readonly MapMaxima[], feeds: Record<string, ort.Tensor>) {
+  const added = withSpatialMaxima(bytes, maps, maps.map((m) => m.tensor))
+  const session = await ort.InferenceSession.create(added.bytes)
+  try {
+    const out = await session.run(feeds)
+    return maps.map((m, i) => ({ full: out[m.tensor]!, max: out[added.maxima[i]!.max]!, arg: out[added.maxima[i]!.arg]! }))
+  } finally {
+    await session.release()
+  }
+}
+
+const asSpatialMax = (r: { max: ort.Tensor; arg: ort.Tensor }): SpatialMax => ({ max: r.max.data as Float32Array, arg: Int32Array.from(r.arg.data as BigInt64Array, Number) })
+
+test('maxima nodes at opsets 8, 13 and 22 (ReduceMax axes as attribute and as input) equal the JS reduction', async () => {
+  // The fixtures take NCHW: a random image and a one-colour one (each channel's plane constant).
+  const nchw = randomBatch([2, 3, 16, 16], 5)
+  for (let k = 0; k < 3; k++) nchw.fill(k - 0.5, (3 + k) * 256, (4 + k) * 256)
+  for (const [file, opset] of [['opset8', 8], ['tiny_cnn', 13], ['opset22', 22]] as const) {
+    const bytes = new Uint8Array(await readFile(join(ROOT, 'test/fixtures/onnx', `${file}.onnx`)))
+    assert.equal(defaultOpset(bytes), opset)
+    const input = new ort.Tensor('float32', nchw, [2, 3, 16, 16])
+    const probe = await ort.InferenceSession.create(withGraphOutputs(bytes, ['r1', 'c2']))
+    const dims = Object.fromEntries(Object.entries(await probe.run({ input }, ['r1', 'c2'])).map(([k, t]) => [k, t.dims]))
+    await probe.release()
+    const maps = (['r1', 'c2'] as const).map((tensor): MapMaxima => ({ tensor, layout: 'nchw', units: dims[tensor]![1]!, positions: dims[tensor]![2]! * dims[tensor]![3]! }))
+    let ties = 0
+    for (const [i, r] of (await runWithMaxima(bytes, maps, { input })).entries()) {
+      const full = { data: moveChannelAxis(r.full.data as Float32Array, r.full.dims), shape: [...r.full.dims] }
+      ties += assertSameMaxima(`${file} ${maps[i]!.tensor}`, asSpatialMax(r), { data: full.data, shape: [full.shape[0]!, full.shape[2]!, full.shape[3]!, full.shape[1]!] })
+    }
+    assert.ok(ties > 0, `${file}: ties`)
+  }
+})
+
+test('maxima nodes on an NHWC map; added names never clash with the model\'s', async () => {
+  // y = Relu(x) on an NHWC input, its tensor named as the first added output would be without the check.
+  const y = 'convscope_spatial_max/0/max'
+  const bytes = buildOnnxModel({ opset: 18, inputs: [{ name: 'x', dims: ['n', 5, 6, 4] }], outputs: [{ name: y }], nodes: [{ opType: 'Relu', inputs: ['x'], outputs: [y] }] })
+  const shape: [number, number, number, number] = [3, 5, 6, 4]
+  const data = batchWithTies(shape, 9)
+  const [r] = await runWithMaxima(bytes, [{ tensor: y, layout: 'nhwc', units: 4, positions: 30 }], { x: new ort.Tensor('float32', data, shape) })
+  assert.deepEqual(r!.full.data, data.map((v) => Math.max(v, 0)))
+  assert.ok(assertSameMaxima('relu', asSpatialMax(r!), { data: r!.full.data as Float32Array, shape }) > 0)
+})
+
+test('a fixed batch of 1 and an image batch: maxima image by image, concatenated in scan order', async () => {
+  const proto = ModelProtoType.toObject(ModelProtoType.decode(await readFile(TINY))) as { graph: { input: { type: { tensor_type: { shape: { dim: object[] } } } }[] } }
+  proto.graph.input[0]!.type.tensor_type.shape.dim[0] = { dim_value: 1 }
+  await mkdir(join(scratch, 'batch1-maxima'))
+  await writeFile(join(scratch, 'batch1-maxima', 'model.onnx'), ModelProtoType.encode(ModelProtoType.fromObject(proto)).finish())
+  const [fixed, dynamic] = [await loadModel(join(scratch, 'batch1-maxima')), await loadModel(TINY)]
+  try {
+    const [h, w, c] = dynamic.info.inputShape
+    const shape: [number, number, number, number] = [3, h, w, c]
+    const data = batchWithTies(shape, 11)
+    const layers = scanLayersOf(dynamic)
+    const images = [0, 1, 2].map((i) => data.slice(i * h * w * c, (i + 1) * h * w * c))
+    const whole = await runOnnxRuntimeMaxima(dynamic, { data, shape }, layers)
+    assert.deepEqual(await runOnnxRuntimeMaxima(dynamic, imageBatch(images, [h, w, c]), layers), whole)
+    assert.deepEqual(await runOnnxRuntimeMaxima(fixed, imageBatch(images, [h, w, c]), layers), whole)
+    assert.throws(() => imageBatch([images[0]!, images[1]!.subarray(1)], [h, w, c]), /differ in size/)
+  } finally {
+    fixed.dispose()
+    dynamic.dispose()
   }
 })

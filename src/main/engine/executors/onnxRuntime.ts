@@ -2,17 +2,17 @@
  * Forward-only work on onnxruntime-node (issue 11): the model's ONNX bytes (its runtime source,
  * executors/runtimeSource.ts: an ONNX model's own file, a TF.js model written as ONNX) in an InferenceSession,
  * the requested layers' tensors added as graph outputs (models/onnx/addOutputs.ts, no decoding of the weights),
- * results presented as forward() presents them (NCHW maps as NHWC). One session per set of requested tensors,
- * cached on the model and released when the model is disposed. Gradient work stays on tfjs.
+ * results presented as forward() presents them (NCHW maps as NHWC). Scans fetch less (runOnnxRuntimeMaxima):
+ * each map's per-channel spatial max and argmax, reduced by nodes added to the graph. One session per set of
+ * requested tensors, cached on the model and released when the model is disposed. Gradient work stays on tfjs.
  */
 import { availableParallelism } from 'node:os'
 import * as tf from '@tensorflow/tfjs'
 import type * as Ort from 'onnxruntime-node'
-import { z } from 'zod'
-import { ConvscopeError } from '../../../shared/api'
+import { ConvscopeError, ExecutorChoice } from '../../../shared/api'
 import type { LoadedModel } from '../model'
-import { withGraphOutputs } from '../models/onnx/addOutputs'
-import { executionProviders } from './device'
+import { withGraphOutputs, withSpatialMaxima, type MapMaxima, type MaximaOutputs } from '../models/onnx/addOutputs'
+import { deviceInUse, executionProviders } from './device'
 import type { RuntimeSource } from './runtimeSource'
 
 // Loaded on first use: scans of other models (and their worker processes) never load the native library.
@@ -20,16 +20,18 @@ let ortModule: Promise<typeof Ort> | null = null
 const loadOrt = () => (ortModule ??= import('onnxruntime-node'))
 
 export const ONNX_RUNTIME_CPU = 'onnxruntime-cpu'
-/** 'onnxruntime-cpu' or 'tfjs-<backend>': what a scan manifest records as its executor. */
+/** 'onnxruntime-<device>' (executors/device.ts: cpu, cuda, dml, coreml) or 'tfjs-<backend>': what a scan manifest records as its executor. */
 export type ExecutorName = string
 
-/** CONVSCOPE_EXECUTOR: 'auto' (default: onnxruntime for ONNX models), 'tfjs' (force tfjs) or 'onnxruntime'. */
-const ExecutorChoice = z.enum(['auto', 'tfjs', 'onnxruntime'])
-export type ExecutorChoice = z.infer<typeof ExecutorChoice>
+/** Whether an executor name is onnxruntime's, on whichever device. */
+export const isOnnxRuntime = (executor: ExecutorName | undefined): boolean => executor?.startsWith('onnxruntime-') === true
 
-export function executorChoice(text: string | undefined = process.env.CONVSCOPE_EXECUTOR): ExecutorChoice {
+/** CONVSCOPE_EXECUTOR: 'auto' (default: onnxruntime for ONNX models), 'tfjs' (force tfjs) or 'onnxruntime' (shared/api/executors.ts). */
+export type { ExecutorChoice }
+
+export function executorChoice(text: string | undefined = process.env.CONVSCOPE_EXECUTOR, source = 'CONVSCOPE_EXECUTOR'): ExecutorChoice {
   const parsed = ExecutorChoice.safeParse(text === undefined || text === '' ? 'auto' : text)
-  if (!parsed.success) throw new ConvscopeError('BAD_REQUEST', `CONVSCOPE_EXECUTOR is "${text}"; use auto, tfjs or onnxruntime`)
+  if (!parsed.success) throw new ConvscopeError('BAD_REQUEST', `${source} is "${text}"; use auto, tfjs or onnxruntime`)
   return parsed.data
 }
 
@@ -38,7 +40,8 @@ export function forwardExecutor(model: LoadedModel, choice: ExecutorChoice = exe
   const tfjs = `tfjs-${tf.getBackend()}`
   if (choice === 'tfjs') return tfjs
   const why = forwardFallbackReason(model)
-  if (why === null) return ONNX_RUNTIME_CPU
+  // The device (CONVSCOPE_DEVICE) is read now too: an explicit device that cannot run here is a BAD_REQUEST.
+  if (why === null) return `onnxruntime-${deviceInUse().device}`
   if (choice === 'onnxruntime') throw new ConvscopeError('BAD_REQUEST', `CONVSCOPE_EXECUTOR=onnxruntime: ${why}`)
   return tfjs
 }
@@ -72,25 +75,67 @@ export interface RuntimeResult {
   output: Values
 }
 
-/** [n, a, b, c] → [n, b, c, a] (NCHW → NHWC) or, with `toFirst`, [n, b, c, a] → [n, a, b, c] (NHWC → NCHW). */
-export function moveChannelAxis(data: Float32Array, shape: readonly number[], toFirst = false): Float32Array {
-  const [n, c, h, w] = (toFirst ? [shape[0], shape[3], shape[1], shape[2]] : shape) as [number, number, number, number]
+/** [n, c, h, w] → [n, h, w, c] (NCHW → NHWC). */
+export function moveChannelAxis(data: Float32Array, shape: readonly number[]): Float32Array {
+  const [n, c, h, w] = shape as [number, number, number, number]
   const out = new Float32Array(data.length)
   const plane = h * w
   for (let b = 0; b < n; b++) {
     const base = b * c * plane
-    for (let k = 0; k < c; k++)
-      for (let p = 0; p < plane; p++) {
-        if (toFirst) out[base + k * plane + p] = data[base + p * c + k]!
-        else out[base + p * c + k] = data[base + k * plane + p]!
-      }
+    for (let k = 0; k < c; k++) for (let p = 0; p < plane; p++) out[base + p * c + k] = data[base + k * plane + p]!
   }
   return out
 }
 
+/** A batch of NHWC images [h, w, c], held as one array (runOnnxRuntime's input) or one array per image (a scan's). */
+export interface ImageBatch {
+  n: number
+  shape: readonly [number, number, number]
+  image(i: number): Float32Array
+  /** The whole batch as one NHWC array, where the caller gave one. */
+  packed: Float32Array | null
+}
+
+function batchOf(input: Values): ImageBatch {
+  const [n, h, w, c] = input.shape as [number, number, number, number]
+  const size = h * w * c
+  return { n, shape: [h, w, c], image: (i) => input.data.subarray(i * size, (i + 1) * size), packed: input.data }
+}
+
+/** Images of one size ([h, w, c] each) as an NHWC batch for onnxruntime, without packing them first. */
+export function imageBatch(images: readonly Float32Array[], shape: readonly [number, number, number]): ImageBatch {
+  const size = shape[0] * shape[1] * shape[2]
+  for (const image of images) if (image.length !== size) throw new ConvscopeError('INTERNAL', `batch images differ in size: ${image.length} values, expected ${size}`)
+  return { n: images.length, shape, image: (i) => images[i]!, packed: images.length === 1 ? images[0]! : null }
+}
+
+/** A scan layer whose per-channel spatial max and argmax onnxruntime computes: its name and grid. */
+export interface MaximaLayer {
+  name: string
+  units: number
+  height: number
+  width: number
+}
+
+/** Per-channel spatial max over a batch: max [n·units] and the flat position y·width + x of its first occurrence. */
+export interface Maxima {
+  max: Float32Array
+  arg: Int32Array
+}
+
+interface Prepared<T> {
+  session: Ort.InferenceSession
+  fetch: T
+}
+
+/** What a maxima session fetches: per map its ReduceMax / ArgMax outputs, per 1 × 1 layer its tensor as it is. */
+type MaximaFetch = Map<string, MaximaOutputs | string>
+
 class RuntimeExecutor {
-  private readonly sessions = new Map<string, Promise<Ort.InferenceSession>>()
+  private readonly sessions = new Map<string, Promise<Prepared<unknown>>>()
   private disposed = false
+  // One input buffer kept between batches (a scan's batches are the same size); a concurrent run allocates its own.
+  private spare: Float32Array | null = null
 
   constructor(private readonly source: RuntimeSource) {
     source.onDispose(() => this.release())
@@ -100,50 +145,88 @@ class RuntimeExecutor {
     return this.sessions.size
   }
 
-  private session(tensors: readonly string[]): Promise<Ort.InferenceSession> {
+  /** The session for `key`, built on first use from the model bytes as `build` extends them. */
+  private prepared<T>(key: string, build: (bytes: Uint8Array) => { bytes: Uint8Array; fetch: T }): Promise<Prepared<T>> {
     if (this.disposed) throw new ConvscopeError('INTERNAL', 'the model was disposed')
-    const key = tensors.join('\n')
-    let session = this.sessions.get(key)
-    if (!session) {
-      const extra = tensors.filter((t) => t !== this.source.output)
-      session = Promise.all([this.source.bytes(), loadOrt()]).then(([bytes, ort]) =>
-        ort.InferenceSession.create(extra.length ? withGraphOutputs(bytes, extra) : bytes, {
-          executionProviders: executionProviders(),
+    // A session is tied to its providers: a device chosen later (the Workspace setting) gets sessions of its own.
+    const providers = executionProviders()
+    key = `${providers.join(',')}\n${key}`
+    let prepared = this.sessions.get(key) as Promise<Prepared<T>> | undefined
+    if (!prepared) {
+      prepared = Promise.all([this.source.bytes(), loadOrt()]).then(async ([bytes, ort]) => {
+        const built = build(bytes)
+        const session = await ort.InferenceSession.create(built.bytes, {
+          executionProviders: providers,
           intraOpNumThreads: runtimeThreads(),
-          // Requested tensors are graph outputs, so no fusion removes them.
+          // Requested tensors are graph outputs (or feed added nodes), so no fusion removes them.
           graphOptimizationLevel: 'all',
-        }),
-      )
-      this.sessions.set(key, session)
-      session.catch(() => this.sessions.delete(key))
+        })
+        return { session, fetch: built.fetch }
+      })
+      this.sessions.set(key, prepared)
+      prepared.catch(() => this.sessions.delete(key))
     }
-    return session
+    return prepared
+  }
+
+  private lease(size: number): Float32Array {
+    const spare = this.spare
+    if (spare && spare.length >= size) {
+      this.spare = null
+      return spare.subarray(0, size)
+    }
+    return new Float32Array(size)
+  }
+
+  private giveBack(buffer: Float32Array): void {
+    if (!this.spare || buffer.buffer.byteLength > this.spare.length * 4) this.spare = new Float32Array(buffer.buffer)
+  }
+
+  /**
+   * Runs the batch, fetching `fetched`: one run, or image by image for a model with a fixed batch of 1. The input
+   * is fed as it is where it can be (NHWC sources, one array), else written once into a reused buffer (NCHW
+   * sources: transposed on the way).
+   */
+  private async runRows(session: Ort.InferenceSession, batch: ImageBatch, fetched: readonly string[]): Promise<Record<string, Ort.Tensor>[]> {
+    const ort = await loadOrt()
+    const { input: image } = this.source
+    const { n } = batch
+    const [h, w, c] = batch.shape
+    const rows = image.batch === null || image.batch === n ? 1 : n
+    if (rows > 1 && image.batch !== 1) throw new ConvscopeError('BAD_REQUEST', `the model takes batches of exactly ${image.batch} images, got ${n}`)
+    const per = n / rows
+    const nchw = image.layout === 'nchw'
+    const dims = nchw ? [per, c, h, w] : [per, h, w, c]
+    const direct = (r: number) => (nchw ? null : rows === 1 ? batch.packed : batch.image(r))
+    const buffer = direct(0) ? null : this.lease(per * h * w * c)
+    try {
+      const parts: Record<string, Ort.Tensor>[] = []
+      for (let r = 0; r < rows; r++) {
+        let data = direct(r)
+        if (!data) {
+          data = buffer!
+          for (let i = 0; i < per; i++) packImage(batch.image(r * per + i), data, i, h * w, c, nchw)
+        }
+        parts.push(await session.run({ [image.name]: new ort.Tensor('float32', data, dims) }, fetched))
+      }
+      return parts
+    } finally {
+      if (buffer) this.giveBack(buffer)
+    }
   }
 
   async run(input: Values, names: readonly string[]): Promise<RuntimeResult> {
     const { input: image, output } = this.source
     const requested = names.map((n) => this.source.tensorOf(n))
     const fetched = [...new Set([...requested, output])].filter((t) => t !== image.name).sort()
-    const session = await this.session(fetched)
-    const ort = await loadOrt()
-    const [n, h, w, c] = input.shape as [number, number, number, number]
-    const fed = image.layout === 'nchw' ? moveChannelAxis(input.data, input.shape, true) : input.data
-    // A model exported with a fixed batch of 1 runs image by image.
-    const rows = image.batch === null || image.batch === n ? 1 : n
-    if (rows > 1 && image.batch !== 1) throw new ConvscopeError('BAD_REQUEST', `the model takes batches of exactly ${image.batch} images, got ${n}`)
-    const perRow = (n / rows) * c * h * w
-    const parts: Record<string, Ort.Tensor>[] = []
-    for (let r = 0; r < rows; r++) {
-      const dims = image.layout === 'nchw' ? [n / rows, c, h, w] : [n / rows, h, w, c]
-      const feed = new ort.Tensor('float32', fed.subarray(r * perRow, (r + 1) * perRow), dims)
-      parts.push(await session.run({ [image.name]: feed }, fetched))
-    }
+    const extra = fetched.filter((t) => t !== output)
+    const { session } = await this.prepared(fetched.join('\n'), (bytes) => ({ bytes: extra.length ? withGraphOutputs(bytes, extra) : bytes, fetch: null }))
+    const parts = await this.runRows(session, batchOf(input), fetched)
+    const n = input.shape[0]!
     const present = (tensor: string): Values => {
       if (tensor === image.name) return input
-      const first = parts[0]![tensor]!
-      if (first.type !== 'float32') throw new ConvscopeError('BAD_REQUEST', `tensor ${tensor} is ${first.type}; onnxruntime results are read as float32`)
-      const shape = [n, ...first.dims.slice(1)]
-      const data = rows === 1 ? (first.data as Float32Array) : concat(parts.map((p) => p[tensor]!.data as Float32Array))
+      const data = floatData(parts, tensor)
+      const shape = [n, ...parts[0]![tensor]!.dims.slice(1)]
       if (this.source.isNchw(tensor, shape.length)) return { data: moveChannelAxis(data, shape), shape: [shape[0]!, shape[2]!, shape[3]!, shape[1]!] }
       return { data, shape }
     }
@@ -152,12 +235,79 @@ class RuntimeExecutor {
     return { layers: requested.map(get), output: get(output) }
   }
 
+  /**
+   * Per-channel spatial max and first argmax of each layer, reduced inside the graph (models/onnx/addOutputs.ts:
+   * Reshape + ReduceMax + ArgMax), so only n × units values per layer come back; 1 × 1 layers come back as they are.
+   */
+  async runMaxima(batch: ImageBatch, layers: readonly MaximaLayer[]): Promise<Maxima[]> {
+    const planned = layers.map((l) => {
+      const tensor = this.source.tensorOf(l.name)
+      const positions = l.height * l.width
+      const layout = positions === 1 ? null : this.source.isNchw(tensor, 4) ? ('nchw' as const) : ('nhwc' as const)
+      return { layer: l, tensor, map: layout && { tensor, layout, units: l.units, positions } }
+    })
+    const maps = [...new Map(planned.flatMap((p) => (p.map ? [[mapKey(p.map), p.map] as const] : []))).values()]
+    const flat = [...new Set(planned.filter((p) => !p.map).map((p) => p.tensor))]
+    const key = ['maxima', ...maps.map(mapKey), ...flat].join('\n')
+    const { session, fetch } = await this.prepared<MaximaFetch>(key, (bytes) => {
+      const added = withSpatialMaxima(bytes, maps, flat)
+      return { bytes: added.bytes, fetch: new Map<string, MaximaOutputs | string>([...maps.map((m, i) => [mapKey(m), added.maxima[i]!] as const), ...flat.map((t) => [t, t] as const)]) }
+    })
+    const fetched = [...fetch.values()].flatMap((f) => (typeof f === 'string' ? [f] : [f.max, f.arg]))
+    let parts: Record<string, Ort.Tensor>[]
+    try {
+      parts = await this.runRows(session, batch, fetched)
+    } catch (e) {
+      if (e instanceof ConvscopeError) throw e
+      throw new ConvscopeError('INTERNAL', `onnxruntime could not reduce the maps of ${layers.map((l) => l.name).join(', ')}: ${(e as Error).message}`)
+    }
+    return planned.map(({ layer, tensor, map }) => {
+      const f = fetch.get(map ? mapKey(map) : tensor)!
+      const max = floatData(parts, typeof f === 'string' ? f : f.max)
+      if (max.length !== batch.n * layer.units) throw new ConvscopeError('INTERNAL', `layer ${layer.name} gave ${max.length / batch.n} values per image, expected ${layer.units} units`)
+      const arg = typeof f === 'string' ? new Int32Array(max.length) : int64AsInt32(parts.map((p) => p[f.arg]!))
+      return { max, arg }
+    })
+  }
+
   release(): void {
     this.disposed = true
     const open = [...this.sessions.values()]
     this.sessions.clear()
-    for (const s of open) void s.then((session) => session.release()).catch(() => undefined)
+    for (const s of open) void s.then(({ session }) => session.release()).catch(() => undefined)
   }
+}
+
+const mapKey = (m: MapMaxima) => `${m.tensor}\t${m.layout}\t${m.units}\t${m.positions}`
+
+/** Image `i` of a batch, NHWC [plane, c], written at its place in `out` as NHWC or (transposed) NCHW. */
+function packImage(image: Float32Array, out: Float32Array, i: number, plane: number, c: number, nchw: boolean): void {
+  const base = i * plane * c
+  if (!nchw) return out.set(image, base)
+  for (let k = 0; k < c; k++) {
+    const o = base + k * plane
+    for (let p = 0; p < plane; p++) out[o + p] = image[p * c + k]!
+  }
+}
+
+/** A float32 output of each run, as one array (the runs' in order). */
+function floatData(parts: readonly Record<string, Ort.Tensor>[], tensor: string): Float32Array {
+  const first = parts[0]![tensor]!
+  if (first.type !== 'float32') throw new ConvscopeError('BAD_REQUEST', `tensor ${tensor} is ${first.type}; onnxruntime results are read as float32`)
+  return parts.length === 1 ? (first.data as Float32Array) : concat(parts.map((p) => p[tensor]!.data as Float32Array))
+}
+
+/** ArgMax's int64 outputs as int32 (positions are < 2^31): the low word of each little-endian value. */
+function int64AsInt32(tensors: readonly Ort.Tensor[]): Int32Array {
+  const total = tensors.reduce((s, t) => s + (t.data as BigInt64Array).length, 0)
+  const out = new Int32Array(total)
+  let at = 0
+  for (const t of tensors) {
+    const big = t.data as BigInt64Array
+    const words = new Int32Array(big.buffer, big.byteOffset, big.length * 2)
+    for (let i = 0; i < big.length; i++) out[at++] = words[2 * i]!
+  }
+  return out
 }
 
 function concat(arrays: readonly Float32Array[]): Float32Array {
@@ -187,6 +337,15 @@ function executorOf(model: LoadedModel): RuntimeExecutor {
  */
 export function runOnnxRuntime(model: LoadedModel, input: Values, names: readonly string[]): Promise<RuntimeResult> {
   return executorOf(model).run(input, names)
+}
+
+/**
+ * A scan's forward on onnxruntime: per layer, the per-channel spatial max [n·units] (image-major) and the flat
+ * position y·width + x of its first occurrence, as scan/spatialMax.ts's spatialMaxOf gives them from the full maps.
+ * `input`: an NHWC batch (runOnnxRuntime's) or imageBatch(images, [h, w, c]).
+ */
+export function runOnnxRuntimeMaxima(model: LoadedModel, input: Values | ImageBatch, layers: readonly MaximaLayer[]): Promise<Maxima[]> {
+  return executorOf(model).runMaxima('data' in input ? batchOf(input) : input, layers)
 }
 
 /** Sessions this model holds open (0 after dispose). */

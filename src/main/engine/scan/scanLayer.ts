@@ -4,12 +4,12 @@
  */
 import * as tf from '@tensorflow/tfjs'
 import { ConvscopeError, type ReceptiveField } from '../../../shared/api'
-import { ONNX_RUNTIME_CPU, runOnnxRuntime, type ExecutorName } from '../executors/onnxRuntime'
+import { imageBatch, isOnnxRuntime, runOnnxRuntimeMaxima, type ExecutorName } from '../executors/onnxRuntime'
 import type { ModelInput } from '../images/preprocess'
 import { toInputTensor } from '../images/preprocess'
 import type { LoadedModel } from '../model'
 import { layerFileStem, type ScanLayer } from './manifest'
-import { spatialMaxima, spatialMaxOf, type SpatialMax } from './spatialMax'
+import { spatialMaxima, type SpatialMax } from './spatialMax'
 
 /** The field of a unit that sees every input pixel (a dense layer's), for an input of [height, width]. */
 export function wholeInputField([height, width]: readonly [number, number]): ReceptiveField {
@@ -46,25 +46,12 @@ function checkShape(l: ScanLayer, shape: readonly number[]): void {
 }
 
 /**
- * Per-channel max and flat argmax over space for each layer (spatialMax.ts: in JS on CPU backends), on the
- * given executor: onnxruntime (executors/onnxRuntime.ts, ONNX models) or the model's tfjs forward.
+ * Per-channel max and flat argmax over space for each layer, on the given executor: onnxruntime
+ * (executors/onnxRuntime.ts: reduced inside its graph, only the maxima come back) or the model's tfjs forward
+ * (spatialMax.ts: in JS on CPU backends).
  */
 export async function layerMaxima(model: LoadedModel, inputs: ModelInput[], layers: readonly ScanLayer[], executor?: ExecutorName): Promise<SpatialMax[]> {
-  if (executor === ONNX_RUNTIME_CPU) {
-    const [h, w, c] = inputs[0]!.shape
-    const data = new Float32Array(inputs.length * h * w * c)
-    inputs.forEach((input, i) => {
-      if (input.data.length !== h * w * c) throw new ConvscopeError('INTERNAL', 'scan inputs differ in size')
-      data.set(input.data, i * h * w * c)
-    })
-    const { layers: values } = await runOnnxRuntime(model, { data, shape: [inputs.length, h, w, c] }, layers.map((l) => l.name))
-    return values.map((v, i) => {
-      checkShape(layers[i]!, v.shape)
-      const n = v.shape[0]!
-      const units = v.shape[v.shape.length - 1]!
-      return spatialMaxOf(v.data, n, v.data.length / (n * units), units)
-    })
-  }
+  if (isOnnxRuntime(executor)) return runOnnxRuntimeMaxima(model, imageBatch(inputs.map((i) => i.data), inputs[0]!.shape), layers)
   const x = toInputTensor(inputs)
   let outs: tf.Tensor[] = []
   try {
