@@ -46,13 +46,21 @@ export function flagValue(argv: readonly string[], name: string): string | undef
   return value
 }
 
-/** Engine options from the command line (--workspace, --backend) with the environment as fallback. */
+/** Engine options from the command line (--workspace, --backend, --executor, --device) with the environment as fallback. */
 export function engineOptionsFrom(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): EngineOptions {
   const backend = flagValue(argv, 'backend') ?? env.CONVSCOPE_BACKEND
-  return { workspace: resolveWorkspace(flagValue(argv, 'workspace'), env), ...(backend ? { backend } : {}) }
+  const executor = flagValue(argv, 'executor') || env.CONVSCOPE_EXECUTOR
+  const device = flagValue(argv, 'device') || env.CONVSCOPE_DEVICE
+  return {
+    workspace: resolveWorkspace(flagValue(argv, 'workspace'), env),
+    ...(backend ? { backend } : {}),
+    ...(executor ? { executor } : {}),
+    ...(device ? { device } : {}),
+  }
 }
 
 /** The command-line arguments that give an engine process these options (read back by engineOptionsFrom). */
 export function engineArgs(options: EngineOptions): string[] {
-  return ['--workspace', options.workspace, ...(options.backend ? ['--backend', options.backend] : [])]
+  const flag = (name: string, value: string | undefined) => (value ? [`--${name}`, value] : [])
+  return ['--workspace', options.workspace, ...flag('backend', options.backend), ...flag('executor', options.executor), ...flag('device', options.device)]
 }

@@ -4,9 +4,10 @@ import { ConvscopeError } from '../../shared/api'
 import { computeActivations } from '../engine/methods/activations'
 import { writeNpy } from '../engine/store/npy'
 import { withModel } from './engineSession'
+import { applyExecutorOptions, EXECUTOR_USAGE, executorOptions } from './options'
 import type { Command } from './index'
 
-const usage = `usage: convscope activations --model DIR|FILE.onnx --image FILE --layer NAME [--json | --npy OUT.npy] [--backend NAME]
+const usage = `usage: convscope activations --model DIR|FILE.onnx --image FILE --layer NAME [--json | --npy OUT.npy] [--backend NAME] ${EXECUTOR_USAGE}
 
 The activations of one layer for one image.
   (default)  a summary: shape and the most active channels
@@ -26,8 +27,10 @@ export const activationsCommand: Command = {
         json: { type: 'boolean', default: false },
         npy: { type: 'string' },
         backend: { type: 'string' },
+        ...executorOptions,
       },
     })
+    applyExecutorOptions(values)
     if (!values.model || !values.image || !values.layer) {
       console.error(usage)
       return 2

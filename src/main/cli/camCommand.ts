@@ -8,10 +8,10 @@ import { writeHeatmapPng } from '../engine/localization/heatmapImage'
 import { mapMethodHelp, MAP_METHOD_NAMES, runnableMapMethod } from '../engine/maps'
 import { withModel } from './engineSession'
 import type { Command } from './index'
-import { fractionOption, wholeNumberOption } from './options'
+import { fractionOption, wholeNumberOption, applyExecutorOptions, EXECUTOR_USAGE, executorOptions } from './options'
 
 const usage = `usage: convscope cam --model DIR|FILE.onnx --image FILE [--class C[,C...] | --top N] [--method ${MAP_METHOD_NAMES.join('|')}]
-                    [--layer NAME] [--threshold 0.2] [--annotations DIR] --out DIR [--json] [--backend NAME]
+                    [--layer NAME] [--threshold 0.2] [--annotations DIR] --out DIR [--json] [--backend NAME] ${EXECUTOR_USAGE}
 
 Class maps of one image (the CAM paper's Fig. 4): for the top N predicted classes (default 5), or the
 classes given (index, label or class id), the map of --method (default cam) drawn over the image as a
@@ -42,8 +42,10 @@ export const camCommand: Command = {
         out: { type: 'string' },
         json: { type: 'boolean', default: false },
         backend: { type: 'string' },
+        ...executorOptions,
       },
     })
+    applyExecutorOptions(values)
     if (!values.model || !values.image || !values.out) {
       console.error(usage)
       return 2

@@ -4,9 +4,9 @@ import { classifyFolder, type ClassifyResult } from '../engine/methods/classify'
 import { withModel } from './engineSession'
 import { progressBar } from './progressBar'
 import type { Command } from './index'
-import { wholeNumberOption } from './options'
+import { wholeNumberOption, applyExecutorOptions, EXECUTOR_USAGE, executorOptions } from './options'
 
-const usage = `usage: convscope classify --model DIR|FILE.onnx --data DIR [--json] [--batch N] [--sorted] [--backend NAME]
+const usage = `usage: convscope classify --model DIR|FILE.onnx --data DIR [--json] [--batch N] [--sorted] [--backend NAME] ${EXECUTOR_USAGE}
 
 Top-1 and top-5 accuracy of a classifier over a labelled folder (DIR/<class>/*.jpg), overall and per class.
 Class folders are matched to the model's classes by WordNet id, by label, or through the dataset's
@@ -26,8 +26,10 @@ export const classifyCommand: Command = {
         batch: { type: 'string', default: '32' },
         sorted: { type: 'boolean', default: false },
         backend: { type: 'string' },
+        ...executorOptions,
       },
     })
+    applyExecutorOptions(values)
     if (!values.model || !values.data) {
       console.error(usage)
       return 2

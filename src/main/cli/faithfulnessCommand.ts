@@ -24,11 +24,11 @@ import { mapMethod, mapMethodHelp, MAP_METHOD_LIST, runnableMapMethod } from '..
 import { withModel } from './engineSession'
 import { progressBar } from './progressBar'
 import type { Command } from './index'
-import { wholeNumberOption } from './options'
+import { wholeNumberOption, applyExecutorOptions, EXECUTOR_USAGE, executorOptions } from './options'
 
 const usage = `usage: convscope faithfulness --model DIR|FILE.onnx (--image FILE | --data DIR [--limit N]) --method NAME[,NAME...]
                              [--class C] [--layer L] [--points N] [--batch N] [--deletion zero|mean|blur]
-                             [--insertion blur|zero|mean] [--sigma S] [--json] [--out FILE.json] [--backend NAME]
+                             [--insertion blur|zero|mean] [--sigma S] [--json] [--out FILE.json] [--backend NAME] ${EXECUTOR_USAGE}
 
 Deletion and insertion curves (Petsiuk et al. 2018, RISE) of class maps: pixels are deleted from the image
 (insertion: put back into a blurred copy) in the order of the map, most important first, and the class
@@ -85,8 +85,10 @@ export const faithfulnessCommand: Command = {
         json: { type: 'boolean', default: false },
         out: { type: 'string' },
         backend: { type: 'string' },
+        ...executorOptions,
       },
     })
+    applyExecutorOptions(values)
     if (!values.model || !values.method || (!values.image === !values.data)) {
       console.error(usage)
       return 2

@@ -12,9 +12,10 @@ import { readImage } from '../engine/images/readImage'
 import { classMapGrid, type FcnGrid, type FcnHead } from '../engine/models/classGrid'
 import { convolutionalHead } from '../engine/models/convolutionalHead'
 import { withModel } from './engineSession'
+import { applyExecutorOptions, EXECUTOR_USAGE, executorOptions } from './options'
 import type { Command } from './index'
 
-const usage = `usage: convscope fcn --model DIR|FILE.onnx --image FILE [--size S | --size HxW] [--png OUT.png] [--json] [--backend NAME]
+const usage = `usage: convscope fcn --model DIR|FILE.onnx --image FILE [--size S | --size HxW] [--png OUT.png] [--json] [--backend NAME] ${EXECUTOR_USAGE}
 
 Rewrites the model's flatten → dense head as convolutions (a global-pooling head: removes the pooling) and
 runs it on the image resized to S×S (default: twice the training input size). Each output position
@@ -58,8 +59,10 @@ export const fcnCommand: Command = {
         png: { type: 'string' },
         json: { type: 'boolean', default: false },
         backend: { type: 'string' },
+        ...executorOptions,
       },
     })
+    applyExecutorOptions(values)
     if (!values.model || !values.image) {
       console.error(usage)
       return 2

@@ -2,9 +2,10 @@ import { parseArgs } from 'node:util'
 import type { LayerInfo, ModelInfo } from '../../shared/api'
 import { withModel } from './engineSession'
 import { describeResize } from '../../shared/resizePolicy'
+import { applyExecutorOptions, EXECUTOR_USAGE, executorOptions } from './options'
 import type { Command } from './index'
 
-const usage = `usage: convscope info <model> [--json] [--backend NAME]
+const usage = `usage: convscope info <model> [--json] [--backend NAME] ${EXECUTOR_USAGE}
 
 <model>: a TF.js model folder (model.json), an .onnx file or a folder with one.
 A row per layer: name, type, output shape, parameters and receptive field
@@ -17,8 +18,9 @@ export const infoCommand: Command = {
     const { values, positionals } = parseArgs({
       args,
       allowPositionals: true,
-      options: { json: { type: 'boolean', default: false }, backend: { type: 'string' } },
+      options: { json: { type: 'boolean', default: false }, backend: { type: 'string' }, ...executorOptions },
     })
+    applyExecutorOptions(values)
     if (positionals.length !== 1) {
       console.error(usage)
       return 2

@@ -5,10 +5,10 @@ import { mapMethod, mapMethodHelp, MAP_METHOD_NAMES, runnableMapMethod } from '.
 import { withModel } from './engineSession'
 import { progressBar } from './progressBar'
 import type { Command } from './index'
-import { fractionOption, wholeNumberOption } from './options'
+import { fractionOption, wholeNumberOption, applyExecutorOptions, EXECUTOR_USAGE, executorOptions } from './options'
 
 const usage = `usage: convscope localize --model DIR|FILE.onnx --data DIR --method ${MAP_METHOD_NAMES.join('|')}[,...] [--annotations DIR]
-                         [--threshold 0.2] [--limit N] [--one-based] [--failures N] [--json] [--backend NAME]
+                         [--threshold 0.2] [--limit N] [--one-based] [--failures N] [--json] [--backend NAME] ${EXECUTOR_USAGE}
 
 Weakly-supervised localization over an annotated image folder (PASCAL VOC / ILSVRC XML per image):
 top-1 / top-5 localization error (class right and IoU >= 0.5, as in the CAM paper's Table 2), GT-known
@@ -39,8 +39,10 @@ export const localizeCommand: Command = {
         failures: { type: 'string', default: '10' },
         json: { type: 'boolean', default: false },
         backend: { type: 'string' },
+        ...executorOptions,
       },
     })
+    applyExecutorOptions(values)
     if (!values.model || !values.data || !values.method) {
       console.error(usage)
       return 2

@@ -16,9 +16,9 @@ import { WORKER_ENV, WORKERS_DIR, runScanWorkers, unfinishedWorkerCount, type Wo
 import { withModel } from './engineSession'
 import { progressBar } from './progressBar'
 import type { Command } from './index'
-import { wholeNumberOption } from './options'
+import { wholeNumberOption, applyExecutorOptions, EXECUTOR_USAGE, executorOptions } from './options'
 
-const usage = `usage: convscope scan --model DIR|FILE.onnx --data DIR|LIST --out DIR [--layers a,b] [--top K] [--shard i/n] [--workers W|auto] [--batch N] [--no-maxima] [--limit N] [--backend NAME]
+const usage = `usage: convscope scan --model DIR|FILE.onnx --data DIR|LIST --out DIR [--layers a,b] [--top K] [--shard i/n] [--workers W|auto] [--batch N] [--no-maxima] [--limit N] [--backend NAME] ${EXECUTOR_USAGE}
 
 For each unit of the chosen layers, the dataset images (and the receptive-field patch at the max) that
 activate it most: top-K per unit, plus every image's per-unit maxima (float16 .npy) unless --no-maxima.
@@ -52,8 +52,10 @@ export const scanCommand: Command = {
         'no-maxima': { type: 'boolean', default: false },
         limit: { type: 'string' },
         backend: { type: 'string' },
+        ...executorOptions,
       },
     })
+    applyExecutorOptions(values)
     if (!values.model || !values.data || !values.out) {
       console.error(usage)
       return 2

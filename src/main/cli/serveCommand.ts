@@ -3,10 +3,11 @@ import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startServer } from '../server/server'
 import { defaultWorkspaceDir } from '../workspace'
+import { applyExecutorOptions, EXECUTOR_USAGE, executorOptions } from './options'
 import type { Command } from './index'
 import { buildIfStale, RENDERER_BUILD } from './staleBuild'
 
-const usage = `usage: convscope serve [--host 127.0.0.1] [--port 0] [--workspace DIR] [--backend NAME] [--no-demo]
+const usage = `usage: convscope serve [--host 127.0.0.1] [--port 0] [--workspace DIR] [--backend NAME] ${EXECUTOR_USAGE} [--no-demo]
 
 Served mode: the workbench in any browser. Prints the URL with its access token.
 Builds the window first when out/renderer is missing or older than the sources (as \`npm start\` does).
@@ -25,9 +26,11 @@ export const serveCommand: Command = {
         port: { type: 'string', default: '0' },
         workspace: { type: 'string' },
         backend: { type: 'string' },
+        ...executorOptions,
         'no-demo': { type: 'boolean', default: false },
       },
     })
+    applyExecutorOptions(values)
     const port = Number(values.port)
     if (!Number.isInteger(port) || port < 0 || port > 65535) {
       console.error(`convscope serve: --port must be an integer 0..65535, got "${values.port}"`)

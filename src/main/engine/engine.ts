@@ -14,6 +14,7 @@ import {
   type Result,
 } from '../../shared/api'
 import { initBackend } from './backend'
+import { ExecutorSettingsStore } from './executors/settings'
 import type { JobContext } from './context'
 import { listImageFolder } from './images/imageFolder'
 import { readImageFacts } from './images/readImage'
@@ -44,6 +45,10 @@ export interface EngineOptions {
   workspace: string
   /** Force a backend (from --backend or CONVSCOPE_BACKEND). */
   backend?: string
+  /** Force the forward executor (--executor or CONVSCOPE_EXECUTOR); else the workspace's setting. */
+  executor?: string
+  /** Force onnxruntime's device (--device or CONVSCOPE_DEVICE); else the workspace's setting. */
+  device?: string
 }
 
 export function createEngine(options: EngineOptions): EngineService {
@@ -59,14 +64,18 @@ class Engine implements EngineService {
   private readonly catalog: Catalog
   private readonly models = new Map<string, LoadedModel>()
   private readonly handlers: Handlers
+  private readonly executorSettings: ExecutorSettingsStore
 
   constructor(private readonly options: EngineOptions) {
     this.catalog = new Catalog(options.workspace)
+    this.executorSettings = new ExecutorSettingsStore(options.workspace, { executor: options.executor, device: options.device })
     this.handlers = this.createHandlers()
   }
 
-  init(): Promise<BackendReport> {
-    return initBackend({ forced: this.options.backend })
+  async init(): Promise<BackendReport> {
+    const report = await initBackend({ forced: this.options.backend })
+    await this.executorSettings.load()
+    return report
   }
 
   async handle<M extends MethodName>(method: M, raw: unknown, ctx: JobContext): Promise<Result<M>> {
@@ -75,6 +84,8 @@ class Engine implements EngineService {
     const name = method as EngineMethodName
     // The record is indexed by a union of names, so TypeScript cannot pair params and handler here; the record's type did.
     const handler = this.handlers[name] as Handler<EngineMethodName>
+    // The setting may have changed in the other engine process since: a job starts with the saved one.
+    if (methods[method].where === 'jobs') await this.executorSettings.load()
     return parseResult(method, await handler(parseParams(name, raw), ctx))
   }
 
@@ -103,6 +114,11 @@ class Engine implements EngineService {
       getImageFacts: (p) => readImageFacts(resolve(p.image)),
       getSession: () => session.read(),
       saveSession: async (p) => (await session.write(p), {}),
+      getExecutors: async (p) => this.executorSettings.report(p.modelId ? await this.model(p.modelId) : null),
+      setExecutorSettings: async ({ modelId, ...settings }) => {
+        await this.executorSettings.save(settings)
+        return this.executorSettings.report(modelId ? await this.model(modelId) : null)
+      },
     }
   }
 

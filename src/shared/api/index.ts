@@ -15,6 +15,7 @@
  *   progress.ts      Progress                            errors.ts       ErrorCode, ConvscopeError
  *   envelopes.ts     request / response / progress / cancel, identical over IPC, WebSocket and the engine channel
  *   session.ts       the window's session (model, folders, selection, view) the engine keeps in the workspace
+ *   executors.ts     executors (onnxruntime / tfjs) and onnxruntime devices: choice, availability, the setting
  *
  * Every process boundary validates with these schemas: params once where a call enters a process (the router
  * for windows, the engine process's entry), results once before they leave the engine. A parameter naming a
@@ -25,6 +26,7 @@ import { ActivationData } from './activations'
 import { ClassFolder, ClassMapGrid, ClassMaps, GetClassFolders, GetClassMapGrid, GetClassMaps, MapMethodsInfo } from './classMaps'
 import { LocalPath, ModelId, OpenedPath } from './common'
 import { ConvscopeError } from './errors'
+import { ExecutorReport, GetExecutors, SetExecutorSettings } from './executors'
 import { Faithfulness, FolderFaithfulness, GetFaithfulness, StartFaithfulness } from './faithfulness'
 import { ImageFacts, ImageFolder } from './images'
 import { LocalizationReport, StartLocalization } from './localization'
@@ -39,6 +41,7 @@ export * from './classMaps'
 export * from './common'
 export * from './envelopes'
 export * from './errors'
+export * from './executors'
 export * from './faithfulness'
 export * from './images'
 export * from './localization'
@@ -116,6 +119,10 @@ export const methods = {
   getSession: method('engine', z.object({}), Session.nullable()),
   /** Remember the window's session (`<workspace>/session.json`) for a reload or a second window. */
   saveSession: method('engine', Session, z.object({})),
+  /** Where forward-only work runs: onnxruntime's devices (available or why not), the tfjs backend, the model's executor and why. */
+  getExecutors: method('engine', GetExecutors, ExecutorReport),
+  /** Choose executor and device (saved in `<workspace>/settings.json`; a --device / --executor flag or env variable overrides it). */
+  setExecutorSettings: method('engine', SetExecutorSettings, ExecutorReport),
 } as const
 
 export type Methods = typeof methods
