@@ -109,7 +109,9 @@ test('CAM of a subset of classes, in the order asked, equals the same classes of
 
 test('Grad-CAM at conv_last of the GAP network = ReLU(CAM) / (h·w) (to 1e-5 of the map max)', async () => {
   for (const x of images) {
-    const cams = await mapMethod('cam').compute(gap, x, ALL)
+    // Grad-CAM runs on tfjs (gradients); CAM on the same executor, so both explain the same float logit.
+    process.env.CONVSCOPE_EXECUTOR = 'tfjs'
+    const cams = await mapMethod('cam').compute(gap, x, ALL).finally(() => delete process.env.CONVSCOPE_EXECUTOR)
     const grads = await mapMethod('gradcam').compute(gap, x, ALL)
     assert.equal(grads.layer, 'conv_last')
     let nonzero = 0

@@ -13,6 +13,11 @@ export interface RuntimeInput {
   channels: number
   /** 'nchw' (PyTorch exports) or 'nhwc' (TF.js models written as ONNX): what the input tensor is fed as. */
   layout: 'nchw' | 'nhwc'
+  /**
+   * Fixed [height, width] of the input tensor, null per dynamic axis. Absent: taken as fixed, so work at another
+   * size than the model's (the fully-convolutional class grid) stays on tfjs.
+   */
+  size?: readonly [number | null, number | null]
 }
 
 export interface RuntimeSource {

@@ -295,8 +295,8 @@ export async function toModelInput(image: RgbImage, pre: Preprocessing): Promise
   return { data: normalize(rgb, pre), shape: [H, W, 3], geometry: plan.geometry }
 }
 
-/** Stack model inputs into one [n, h, w, 3] batch tensor (the caller disposes it). */
-export function toInputTensor(inputs: ModelInput | ModelInput[]): tf.Tensor4D {
+/** Stack model inputs into one [n, h, w, 3] batch of values (what onnxruntime is fed; executors/forward.ts). */
+export function toInputValues(inputs: ModelInput | ModelInput[]): { data: Float32Array; shape: [number, number, number, 3] } {
   const list = Array.isArray(inputs) ? inputs : [inputs]
   if (list.length === 0) throw new Error('toInputTensor needs at least one input')
   const [h, w] = list[0]!.shape
@@ -305,5 +305,11 @@ export function toInputTensor(inputs: ModelInput | ModelInput[]): tf.Tensor4D {
     if (input.shape[0] !== h || input.shape[1] !== w) throw new Error('toInputTensor: inputs differ in size')
     batch.set(input.data, i * h * w * 3)
   })
-  return tf.tensor4d(batch, [list.length, h, w, 3], 'float32')
+  return { data: batch, shape: [list.length, h, w, 3] }
+}
+
+/** Stack model inputs into one [n, h, w, 3] batch tensor (the caller disposes it). */
+export function toInputTensor(inputs: ModelInput | ModelInput[]): tf.Tensor4D {
+  const { data, shape } = toInputValues(inputs)
+  return tf.tensor4d(data, shape, 'float32')
 }

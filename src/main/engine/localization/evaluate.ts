@@ -11,6 +11,9 @@
  * annotation file, unreadable image or XML, no annotated class the model knows). Nothing per image is
  * fatal. Progress (images done / total, images/s) and cancellation go through the JobContext.
  *
+ * Forward passes (the ranking, and the maps of forward-only methods such as CAM) run on onnxruntime where the
+ * model has a runtime source (executors/forward.ts); gradient methods stay on tfjs.
+ *
  * The true class of an image is its class folder (mapped onto the model's classes as `classify` does),
  * or, in a flat folder, the class of its first annotated object the model knows.
  */
@@ -20,7 +23,8 @@ import type { JobContext } from '../context'
 import { datasetImages } from '../datasets/datasetImages'
 import { runDatasetLoop, Skip } from '../datasets/datasetLoop'
 import { decodeImage, type DecodedImage } from '../datasets/decodeImage'
-import { toInputTensor, type InputGeometry, type ModelInput } from '../images/preprocess'
+import { forwardTensors } from '../executors/forward'
+import { toInputTensor, toInputValues, type InputGeometry, type ModelInput } from '../images/preprocess'
 import { mapClassFolders, outputClasses } from '../methods/classify'
 import { OUTPUT, type LoadedModel } from '../model'
 import type { ClassMap, MapMethod, MapMethodName, MapOptions } from '../maps/types'
@@ -171,10 +175,9 @@ export async function evaluateLocalization(model: LoadedModel, dataRoot: string,
   async function evaluateImage(input: ModelInput, entry: ImageEntry, gt: GroundTruth): Promise<void> {
     const x = toInputTensor(input)
     try {
-      const top = tf.tidy(() => {
-        const [out] = model.forward(x, [OUTPUT])
-        return tf.topk(out!.reshape([classes]), k)
-      })
+      const { tensors } = await forwardTensors(model, toInputValues(input), [OUTPUT])
+      const top = tf.tidy(() => tf.topk(tensors[0]!.reshape([classes]), k))
+      tf.dispose(tensors)
       const topIndices = Array.from((await top.indices.data()) as Int32Array)
       const topScores = Array.from(await top.values.data())
       top.indices.dispose()

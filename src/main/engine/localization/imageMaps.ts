@@ -3,14 +3,16 @@
  * Classes view (getClassMaps, methods/classMaps.ts) and `convscope cam` (cli/camCommand.ts). The model's
  * ranking of the classes, per requested class (default: the top k) the map of one map method, its box at the
  * threshold on the original image, and the image's annotation when one is found, its objects mapped onto the
- * model's classes.
+ * model's classes. The ranking's forward pass runs on onnxruntime where the model has a runtime source
+ * (executors/forward.ts), as do the maps of forward-only methods (CAM).
  */
 import { dirname, relative, resolve, sep } from 'node:path'
 import * as tf from '@tensorflow/tfjs'
 import { ConvscopeError } from '../../../shared/api'
+import { forwardTensors } from '../executors/forward'
 import type { DecodedImage } from '../images/readImage'
 import { readImage } from '../images/readImage'
-import { toInputTensor, toModelInput, type InputGeometry } from '../images/preprocess'
+import { toInputTensor, toInputValues, toModelInput, type InputGeometry } from '../images/preprocess'
 import { outputClasses } from '../methods/classify'
 import { OUTPUT, type LoadedModel } from '../model'
 import { mapMethodLabel } from '../maps'
@@ -121,7 +123,9 @@ export async function imageClassMaps(model: LoadedModel, imagePath: string, requ
   const input = await toModelInput(image, model.info.preprocessing)
   const x = toInputTensor(input)
   try {
-    const output = tf.tidy(() => outputProbabilities(model, model.forward(x, [OUTPUT])[0]!).reshape([-1]))
+    const { tensors } = await forwardTensors(model, toInputValues(input), [OUTPUT])
+    const output = tf.tidy(() => outputProbabilities(model, tensors[0]!).reshape([-1]))
+    tf.dispose(tensors)
     const probabilities = (await output.data()) as Float32Array
     output.dispose()
     const count = probabilities.length

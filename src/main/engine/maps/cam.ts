@@ -7,13 +7,13 @@
  * - global MAX pooling (maxPoolHead.ts): the paper's GMP variant, the same weighted sum as a heuristic read-out
  *   (each channel enters the score through its maximum only), labelled "CAM (global max pooling head)".
  * All requested classes come from one matmul of the h·w × K features by the K × C' weight columns, after one
- * forward pass.
+ * forward pass (forward only: on onnxruntime where the model has a runtime source, executors/forward.ts).
  */
 import * as tf from '@tensorflow/tfjs'
 import { ConvscopeError } from '../../../shared/api'
 import type { LoadedModel } from '../model'
 import { classWeights, findClassifierHead } from '../models/classifierHead'
-import { forwardWithLogits } from './classScores'
+import { forwardToLogits } from './classScores'
 import { checkMapRequest, readClassMaps } from './mapBase'
 import { findMaxPoolHead, maxPoolHeadClasses, maxPoolHeadWeights } from './maxPoolHead'
 import type { MapMethod } from './types'
@@ -68,7 +68,7 @@ export const cam: MapMethod = {
     const {
       outputs: [features],
       logits,
-    } = forwardWithLogits(model, input, [head.featureLayer])
+    } = await forwardToLogits(model, input, [head.featureLayer])
     let maps: tf.Tensor3D | undefined
     try {
       maps = tf.tidy(() => classActivationMaps(features as tf.Tensor4D, head.weights(classes)))

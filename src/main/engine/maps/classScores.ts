@@ -9,6 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs'
 import { ConvscopeError } from '../../../shared/api'
+import { forwardTensors } from '../executors/forward'
 import type { ForwardOptions, LoadedModel } from '../model'
 
 /** Where the logits come from: a layer's output, or the pre-activation of a dense-with-softmax layer. */
@@ -57,9 +58,23 @@ function logitsInput(source: LogitsSource): string {
  */
 export function forwardWithLogits(model: LoadedModel, input: tf.Tensor4D, layers: string[], options?: ForwardOptions): { outputs: tf.Tensor[]; logits: tf.Tensor2D } {
   const source = requireLogits(model)
-  const all = model.forward(input, [...layers, logitsInput(source)], options)
-  const outputs = all.slice(0, layers.length)
-  const last = all[layers.length]!
+  return withLogits(model, source, model.forward(input, [...layers, logitsInput(source)], options), layers.length)
+}
+
+/**
+ * The same pass for forward-only work (CAM), on the executor forwardTensors picks (onnxruntime where the model has
+ * a runtime source): not differentiable; the caller owns every returned tensor.
+ */
+export async function forwardToLogits(model: LoadedModel, input: tf.Tensor4D, layers: string[]): Promise<{ outputs: tf.Tensor[]; logits: tf.Tensor2D }> {
+  const source = requireLogits(model)
+  const { tensors } = await forwardTensors(model, input, [...layers, logitsInput(source)])
+  return withLogits(model, source, tensors, layers.length)
+}
+
+/** Split forward's outputs into the layers and the logits, computed from the last output where the softmax is inside a dense layer. */
+function withLogits(model: LoadedModel, source: LogitsSource, all: tf.Tensor[], layers: number): { outputs: tf.Tensor[]; logits: tf.Tensor2D } {
+  const outputs = all.slice(0, layers)
+  const last = all[layers]!
   if (source.kind === 'layer') return { outputs, logits: last as tf.Tensor2D }
   const weights = model.linearWeights!(source.layer)!
   const logits = tf.tidy((): tf.Tensor2D => {

@@ -1,11 +1,13 @@
 /**
  * Activations of one layer for one image: the values, each channel's spatial max and where it occurs,
- * and the model's top-5 predictions, from a single forward pass.
+ * and the model's top-5 predictions, from a single forward pass (on onnxruntime where the model has a runtime
+ * source: executors/forward.ts).
  */
 import * as tf from '@tensorflow/tfjs'
 import { ConvscopeError, type ActivationData } from '../../../shared/api'
 import { readImage, type ReadImageOptions } from '../images/readImage'
-import { toInputTensor, toModelInput } from '../images/preprocess'
+import { forwardTensors } from '../executors/forward'
+import { toInputValues, toModelInput } from '../images/preprocess'
 import { outputProbabilities } from '../maps/classScores'
 import { OUTPUT, type LoadedModel } from '../model'
 
@@ -23,9 +25,7 @@ export async function computeActivations(
 
   const held: tf.Tensor[] = []
   try {
-    const x = toInputTensor(input)
-    held.push(x)
-    const outputs = model.forward(x, [layer, OUTPUT])
+    const { tensors: outputs } = await forwardTensors(model, toInputValues(input), [layer, OUTPUT])
     held.push(...outputs)
     const [act, out] = outputs
     if (!act || !out) throw new ConvscopeError('INTERNAL', `forward() returned ${outputs.length} tensors for 2 requested`)

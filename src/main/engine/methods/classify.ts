@@ -1,6 +1,7 @@
 /**
  * Top-1 / top-5 accuracy of a classifier over an ImageNet-style labelled folder (root/<class>/…/*.jpg),
- * overall and per class, in batched forward passes. Files that cannot be read are skipped with the reason.
+ * overall and per class, in batched forward passes (on onnxruntime where the model has a runtime source:
+ * executors/forward.ts). Files that cannot be read are skipped with the reason.
  *
  * Class folders are mapped onto the model's output indices by name, never by guessing:
  *   1. the folder is a WordNet id of the model's ImageNet-style label map ({"0": ["n01440764", "tench"]});
@@ -19,7 +20,9 @@ import { ConvscopeError } from '../../../shared/api'
 import { datasetImages } from '../datasets/datasetImages'
 import { runDatasetLoop } from '../datasets/datasetLoop'
 import { decodeImage } from '../datasets/decodeImage'
-import { toInputTensor } from '../images/preprocess'
+import { forwardTensors, pinExecutor } from '../executors/forward'
+import type { ExecutorName } from '../executors/onnxRuntime'
+import { toInputValues } from '../images/preprocess'
 import { OUTPUT, type LoadedModel } from '../model'
 
 export const TOP_K = 5
@@ -59,6 +62,8 @@ export interface ClassifyResult {
   mapping: Record<string, FolderMapping['how']>
   /** k of "top-k": 5, or the number of classes if fewer. */
   k: number
+  /** What ran the forward passes: 'onnxruntime-cpu' or 'tfjs-<backend>'. */
+  executor: ExecutorName
 }
 
 export interface FolderMapping {
@@ -199,16 +204,20 @@ export async function classifyFolder(model: LoadedModel, root: string, options: 
   const labels = model.info.labels
 
   const perFolder = new Map(folder.classes.map((c) => [c, { images: 0, top1: 0, top5: 0, wrong: new Map<number, number>() }]))
+  // Chosen once, so every batch of one run goes through the same executor.
+  const { executor, request } = pinExecutor(model)
   const skipped = await runDatasetLoop({
     items: folder.images,
     load: (image) => decodeImage(image.path, model.info.preprocessing),
     compute: async ({ loaded }) => {
       if (!loaded.length) return
-      const top = tf.tidy(() => {
-        const x = toInputTensor(loaded.map((d) => d.loaded.input))
-        const [out] = model.forward(x, [OUTPUT])
-        return tf.topk(out!.reshape([loaded.length, classes]), k).indices
-      })
+      const { tensors } = await forwardTensors(model, toInputValues(loaded.map((d) => d.loaded.input)), [OUTPUT], request)
+      let top: tf.Tensor
+      try {
+        top = tf.tidy(() => tf.topk(tensors[0]!.reshape([loaded.length, classes]), k).indices)
+      } finally {
+        tf.dispose(tensors)
+      }
       const indices = (await top.data()) as Int32Array
       top.dispose()
       loaded.forEach(({ item }, i) => {
@@ -258,5 +267,6 @@ export async function classifyFolder(model: LoadedModel, root: string, options: 
     skipped,
     mapping: Object.fromEntries([...mapping].map(([f, m]) => [f, m.how])),
     k,
+    executor,
   }
 }

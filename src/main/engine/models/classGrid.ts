@@ -22,8 +22,8 @@ export interface ClassGridNetwork {
   classes: number
   /** Whether the output is a softmax over classes at each position, or raw scores. */
   outputs: 'probabilities' | 'scores'
-  /** Input [1, H, W, c] → [1, H', W', classes]; the caller disposes the result and keeps the input. */
-  predict(input: tf.Tensor4D): tf.Tensor4D
+  /** Input [1, H, W, c] → [1, H', W', classes]; the caller disposes the result and keeps the input. Async where its forward runs on onnxruntime. */
+  predict(input: tf.Tensor4D): tf.Tensor4D | Promise<tf.Tensor4D>
   /** The receptive field of one output position for an input of [H, W, c]; null if not computable. */
   positionField(inputShape: [number, number, number]): ReceptiveField | null
   dispose(): void
@@ -64,7 +64,7 @@ export async function classMapGrid(fcn: ClassGridNetwork, input: tf.Tensor4D): P
   const [, H, W, c] = input.shape
   const [h0, w0] = fcn.trainingInputSize
   if (fcn.head === 'flatten-dense' && (H < h0 || W < w0)) throw new ConvscopeError('BAD_REQUEST', `the input (${H}×${W}) is smaller than the training input size ${h0}×${w0}: no window fits`)
-  const out = fcn.predict(input)
+  const out = await fcn.predict(input)
   const [, gh, gw, k] = out.shape
   const values = (await out.data()) as Float32Array
   out.dispose()

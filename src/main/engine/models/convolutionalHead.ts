@@ -12,12 +12,14 @@
  *   (for average pooling the spatial mean of the logit map is the original logits: the CAM identity).
  * - The layers after that (dense layers, activations, softmax over the classes, dropout left out) run on the
  *   vector of each position: a dense layer on such a map is a 1×1 convolution.
+ * The trunk's forward runs on onnxruntime where the model's runtime source takes any input size (trunkRequest).
  * Before it is used, the rewritten head is checked against the model on a random input at the training size:
  * the head applied to the model's own flattened / pooled features must give the model's output (1e-4 relative),
  * so a flatten order, an activation or a weight layout read wrongly is refused, never shown.
  */
 import * as tf from '@tensorflow/tfjs'
 import { ConvscopeError, type LayerInfo, type ReceptiveField } from '../../../shared/api'
+import { forwardTensors, type ForwardRequest } from '../executors/forward'
 import { type LoadedModel, OUTPUT } from '../model'
 import type { ClassGridNetwork, FcnHead } from './classGrid'
 
@@ -176,10 +178,11 @@ export function convolutionalHead(model: LoadedModel): ClassGridNetwork {
     const first = ACTIVATIONS[activationOf(dense!)]!(z.reshape([h * w, units])) as tf.Tensor2D
     return runTail(after, first).reshape([1, h, w, classes])
   }
+  const request = trunkRequest(model, plan)
   /** The trunk map at any input size: the model itself, up to the layer the head reads. */
-  const trunkMap = (input: tf.Tensor4D): tf.Tensor4D => {
+  const trunkMap = async (input: tf.Tensor4D): Promise<tf.Tensor4D> => {
     try {
-      return model.forward(input, [plan.trunk.name])[0] as tf.Tensor4D
+      return (await forwardTensors(model, input, [plan.trunk.name], request)).tensors[0] as tf.Tensor4D
     } catch (e) {
       if (e instanceof ConvscopeError) throw e
       const [, H, W] = input.shape
@@ -196,7 +199,14 @@ export function convolutionalHead(model: LoadedModel): ClassGridNetwork {
     trainingInputSize: [model.info.inputShape[0], model.info.inputShape[1]],
     classes,
     outputs,
-    predict: (input) => tf.tidy(() => headOnMap(trunkMap(input))),
+    predict: async (input) => {
+      const map = await trunkMap(input)
+      try {
+        return tf.tidy(() => headOnMap(map))
+      } finally {
+        map.dispose()
+      }
+    },
     // From the layer table at the training size: TF 'same' padding at sizes that are no multiple of the stride may shift it by a pixel.
     positionField: () => positionField(plan),
     // Nothing of its own to free: the weights stay the model's.
@@ -205,8 +215,19 @@ export function convolutionalHead(model: LoadedModel): ClassGridNetwork {
 }
 
 /**
+ * Where the trunk runs at a larger input. onnxruntime runs the whole graph up to the model's output, so it takes
+ * only a global-pooling head (any size reaches the output) of a model whose runtime input has a dynamic height and
+ * width; a flatten → dense head's dense layer refuses the larger map, and a fixed input the larger image: tfjs.
+ */
+function trunkRequest(model: LoadedModel, plan: HeadPlan): ForwardRequest {
+  const size = model.runtimeSource?.input.size
+  return plan.head === 'global-pooling' && size?.[0] === null && size[1] === null ? {} : { executor: 'tfjs' }
+}
+
+/**
  * The head on the model's own features at the training size must give the model's output: flatten-dense from the
  * trunk map (a 1×1 grid), global pooling from the pooled vector (the removed pooling is the model's, not ours).
+ * On tfjs, once when the rewrite is built: it checks the head's weights and layout, whichever executor runs the trunk.
  */
 function checkHead(model: LoadedModel, plan: HeadPlan, headOnMap: (m: tf.Tensor4D) => tf.Tensor4D, refuse: (why: string) => never): void {
   const difference = tf.tidy(() => {

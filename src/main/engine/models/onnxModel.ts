@@ -153,7 +153,7 @@ class OnnxLoadedModel implements LoadedModel {
       // onnxruntime reads the bytes from memory (with graph outputs added), where external data cannot be found.
       unsupported: externalData ? `${info.name} keeps weights in external-data files` : null,
       bytes: async () => new Uint8Array(await fs.readFile(file)),
-      input: { name: image.name, batch: image.batch, channels: image.channels, layout: 'nchw' },
+      input: { name: image.name, batch: image.batch, channels: image.channels, layout: 'nchw', size: [image.height, image.width] },
       output: executor.graph.outputs[0]!.name,
       tensorOf: (name) => this.resolve(name),
       isNchw: (tensor, rank) => this.isNchw(tensor, rank),
