@@ -7,6 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs'
 import { ConvscopeError, type ModelInfo } from '../../../shared/api'
+import { type WrittenSource, writtenRuntimeSource } from '../executors/toOnnx'
 import { checkKernels, GraphExecutor } from '../graph/executor'
 import { graphFromTfGraph, tfTensorName } from '../graph/fromTfGraph'
 import { materializeWeights, tfDtypeOf } from '../graph/modelGraph'
@@ -66,6 +67,8 @@ export async function loadGraphModel(folder: ModelFolder): Promise<LoadedModel> 
 class GraphLoadedModel implements LoadedModel {
   private readonly rows: Map<string, GraphSketch>
   readonly graph: LayerGraph
+  /** The graph written as ONNX for onnxruntime (executors/toOnnx), NHWC as forward gives it. */
+  readonly runtimeSource: WrittenSource
 
   constructor(
     private readonly executor: GraphExecutor,
@@ -80,6 +83,12 @@ class GraphLoadedModel implements LoadedModel {
   ) {
     this.rows = new Map(sketches.map((s) => [s.name, s]))
     this.graph = new LayerGraph(info)
+    this.runtimeSource = writtenRuntimeSource({
+      graph: executor.graph,
+      constant: (name) => executor.constant(name),
+      input: { batch: fixedBatch, size: [fixedImage[0] ?? null, fixedImage[1] ?? null], channels: info.inputShape[2] },
+      tensorOf: (name) => tfTensorName(this.resolve(name)),
+    })
   }
 
   /** A placeholder with fixed sizes takes only those (as TensorFlow and tf.GraphModel refuse others; a plain Error, as theirs). */
@@ -192,6 +201,7 @@ class GraphLoadedModel implements LoadedModel {
   }
 
   dispose(): void {
+    this.runtimeSource.dispose()
     this.executor.dispose()
   }
 }

@@ -6,6 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs'
 import { ConvscopeError, type ModelInfo } from '../../../shared/api'
+import { type WrittenSource, writtenRuntimeSource } from '../executors/toOnnx'
 import { GraphExecutor } from '../graph/executor'
 import { graphFromKerasLayers } from '../graph/fromKerasLayers'
 import { materializeWeights } from '../graph/modelGraph'
@@ -77,8 +78,9 @@ export async function loadLayersModel(folder: ModelFolder): Promise<LoadedModel>
     const arch = finishArchitecture(sketches, shapes)
     const info = makeInfo(folder, 'layers', inputShape, side, arch, warnings)
     const output = model.outputs[0]!.sourceLayer.name
+    const [, height, width] = model.inputs[0]!.shape
     loaded.dispose()
-    return new LayersLoadedModel(executor, info, layers, inputName, output)
+    return new LayersLoadedModel(executor, info, layers, inputName, output, [height ?? null, width ?? null])
   } catch (e) {
     executor?.dispose()
     loaded.dispose()
@@ -88,6 +90,8 @@ export async function loadLayersModel(folder: ModelFolder): Promise<LoadedModel>
 
 class LayersLoadedModel implements LoadedModel {
   readonly graph: LayerGraph
+  /** The layers written as ONNX for onnxruntime (executors/toOnnx), NHWC as forward gives them. */
+  readonly runtimeSource: WrittenSource
 
   constructor(
     private readonly executor: GraphExecutor,
@@ -95,8 +99,18 @@ class LayersLoadedModel implements LoadedModel {
     private readonly layers: ReadonlyMap<string, LayerFacts>,
     private readonly inputName: string,
     private readonly outputName: string,
+    /** [height, width] the model fixes (null where it leaves a size open). */
+    inputSize: [number | null, number | null],
   ) {
     this.graph = new LayerGraph(info)
+    const ranks = new Map([...layers.values()].map((f) => [f.tensor, f.shape.length]))
+    this.runtimeSource = writtenRuntimeSource({
+      graph: executor.graph,
+      constant: (name) => executor.constant(name),
+      rank: (tensor) => ranks.get(tensor) ?? null,
+      input: { batch: null, size: inputSize, channels: info.inputShape[2] },
+      tensorOf: (name) => this.facts(this.resolve(name)).tensor,
+    })
   }
 
   private resolve(n: string): string {
@@ -143,6 +157,7 @@ class LayersLoadedModel implements LoadedModel {
   }
 
   dispose(): void {
+    this.runtimeSource.dispose()
     this.executor.dispose()
   }
 }

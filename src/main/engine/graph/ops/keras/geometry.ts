@@ -4,7 +4,7 @@ import { UnsupportedOpError, type OpKernel } from '../types'
 import { channelsLast, nums, one, str } from './config'
 
 /** [[top, bottom], [left, right]] as fromKerasLayers flattens it: 4 numbers (or 1 / 2 for the short forms). */
-function sides(value: unknown, what: string): [number, number, number, number] {
+export function sides(value: unknown, what: string): [number, number, number, number] {
   const v = typeof value === 'number' ? [value] : value
   if (!Array.isArray(v) || !v.every((x) => typeof x === 'number')) throw new UnsupportedOpError(`${what} ${JSON.stringify(value)}`)
   if (v.length === 1) return [v[0], v[0], v[0], v[0]]

@@ -10,15 +10,21 @@ import { UnsupportedOpError, type OpKernel, type OpNode } from '../types'
 
 const FUSED_ACTIVATIONS = new Set(['relu', 'relu6', 'elu', 'leakyrelu', 'sigmoid', 'prelu'])
 
-/** What a fused op adds after its product: fused_ops ["BiasAdd", activation?] and its extra inputs from index 2. */
-export function fusedTail(node: OpNode, inputs: readonly (tf.Tensor | null)[]) {
+/** The activation of fused_ops ["BiasAdd", activation?], lower-cased ('linear' when none). */
+export function fusedActivation(node: OpNode): tf.fused.Activation {
   const ops = stringsAttr(node, 'fused_ops')
   const [first, activation, ...rest] = ops.map((o) => o.toLowerCase())
   if (first !== 'biasadd' || rest.length) throw new UnsupportedOpError(`fused_ops [${ops.join(', ')}]`)
   if (activation !== undefined && !FUSED_ACTIVATIONS.has(activation)) throw new UnsupportedOpError(`fused activation ${ops[1]}`)
+  return (activation ?? 'linear') as tf.fused.Activation
+}
+
+/** What a fused op adds after its product: fused_ops ["BiasAdd", activation?] and its extra inputs from index 2. */
+export function fusedTail(node: OpNode, inputs: readonly (tf.Tensor | null)[]) {
+  const activation = fusedActivation(node)
   return {
     bias: input(inputs, 2),
-    activation: (activation ?? 'linear') as tf.fused.Activation,
+    activation,
     preluActivationWeights: activation === 'prelu' ? input(inputs, 3) : undefined,
     leakyreluAlpha: floatAttr(node, 'leakyrelu_alpha', 0.2),
   }

@@ -1,0 +1,47 @@
+/**
+ * The RuntimeSource (executors/runtimeSource.ts) of a TF.js model: its graph written as ONNX (writeGraph.ts),
+ * NHWC throughout (isNchw is false: layer outputs come back as forward gives them). Whether it can be written is
+ * decided when the model opens, without writing; the bytes are written on first use, once.
+ */
+import type { ModelGraph } from '../../graph/modelGraph'
+import type { RuntimeSource } from '../runtimeSource'
+import { type GraphWriteOptions, unwritableReason, writeGraph } from './writeGraph'
+
+export interface WrittenSourceOptions extends Omit<GraphWriteOptions, 'inputDims'> {
+  graph: ModelGraph
+  /** The image input: fixed batch (null: any), [height, width] (null: any), channels. */
+  input: { batch: number | null; size: readonly [number | null, number | null]; channels: number }
+  /** The graph tensor a requested name (layer, OUTPUT, node) stands for, as the model's forward resolves it. */
+  tensorOf(name: string): string
+}
+
+/** A RuntimeSource plus `dispose`, which the model calls when it is disposed (releasing the sessions). */
+export interface WrittenSource extends RuntimeSource {
+  dispose(): void
+}
+
+export function writtenRuntimeSource(o: WrittenSourceOptions): WrittenSource {
+  const { graph, input } = o
+  const [height, width] = input.size
+  const writeOptions: GraphWriteOptions = {
+    constant: o.constant,
+    rank: o.rank,
+    inputDims: [input.batch ?? 'batch', height ?? 'height', width ?? 'width', input.channels],
+  }
+  const releases: (() => void)[] = []
+  let bytes: Promise<Uint8Array> | null = null
+  return {
+    unsupported: unwritableReason(graph, writeOptions),
+    // Written on first use (a session), then kept: the sessions of other sets of layers reuse it.
+    bytes: () => (bytes ??= Promise.resolve().then(() => writeGraph(graph, writeOptions))),
+    input: { name: graph.inputs[0]!.name, batch: input.batch, channels: input.channels, layout: 'nhwc', size: input.size },
+    output: graph.outputs[0]!.name,
+    tensorOf: o.tensorOf,
+    isNchw: () => false,
+    onDispose: (release) => void releases.push(release),
+    dispose() {
+      bytes = null
+      for (const release of releases.splice(0)) release()
+    },
+  }
+}

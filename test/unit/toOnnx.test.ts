@@ -1,0 +1,264 @@
+/**
+ * TF.js models written as ONNX (executors/toOnnx, issue 11 item 2) run on onnxruntime with the tfjs executor's
+ * numbers: every layer (and the output) of each model, runOnnxRuntime vs model.forward, to 1e-4 relative to the
+ * tensor's largest |value| — the demo networks gap / gmp / fc, the tiny CNN fixtures (one with a dilated conv, one
+ * of any input size, run at two sizes), the tiny graph model, the TF graph test models (the demo gap as converter
+ * output and the op zoos: an op that cannot be written gives its reason, never wrong numbers), a MobileNetV2
+ * layers model (ReLU6, depthwise, batch norm, inverted residual adds) and a zoo of the other written layer
+ * classes. A layer without an ONNX form keeps forward work on tfjs, with the reason.
+ */
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import * as tf from '@tensorflow/tfjs'
+import { initBackend } from '../../src/main/engine/backend'
+import { forwardExecutor, forwardFallbackReason, ONNX_RUNTIME_CPU, openSessions, runOnnxRuntime } from '../../src/main/engine/executors/onnxRuntime'
+import { OUTPUT, type LoadedModel } from '../../src/main/engine/model'
+import { fsIOHandler } from '../../src/main/engine/models/fsIOHandler'
+import { loadModel } from '../../src/main/engine/models/loadModel'
+import { ModelProtoType } from '../../src/main/engine/models/onnx/proto'
+import { makeTinyCnn, makeTinyGraphModel } from '../fixtures/models'
+import { mobileNetV2Layers } from '../helpers/mobileNetV2Layers'
+import { demoGapGraphModel, opZoo2GraphModel, opZooGraphModel, placeholder, str, T, writeGraphModel } from '../helpers/tfGraphModels'
+import { relativeError } from '../helpers/torchvisionReference'
+
+const ROOT = join(import.meta.dirname, '../..')
+const DEMO = join(ROOT, 'resources/demo-models')
+let scratch = ''
+
+before(async () => {
+  await initBackend({ forced: 'wasm' })
+  scratch = await mkdtemp(join(tmpdir(), 'convscope-toonnx-'))
+})
+after(async () => {
+  if (scratch) await rm(scratch, { recursive: true, force: true })
+})
+
+/**
+ * Every layer (and `extra` names) and the output on onnxruntime vs the tfjs forward, batch `n` of seeded values in
+ * [-1, 1) (or [low, 1)); returns the worst error.
+ */
+async function compareLayers(model: LoadedModel, n = 2, size?: [number, number], low = -1, extra: string[] = []): Promise<number> {
+  assert.equal(model.runtimeSource?.unsupported, null, `${model.info.name}: ${model.runtimeSource?.unsupported}`)
+  const names = [...model.info.layers.map((l) => l.name), ...extra, OUTPUT]
+  const [h, w, c] = model.info.inputShape
+  const shape: [number, number, number, number] = [n, size?.[0] ?? h, size?.[1] ?? w, c]
+  const data = tf.tidy(() => tf.randomUniform(shape, low, 1, 'float32', 11).dataSync() as Float32Array)
+  const ort = await runOnnxRuntime(model, { data, shape }, names)
+  const x = tf.tensor4d(data, shape)
+  const outs = model.forward(x, names)
+  let worst = 0
+  try {
+    for (const [i, name] of names.entries()) {
+      assert.deepEqual(ort.layers[i]!.shape, outs[i]!.shape, `${model.info.name} ${name}: shape`)
+      const err = relativeError(ort.layers[i]!.data, outs[i]!.dataSync())
+      assert.ok(err <= 1e-4, `${model.info.name} ${name}: relative error ${err}`)
+      worst = Math.max(worst, err)
+    }
+    assert.deepEqual(ort.output.data, ort.layers.at(-1)!.data)
+  } finally {
+    tf.dispose([x, ...outs])
+  }
+  return worst
+}
+
+/** The float nodes of a TF graph model folder that the written graph computes (not folded constants, not integer shape bookkeeping). */
+async function computedFloatNodes(model: LoadedModel, dir: string): Promise<string[]> {
+  const json = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8')) as { modelTopology: { node: { name: string; op: string }[] } }
+  const proto = ModelProtoType.toObject(ModelProtoType.decode(await model.runtimeSource!.bytes())) as { graph: { node: { output: string[] }[] } }
+  const produced = new Set(proto.graph.node.flatMap((n) => n.output))
+  const names = json.modelTopology.node.map((n) => n.name).filter((n) => produced.has(n))
+  const shape: [number, number, number, number] = [1, ...model.info.inputShape]
+  const outs = tf.tidy(() => model.forward(tf.zeros(shape), names).map((t) => t.dtype))
+  return names.filter((_, i) => outs[i] === 'float32')
+}
+
+async function withModel<T>(dir: string, f: (m: LoadedModel) => Promise<T>): Promise<T> {
+  const model = await loadModel(dir)
+  try {
+    return await f(model)
+  } finally {
+    model.dispose()
+  }
+}
+
+test('the demo networks gap, gmp, fc: every layer on onnxruntime equals the tfjs executor; auto picks onnxruntime', async () => {
+  for (const name of ['gap', 'gmp', 'fc']) {
+    await withModel(join(DEMO, name), async (model) => {
+      assert.equal(forwardExecutor(model, 'auto'), ONNX_RUNTIME_CPU)
+      assert.equal(forwardFallbackReason(model), null)
+      assert.equal(model.runtimeSource!.isNchw(model.runtimeSource!.output, 4), false)
+      const worst = await compareLayers(model, 3, undefined, 0)
+      assert.ok(worst <= 1e-4)
+      assert.ok(openSessions(model) > 0)
+    })
+  }
+})
+
+test('the written bytes: NHWC input with a dynamic batch, opset 13, every layer output a named tensor; dispose releases the sessions', async () => {
+  const model = await loadModel(join(DEMO, 'gap'))
+  const source = model.runtimeSource!
+  const bytes = await source.bytes()
+  assert.equal(await source.bytes(), bytes, 'written once')
+  const proto = ModelProtoType.toObject(ModelProtoType.decode(bytes), { longs: Number }) as {
+    opset_import: { version: number }[]
+    graph: { input: { name: string; type: { tensor_type: { shape: { dim: { dim_value?: number; dim_param?: string }[] } } } }[]; node: { output: string[] }[] }
+  }
+  assert.equal(proto.opset_import[0]!.version, 13)
+  const dims = proto.graph.input[0]!.type.tensor_type.shape.dim.map((d) => d.dim_param ?? d.dim_value)
+  assert.deepEqual(dims, ['batch', 64, 64, 3])
+  assert.equal(source.input.layout, 'nhwc')
+  const produced = new Set(proto.graph.node.flatMap((n) => n.output))
+  for (const layer of model.info.layers.slice(1)) assert.ok(produced.has(source.tensorOf(layer.name)), layer.name)
+  await runOnnxRuntime(model, { data: new Float32Array(64 * 64 * 3), shape: [1, 64, 64, 3] }, ['conv_last'])
+  assert.equal(openSessions(model), 1)
+  model.dispose()
+  assert.equal(openSessions(model), 0)
+})
+
+test('tiny CNN fixtures: a dilated conv, and an any-size model written with symbolic height / width run at two sizes', async () => {
+  const dilated = await makeTinyCnn(join(scratch, 'tiny-dilated'), { dilated: true, seed: 3 })
+  await withModel(dilated.dir, (m) => compareLayers(m, 2))
+  const any = await makeTinyCnn(join(scratch, 'tiny-any'), { anySize: true, sidecar: true, seed: 4 })
+  await withModel(any.dir, async (m) => {
+    assert.deepEqual(m.runtimeSource!.input.size, [null, null])
+    await compareLayers(m, 2)
+    await compareLayers(m, 1, [45, 37])
+  })
+})
+
+test('TF graph models: the tiny graph, the demo gap as converter output and the op zoo equal the tfjs executor', async () => {
+  const tiny = await makeTinyGraphModel(join(scratch, 'tiny-graph'))
+  await withModel(tiny.dir, (m) => compareLayers(m, 2))
+  await withModel(await demoGapGraphModel(join(scratch, 'gap-graph'), join(DEMO, 'gap')), async (m) => {
+    assert.equal(forwardExecutor(m, 'auto'), ONNX_RUNTIME_CPU)
+    await compareLayers(m, 3, undefined, 0)
+  })
+  // Every computed node: explicit-padding conv, FusedBatchNormV3, depthwise (plain and fused Elu), the arithmetic, pads, reductions, the dynamic-batch Shape → StridedSlice → Pack → Reshape flatten, IdentityN...
+  const zoo = await opZooGraphModel(join(scratch, 'zoo'))
+  await withModel(zoo, async (m) => {
+    const nodes = await computedFloatNodes(m, zoo)
+    assert.ok(nodes.length >= 30, `${nodes.length} nodes`)
+    await compareLayers(m, 3, undefined, -1, nodes)
+  })
+})
+
+test('op zoo 2, every computed node (fused activations, FusedBatchNorm, AddN and the math, Split / SplitV / Unpack / Pack / Tile / GatherV2, both resizes, BatchMatMulV2, LogSoftmax) equals tfjs', async () => {
+  const zoo2 = await opZoo2GraphModel(join(scratch, 'zoo2'))
+  await withModel(zoo2, async (m) => {
+    const nodes = await computedFloatNodes(m, zoo2)
+    assert.ok(nodes.length >= 50, `${nodes.length} nodes`)
+    await compareLayers(m, 3, undefined, -1, nodes)
+  })
+})
+
+test('a TF op without an ONNX form (MirrorPad SYMMETRIC) gives its reason; forward work stays on tfjs, onnxruntime is refused', async () => {
+  const dir = await writeGraphModel(
+    join(scratch, 'symmetric'),
+    [
+      placeholder('image', [-1, 6, 6, 3]),
+      { name: 'pad', op: 'MirrorPad', input: ['image', 'paddings'], attr: { T, mode: str('SYMMETRIC') } },
+      { name: 'Relu', op: 'Relu', input: ['pad'], attr: { T } },
+    ],
+    { paddings: { shape: [4, 2], dtype: 'int32', values: Int32Array.from([0, 0, 1, 1, 1, 1, 0, 0]) } },
+  )
+  await withModel(dir, async (m) => {
+    const why = m.runtimeSource!.unsupported
+    assert.equal(why, 'node "pad" (op MirrorPad): mode SYMMETRIC has no ONNX form in convscope')
+    assert.equal(forwardFallbackReason(m), why)
+    assert.equal(forwardExecutor(m, 'auto'), `tfjs-${tf.getBackend()}`)
+    assert.throws(() => forwardExecutor(m, 'onnxruntime'), /CONVSCOPE_EXECUTOR=onnxruntime: node "pad"/)
+    await assert.rejects(async () => runOnnxRuntime(m, { data: new Float32Array(6 * 6 * 3), shape: [1, 6, 6, 3] }, [OUTPUT]), /onnxruntime cannot run this model/)
+  })
+})
+
+test('a layers model with a layer that has no ONNX form (Conv2DTranspose): the reason names the layer, forward work stays on tfjs', async () => {
+  const dir = join(scratch, 'deconv')
+  const input = tf.input({ shape: [8, 8, 3], name: 'image' })
+  const y = tf.layers.conv2dTranspose({ name: 'up', filters: 2, kernelSize: 3, strides: 2 }).apply(tf.layers.conv2d({ name: 'c', filters: 4, kernelSize: 3 }).apply(input)) as tf.SymbolicTensor
+  const model = tf.model({ inputs: input, outputs: tf.layers.globalAveragePooling2d({ name: 'gap' }).apply(y) as tf.SymbolicTensor })
+  await mkdir(dir, { recursive: true })
+  await model.save(fsIOHandler(dir))
+  model.dispose()
+  await withModel(dir, async (m) => {
+    assert.equal(m.runtimeSource!.unsupported, 'layer "up" (Conv2DTranspose) has no ONNX form in convscope')
+    assert.equal(forwardExecutor(m, 'auto'), `tfjs-${tf.getBackend()}`)
+  })
+})
+
+test('a MobileNetV2 TF.js layers model (ReLU6, depthwise, batch norm, inverted residual adds, softmax head) equals the tfjs executor', async () => {
+  const dir = await mobileNetV2Layers(join(scratch, 'mobilenetv2'), { size: 64, alpha: 0.35, classes: 10, seed: 9 })
+  await withModel(dir, async (m) => {
+    assert.ok(m.info.layers.some((l) => l.type === 'DepthwiseConv2D') && m.info.layers.some((l) => l.type === 'Add'))
+    await compareLayers(m, 2)
+  })
+})
+
+test('a zoo of the other written layer classes (separable, dilated, merges, geometry, activations, nested model, shared layer) equals tfjs', async () => {
+  const dir = join(scratch, 'zoo-layers')
+  let k = 0
+  const w = () => ({ kernelInitializer: tf.initializers.glorotUniform({ seed: 100 + k++ }), biasInitializer: tf.initializers.randomUniform({ minval: -0.3, maxval: 0.3, seed: 200 + k++ }) })
+  const u = (minval: number, maxval: number) => tf.initializers.randomUniform({ minval, maxval, seed: 300 + k++ })
+  const apply = (layer: tf.layers.Layer, x: tf.SymbolicTensor | tf.SymbolicTensor[]) => layer.apply(x) as tf.SymbolicTensor
+  const input = tf.input({ shape: [11, 13, 3], name: 'image' })
+  let x = apply(tf.layers.rescaling({ name: 'rescale', scale: 2, offset: -1 }), input)
+  x = apply(tf.layers.conv2d({ name: 'c_selu', filters: 4, kernelSize: 3, padding: 'same', activation: 'selu', ...w() }), x)
+  x = apply(tf.layers.zeroPadding2d({ name: 'zpad', padding: [[1, 2], [0, 1]] }), x)
+  x = apply(tf.layers.separableConv2d({ name: 'sep', filters: 6, kernelSize: 3, activation: 'tanh', depthwiseInitializer: u(-0.5, 0.5), pointwiseInitializer: u(-0.5, 0.5), biasInitializer: u(-0.3, 0.3) }), x)
+  x = apply(tf.layers.cropping2D({ name: 'crop', cropping: [[1, 0], [0, 2]] }), x)
+  x = apply(tf.layers.upSampling2d({ name: 'up_bilinear', size: [2, 1], interpolation: 'bilinear' }), x)
+  x = apply(tf.layers.upSampling2d({ name: 'up_nearest', size: [1, 2] }), x)
+  x = apply(tf.layers.averagePooling2d({ name: 'avg_same', poolSize: 3, strides: 2, padding: 'same' }), x)
+  x = apply(tf.layers.maxPooling2d({ name: 'max_same', poolSize: 2, strides: 2, padding: 'same' }), x)
+  x = apply(tf.layers.leakyReLU({ name: 'lrelu', alpha: 0.2 }), x)
+  x = apply(tf.layers.depthwiseConv2d({ name: 'dw', kernelSize: 3, strides: 2, padding: 'same', depthMultiplier: 2, activation: 'sigmoid', depthwiseInitializer: u(-0.5, 0.5), biasInitializer: u(-0.3, 0.3) }), x)
+  const a = apply(tf.layers.conv2d({ name: 'c_hard', filters: 12, kernelSize: 1, activation: 'hardSigmoid', ...w() }), x)
+  const b = apply(tf.layers.conv2d({ name: 'c_softplus', filters: 12, kernelSize: 1, activation: 'softplus', ...w() }), x)
+  const mul = apply(tf.layers.multiply({ name: 'mul' }), [a, b])
+  const avg = apply(tf.layers.average({ name: 'avg' }), [a, b])
+  const max = apply(tf.layers.maximum({ name: 'max' }), [a, b])
+  const min = apply(tf.layers.minimum({ name: 'min' }), [a, b, mul])
+  const shared = tf.layers.conv2d({ name: 'shared', filters: 12, kernelSize: 3, padding: 'same', activation: 'relu6', ...w() })
+  const s1 = apply(shared, a)
+  const s2 = apply(shared, b)
+  x = apply(tf.layers.concatenate({ name: 'cat', axis: -1 }), [s1, s2, avg, max, min])
+  x = apply(tf.layers.batchNormalization({ name: 'bn', gammaInitializer: u(0.5, 1.5), betaInitializer: u(-0.2, 0.2), movingMeanInitializer: u(-0.2, 0.2), movingVarianceInitializer: u(0.5, 1.5) }), x)
+  x = apply(tf.layers.reLU({ name: 'relu_max', maxValue: 0.8 }), x)
+  x = apply(tf.layers.elu({ name: 'elu' }), x)
+  x = apply(tf.layers.prelu({ name: 'prelu', alphaInitializer: u(0, 0.5) }), x)
+  let side = apply(tf.layers.conv2d({ name: 'c_dilated', filters: 3, kernelSize: 2, dilationRate: 2, padding: 'same', ...w() }), x)
+  side = apply(tf.layers.thresholdedReLU({ name: 'thr', theta: 0.1 }), side)
+  side = apply(tf.layers.permute({ name: 'permute', dims: [2, 1, 3] }), side)
+  side = apply(tf.layers.globalMaxPooling2d({ name: 'side_gmp' }), side)
+  x = apply(tf.layers.conv2d({ name: 'c_swish', filters: 8, kernelSize: 2, activation: 'swish', ...w() }), x)
+  const pooled = apply(tf.layers.maxPooling2d({ name: 'max_valid', poolSize: [2, 1], strides: [1, 1] }), x)
+  const nested = apply(
+    tf.sequential({
+      name: 'inner',
+      layers: [
+        tf.layers.conv2d({ name: 'inner_conv', inputShape: pooled.shape.slice(1) as number[], filters: 5, kernelSize: 1, activation: 'mish', ...w() }),
+        tf.layers.globalMaxPooling2d({ name: 'inner_gmp' }),
+      ],
+    }) as unknown as tf.layers.Layer,
+    pooled,
+  )
+  const gap = apply(tf.layers.globalAveragePooling2d({ name: 'gap' }), pooled)
+  x = apply(tf.layers.concatenate({ name: 'vec' }), [nested, gap, side])
+  x = apply(tf.layers.dense({ name: 'd_gelu', units: 20, activation: 'gelu', ...w() }), x)
+  x = apply(tf.layers.batchNormalization({ name: 'bn_vec', axis: 1, movingMeanInitializer: u(-0.2, 0.2), movingVarianceInitializer: u(0.5, 1.5) }), x)
+  x = apply(tf.layers.dropout({ name: 'drop', rate: 0.5 }), x)
+  x = apply(tf.layers.reshape({ name: 'reshape', targetShape: [4, 5] }), x)
+  x = apply(tf.layers.dense({ name: 'd_3d', units: 6, activation: 'elu', ...w() }), x)
+  x = apply(tf.layers.activation({ name: 'act_softsign', activation: 'softsign' }), x)
+  x = apply(tf.layers.flatten({ name: 'flat' }), x)
+  const logits = apply(tf.layers.dense({ name: 'logits', units: 5, ...w() }), x)
+  const probs = apply(tf.layers.softmax({ name: 'probs', axis: -1 }), logits)
+  const out = apply(tf.layers.activation({ name: 'log_probs', activation: 'logSoftmax' as 'softmax' }), probs)
+  const model = tf.model({ inputs: input, outputs: out, name: 'zoo' })
+  await mkdir(dir, { recursive: true })
+  await model.save(fsIOHandler(dir))
+  model.dispose()
+  await withModel(dir, (m) => compareLayers(m, 2))
+})
