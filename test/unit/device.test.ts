@@ -154,13 +154,15 @@ test('--executor / --device set the variables that workers and engines inherit; 
   assert.equal(env[DEVICE_ENV], 'cpu', 'a refused device is not set')
 })
 
-test('the CLI refuses --device cuda here with the reason and the install line (exit 2)', { skip: !linuxX64 && 'CUDA is missing on this Linux x64 machine only' }, async () => {
+test('the CLI (a command, serve) refuses --device cuda here with the reason and the install line (exit 2)', { skip: !linuxX64 && 'CUDA is missing on this Linux x64 machine only' }, async () => {
   const errors: string[] = []
   const original = console.error
   console.error = (...args: unknown[]) => void errors.push(args.join(' '))
   try {
     assert.equal(await main(['info', TINY, '--device', 'cuda']), 2)
     assert.equal(await main(['info', TINY, '--device', 'gpu']), 2)
+    // Served mode refuses before it builds or serves anything.
+    assert.equal(await main(['serve', '--device', 'cuda', '--port', '0']), 2)
   } finally {
     console.error = original
     restoreEnv()
@@ -168,6 +170,7 @@ test('the CLI refuses --device cuda here with the reason and the install line (e
   assert.match(errors[0]!, /^convscope info: device cuda \(CUDA\) is not available: the CUDA provider is not installed/)
   assert.ok(errors[0]!.includes(CUDA_INSTALL))
   assert.match(errors[1]!, /^convscope info: --device is "gpu"/)
+  assert.match(errors[2]!, /^convscope serve: device cuda \(CUDA\) is not available/)
 })
 
 test("the Workspace setting: saved in the workspace, applied to the process, refused where forced or unavailable; the report's rows", { skip: !linuxX64 && 'CUDA is missing on this Linux x64 machine only' }, async () => {
