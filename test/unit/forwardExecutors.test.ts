@@ -225,6 +225,22 @@ test('the demo gap TF.js model: the same results on its ONNX form (where it has 
     await sameCamMaps(model, 2)
     const { tfjs, ort } = await onBoth(model, (m) => classifyFolder(m, val, { batchSize: 7 }))
     assert.deepEqual(ort.perClass, tfjs.perClass)
+    const size = model.runtimeSource!.input.size
+    if (size?.[0] === null && size[1] === null) await sameClassGrid(model, 2, [128, 128])
+    else {
+      // A fixed input size: onnxruntime would refuse the larger image, so the grid's trunk stays on tfjs.
+      process.env.CONVSCOPE_EXECUTOR = 'onnxruntime'
+      const c = counted(model)
+      const fcn = convolutionalHead(c.model)
+      const before = c.calls()
+      const x = toInputTensor(await toModelInput(await readImage(image(2)), { ...model.info.preprocessing, inputSize: [128, 128] }))
+      try {
+        assert.deepEqual([(await classMapGrid(fcn, x)).height, c.calls() - before], [16, 1])
+      } finally {
+        delete process.env.CONVSCOPE_EXECUTOR
+        x.dispose()
+      }
+    }
   })
 })
 

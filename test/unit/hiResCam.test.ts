@@ -32,7 +32,9 @@ test('HiResCAM at conv_last of the gap network is CAM / (h·w) element-wise, eve
   const x = tf.randomUniform([1, ...gap.info.inputShape] as [number, number, number, number], 0, 1, 'float32', 11) as tf.Tensor4D
   const classes = Array.from({ length: 14 }, (_, i) => i)
   const hires = await mapMethod('hirescam').compute(gap, x, classes, { layer: 'conv_last' })
-  const cams = await mapMethod('cam').compute(gap, x, classes)
+  // HiResCAM runs on tfjs (gradients); CAM on the same executor, so both explain the same float logit.
+  process.env.CONVSCOPE_EXECUTOR = 'tfjs'
+  const cams = await mapMethod('cam').compute(gap, x, classes).finally(() => delete process.env.CONVSCOPE_EXECUTOR)
   x.dispose()
   assert.equal(hires.layer, 'conv_last')
   for (const [i, m] of hires.maps.entries()) {
