@@ -4,7 +4,8 @@
  * host/engines.ts) as utilityProcesses. This folder is the only
  * code that imports 'electron' (besides the preload).
  *
- * Options: --workspace DIR / CONVSCOPE_WORKSPACE, --backend NAME / CONVSCOPE_BACKEND.
+ * Options: --workspace DIR / CONVSCOPE_WORKSPACE, --backend NAME / CONVSCOPE_BACKEND, --executor / CONVSCOPE_EXECUTOR,
+ * --device / CONVSCOPE_DEVICE (engine/executors/device.ts).
  */
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'

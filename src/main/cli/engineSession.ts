@@ -1,6 +1,8 @@
 import { resolve } from 'node:path'
 import type { BackendReport } from '../../shared/api'
 import { initBackend, backendFromEnv } from '../engine/backend'
+import { deviceInUse } from '../engine/executors/device'
+import { forwardExecutor, forwardFallbackReason, isOnnxRuntime } from '../engine/executors/onnxRuntime'
 import type { LoadedModel } from '../engine/model'
 import { loadModel } from '../engine/models/loadModel'
 
@@ -22,11 +24,19 @@ export async function initCliBackend(flag: string | undefined, quiet = false, an
   return report
 }
 
+/** The executor forward work of `model` runs on, and why (--verbose). */
+function describeExecutor(model: LoadedModel): string {
+  const executor = forwardExecutor(model)
+  const why = isOnnxRuntime(executor) ? `device: ${deviceInUse().reason}` : (forwardFallbackReason(model) ?? 'tfjs is chosen')
+  return `${executor} (${why})`
+}
+
 /** The backend, then the model in `dir`, for the length of `use`; the model's tensors are freed after. */
 export async function withModel<T>(dir: string, options: { backend?: string; quiet?: boolean; announce?: boolean }, use: (model: LoadedModel) => Promise<T>): Promise<T> {
   await initCliBackend(options.backend, options.quiet, options.announce)
   const model = await loadModel(resolve(dir))
   try {
+    if (announceBackend && !options.quiet) console.error(`convscope: forward work on ${describeExecutor(model)}`)
     return await use(model)
   } finally {
     model.dispose()
