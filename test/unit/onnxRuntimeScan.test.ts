@@ -48,6 +48,7 @@ import { spatialMaxOf, type SpatialMax } from '../../src/main/engine/scan/spatia
 import { readNpy } from '../../src/main/engine/store/npy'
 import { defaultScanLayers } from '../../src/shared/scanLayers'
 import { makeTinyCnn } from '../fixtures/models'
+import { makeFakeModel } from './fakeModel'
 import { buildOnnxModel } from '../helpers/onnxBuilder'
 import { exportTorchvision, relativeError, torchvisionSkipReason, TORCHVISION_CACHE } from '../helpers/torchvisionReference'
 
@@ -62,14 +63,26 @@ let images: string[] = []
 before(async () => {
   await initBackend({ forced: 'wasm' })
   scratch = await mkdtemp(join(tmpdir(), 'convscope-ort-scan-'))
+  await generateDemoDataset({ out: join(scratch, 'demo'), count: { train: 0, val: 2 }, size: 128, seed: 3 })
+  images = (await listImageFolder(join(scratch, 'demo', 'val'))).images.map((i) => i.path)
   if (skip) return
   if (!existsSync(join(PORTS, 'gap', 'model.onnx'))) {
     const run = spawnSync('/usr/bin/python3', [join(ROOT, 'scripts/onnx/portDemoModels.py'), '--out', PORTS], { encoding: 'utf8' })
     if (run.status !== 0) throw new Error(`portDemoModels.py failed: ${run.stderr}`)
   }
-  await generateDemoDataset({ out: join(scratch, 'demo'), count: { train: 0, val: 2 }, size: 128, seed: 3 })
-  images = (await listImageFolder(join(scratch, 'demo', 'val'))).images.map((i) => i.path)
 })
+
+/** Two finished scans in `scratch` found the same top-K images and positions, values to 1e-4 relative. */
+async function assertSameTopK(a: string, b: string, layers: readonly { name: string; file: string }[]): Promise<void> {
+  for (const l of layers) {
+    const f = topkFiles(l.file)
+    const read = (dir: string, file: string) => readNpy(join(scratch, dir, file)).then((n) => Array.from(n.data as ArrayLike<number>))
+    assert.deepEqual(await read(a, f.images), await read(b, f.images), `${l.name}: top-K images`)
+    assert.deepEqual(await read(a, f.yx), await read(b, f.yx), `${l.name}: top-K positions`)
+    const err = relativeError(await read(a, f.values), await read(b, f.values))
+    assert.ok(err <= 1e-4, `${l.name}: top-K values relative error ${err}`)
+  }
+}
 after(async () => {
   if (scratch) await rm(scratch, { recursive: true, force: true })
 })
@@ -181,15 +194,19 @@ test('a model with a fixed batch of 1 runs image by image, as the tfjs executor 
   }
 })
 
-test('the executor: onnxruntime for ONNX models, tfjs for the others or when forced', async () => {
+test('the executor: onnxruntime for ONNX models and TF.js models written as ONNX, tfjs for a model without an ONNX form or when forced', async () => {
   const onnx = await loadModel(TINY)
   await makeTinyCnn(join(scratch, 'tiny-tfjs'))
   const tfjsModel = await loadModel(join(scratch, 'tiny-tfjs'))
+  const fake = makeFakeModel()
   try {
     assert.equal(forwardExecutor(onnx, 'auto'), ONNX_RUNTIME_CPU)
     assert.equal(forwardExecutor(onnx, 'tfjs'), 'tfjs-wasm')
-    assert.equal(forwardExecutor(tfjsModel, 'auto'), 'tfjs-wasm')
-    assert.throws(() => forwardExecutor(tfjsModel, 'onnxruntime'), /no ONNX form/)
+    // TF.js models are written as ONNX (executors/toOnnx, test/unit/toOnnx.test.ts).
+    assert.equal(forwardExecutor(tfjsModel, 'auto'), ONNX_RUNTIME_CPU)
+    assert.equal(forwardExecutor(tfjsModel, 'tfjs'), 'tfjs-wasm')
+    assert.equal(forwardExecutor(fake.model, 'auto'), 'tfjs-wasm')
+    assert.throws(() => forwardExecutor(fake.model, 'onnxruntime'), /no ONNX form/)
     assert.equal(executorChoice(''), 'auto')
     assert.equal(executorChoice('tfjs'), 'tfjs')
     assert.throws(() => executorChoice('gpu'), /CONVSCOPE_EXECUTOR is "gpu"/)
@@ -199,6 +216,7 @@ test('the executor: onnxruntime for ONNX models, tfjs for the others or when for
   } finally {
     onnx.dispose()
     tfjsModel.dispose()
+    fake.model.dispose()
   }
 })
 
@@ -224,14 +242,7 @@ test('a scan of the ONNX demo port: the same top-K on onnxruntime and tfjs; no r
     assert.equal(a.executor, ONNX_RUNTIME_CPU)
     assert.equal(b.executor, 'tfjs-wasm')
     assert.equal((await readManifest(join(scratch, 'ort'))).executor, ONNX_RUNTIME_CPU)
-    for (const l of a.layers) {
-      const f = topkFiles(l.file)
-      const read = (dir: string, file: string) => readNpy(join(scratch, dir, file)).then((n) => Array.from(n.data as ArrayLike<number>))
-      assert.deepEqual(await read('ort', f.images), await read('tfjs', f.images), `${l.name}: top-K images`)
-      assert.deepEqual(await read('ort', f.yx), await read('tfjs', f.yx), `${l.name}: top-K positions`)
-      const err = relativeError(await read('ort', f.values), await read('tfjs', f.values))
-      assert.ok(err <= 1e-4, `${l.name}: top-K values relative error ${err}`)
-    }
+    await assertSameTopK('ort', 'tfjs', a.layers)
     console.log(`demo gap port: ${images.length} images, ${layers.length} layers, identical top-5 on both executors`)
 
     // A scan cancelled on tfjs is not continued on onnxruntime (nor reused when finished).
@@ -310,5 +321,21 @@ test('a fixed batch of 1 and an image batch: maxima image by image, concatenated
   } finally {
     fixed.dispose()
     dynamic.dispose()
+  }
+})
+
+test('a TF.js model written as ONNX (demo gap, NHWC maps): graph maxima equal JS maxima; its scan finds tfjs\'s top-K', async () => {
+  const model = await loadModel(join(ROOT, 'resources/demo-models/gap'))
+  try {
+    assert.equal(model.runtimeSource?.input.layout, 'nhwc')
+    const ties = await compareMaxima(model, [4, ...model.info.inputShape])
+    const layers = defaultScanLayers(model.info)
+    const scan = (out: string, executor: ScanOptions['executor']) => runScan({ model, images, layers, k: 5, batchSize: 8, out: join(scratch, out), checkpointMs: 1e9, executor })
+    const [a, b] = [await scan('tfjs-gap-ort', 'onnxruntime'), await scan('tfjs-gap-tfjs', 'tfjs')]
+    assert.deepEqual([a.executor, b.executor], [ONNX_RUNTIME_CPU, 'tfjs-wasm'])
+    await assertSameTopK('tfjs-gap-ort', 'tfjs-gap-tfjs', a.layers)
+    console.log(`demo gap (TF.js): ${layers.length} layers, graph maxima = JS maxima (${ties} tied units), identical top-5 over ${images.length} images`)
+  } finally {
+    model.dispose()
   }
 })
