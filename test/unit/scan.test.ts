@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { statSync } from 'node:fs'
-import { mkdtemp, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { cp, mkdtemp, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as tf from '@tensorflow/tfjs'
@@ -169,6 +169,34 @@ test('shards 0/3, 1/3, 2/3 merged are byte-identical to one run', async () => {
   await assertSameArrays(join(root, 'merged-blocks'), single)
   await assert.rejects(mergeScans([dirs[0]!, dirs[1]!], join(root, 'm2')), /shard 2\/3 missing/)
   await assert.rejects(mergeScans([dirs[0]!, dirs[0]!, dirs[1]!], join(root, 'm3')), /both shard 0\/3/)
+})
+
+test('shards made by different executors are not merged; shards without a recorded executor merge as before', async () => {
+  const dirs = [0, 1, 2].map((i) => join(root, `shard${i}`))
+  // Copies of the shards whose manifests record a given executor, or none (scans made before it was recorded).
+  const recording = async (i: number, executor: string | undefined) => {
+    const dir = join(root, `shard${i}-${executor ?? 'unrecorded'}`)
+    await cp(dirs[i]!, dir, { recursive: true })
+    const manifest = JSON.parse(await readFile(join(dir, MANIFEST_FILE), 'utf8')) as Record<string, unknown>
+    if (executor === undefined) delete manifest.executor
+    else manifest.executor = executor
+    await writeFile(join(dir, MANIFEST_FILE), JSON.stringify(manifest))
+    return dir
+  }
+  const tfjs = await Promise.all([0, 1, 2].map((i) => recording(i, 'tfjs-cpu')))
+  const ort1 = await recording(1, 'onnxruntime-cpu')
+  await assert.rejects(mergeScans([tfjs[0]!, ort1, tfjs[2]!], join(root, 'm-ort')), /shard1-onnxruntime-cpu was scanned on onnxruntime-cpu, \S+shard0-tfjs-cpu on tfjs-cpu: .* not merged; scan every shard with the same executor/)
+  await assert.rejects(stat(join(root, 'm-ort', MANIFEST_FILE)), 'nothing is written')
+  await assert.rejects(mergeScans([tfjs[0]!, tfjs[1]!, await recording(2, 'tfjs-wasm')], join(root, 'm-wasm')), /was scanned on tfjs-wasm, \S+ on tfjs-cpu/)
+  assert.equal((await mergeScans(tfjs, join(root, 'm-tfjs'))).executor, 'tfjs-cpu')
+  await assertSameArrays(join(root, 'm-tfjs'), single)
+  // Older scans (no executor recorded: tfjs) merge as before, with each other and with tfjs shards.
+  const older = await Promise.all([0, 1, 2].map((i) => recording(i, undefined)))
+  assert.equal((await mergeScans(older, join(root, 'm-older'))).executor, undefined)
+  await assertSameArrays(join(root, 'm-older'), single)
+  assert.equal((await mergeScans([older[0]!, tfjs[1]!, older[2]!], join(root, 'm-older-tfjs'))).executor, 'tfjs-cpu')
+  await assertSameArrays(join(root, 'm-older-tfjs'), single)
+  await assert.rejects(mergeScans([older[0]!, ort1, older[2]!], join(root, 'm-older-ort')), /shard0-unrecorded was scanned on tfjs \(not recorded\), \S+ on onnxruntime-cpu/)
 })
 
 test('a scan refuses to resume into a folder made with other options', async () => {

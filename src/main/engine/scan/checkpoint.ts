@@ -34,7 +34,7 @@ export function keyOfManifest(m: ScanManifest): ScanKey {
  * Executors give results equal to ~1e-6, not bit for bit, so a top-K is not continued on another one. An
  * older result or checkpoint without one was made by tfjs (its backend not recorded).
  */
-function sameExecutor(a: string | undefined, b: string | undefined): boolean {
+export function sameExecutor(a: string | undefined, b: string | undefined): boolean {
   if (a === undefined || b === undefined) return !(a ?? b ?? '').startsWith('onnxruntime')
   return a === b
 }

@@ -8,6 +8,11 @@
  *
  * The per-image maxima are merged in blocks of rows (about MAXIMA_BLOCK_BYTES each): memory does not grow
  * with the dataset.
+ *
+ * Shards scanned by different executors (onnxruntime vs tfjs, two devices, two tfjs backends) are not merged:
+ * their values agree to float32 rounding (≈1e-6 relative), not bit for bit, so the merged top-K would be neither
+ * executor's. Shards without a recorded executor (scans made before it was recorded) were made by tfjs and merge
+ * with each other and with tfjs shards, as for resuming (checkpoint.ts sameExecutor).
  */
 import { mkdir, open, stat, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -16,6 +21,7 @@ import { createNpyWriter, readNpy, readNpyHead, readNpyRows, writeNpy } from '..
 import { writeFileAtomic } from '../store/writeFileAtomic'
 import { emptyTopK, mergeInto, topKFromArrays } from './topK'
 import { MANIFEST_FILE, checkShard, maximaFile, readManifest, shardIndices, topkFiles, type ScanManifest, type Shard } from './manifest'
+import { sameExecutor } from './checkpoint'
 
 async function readTyped<T extends 'float32' | 'int32' | 'float16'>(path: string, dtype: T, shape: number[]) {
   const a = await readNpy(path)
@@ -107,6 +113,9 @@ export async function mergeScans(dirs: string[], out: string, options: MergeOpti
   if (count % target.count !== 0) {
     throw new ConvscopeError('BAD_REQUEST', `shards of ${count} cannot make up shard ${target.index}/${target.count} (${target.count} does not divide ${count})`)
   }
+  // The executor the shards record (any one: they must agree); undefined when none records one.
+  const recorded = manifests.findIndex((m) => m.executor !== undefined)
+  const executor = manifests[recorded]?.executor
   const seen = new Map<number, string>()
   manifests.forEach((m, i) => {
     const where = dirs[i]!
@@ -115,6 +124,12 @@ export async function mergeScans(dirs: string[], out: string, options: MergeOpti
     if (m.layers.map((l) => l.name).join('\n') !== first.layers.map((l) => l.name).join('\n')) throw new ConvscopeError('BAD_REQUEST', `${where} scanned other layers than ${dirs[0]}`)
     if (m.k !== first.k) throw new ConvscopeError('BAD_REQUEST', `${where} kept the top ${m.k}, ${dirs[0]} the top ${first.k}`)
     if (m.keepMaxima !== first.keepMaxima) throw new ConvscopeError('BAD_REQUEST', `${where} and ${dirs[0]} differ in keeping maxima`)
+    if (!sameExecutor(m.executor, executor)) {
+      throw new ConvscopeError(
+        'BAD_REQUEST',
+        `${where} was scanned on ${m.executor ?? 'tfjs (not recorded)'}, ${dirs[recorded]} on ${executor}: executors agree to float32 rounding, not bit for bit, so their top-K are not merged; scan every shard with the same executor (--executor or CONVSCOPE_EXECUTOR, and --device)`,
+      )
+    }
     if (m.shard.count !== count) throw new ConvscopeError('BAD_REQUEST', `${where} is shard ${m.shard.index}/${m.shard.count}, ${dirs[0]} is one of ${count}`)
     if (m.shard.index % target.count !== target.index) {
       throw new ConvscopeError('BAD_REQUEST', `${where} is shard ${m.shard.index}/${count}, which is not part of shard ${target.index}/${target.count}`)
@@ -154,6 +169,7 @@ export async function mergeScans(dirs: string[], out: string, options: MergeOpti
   const byShard = new Map(manifests.map((m) => [m.shard.index, m]))
   const manifest: ScanManifest = {
     ...first,
+    ...(executor !== undefined && { executor }),
     shard: { ...target },
     images: first.images.map((img, i) => {
       // Sizes are known for the target's images only, as in a run of that shard.
