@@ -1,8 +1,9 @@
 /**
  * One pass over a dataset's items (issue 9), the loop under scan, classify, localization and faithfulness:
  *
- *   load ahead   the next batch loads (decode on sharp's threads, file reads) while this one computes, so
- *                the backend never waits for the disk or the decoder;
+ *   load ahead   the next `ahead` batches load (decode on sharp's threads, file reads) while this one
+ *                computes, so the backend never waits for the disk or the decoder; `timings` says how long
+ *                it did wait (a scan's --profile, scan/profile.ts);
  *   skip         an item whose load answers Skip is listed with its reason (SkippedFile) and left out of
  *                the compute; the pass goes on;
  *   cancel       between batches the loop yields a turn of the event loop (`await setImmediate()`: the
@@ -51,7 +52,7 @@ export interface DatasetProgress {
 
 export interface DatasetLoopOptions<Item, Loaded> {
   items: readonly Item[]
-  /** Read one item (runs a batch ahead of the compute); Skip lists it as skipped. Throwing ends the pass. */
+  /** Read one item (runs `ahead` batches ahead of the compute); Skip lists it as skipped. Throwing ends the pass. */
   load(item: Item): Promise<Loaded | Skip>
   /** The work on one batch (skipped items included, marked). */
   compute(batch: Batch<Item, Loaded>): Promise<void>
@@ -59,6 +60,8 @@ export interface DatasetLoopOptions<Item, Loaded> {
   pathOf(item: Item): string
   /** Items per compute (default 1). */
   batchSize?: number
+  /** Batches loading ahead of the one computing (default 1; a scan asks for more, scan/runScan.ts). */
+  ahead?: number
   /** Resume: the items before this position are done, with these skipped among them. */
   start?: number
   skipped?: readonly SkippedItem<Item>[]
@@ -73,11 +76,33 @@ export interface DatasetLoopOptions<Item, Loaded> {
   checkpoint?: { everyMs: number; save(): Promise<void> }
 }
 
+/** Default number of batches loading ahead of the compute. */
+export const LOAD_AHEAD = 1
+
+/** Where a pass's wall time went, in milliseconds (loads overlap the compute: the fields do not add up). */
+export interface LoopTimings {
+  /** The whole pass, from run() to its end. */
+  wallMs: number
+  /** Wall time during which at least one item was loading (file read, decode, resize, normalize). */
+  loadingMs: number
+  /** Wall time the compute waited for a batch to finish loading. */
+  waitMs: number
+  /** Inside compute(). */
+  computeMs: number
+  /** Inside checkpoint.save() (also a cancel's onCancel). */
+  checkpointMs: number
+  /** Items loaded or skipped in this run. */
+  items: number
+}
+
 /** A pass in progress: its position and skips are readable while it runs (a checkpoint saves them). */
 export class DatasetLoop<Item, Loaded> {
   position: number
   readonly skipped: SkippedItem<Item>[]
+  readonly timings: LoopTimings = { wallMs: 0, loadingMs: 0, waitMs: 0, computeMs: 0, checkpointMs: 0, items: 0 }
   private readonly meter = new RateMeter()
+  private loading = 0
+  private loadingSince = 0
 
   constructor(private readonly options: DatasetLoopOptions<Item, Loaded>) {
     this.position = options.start ?? 0
@@ -104,36 +129,58 @@ export class DatasetLoop<Item, Loaded> {
   async run(): Promise<SkippedItem<Item>[]> {
     const { items, signal, onProgress, checkpoint } = this.options
     const batchSize = Math.max(1, Math.floor(this.options.batchSize ?? 1))
+    const ahead = Math.max(1, Math.floor(this.options.ahead ?? LOAD_AHEAD))
+    const t = this.timings
+    const began = performance.now()
+    const timed = async <T>(field: 'waitMs' | 'computeMs' | 'checkpointMs', work: () => Promise<T>): Promise<T> => {
+      const t0 = performance.now()
+      try {
+        return await work()
+      } finally {
+        t[field] += performance.now() - t0
+      }
+    }
     this.meter.sample(this.position, this.total) // the rate counts from here: a resumed pass measures this run only
     if (this.options.reportStart) onProgress?.(this.progress())
     let lastCheckpoint = performance.now()
-    let next = this.position < items.length ? this.load(this.position, batchSize) : null
+    // Batches loading, in order; `queued` is where the next one to start begins.
+    const pending: Promise<BatchEntry<Item, Loaded>[]>[] = []
+    let queued = this.position
+    const fill = () => {
+      while (pending.length < ahead && queued < items.length) {
+        const batch = this.load(queued, batchSize)
+        // Observed now: a batch failing while an earlier one computes is not an unhandled rejection (it throws when awaited).
+        batch.catch(() => {})
+        pending.push(batch)
+        queued = Math.min(items.length, queued + batchSize)
+      }
+    }
+    fill()
     try {
-      while (next) {
+      while (pending.length) {
         if (signal?.aborted) {
-          await next.catch(() => {})
-          next = null
-          await this.options.onCancel?.()
+          await Promise.allSettled(pending.splice(0))
+          await timed('checkpointMs', async () => this.options.onCancel?.())
           throw new ConvscopeError('CANCELLED', this.options.cancelMessage ?? 'Cancelled by the user')
         }
-        const entries = await next
+        const entries = await timed('waitMs', () => pending.shift()!)
         const start = this.position
         const after = start + entries.length
-        next = after < items.length ? this.load(after, batchSize) : null
+        fill()
         for (const e of entries) if (e.reason !== undefined) this.skipped.push({ item: e.item, reason: e.reason })
         const loaded = entries.filter((e): e is { item: Item; loaded: Loaded } => e.reason === undefined)
-        await this.options.compute({ start, entries, loaded })
+        await timed('computeMs', () => this.options.compute({ start, entries, loaded }))
         this.position = after
+        t.items += entries.length
         onProgress?.(this.progress())
         if (checkpoint && after < items.length && performance.now() - lastCheckpoint >= checkpoint.everyMs) {
-          await checkpoint.save()
+          await timed('checkpointMs', () => checkpoint.save())
           lastCheckpoint = performance.now()
         }
         await setImmediate()
       }
     } finally {
-      // A pass ended by an error leaves no load running unobserved (its rejection would crash the process).
-      next?.catch(() => {})
+      t.wallMs += performance.now() - began
     }
     return this.skipped
   }
@@ -141,8 +188,13 @@ export class DatasetLoop<Item, Loaded> {
   private load(from: number, batchSize: number): Promise<BatchEntry<Item, Loaded>[]> {
     return Promise.all(
       this.options.items.slice(from, from + batchSize).map(async (item): Promise<BatchEntry<Item, Loaded>> => {
-        const result = await this.options.load(item)
-        return result instanceof Skip ? { item, reason: result.reason } : { item, loaded: result }
+        if (this.loading++ === 0) this.loadingSince = performance.now()
+        try {
+          const result = await this.options.load(item)
+          return result instanceof Skip ? { item, reason: result.reason } : { item, loaded: result }
+        } finally {
+          if (--this.loading === 0) this.timings.loadingMs += performance.now() - this.loadingSince
+        }
       }),
     )
   }

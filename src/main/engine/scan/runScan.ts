@@ -34,6 +34,7 @@ import {
   type Shard,
 } from './manifest'
 import { MaximaFiles } from './maximaFiles'
+import { ProfileCollector, type ScanProfile } from './profile'
 import { describeScanLayer, layerMaxima } from './scanLayer'
 import { emptyTopK, offerBatch } from './topK'
 
@@ -60,6 +61,26 @@ export interface ScanOptions {
   signal?: AbortSignal
   /** What runs the forward passes; default env CONVSCOPE_EXECUTOR, else auto (onnxruntime for ONNX models). */
   executor?: ExecutorChoice
+  /** Batches decoding ahead of the forward pass; default env CONVSCOPE_LOAD_AHEAD, else SCAN_LOAD_AHEAD. */
+  loadAhead?: number
+  /** Where this run's time went (scan/profile.ts), once it has finished (not for a result found finished). */
+  onProfile?: (p: ScanProfile) => void
+}
+
+/**
+ * Batches a scan decodes ahead of the forward pass. An onnxruntime run holds the event loop (onnxruntime-node
+ * runs inside setImmediate), so a load advances only between runs: two batches in flight keep sharp's
+ * threads busy across a run (bench/scanParallelism.ts measured the wait).
+ */
+export const SCAN_LOAD_AHEAD = 2
+
+/** The load-ahead depth: CONVSCOPE_LOAD_AHEAD (a whole number ≥ 1, for measuring) else SCAN_LOAD_AHEAD. */
+export function scanLoadAhead(env: NodeJS.ProcessEnv = process.env): number {
+  const text = env.CONVSCOPE_LOAD_AHEAD
+  if (text === undefined || text === '') return SCAN_LOAD_AHEAD
+  const n = Number(text)
+  if (!Number.isInteger(n) || n < 1) throw new ConvscopeError('BAD_REQUEST', `CONVSCOPE_LOAD_AHEAD is "${text}"; use a whole number ≥ 1`)
+  return n
 }
 
 function commonRoot(paths: readonly string[]): string {
@@ -109,6 +130,7 @@ export async function runScan(options: ScanOptions): Promise<ScanManifest> {
   const restored = await readCheckpoint(checkpointPath, key, tops, out)
   const state: CheckpointState = restored ?? { key, position: 0, skipped: [], sizes: [], startedAt: new Date().toISOString(), elapsedSeconds: 0 }
   const maxima = keepMaxima ? await MaximaFiles.open(out, layers, local.length, batchSize, restored !== null, state.position) : null
+  const profile = new ProfileCollector()
   try {
     // Time spent by earlier (killed) runs, plus this one.
     const sessionStart = performance.now()
@@ -120,12 +142,14 @@ export async function runScan(options: ScanOptions): Promise<ScanManifest> {
       start: state.position,
       skipped: state.skipped.map((s) => ({ item: s.index, reason: s.reason })),
       batchSize,
+      ahead: options.loadAhead ?? scanLoadAhead(),
       load: (index) => decodeImage(images[index]!, model.info.preprocessing),
       compute: async ({ start, entries, loaded }) => {
-        const results = loaded.length ? await layerMaxima(model, loaded.map((e) => e.loaded.input), layers, executor) : []
+        const inputs = loaded.map((e) => e.loaded.input)
+        const results = loaded.length ? await profile.time('forward', () => layerMaxima(model, inputs, layers, executor)) : []
         const goodIndices = loaded.map((e) => e.item)
-        results.forEach((r, li) => offerBatch(tops[li]!, r.max, r.arg, layers[li]!.width, goodIndices))
-        await maxima?.writeRows(start, entries.map((e) => e.loaded !== undefined), results.map((r) => r.max))
+        await profile.time('topK', () => results.forEach((r, li) => offerBatch(tops[li]!, r.max, r.arg, layers[li]!.width, goodIndices)))
+        if (maxima) await profile.time('maximaWrites', () => maxima.writeRows(start, entries.map((e) => e.loaded !== undefined), results.map((r) => r.max)))
         for (const e of entries) state.sizes.push(e.loaded ? [e.loaded.width, e.loaded.height] : null)
       },
       pathOf,
@@ -147,7 +171,7 @@ export async function runScan(options: ScanOptions): Promise<ScanManifest> {
       await writeCheckpoint(checkpointPath, snapshot, tops)
     }
     await loop.run()
-    await saveCheckpoint()
+    await profile.checkpoint(saveCheckpoint)
     await maxima?.close()
 
     // Final files: arrays first, the manifest last (its presence means complete), then drop the state.
@@ -170,6 +194,7 @@ export async function runScan(options: ScanOptions): Promise<ScanManifest> {
     await writeFileAtomic(join(out, MANIFEST_FILE), JSON.stringify(manifest, null, 1) + '\n')
     await rm(checkpointPath, { force: true })
     await removeStaleTempFiles(out)
+    options.onProfile?.(profile.profile(loop.timings))
     return manifest
   } finally {
     await maxima?.close()

@@ -10,13 +10,15 @@
  * the result of one process scanning shard i/n, and removed.
  *
  * Protocol: a worker is told by CONVSCOPE_SCAN_WORKER=1 in its environment to report over IPC instead of
- * drawing a bar: `{ kind: 'scan-started', backend, layers }` once, then `{ kind: 'scan-progress', done,
- * total, skipped }` after every batch (scanCommand.ts sends them). Its stdout is dropped, its stderr kept for
+ * drawing a bar: `{ kind: 'scan-started', backend, layers, executor }` once, then `{ kind: 'scan-progress',
+ * done, total, skipped }` after every batch and, when it scanned (not when its result was there already),
+ * `{ kind: 'scan-profile', profile }` (scan/profile.ts) at the end (scanCommand.ts sends them). Its stdout is dropped, its stderr kept for
  * the error message when it fails. SIGTERM (or the parent going away: the IPC channel closes) makes a
  * worker checkpoint and stop. Each worker runs its math on one thread: tfjs-node / libtensorflow and
  * libvips (sharp) are limited through their environment variables; wasm and cpu are single-threaded.
  */
 import { fork, type ChildProcess } from 'node:child_process'
+import { availableParallelism } from 'node:os'
 import { existsSync } from 'node:fs'
 import { readdir, rm, rmdir } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -24,6 +26,7 @@ import { fileURLToPath } from 'node:url'
 import { ConvscopeError } from '../../../shared/api'
 import { mergeScans } from './merge'
 import { checkShard, type ScanManifest, type Shard } from './manifest'
+import type { ScanProfile } from './profile'
 
 /** Where the workers' folders live inside the result folder. */
 export const WORKERS_DIR = '.workers'
@@ -32,8 +35,9 @@ export const WORKER_ENV = 'CONVSCOPE_SCAN_WORKER'
 
 /** Messages a worker sends to its parent. */
 export type WorkerMessage =
-  | { kind: 'scan-started'; backend: string; layers: string[] }
+  | { kind: 'scan-started'; backend: string; layers: string[]; executor?: string }
   | { kind: 'scan-progress'; done: number; total: number; skipped: number }
+  | { kind: 'scan-profile'; profile: ScanProfile }
 
 export interface WorkersProgress {
   /** Images done (scanned or skipped) and to do over all workers; total is 0 until every worker has reported. */
@@ -49,9 +53,28 @@ export interface WorkerScanOptions {
   out: string
   /** The part of the dataset this command scans; default 0/1. */
   shard?: Shard
-  onStarted?: (info: { backend: string; layers: string[] }) => void
+  onStarted?: (info: { backend: string; layers: string[]; executor?: string }) => void
   onProgress?: (p: WorkersProgress) => void
+  /** Worker w's profile (scan/profile.ts), when it scanned in this run. */
+  onProfile?: (w: number, profile: ScanProfile) => void
   signal?: AbortSignal
+}
+
+/**
+ * Images a worker must have before `convscope scan` without --workers starts one: a worker costs a process
+ * start (Node + tsx + the model, ≈ 2–4 s here), which a scan of fewer images would not win back
+ * (bench/scanParallelism.ts).
+ */
+export const MIN_IMAGES_PER_WORKER = 200
+
+/**
+ * The worker count of `convscope scan` without --workers: one process per core (each with one compute thread,
+ * decoding beside the other processes' forward passes: measured faster than one process running every core
+ * in onnxruntime threads, bench/scanParallelism.ts), fewer where the shard has under MIN_IMAGES_PER_WORKER
+ * images per worker.
+ */
+export function defaultWorkerCount(images: number, cores: number = availableParallelism()): number {
+  return Math.max(1, Math.min(cores, Math.floor(images / MIN_IMAGES_PER_WORKER)))
 }
 
 /** The shard worker w of W scans when the command scans `shard`: (i + n·w)/(n·W). */
@@ -148,7 +171,9 @@ export async function runScanWorkers(options: WorkerScanOptions): Promise<ScanMa
         report()
       } else if (m.kind === 'scan-started' && !startedReported) {
         startedReported = true
-        options.onStarted?.({ backend: m.backend, layers: m.layers })
+        options.onStarted?.({ backend: m.backend, layers: m.layers, executor: m.executor })
+      } else if (m.kind === 'scan-profile') {
+        options.onProfile?.(w, m.profile)
       }
     })
     // A fork that cannot start at all (e.g. EAGAIN) emits 'error', and then maybe no 'close'.

@@ -1,0 +1,106 @@
+/**
+ * Where a scan's time goes (`convscope scan --profile`, issue 11): the dataset loop's own timings
+ * (datasets/datasetLoop.ts: decoding, waiting for images, checkpoints) and runScan's steps inside the compute
+ * (forward with the per-channel max, top-K, maxima writes). Seconds of wall time in this process; loading
+ * overlaps the compute, so `decoding` is not part of the sum. A scan over worker processes reports each
+ * worker's profile and their sum (workers run side by side: the sum is process-seconds, not wall time).
+ */
+import { z } from 'zod'
+import type { LoopTimings } from '../datasets/datasetLoop'
+
+/** The steps of the compute that runScan times (the rest of the compute is "other"). */
+export const COMPUTE_STEPS = ['forward', 'topK', 'maximaWrites'] as const
+export type ComputeStep = (typeof COMPUTE_STEPS)[number]
+
+const seconds = z.number().nonnegative()
+export const ScanProfile = z.object({
+  /** Images loaded or skipped in this run (a resumed run counts from its checkpoint). */
+  images: z.number().int().nonnegative(),
+  /** The dataset loop, start to end. */
+  wallSeconds: seconds,
+  /** Wall time with at least one image loading (file read, decode, resize, normalize); overlaps the rest. */
+  decodingSeconds: seconds,
+  /** Wall time the compute waited for images: zero when decoding keeps up. */
+  waitForImagesSeconds: seconds,
+  /** Forward pass to the scanned layers with each unit's max and argmax over space (scan/scanLayer.ts). */
+  forwardSeconds: seconds,
+  /** Offering the batch's maxima to the per-unit top-K (scan/topK.ts). */
+  topKSeconds: seconds,
+  /** Writing the per-image maxima rows (scan/maximaFiles.ts). */
+  maximaWritesSeconds: seconds,
+  /** Checkpoints (scan/checkpoint.ts), the final one included. */
+  checkpointSeconds: seconds,
+  /** The rest of the loop's wall time: progress, yielding to the event loop, arranging batches. */
+  otherSeconds: seconds,
+})
+export type ScanProfile = z.infer<typeof ScanProfile>
+
+/** Collects runScan's compute steps; `profile(loop timings)` gives the whole picture. */
+export class ProfileCollector {
+  private readonly ms: Record<ComputeStep, number> = { forward: 0, topK: 0, maximaWrites: 0 }
+  private extraCheckpointMs = 0
+
+  /** Time `work` as `step`. */
+  async time<T>(step: ComputeStep, work: () => Promise<T> | T): Promise<T> {
+    const t0 = performance.now()
+    try {
+      return await work()
+    } finally {
+      this.ms[step] += performance.now() - t0
+    }
+  }
+
+  /** A checkpoint outside the loop (the final one). */
+  async checkpoint(work: () => Promise<void>): Promise<void> {
+    const t0 = performance.now()
+    try {
+      await work()
+    } finally {
+      this.extraCheckpointMs += performance.now() - t0
+    }
+  }
+
+  profile(loop: LoopTimings): ScanProfile {
+    const s = (ms: number) => Math.max(0, ms) / 1000
+    const steps = this.ms.forward + this.ms.topK + this.ms.maximaWrites
+    return {
+      images: loop.items,
+      wallSeconds: s(loop.wallMs + this.extraCheckpointMs),
+      decodingSeconds: s(loop.loadingMs),
+      waitForImagesSeconds: s(loop.waitMs),
+      forwardSeconds: s(this.ms.forward),
+      topKSeconds: s(this.ms.topK),
+      maximaWritesSeconds: s(this.ms.maximaWrites),
+      checkpointSeconds: s(loop.checkpointMs + this.extraCheckpointMs),
+      // The compute's own remainder (batch bookkeeping) and the loop's (progress, event-loop turns).
+      otherSeconds: s(loop.wallMs - loop.waitMs - loop.checkpointMs - steps),
+    }
+  }
+}
+
+/** The profiles of several processes added field by field (process-seconds). */
+export function sumProfiles(profiles: readonly ScanProfile[]): ScanProfile {
+  const keys = Object.keys(ScanProfile.shape) as (keyof ScanProfile)[]
+  return Object.fromEntries(keys.map((k) => [k, profiles.reduce((s, p) => s + p[k], 0)])) as ScanProfile
+}
+
+const ROWS: [keyof ScanProfile, string][] = [
+  ['waitForImagesSeconds', 'waiting for images'],
+  ['forwardSeconds', 'forward + per-unit max'],
+  ['topKSeconds', 'top-K'],
+  ['maximaWritesSeconds', 'maxima writes'],
+  ['checkpointSeconds', 'checkpoints'],
+  ['otherSeconds', 'other'],
+]
+
+/** The profile as lines of text: each step's seconds, share of the wall time and ms per image. */
+export function formatProfile(p: ScanProfile, heading: string): string[] {
+  const wall = p.wallSeconds
+  const row = (label: string, sec: number, share = true) =>
+    `  ${label.padEnd(24)} ${sec.toFixed(2).padStart(8)} s${share && wall > 0 ? `${((100 * sec) / wall).toFixed(0).padStart(5)} %` : '       '}${p.images > 0 ? `${((1000 * sec) / p.images).toFixed(2).padStart(9)} ms/image` : ''}`
+  return [
+    `${heading}: ${p.images} images in ${wall.toFixed(2)} s`,
+    ...ROWS.map(([key, label]) => row(label, p[key])),
+    row('decoding (overlapped)', p.decodingSeconds, false),
+  ]
+}
