@@ -24,7 +24,7 @@ export async function initCliBackend(flag: string | undefined, quiet = false, an
   return report
 }
 
-/** The executor forward work of `model` runs on, and why (--verbose). */
+/** The executor forward work of `model` runs on, and why (`info` says it). */
 function describeExecutor(model: LoadedModel): string {
   const executor = forwardExecutor(model)
   const why = isOnnxRuntime(executor) ? `device: ${deviceInUse().reason}` : (forwardFallbackReason(model) ?? 'tfjs is chosen')
@@ -36,7 +36,8 @@ export async function withModel<T>(dir: string, options: { backend?: string; qui
   await initCliBackend(options.backend, options.quiet, options.announce)
   const model = await loadModel(resolve(dir))
   try {
-    if (announceBackend && !options.quiet) console.error(`convscope: forward work on ${describeExecutor(model)}`)
+    // `info` only: other commands keep --verbose's one backend line before their error (their callers parse it).
+    if (options.announce === true && !options.quiet) console.error(`convscope: forward work on ${describeExecutor(model)}`)
     return await use(model)
   } finally {
     model.dispose()

@@ -45,7 +45,7 @@ function help(): string {
     'commands:',
     ...rows,
     '',
-    'Run `convscope <command> --help` for its options. --verbose (any command): name the compute backend and the forward executor on stderr.',
+    'Run `convscope <command> --help` for its options. --verbose (any command): name the compute backend on stderr.',
   ].join('\n')
 }
 
