@@ -6,7 +6,8 @@
  * from the wasm heap, elsewhere downloaded). The JS pass is faster on the CPU backends (wasm, cpu), where
  * the map is in host memory anyway; on GPU backends (webgl, tensorflow-gpu) downloading whole maps costs
  * more than reducing them there, and the native tensorflow backend reduces without help. Ties go to the
- * first position, as tf.argMax does; the max is the value at the argmax.
+ * first position, as tf.argMax does; the max is the value at the argmax. Scans on onnxruntime reduce inside its
+ * graph instead (ReduceMax + ArgMax, executors/onnxRuntime.ts runOnnxRuntimeMaxima), with the same tie rule.
  */
 import * as tf from '@tensorflow/tfjs'
 
