@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs'
 import { ConvscopeError, type ModelInfo } from '../../../shared/api'
-import { type WrittenSource, writtenRuntimeSource } from '../executors/toOnnx'
+import { sizeFreeLayers, type WrittenSource, writtenRuntimeSource } from '../executors/toOnnx'
 import { GraphExecutor } from '../graph/executor'
 import { graphFromKerasLayers } from '../graph/fromKerasLayers'
 import { materializeWeights } from '../graph/modelGraph'
@@ -108,7 +108,8 @@ class LayersLoadedModel implements LoadedModel {
       graph: executor.graph,
       constant: (name) => executor.constant(name),
       rank: (tensor) => ranks.get(tensor) ?? null,
-      input: { batch: null, size: inputSize, channels: info.inputShape[2] },
+      // Height and width stay free where no layer fixes them, as the executor runs such models at any size.
+      input: { batch: null, size: sizeFreeLayers(executor.graph) ? [null, null] : inputSize, channels: info.inputShape[2] },
       tensorOf: (name) => this.facts(this.resolve(name)).tensor,
     })
   }

@@ -4,4 +4,4 @@
  * (keras/, tf/; registry.ts), and the RuntimeSource the models give the executor (runtimeSource.ts).
  */
 export { unwritableReason, writeGraph, type GraphWriteOptions } from './writeGraph'
-export { writtenRuntimeSource, type WrittenSource, type WrittenSourceOptions } from './runtimeSource'
+export { sizeFreeLayers, writtenRuntimeSource, type WrittenSource, type WrittenSourceOptions } from './runtimeSource'

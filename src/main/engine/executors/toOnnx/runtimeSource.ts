@@ -20,6 +20,18 @@ export interface WrittenSource extends RuntimeSource {
   dispose(): void
 }
 
+/** Keras layers whose written form depends on the input's height and width (a fixed target shape). */
+const SIZE_BOUND_LAYERS = new Set(['Flatten', 'Reshape'])
+
+/**
+ * Whether a layers model's graph runs at any height and width (no Flatten or Reshape: convolutions, pools, global
+ * pooling, dense on the last axis): its written input then leaves them free, so work at other sizes than the
+ * model's (the fully-convolutional class grid of a global-pooling head) runs on onnxruntime too.
+ */
+export function sizeFreeLayers(graph: ModelGraph): boolean {
+  return !graph.nodes.some((n) => SIZE_BOUND_LAYERS.has(n.opType))
+}
+
 export function writtenRuntimeSource(o: WrittenSourceOptions): WrittenSource {
   const { graph, input } = o
   const [height, width] = input.size
