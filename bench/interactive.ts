@@ -111,6 +111,15 @@ async function perImage<R>(run: ExecutorChoice[], images: string[], call: (image
   return { times, results }
 }
 
+/** The checkout's commit; CONVSCOPE_BENCH_COMMIT for a copy outside git (e.g. `git archive` of a commit). */
+function gitCommit(): string {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
+  } catch {
+    return process.env.CONVSCOPE_BENCH_COMMIT ?? 'unknown (not a git checkout)'
+  }
+}
+
 async function main(): Promise<void> {
   const backend = await initBackend({})
   const model = await loadModel(join(ROOT, 'resources/demo-models/gap'))
@@ -189,7 +198,7 @@ async function main(): Promise<void> {
   const date = new Date().toISOString().slice(0, 10)
   const file = values.out ?? join(ROOT, 'bench/results', `interactive-${date}.json`)
   await mkdir(join(file, '..'), { recursive: true })
-  const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim()
+  const commit = gitCommit()
   const machine = { cpu: cpus()[0]?.model ?? '?', cores: availableParallelism(), memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version }
   const report = { date: new Date().toISOString(), commit, machine, backend: backend.active, model: 'demo gap', layer, images: { perCall: images.length, classify: listed.length }, rounds, loadAverages: loads, decodeMedianMs: Number(median(decodeMs).toFixed(2)), onnxruntimeSkipped: ex.skipped, rows, agreement }
   await writeFile(file, JSON.stringify(report, null, 2) + '\n')

@@ -35,12 +35,15 @@
  * them alone), both tools alike, for the rate with 1 layer vs every layer.
  *
  * --profile adds, per suite, where one core's time goes, without overlap: convscope's steps run in this
- * process (as runScan.ts does them: readModelInput (sharp decode + resize, normalise), tfjs forward to the
- * layers, per-channel max / argmax (spatialMax.ts: one JS pass on cpu / wasm, else on the backend), top-K
- * offers in JS) against the reference with 1 thread and no loader workers (PIL decode + preprocess, torch
- * forward, reduction + top-K), over the first min(N, 160) images. It also times max / argmax done the other
- * way (checked equal), to show what the choice of spatialMax.ts saves.
- * (--profile-only: just that, no comparison runs.)
+ * process (as runScan.ts does them, on the executor it picks: readModelInput (sharp decode + resize, normalise),
+ * the forward pass to the layers with the per-channel max / argmax (on onnxruntime one step: the reduction runs
+ * in its graph, one thread; on tfjs the forward, then spatialMax.ts: one JS pass on cpu / wasm, else on the
+ * backend), top-K offers in JS) against the reference with 1 thread and no loader workers (PIL decode + preprocess, torch
+ * forward, reduction + top-K), over the first min(N, 160) images. On tfjs it also times max / argmax done the
+ * other way (checked equal), to show what the choice of spatialMax.ts saves.
+ * With --profile the compared convscope runs also get `--profile --json` (timers only), and the best round's
+ * own account (decoding, waiting for images, forward, top-K, maxima writes; summed over workers) is printed and kept.
+ * (--profile-only: just the one-core profile, no comparison runs.)
  * --memory adds the memory check: the demo suite's convscope scan over 1 000 and 10 000 images.
  * Results: a table on stdout and bench/results/scan-<date>.json.
  */
@@ -55,12 +58,15 @@ import { initBackend } from '../src/main/engine/backend'
 import { listImageFolder } from '../src/main/engine/images/imageFolder'
 import { toInputTensor, toModelInput } from '../src/main/engine/images/preprocess'
 import { readImage, readModelInput } from '../src/main/engine/images/readImage'
-import { reductionPlace, spatialMaxima, type ReductionPlace } from '../src/main/engine/scan/spatialMax'
+import { reductionPlace, spatialMaxima, type ReductionPlace, type SpatialMax } from '../src/main/engine/scan/spatialMax'
+import { describeScanLayer, layerMaxima } from '../src/main/engine/scan/scanLayer'
+import { forwardExecutor, isOnnxRuntime } from '../src/main/engine/executors/onnxRuntime'
 import { fsIOHandler } from '../src/main/engine/models/fsIOHandler'
 import { loadModel } from '../src/main/engine/models/loadModel'
 import { emptyTopK, offerBatch } from '../src/main/engine/scan/topK'
 import { readSidecar } from '../src/main/engine/models/sidecar'
 import type { ScanManifest } from '../src/main/engine/scan/manifest'
+import { formatProfile, type ScanProfile } from '../src/main/engine/scan/profile'
 import type { ModelInfo } from '../src/shared/api'
 import { readNpy } from '../src/main/engine/store/npy'
 import { seededRandom } from '../test/fixtures/models'
@@ -94,6 +100,7 @@ const workers = values.workers === undefined ? null : Number(values.workers)
 /** The reference's batch; convscope gets --batch only when it is given here (its default is 16 too). */
 const batch = Number(values.batch ?? 16)
 const layerSets = values['layer-sets']!.split(',').map(parseLayerSet)
+const profiling = values.profile || values['profile-only']
 const rounds = Number(values.rounds)
 const refSetups = values['ref-setups']!.split(',').map(parseRefSetup)
 
@@ -334,11 +341,20 @@ interface ConvscopeRun extends Measured {
   backend: string
   /** What ran the forward passes (the manifest's executor; 'tfjs-…' before issue 11 recorded it). */
   executor: string
+  /** With --profile: `convscope scan --profile`'s own account (summed over its worker processes). */
+  scanProfile: ConvscopeProfile | null
+}
+
+/** `convscope scan --profile --json`'s profile field. */
+interface ConvscopeProfile {
+  processes: number
+  total: ScanProfile
 }
 
 async function runConvscope(model: string, data: string, limit: number, scratch: string, layers: LayerSet = 'every'): Promise<ConvscopeRun> {
   const out = join(scratch, 'convscope')
-  const common = ['--model', model, '--data', data, '--limit', String(limit), ...(values.batch ? ['--batch', values.batch] : []), '--layers', (await benchLayersOf(model, layers)).join(',')]
+  // --profile only adds timers (scan/profile.ts); its account of where the time went is kept with the run.
+  const common = ['--model', model, '--data', data, '--limit', String(limit), ...(values.batch ? ['--batch', values.batch] : []), '--layers', (await benchLayersOf(model, layers)).join(','), ...(profiling ? ['--profile', '--json'] : [])]
   let m: Measured
   let mode: string
   if (workers === null || workers === 1 || (await scanHasWorkers())) {
@@ -358,7 +374,7 @@ async function runConvscope(model: string, data: string, limit: number, scratch:
   }
   const manifest = JSON.parse(await readFile(join(out, 'manifest.json'), 'utf8')) as ScanManifest
   const backend = /convscope: backend (\S+)/.exec(m.stderr)?.[1] ?? /on backend (\S+)/.exec(m.stderr)?.[1] ?? '?'
-  return { ...m, manifest, out, mode, backend, executor: manifest.executor ?? `tfjs-${backend}` }
+  return { ...m, manifest, out, mode, backend, executor: manifest.executor ?? `tfjs-${backend}`, scanProfile: profiling ? (JSON.parse(m.stdout) as { profile: ConvscopeProfile | null }).profile : null }
 }
 
 interface ReferenceRun extends Measured {
@@ -457,7 +473,7 @@ interface SuiteResult {
   rounds: number
   /** 1-minute load average before each run and at the end. */
   loadAverages: number[]
-  convscope: { mode: string; backend: string; executor: string; wallSeconds: number; allWallSeconds: number[]; imagesPerSecond: number; scanImagesPerSecond: number; peakRssMiB: number; peakPssMiB: number; processes: number }
+  convscope: { mode: string; backend: string; executor: string; scanProfile: ConvscopeProfile | null; wallSeconds: number; allWallSeconds: number[]; imagesPerSecond: number; scanImagesPerSecond: number; peakRssMiB: number; peakPssMiB: number; processes: number }
   reference: { setup: string; wallSeconds: number; allRuns: { setup: string; wallSeconds: number; scanImagesPerSecond: number }[]; imagesPerSecond: number; scanImagesPerSecond: number; forwardSeconds: number; reduceSeconds: number; peakRssMiB: number; peakPssMiB: number; processes: number }
   ratio: { wall: number; scanLoop: number }
   agreement: { meanOverlap: number; top1: number; perLayer: { layer: string; overlap: number; top1: number }[] }
@@ -527,6 +543,7 @@ async function runSuite(suite: string, model: string, data: string, limit: numbe
         mode: c.mode,
         backend: c.backend,
         executor: c.executor,
+        scanProfile: c.scanProfile,
         wallSeconds: c.wallSeconds,
         allWallSeconds: cs.map((x) => x.wallSeconds),
         imagesPerSecond: csRate.wall,
@@ -599,55 +616,76 @@ interface StepTimes {
   reducePlace?: ReductionPlace
 }
 
-/** convscope's scan steps, timed one after the other in this process on the backend the CLI would pick. */
-async function profileConvscope(modelDir: string, data: string, limit: number): Promise<StepTimes & { backend: string }> {
+/**
+ * convscope's scan steps, timed one after the other in this process on the executor and backend the CLI would
+ * pick, on one core (onnxruntime gets OMP_NUM_THREADS=1, as the reference's 1 thread): on onnxruntime the
+ * max / argmax run inside its graph (scanLayer.ts layerMaxima), so forward and reduction are one step there.
+ */
+async function profileConvscope(modelDir: string, data: string, limit: number): Promise<StepTimes & { backend: string; executor: string }> {
   const report = await initBackend({})
+  const threads = process.env.OMP_NUM_THREADS
+  process.env.OMP_NUM_THREADS = '1' // read when the session is made; restored below, so the scans after keep every core
   const model = await loadModel(modelDir)
   try {
+    const executor = forwardExecutor(model)
+    const inGraph = isOnnxRuntime(executor)
     const layers = benchLayers(model.info)
-    const shapes = layers.map((name) => model.graph.get(name).outputShape as number[])
-    const tops = shapes.map((s) => emptyTopK(s.at(-1)!, 16))
+    const scanLayers = layers.map((name) => describeScanLayer(model, name))
+    const tops = scanLayers.map((l) => emptyTopK(l.units, 16))
     const paths = (await listImageFolder(data, limit)).images.map((i) => i.path)
     const place = reductionPlace()
     const other: ReductionPlace = place === 'js' ? 'backend' : 'js'
-    const t: StepTimes = { images: 0, decodeSeconds: 0, forwardSeconds: 0, reduceSeconds: 0, topkSeconds: 0, reduceOtherSeconds: 0, reducePlace: place }
+    const t: StepTimes = { images: 0, decodeSeconds: 0, forwardSeconds: 0, reduceSeconds: 0, topkSeconds: 0, ...(inGraph ? {} : { reduceOtherSeconds: 0, reducePlace: place }) }
     const run = async (batchPaths: string[], first: number, record: boolean) => {
-      // The scan's own steps (runScan.ts): readModelInput, forward, spatialMaxima, offerBatch.
+      // The scan's own steps (runScan.ts): readModelInput, forward, spatialMaxima (or both in the graph), offerBatch.
       const t0 = performance.now()
       const inputs = await Promise.all(batchPaths.map(async (p) => (await readModelInput(p, model.info.preprocessing)).input))
       const t1 = performance.now()
-      const x = toInputTensor(inputs)
-      const outs = model.forward(x, layers)
-      const t2 = performance.now()
-      const reduced = await spatialMaxima(outs, place)
+      let reduced: SpatialMax[]
+      let forwardMs: number
+      let reduceMs = 0
+      let otherMs = 0
+      if (inGraph) {
+        reduced = await layerMaxima(model, inputs, scanLayers, executor)
+        forwardMs = performance.now() - t1
+      } else {
+        const x = toInputTensor(inputs)
+        const outs = model.forward(x, layers)
+        const t2 = performance.now()
+        forwardMs = t2 - t1
+        reduced = await spatialMaxima(outs, place)
+        const t3 = performance.now()
+        reduceMs = t3 - t2
+        const alternative = await spatialMaxima(outs, other)
+        otherMs = performance.now() - t3
+        alternative.forEach((r, li) => {
+          const { max, arg } = reduced[li]!
+          for (let j = 0; j < max.length; j++) {
+            if (r.max[j] !== max[j] || (r.arg[j] !== arg[j] && !Number.isNaN(max[j]!))) throw new Error(`max/argmax in ${other} differs from ${place} at layer ${layers[li]}, entry ${j}`)
+          }
+        })
+        tf.dispose([x, ...outs])
+      }
       const t3 = performance.now()
-      const alternative = await spatialMaxima(outs, other)
-      const t3o = performance.now()
-      alternative.forEach((r, li) => {
-        const { max, arg } = reduced[li]!
-        for (let j = 0; j < max.length; j++) {
-          if (r.max[j] !== max[j] || (r.arg[j] !== arg[j] && !Number.isNaN(max[j]!))) throw new Error(`max/argmax in ${other} differs from ${place} at layer ${layers[li]}, entry ${j}`)
-        }
-      })
-      tf.dispose([x, ...outs])
       const indices = batchPaths.map((_, i) => first + i)
-      const t3k = performance.now()
-      reduced.forEach(({ max, arg }, li) => offerBatch(tops[li]!, max, arg, shapes[li]!.length === 3 ? shapes[li]![1]! : 1, indices))
+      reduced.forEach(({ max, arg }, li) => offerBatch(tops[li]!, max, arg, scanLayers[li]!.width, indices))
       const t4 = performance.now()
       if (record) {
         t.images += batchPaths.length
         t.decodeSeconds += (t1 - t0) / 1000
-        t.forwardSeconds += (t2 - t1) / 1000
-        t.reduceSeconds += (t3 - t2) / 1000
-        t.topkSeconds += (t4 - t3k) / 1000
-        t.reduceOtherSeconds! += (t3o - t3) / 1000
+        t.forwardSeconds += forwardMs / 1000
+        t.reduceSeconds += reduceMs / 1000
+        if (!inGraph) t.reduceOtherSeconds! += otherMs / 1000
+        t.topkSeconds += (t4 - t3) / 1000
       }
     }
-    await run(paths.slice(0, batch), 0, false) // warm-up: kernels compiled, memory grown
+    await run(paths.slice(0, batch), 0, false) // warm-up: kernels compiled, memory grown, session made
     for (let i = 0; i < paths.length; i += batch) await run(paths.slice(i, i + batch), i, true)
-    return { ...t, backend: report.active }
+    return { ...t, backend: report.active, executor }
   } finally {
     model.dispose()
+    if (threads === undefined) delete process.env.OMP_NUM_THREADS
+    else process.env.OMP_NUM_THREADS = threads
   }
 }
 
@@ -671,7 +709,7 @@ async function profileReference(modelDir: string, data: string, limit: number): 
 
 interface ProfileResult {
   suite: string
-  convscope: StepTimes & { backend: string }
+  convscope: StepTimes & { backend: string; executor: string }
   reference: StepTimes
 }
 
@@ -679,12 +717,19 @@ function printProfile(p: ProfileResult): void {
   const ms = (s: number, n: number) => ((1000 * s) / n).toFixed(2)
   const c = p.convscope
   const r = p.reference
+  const inGraph = c.reducePlace === undefined
+  const tool = `convscope (${c.executor})`
   console.log(`${p.suite} profile, one core, ms per image (${c.images} images, batch ${batch}):`)
-  console.log(`  step                  convscope (${c.backend})  PyTorch (1 thread)`)
-  console.log(`  decode + preprocess   ${ms(c.decodeSeconds, c.images).padStart(8)}            ${ms(r.decodeSeconds, r.images).padStart(8)}`)
-  console.log(`  forward               ${ms(c.forwardSeconds, c.images).padStart(8)}            ${ms(r.forwardSeconds, r.images).padStart(8)}`)
-  console.log(`  max / argmax (${c.reducePlace ?? '?'})`.padEnd(22) + `${ms(c.reduceSeconds, c.images).padStart(8)}            ${ms(r.reduceSeconds, r.images).padStart(8)}   (PyTorch: with top-K)`)
-  console.log(`  top-K offers          ${ms(c.topkSeconds, c.images).padStart(8)}`)
+  console.log(`  step                  ${tool.padEnd(30)}  PyTorch (1 thread)`)
+  const row = (step: string, mine: string, theirs: string, note = '') => console.log(`  ${step.padEnd(22)}${mine.padStart(8)}${' '.repeat(24)}${theirs.padStart(8)}${note}`)
+  row('decode + preprocess', ms(c.decodeSeconds, c.images), ms(r.decodeSeconds, r.images))
+  if (inGraph) {
+    row('forward + max/argmax', ms(c.forwardSeconds, c.images), ms(r.forwardSeconds + r.reduceSeconds, r.images), '   (convscope: max / argmax in the onnxruntime graph; PyTorch: forward, then max / argmax with top-K)')
+  } else {
+    row('forward', ms(c.forwardSeconds, c.images), ms(r.forwardSeconds, r.images))
+    row(`max / argmax (${c.reducePlace})`, ms(c.reduceSeconds, c.images), ms(r.reduceSeconds, r.images), '   (PyTorch: with top-K)')
+  }
+  row('top-K offers', ms(c.topkSeconds, c.images), '')
   if (c.reduceOtherSeconds !== undefined) console.log(`  (max / argmax ${c.reducePlace === 'js' ? 'on the backend' : 'in JS'} instead: ${ms(c.reduceOtherSeconds, c.images)} ms, same results)`)
 }
 
@@ -714,6 +759,10 @@ function printTable(results: SuiteResult[], memory: MemoryResult[]): void {
         `top-${r.k} agreement ${f1(100 * r.agreement.meanOverlap)} % of entries, top-1 image same for ${f1(100 * r.agreement.top1)} % of ${r.units} units; ` +
         `PyTorch forward ${f1(r.reference.forwardSeconds)} s, reduction ${f1(r.reference.reduceSeconds)} s`,
     )
+  }
+  for (const r of results) {
+    const p = r.convscope.scanProfile
+    if (p) for (const line of formatProfile(p.total, `${name(r)}: convscope scan --profile of its best round${p.processes > 1 ? `, summed over ${p.processes} worker processes (process-seconds)` : ''}`)) console.log(line)
   }
   for (const suite of new Set(results.map((r) => r.suite))) {
     const every = results.find((r) => r.suite === suite && r.layerSet === 'every')
@@ -766,8 +815,10 @@ async function main(): Promise<void> {
   await mkdir(join(file, '..'), { recursive: true })
   const cpu = cpus()[0]
   const machine = { cpu: cpu?.model ?? '?', cores: CORES, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, gpu: 'none used' }
-  const { stdout: commit } = await measure('git', ['rev-parse', '--short', 'HEAD'])
-  await writeFile(file, JSON.stringify({ date: new Date().toISOString(), commit: commit.trim(), machine, workers, results, profiles, memory }, null, 2) + '\n')
+  const git = await measure('git', ['rev-parse', '--short', 'HEAD'])
+  // CONVSCOPE_BENCH_COMMIT names the commit of a copy outside git (e.g. `git archive` of a commit).
+  const commit = git.code === 0 ? git.stdout.trim() : (process.env.CONVSCOPE_BENCH_COMMIT ?? 'unknown (not a git checkout)')
+  await writeFile(file, JSON.stringify({ date: new Date().toISOString(), commit, machine, workers, results, profiles, memory }, null, 2) + '\n')
   console.log(`wrote ${file}`)
 }
 
