@@ -21,6 +21,7 @@ import {
   EXECUTOR_ENV,
   executionProviders,
   platformAccelerator,
+  probeInChild,
   readProbe,
   runtimeFacts,
   type DeviceFacts,
@@ -109,6 +110,8 @@ test('a probe that crashed or hung is unavailable, with how it ended and the end
   assert.match(readProbe('cpu', 'not json\n', 'oops', 3, null).reason, /^the CPU probe exited with status 3: oops$/)
   const answered = readProbe('cpu', '{"ok":true,"reason":"ran","version":"1.30.0","backends":["cpu"]}\n', 'a native log line', 0, null)
   assert.deepEqual(answered, { device: 'cpu', available: true, reason: 'ran', runtime: { version: '1.30.0', backends: ['cpu'] } })
+  const missing = readProbe('cuda', '{"ok":false,"reason":"","missing":"/ort/bin/libonnxruntime_providers_cuda.so","version":"1.30.0","backends":["cpu","cuda"]}\n', '', 0, null)
+  assert.equal(missing.reason, 'the CUDA provider is not installed (libonnxruntime_providers_cuda.so is not in /ort/bin)')
 })
 
 test('this machine, probed for real: the CPU runs a session; CUDA, DirectML and CoreML are unavailable, each with its reason', { skip: !linuxX64 && 'the reasons asserted are those of Linux x64' }, async () => {
@@ -120,9 +123,11 @@ test('this machine, probed for real: the CPU runs a session; CUDA, DirectML and 
   assert.match(cuda!.reason, /^the CUDA provider is not installed \(libonnxruntime_providers_cuda\.so is not in .*onnxruntime-node\/bin\/napi-v6\/linux\/x64\)$/)
   assert.match(dml!.reason, /^onnxruntime-node 1\.\d+\.\d+ for linux\/x64 has no DirectML provider \(it has cpu, .*cuda.*\)$/)
   assert.match(coreml!.reason, /has no CoreML provider/)
-  assert.ok(runtimeFacts()?.backends.includes('cuda'), "onnxruntime-node's own list names cuda on Linux x64")
-  // The synchronous answer is the cached probe.
+  // The synchronous answer is the same; so is the child's, which the table skipped for CUDA's missing library.
   assert.deepEqual(deviceAvailability('cuda'), cuda)
+  const child = probeInChild('cuda')
+  assert.deepEqual({ device: child.device, available: child.available, reason: child.reason }, cuda)
+  assert.ok(child.runtime?.backends.includes('cuda'), "onnxruntime-node's own list names cuda on Linux x64 (not bundled)")
 
   assert.deepEqual(deviceInUse('auto'), { device: 'cpu', reason: `auto: CUDA is not available: ${cuda!.reason}` })
   assert.throws(() => deviceInUse('cuda'), (e) => badRequest(/^device cuda \(CUDA\) is not available: the CUDA provider is not installed/)(e) && (e as Error).message.includes(CUDA_INSTALL))

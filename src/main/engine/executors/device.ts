@@ -8,9 +8,12 @@
  * separately), then a one-node session created and run on that provider alone; its error text is the reason.
  * A child, because a provider may crash or print native logs (a broken driver must not take the engine down or
  * fill the CLI's stderr), and because a synchronous answer keeps forwardExecutor synchronous. Cached per process.
+ * CUDA's library missing (the usual case on Linux) is seen without a child: auto costs nothing there.
  */
 import { execFile, spawnSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { createRequire } from 'node:module'
+import { basename, dirname, join } from 'node:path'
 import { ConvscopeError, DeviceChoice, DeviceName, type DeviceAvailability } from '../../../shared/api'
 import { ModelProtoType } from '../models/onnx/proto'
 
@@ -91,7 +94,7 @@ export function runtimeFacts(): { version: string; backends: string[] } | null {
 
 // ---- the probe ----
 
-interface ProbeResult extends DeviceAvailability {
+export interface ProbeResult extends DeviceAvailability {
   runtime: { version: string; backends: string[] } | null
 }
 
@@ -100,14 +103,16 @@ const pending = new Map<DeviceName, Promise<ProbeResult>>()
 
 /** Whether onnxruntime runs on `device` here (probed once per process; synchronous: blocks until the probe ends). */
 export function deviceAvailability(device: DeviceName): DeviceAvailability {
-  let result = probes.get(device)
-  if (!result) {
-    const [file, args, options] = probeCommand(device)
-    const r = spawnSync(file, args, { ...options, encoding: 'utf8' })
-    result = readProbe(device, r.stdout, r.stderr, r.status, r.signal, r.error)
-    probes.set(device, result)
-  }
+  const result = probes.get(device) ?? missingLibrary(device) ?? probeInChild(device)
+  probes.set(device, result)
   return withoutRuntime(result)
+}
+
+/** The child's answer for `device`, every time (no cache, no shortcut). */
+export function probeInChild(device: DeviceName): ProbeResult {
+  const [file, args, options] = probeCommand(device)
+  const r = spawnSync(file, args, { ...options, encoding: 'utf8' })
+  return readProbe(device, r.stdout, r.stderr, r.status, r.signal, r.error)
 }
 
 /** Every device's availability (probed in parallel, once per process), in table order. */
@@ -116,6 +121,8 @@ export async function deviceTable(): Promise<DeviceAvailability[]> {
 }
 
 function probeAsync(device: DeviceName): Promise<ProbeResult> {
+  const missing = missingLibrary(device)
+  if (missing) return Promise.resolve(missing)
   let p = pending.get(device)
   if (!p) {
     const [file, args, options] = probeCommand(device)
@@ -136,16 +143,40 @@ const withoutRuntime = ({ device, available, reason }: ProbeResult): DeviceAvail
 /** CUDA can take a while to initialise; a probe that hangs longer than this says so instead of blocking forever. */
 const PROBE_TIMEOUT_MS = 60_000
 
-function probeCommand(device: DeviceName): [string, string[], { env: NodeJS.ProcessEnv; timeout: number; maxBuffer: number }] {
-  let entry: string
+/** onnxruntime-node's entry module (its dist/index.js), or its bare name where it cannot be resolved (the probe then says so). */
+function runtimeEntry(): string {
   try {
-    entry = createRequire(import.meta.url).resolve('onnxruntime-node')
+    return createRequire(import.meta.url).resolve('onnxruntime-node')
   } catch {
-    entry = 'onnxruntime-node'
+    return 'onnxruntime-node'
   }
+}
+
+/** Where onnxruntime-node keeps a provider's own library when it is not part of the main one (CUDA's, installed separately). */
+function providerLibrary(device: DeviceName): string {
+  const dir = join(dirname(runtimeEntry()), '..', 'bin', 'napi-v6', process.platform, process.arch)
+  return join(dir, process.platform === 'win32' ? `onnxruntime_providers_${device}.dll` : `libonnxruntime_providers_${device}.so`)
+}
+
+const notInstalled = (device: DeviceName, library: string): ProbeResult => ({
+  device,
+  available: false,
+  reason: `the ${LABELS[device]} provider is not installed (${basename(library)} is not in ${dirname(library)})`,
+  runtime: null,
+})
+
+/** CUDA on Linux without its library: known without a probe (the probe finds the same for any unbundled provider). */
+function missingLibrary(device: DeviceName): ProbeResult | null {
+  if (device !== 'cuda' || process.platform !== 'linux') return null
+  const library = providerLibrary(device)
+  return existsSync(library) ? null : notInstalled(device, library)
+}
+
+function probeCommand(device: DeviceName): [string, string[], { env: NodeJS.ProcessEnv; timeout: number; maxBuffer: number }] {
   const model = Buffer.from(probeModel()).toString('base64')
+  const args = ['-e', PROBE_SCRIPT, runtimeEntry(), device, providerLibrary(device), model]
   // ELECTRON_RUN_AS_NODE: inside the app, process.execPath is Electron; this makes it plain Node.
-  return [process.execPath, ['-e', PROBE_SCRIPT, entry, device, model], { env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' }, timeout: PROBE_TIMEOUT_MS, maxBuffer: 1 << 20 }]
+  return [process.execPath, args, { env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' }, timeout: PROBE_TIMEOUT_MS, maxBuffer: 1 << 20 }]
 }
 
 /** The probe's answer from its output; a probe that crashed or timed out is the reason itself. */
@@ -160,8 +191,10 @@ export function readProbe(
   const line = stdout.split('\n').find((l) => l.startsWith('{'))
   if (line) {
     try {
-      const r = JSON.parse(line) as { ok: boolean; reason: string; version?: string; backends?: string[] }
-      return { device, available: r.ok, reason: r.reason, runtime: r.version ? { version: r.version, backends: r.backends ?? [] } : null }
+      const r = JSON.parse(line) as { ok: boolean; reason: string; missing?: string; version?: string; backends?: string[] }
+      const runtime = r.version ? { version: r.version, backends: r.backends ?? [] } : null
+      if (r.missing) return { ...notInstalled(device, r.missing), runtime }
+      return { device, available: r.ok, reason: r.reason, runtime }
     } catch {
       // fall through: an unreadable answer is a failed probe
     }
@@ -188,11 +221,12 @@ function probeModel(): Uint8Array {
 }
 
 /**
- * Run by `node -e` with argv [entry of onnxruntime-node, device, model as base64]; prints one JSON line
- * {ok, reason, version, backends}. Plain JavaScript in a string, so that no bundler rewrites it.
+ * Run by `node -e` with argv [entry of onnxruntime-node, device, the provider's own library, model as base64];
+ * prints one JSON line {ok, reason, missing?, version, backends}. Plain JavaScript in a string, so that no bundler
+ * rewrites it.
  */
 const PROBE_SCRIPT = String.raw`
-const [entry, device, model] = process.argv.slice(1)
+const [entry, device, library, model] = process.argv.slice(1)
 const label = { cpu: 'CPU', cuda: 'CUDA', dml: 'DirectML', coreml: 'CoreML' }[device]
 const answer = (ok, reason, extra) => { process.stdout.write(JSON.stringify({ ok, reason, ...extra }) + '\n'); process.exit(0) }
 const path = require('path'), fs = require('fs')
@@ -204,11 +238,7 @@ const facts = { version, backends: list.map((b) => b.name) }
 const where = process.platform + '/' + process.arch
 const backend = list.find((b) => b.name === device)
 if (!backend) answer(false, 'onnxruntime-node ' + version + ' for ' + where + ' has no ' + label + ' provider (it has ' + facts.backends.join(', ') + ')', facts)
-if (!backend.bundled) {
-  const dir = path.join(path.dirname(entry), '..', 'bin', 'napi-v6', process.platform, process.arch)
-  const file = (process.platform === 'win32' ? '' : 'lib') + 'onnxruntime_providers_' + device + (process.platform === 'win32' ? '.dll' : '.so')
-  if (!fs.existsSync(path.join(dir, file))) answer(false, 'the ' + label + ' provider is not installed (' + file + ' is not in ' + dir + ')', facts)
-}
+if (!backend.bundled && !fs.existsSync(library)) answer(false, '', { ...facts, missing: library })
 ;(async () => {
   const session = await ort.InferenceSession.create(Buffer.from(model, 'base64'), { executionProviders: [device], logSeverityLevel: 3 })
   const y = (await session.run({ x: new ort.Tensor('float32', new Float32Array([-2, 3]), [2]) })).y.data
