@@ -13,7 +13,8 @@
  *
  * The executor is chosen as the methods choose it, through CONVSCOPE_EXECUTOR (read at call time): 'tfjs' is
  * "today", 'onnxruntime' the new executor (skipped with the reason when the model cannot run on it). (a) and (b)
- * alternate the executors call by call over --repeats images after one warm-up call each, median ms; (c)
+ * alternate the executors call by call over --repeats images after one warm-up call each, median ms (also, for
+ * where (a)'s time goes, decoding alone and the forward pass alone: executors/forward.ts forwardLayers); (c)
  * alternates whole passes, --rounds each, best rate. Each executor's results are compared with tfjs' (values,
  * top-5 classes and maps, accuracy) so that both are known to have done the same work. The 1-minute load average
  * is recorded before each part: the machine may be shared. Results: a table and bench/results/interactive-<date>.json.
@@ -25,14 +26,15 @@ import { execFileSync } from 'node:child_process'
 import { parseArgs } from 'node:util'
 import type { ActivationData, ClassMaps } from '../src/shared/api'
 import { initBackend } from '../src/main/engine/backend'
+import { forwardLayers } from '../src/main/engine/executors/forward'
 import { forwardExecutor, executorChoice, type ExecutorChoice } from '../src/main/engine/executors/onnxRuntime'
 import { listImageFolder } from '../src/main/engine/images/imageFolder'
 import { readImage } from '../src/main/engine/images/readImage'
-import { toModelInput } from '../src/main/engine/images/preprocess'
+import { toInputValues, toModelInput, type ModelInput } from '../src/main/engine/images/preprocess'
 import { computeActivations } from '../src/main/engine/methods/activations'
 import { getClassMaps } from '../src/main/engine/methods/classMaps'
 import { classifyFolder, type ClassifyResult } from '../src/main/engine/methods/classify'
-import type { LoadedModel } from '../src/main/engine/model'
+import { OUTPUT, type LoadedModel } from '../src/main/engine/model'
 import { loadModel } from '../src/main/engine/models/loadModel'
 import { demoImages } from './demoImages'
 
@@ -96,7 +98,7 @@ function relativeDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 /** One call per image per executor, executors alternating call by call, after one warm-up call each. */
-async function perImage<R>(run: ExecutorChoice[], images: string[], call: (image: string) => Promise<R>): Promise<{ times: Record<string, number[]>; results: Record<string, R[]> }> {
+async function perImage<I, R>(run: ExecutorChoice[], images: I[], call: (image: I) => Promise<R>): Promise<{ times: Record<string, number[]>; results: Record<string, R[]> }> {
   const times: Record<string, number[]> = Object.fromEntries(run.map((e) => [e, []]))
   const results: Record<string, R[]> = Object.fromEntries(run.map((e) => [e, []]))
   for (const e of run) await on(e, () => call(images[0]!))
@@ -131,20 +133,23 @@ async function main(): Promise<void> {
   log(`backend ${backend.active}; executors ${ex.run.map((e) => ex.names[e]).join(', ')}${ex.skipped ? `; onnxruntime skipped: ${ex.skipped}` : ''}; CONVSCOPE_EXECUTOR default ${executorChoice()}`)
   const loads: Record<string, number> = { start: load1() }
 
-  // Decoding alone (readImage + toModelInput, as computeActivations does it): executor-independent, for where time goes.
+  // Where (a)'s time goes: decoding alone (readImage + toModelInput, as computeActivations does it; the same on
+  // both executors) and the forward pass alone (executors/forward.ts to the layer and the output, read into JS).
   const decodeMs: number[] = []
+  const decoded: ModelInput[] = []
   for (const image of images) {
     const t0 = performance.now()
-    await toModelInput(await readImage(image), model.info.preprocessing)
+    decoded.push(await toModelInput(await readImage(image), model.info.preprocessing))
     decodeMs.push(performance.now() - t0)
   }
+  const forward = await perImage(ex.run, decoded, (input) => forwardLayers(model, toInputValues(input), [layer, OUTPUT]))
 
   log(`(a) activations of ${layer}, ${images.length} images…`)
   loads.activations = load1()
-  const act = await perImage<ActivationData>(ex.run, images, (image) => computeActivations(model, layer, image))
+  const act = await perImage<string, ActivationData>(ex.run, images, (image) => computeActivations(model, layer, image))
   log('(b) CAM top-5…')
   loads.cam = load1()
-  const cam = await perImage<ClassMaps>(ex.run, images, (image) => getClassMaps(model, { image, method: 'cam', top: 5, threshold: 0.2 }))
+  const cam = await perImage<string, ClassMaps>(ex.run, images, (image) => getClassMaps(model, { image, method: 'cam', top: 5, threshold: 0.2 }))
 
   log(`(c) classify ${listed.length} images, ${rounds} round(s) per executor…`)
   loads.classify = load1()
@@ -177,20 +182,24 @@ async function main(): Promise<void> {
     return {
       executor: e,
       name: ex.names[e]!,
+      forward: timed(forward.times[e]!),
       activations: timed(act.times[e]!),
       cam: timed(cam.times[e]!),
+      /** Of (b): the map method's own time (ClassMaps.milliseconds: beyond the ranking's forward pass, decoding and boxes). */
+      camMapsMedianMs: Number(median(cam.results[e]!.map((r) => r.milliseconds)).toFixed(2)),
       classify: { imagesPerSecond: Number((listed.length / best).toFixed(1)), seconds: classify[e]!.seconds.map((s) => Number(s.toFixed(2))), top1: classify[e]!.result!.overall.top1 },
     }
   })
   const tfjs = rows[0]!
   console.log(`demo gap network (64² input), backend ${backend.active}, ${availableParallelism()} cores; load average ${Object.entries(loads).map(([k, v]) => `${k} ${v}`).join(', ')}`)
-  console.log(`decode + preprocess alone (in (a)): median ${median(decodeMs).toFixed(2)} ms`)
+  console.log(`in (a): decode + preprocess alone median ${median(decodeMs).toFixed(2)} ms; forward to ${layer} + output alone: ${rows.map((r) => `${r.name} ${r.forward.medianMs} ms`).join(', ')}`)
   console.log('executor            activations ms (median / min)   CAM top-5 ms (median / min)   classify img/s (best of ' + rounds + ')   ×today')
   for (const r of rows) {
     console.log(
       `${r.name.padEnd(18)}  ${`${r.activations.medianMs} / ${r.activations.minMs}`.padStart(29)}   ${`${r.cam.medianMs} / ${r.cam.minMs}`.padStart(27)}   ${String(r.classify.imagesPerSecond).padStart(27)}   ${(r.classify.imagesPerSecond / tfjs.classify.imagesPerSecond).toFixed(2)}`,
     )
   }
+  console.log(`in (b): the CAM method itself (ClassMaps.milliseconds; the rest is decoding, the ranking's forward pass, boxes, annotation lookup): ${rows.map((r) => `${r.name} ${r.camMapsMedianMs} ms`).join(', ')}`)
   console.log('targets: activations ≤ 10 ms, CAM top-5 ≤ 15 ms, classify ≥ 3× today (tfjs)')
   if (ex.skipped) console.log(`onnxruntime not run: ${ex.skipped}`)
   for (const [e, a] of Object.entries(agreement)) console.log(`${e} vs tfjs: ${JSON.stringify(a)}`)
