@@ -10,9 +10,7 @@ import { KERAS_ACTIVATIONS, type OnnxActivation } from '../activations'
 import type { CheckContext, WriteContext } from '../translator'
 
 export { opNode } from '../translator'
-
-export { channelsLast, flag, num, nums, padding, str } from '../../../graph/ops/keras/config'
-
+export { channelsLast, num, nums, padding, str } from '../../../graph/ops/keras/config'
 
 function weightNames(node: GraphNode): string[] {
   const names = node.attributes.weightNames
