@@ -4,7 +4,8 @@
  *    tfjs vs onnxruntime; whether their top-K images and positions agree.
  * 2. `step`: a scan's compute on one seeded batch: the tfjs forward + spatialMaxima; onnxruntime returning the
  *    full maps + spatialMaxOf in JS (the first onnxruntime slice's path); onnxruntime reducing inside its graph
- *    (runOnnxRuntimeMaxima, what scans use now). The two onnxruntime paths must give identical maxima.
+ *    (runOnnxRuntimeMaxima, what scans use now); and, as the floor, onnxruntime to the output alone. The two
+ *    onnxruntime scan paths must give identical maxima.
  * The load average is printed beside the numbers (this machine is shared).
  *
  *   node --import tsx bench/scanExecutors.ts [--model resnet18|mobilenet_v2|DIR] [--images 32] [--repeats 3]
@@ -22,7 +23,7 @@ import { initBackend } from '../src/main/engine/backend'
 import { generateDemoDataset } from '../src/main/engine/demo'
 import { forwardExecutor, runOnnxRuntime, runOnnxRuntimeMaxima, runtimeThreads } from '../src/main/engine/executors/onnxRuntime'
 import { listImageFolder } from '../src/main/engine/images/imageFolder'
-import type { LoadedModel } from '../src/main/engine/model'
+import { OUTPUT, type LoadedModel } from '../src/main/engine/model'
 import { loadModel } from '../src/main/engine/models/loadModel'
 import { layerFileStem, topkFiles, type ScanLayer } from '../src/main/engine/scan/manifest'
 import { runScan } from '../src/main/engine/scan/runScan'
@@ -99,6 +100,8 @@ const steps: Record<string, (m: LoadedModel, data: Float32Array, shape: number[]
     return maps.map((v) => spatialMaxOf(v.data, v.shape[0]!, v.data.length / (v.shape[0]! * v.shape.at(-1)!), v.shape.at(-1)!))
   },
   'onnxruntime maxima in the graph': (m, data, shape, ls) => runOnnxRuntimeMaxima(m, { data, shape }, ls),
+  // The floor: the same forward to the model's output alone.
+  'onnxruntime output only': async (m, data, shape) => (await runOnnxRuntime(m, { data, shape }, [OUTPUT]), []),
 }
 
 async function stepPart(): Promise<void> {
@@ -115,7 +118,7 @@ async function stepPart(): Promise<void> {
     }
     console.log(`  step ${r}: ${Object.entries(ms).map(([n, t]) => `${n} ${t.at(-1)!.toFixed(0)} ms`).join(', ')}; ${load()}`)
   }
-  const [tfjs, full, graph] = Object.keys(steps).map((n) => (batch * 1000) / Math.min(...ms[n]!)) as [number, number, number]
+  const [tfjs, full, graph, floor] = Object.keys(steps).map((n) => (batch * 1000) / Math.min(...ms[n]!)) as [number, number, number, number]
   const [a, b] = [results['onnxruntime full maps + JS max']!, results['onnxruntime maxima in the graph']!]
   const identical = a.every((x, i) => x.max.every((v, j) => v === b[i]!.max[j]) && x.arg.every((v, j) => v === b[i]!.arg[j]))
   const argAgree = (() => {
@@ -127,7 +130,7 @@ async function stepPart(): Promise<void> {
   console.log(
     `step, best images/s: tfjs ${tfjs.toFixed(2)}, onnxruntime full maps ${full.toFixed(2)}, onnxruntime graph maxima ${graph.toFixed(2)} ` +
       `(×${(graph / tfjs).toFixed(2)} tfjs, ×${(graph / full).toFixed(2)} full maps); the onnxruntime paths identical: ${identical}; ` +
-      `argmax agreement with tfjs ${(argAgree * 100).toFixed(3)} %`,
+      `argmax agreement with tfjs ${(argAgree * 100).toFixed(3)} %; onnxruntime to the output alone ${floor.toFixed(2)}`,
   )
 }
 
