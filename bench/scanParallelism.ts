@@ -10,8 +10,8 @@
  * images/s (manifest timing), and from `--profile` the time the forward pass waited for images and the time
  * spent decoding (summed over workers). Suites: resnet18 ONNX at 224² (test/.cache/torchvision, made by
  * scripts/onnx/exportTorchvision.py) over demo images generated at 384² (JPEG, decoding costs like a photo's),
- * and the demo network `gap` at 64² over the 128² demo images: its ONNX port (test/.cache/demo-onnx/gap, on
- * onnxruntime) and the TF.js model (on tfjs wasm until TF.js models run on onnxruntime).
+ * and the demo network `gap` at 64² over the 128² demo images: its ONNX port (test/.cache/demo-onnx/gap) and the
+ * TF.js model (written as ONNX by executors/toOnnx/; on tfjs where it cannot be), both on onnxruntime.
  *
  * First it checks whether onnxruntime-node's `session.run` leaves the event loop free while it computes (if it
  * did, sharp's callbacks would go on during a run): the longest gap between 1 ms timers during runs of resnet18,
@@ -190,11 +190,15 @@ try {
         )
       }
     }
-    console.log(`${s.name}: best of ${rounds} (img/s end to end / in the loop; wait share of the loop):`)
+    console.log(`${s.name}: best of ${rounds} (img/s end to end / in the loop; wait share of the loop, median; start-up + merge, median):`)
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
     for (const setup of setups) {
       const mine = runs.filter((r) => r.suite === s.name && r.setup === setup.name)
       const best = mine.reduce((a, b) => (b.endToEnd > a.endToEnd ? b : a))
-      console.log(`  ${setup.name.padEnd(8)} ${best.endToEnd.toFixed(1).padStart(7)} / ${Math.max(...mine.map((r) => r.loop)).toFixed(1).padStart(7)}   wait ${((100 * best.waitSeconds) / best.wallSeconds).toFixed(1)} %  (load ${best.load.toFixed(2)})`)
+      const wait = median(mine.map((r) => (100 * r.waitSeconds) / r.wallSeconds))
+      // Seconds outside the scan loop: process and worker start, model load, merge.
+      const overhead = median(mine.map((r) => s.images / r.endToEnd - s.images / r.loop))
+      console.log(`  ${setup.name.padEnd(8)} ${best.endToEnd.toFixed(1).padStart(7)} / ${Math.max(...mine.map((r) => r.loop)).toFixed(1).padStart(7)}   wait ${wait.toFixed(1)} %   outside the loop ${overhead.toFixed(1)} s  (load ${best.load.toFixed(2)})`)
     }
   }
 } finally {

@@ -61,17 +61,20 @@ export interface WorkerScanOptions {
 }
 
 /**
- * Images a worker must have before `convscope scan` without --workers starts one: a worker costs a process
- * start (Node + tsx + the model, ≈ 2–4 s here), which a scan of fewer images would not win back
- * (bench/scanParallelism.ts).
+ * Images a worker must have before `convscope scan` without --workers starts one. Workers cost their start
+ * (Node, tsx, the model, an onnxruntime session each) and the merge: 11–19 s more than one process on this
+ * shared 2-core machine under load 8–19 (bench/scanParallelism.ts, results/scanParallelism-2026-12-05.json),
+ * a few seconds on a quiet one: the demo network scans about a thousand images in that time.
  */
-export const MIN_IMAGES_PER_WORKER = 200
+export const MIN_IMAGES_PER_WORKER = 1000
 
 /**
- * The worker count of `convscope scan` without --workers: one process per core (each with one compute thread,
- * decoding beside the other processes' forward passes: measured faster than one process running every core
- * in onnxruntime threads, bench/scanParallelism.ts), fewer where the shard has under MIN_IMAGES_PER_WORKER
- * images per worker.
+ * The worker count of `convscope scan` without --workers: one process per core, each with one compute thread,
+ * where the shard has MIN_IMAGES_PER_WORKER images per worker; else one process (onnxruntime on every core).
+ * Why processes: onnxruntime's threads synchronise at every op and lost to one thread in every batch-16 case
+ * measured here (docs/issue11-measurements.md; again in bench/scanParallelism.ts: demo network 137 vs 239
+ * images/s), while 2 processes × 1 thread were the fastest for resnet18 and the demo network in the quieter
+ * run; and each process decodes while the other computes (an onnxruntime-node run holds its event loop).
  */
 export function defaultWorkerCount(images: number, cores: number = availableParallelism()): number {
   return Math.max(1, Math.min(cores, Math.floor(images / MIN_IMAGES_PER_WORKER)))
