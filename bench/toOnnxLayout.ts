@@ -104,10 +104,12 @@ const options = (extra: ort.InferenceSession.SessionOptions = {}): ort.Inference
   ...extra,
 })
 
-/** Graph tensors of the ReLU / Clip nodes (the activation maps a scan of every layer fetches). */
+/** Graph tensors of the ReLU / Clip nodes that no other ReLU / Clip reads (the activation maps a scan of every layer fetches). */
 function activations(bytes: Uint8Array): string[] {
-  const m = ModelProtoType.toObject(ModelProtoType.decode(bytes)) as { graph: { node: { op_type: string; output: string[] }[] } }
-  return m.graph.node.filter((n) => n.op_type === 'Relu' || n.op_type === 'Clip').map((n) => n.output[0]!)
+  const m = ModelProtoType.toObject(ModelProtoType.decode(bytes)) as { graph: { node: { op_type: string; input: string[]; output: string[] }[] } }
+  const acts = m.graph.node.filter((n) => n.op_type === 'Relu' || n.op_type === 'Clip')
+  const read = new Set(acts.map((n) => n.input[0]!))
+  return acts.map((n) => n.output[0]!).filter((t) => !read.has(t))
 }
 
 /** Transpose and NCHWc reorder nodes left after onnxruntime's optimizations. */

@@ -32,6 +32,15 @@ export function sizeFreeLayers(graph: ModelGraph): boolean {
   return !graph.nodes.some((n) => SIZE_BOUND_LAYERS.has(n.opType))
 }
 
+/** The check's answer; a check that fails (a bug) is a reason too, never a model that does not open. */
+function checked(reason: () => string | null): string | null {
+  try {
+    return reason()
+  } catch (e) {
+    return `its graph could not be checked for an ONNX form: ${e instanceof Error ? e.message : String(e)}`
+  }
+}
+
 export function writtenRuntimeSource(o: WrittenSourceOptions): WrittenSource {
   const { graph, input } = o
   const [height, width] = input.size
@@ -43,7 +52,7 @@ export function writtenRuntimeSource(o: WrittenSourceOptions): WrittenSource {
   const releases: (() => void)[] = []
   let bytes: Promise<Uint8Array> | null = null
   return {
-    unsupported: unwritableReason(graph, writeOptions),
+    unsupported: checked(() => unwritableReason(graph, writeOptions)),
     // Written on first use (a session), then kept: the sessions of other sets of layers reuse it.
     bytes: () => (bytes ??= Promise.resolve().then(() => writeGraph(graph, writeOptions))),
     input: { name: graph.inputs[0]!.name, batch: input.batch, channels: input.channels, layout: 'nhwc', size: input.size },

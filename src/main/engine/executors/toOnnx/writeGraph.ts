@@ -9,6 +9,7 @@
  */
 import type * as tf from '@tensorflow/tfjs'
 import type { GraphNode, ModelGraph } from '../../graph/modelGraph'
+import { KERAS_DOMAIN } from '../../graph/ops/keras'
 import { UnsupportedOpError } from '../../graph/ops/types'
 import { type InputDim, OnnxBuilder } from './builder'
 import { translatorFor } from './registry'
@@ -25,7 +26,7 @@ export interface GraphWriteOptions {
 
 /** How messages name a node: Keras nodes are layers, TF nodes are ops. */
 export function describeWritten(node: GraphNode): string {
-  return node.domain === 'keras' ? `layer "${node.name}" (${node.opType})` : `node "${node.name}" (op ${node.opType})`
+  return node.domain === KERAS_DOMAIN ? `layer "${node.name}" (${node.opType})` : `node "${node.name}" (op ${node.opType})`
 }
 
 /** Whether the executor computes the node (not folded to constants, not a NoOp). */

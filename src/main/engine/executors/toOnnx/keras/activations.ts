@@ -12,10 +12,8 @@ export const KERAS_ACTIVATION_LAYERS: TranslatorFamily = {
   ),
   ReLU: withParams(
     (node) => node.attributes.maxValue,
-    (node, ctx, max) => {
-      const y = ctx.b.op('Relu', [oneInput(node, ctx)])
-      return [typeof max === 'number' ? clip(ctx.b, y, 0, max) : y]
-    },
+    // clip(relu(x), 0, max) is one Clip (onnxruntime fuses it into the conv before it).
+    (node, ctx, max) => [typeof max === 'number' ? clip(ctx.b, oneInput(node, ctx), 0, max) : ctx.b.op('Relu', [oneInput(node, ctx)])],
   ),
   LeakyReLU: withParams(
     (node) => num(opNode(node), 'alpha', 0.3),
