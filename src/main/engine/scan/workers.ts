@@ -62,7 +62,7 @@ export interface WorkerScanOptions {
 
 /**
  * Images a worker must have before `convscope scan` without --workers starts one. Workers cost their start
- * (Node, tsx, the model, an onnxruntime session each) and the merge: 11–19 s more than one process on this
+ * (Node, tsx, the model, an onnxruntime session each) and the merge: 11–21 s more than one process on this
  * shared 2-core machine under load 8–19 (bench/scanParallelism.ts, results/scanParallelism-2026-12-05.json),
  * a few seconds on a quiet one: the demo network scans about a thousand images in that time.
  */
