@@ -5,11 +5,13 @@
  * of any input size, run at two sizes), the tiny graph model, the TF graph test models (the demo gap as converter
  * output and the op zoos: an op that cannot be written gives its reason, never wrong numbers), a MobileNetV2
  * layers model (ReLU6, depthwise, batch norm, inverted residual adds) and a zoo of the other written layer
- * classes. A layer without an ONNX form keeps forward work on tfjs, with the reason.
+ * classes. A layer without an ONNX form keeps forward work on tfjs, with the reason. The written bytes of layers
+ * models also pass the official ONNX checker (Debian's python3-onnx; skipped without it).
  */
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises'
+import { spawnSync } from 'node:child_process'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as tf from '@tensorflow/tfjs'
@@ -75,6 +77,12 @@ async function computedFloatNodes(model: LoadedModel, dir: string): Promise<stri
   return names.filter((_, i) => outs[i] === 'float32')
 }
 
+/** Why the ONNX checker cannot run here (Debian's python3-onnx missing), or false. */
+function onnxCheckerSkip(): string | false {
+  const probe = spawnSync('/usr/bin/python3', ['-c', 'import onnx'], { encoding: 'utf8' })
+  return probe.status === 0 ? false : `/usr/bin/python3 cannot import onnx (apt-get install python3-onnx)`
+}
+
 async function withModel<T>(dir: string, f: (m: LoadedModel) => Promise<T>): Promise<T> {
   const model = await loadModel(dir)
   try {
@@ -121,6 +129,20 @@ test('the written bytes: NHWC input with a dynamic batch, opset 13, every layer 
   assert.equal(openSessions(model), 1)
   model.dispose()
   assert.equal(openSessions(model), 0)
+})
+
+test('the written bytes of layers models pass the official ONNX checker with full shape inference (gap, fc, MobileNetV2)', { skip: onnxCheckerSkip() }, async () => {
+  const dirs = [join(DEMO, 'gap'), join(DEMO, 'fc'), await mobileNetV2Layers(join(scratch, 'checked-mobilenetv2'), { size: 96, alpha: 0.5, classes: 7, seed: 2 })]
+  const files: string[] = []
+  for (const [i, dir] of dirs.entries()) {
+    await withModel(dir, async (m) => {
+      files.push(join(scratch, `checked-${i}.onnx`))
+      await writeFile(files.at(-1)!, await m.runtimeSource!.bytes())
+    })
+  }
+  const script = 'import onnx, sys\nfor f in sys.argv[1:]:\n    onnx.checker.check_model(onnx.load(f), full_check=True)\nprint("ok")'
+  const run = spawnSync('/usr/bin/python3', ['-c', script, ...files], { encoding: 'utf8' })
+  assert.equal(run.status, 0, run.stderr)
 })
 
 test('tiny CNN fixtures: a dilated conv, and an any-size model written with symbolic height / width run at two sizes', async () => {

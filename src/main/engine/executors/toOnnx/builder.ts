@@ -164,9 +164,9 @@ export class OnnxBuilder {
     for (const [k, v] of this.memo) if (v === from) this.memo.set(k, to)
   }
 
-  /** The ModelProto bytes with one float input (dims) and float outputs. */
-  encode(input: { name: string; dims: readonly InputDim[] }, outputs: readonly string[], graphName: string): Uint8Array {
-    const dim = (d: InputDim) => (typeof d === 'number' ? { dim_value: d } : { dim_param: d })
+  /** The ModelProto bytes with one float input (dims) and float outputs (dims where known: null is an unknown size). */
+  encode(input: { name: string; dims: readonly InputDim[] }, outputs: readonly { name: string; dims: readonly (InputDim | null)[] | null }[], graphName: string): Uint8Array {
+    const dim = (d: InputDim | null) => (typeof d === 'number' ? { dim_value: d } : d === null ? {} : { dim_param: d })
     const model = {
       ir_version: IR_VERSION,
       producer_name: 'convscope',
@@ -176,7 +176,7 @@ export class OnnxBuilder {
         node: this.nodes,
         initializer: this.initializers,
         input: [{ name: input.name, type: { tensor_type: { elem_type: FLOAT, shape: { dim: input.dims.map(dim) } } } }],
-        output: outputs.map((name) => ({ name, type: { tensor_type: { elem_type: FLOAT } } })),
+        output: outputs.map((o) => ({ name: o.name, type: { tensor_type: { elem_type: FLOAT, ...(o.dims ? { shape: { dim: o.dims.map(dim) } } : {}) } } })),
       },
     }
     return ModelProtoType.encode(ModelProtoType.fromObject(model)).finish()

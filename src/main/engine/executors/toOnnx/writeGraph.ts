@@ -87,5 +87,7 @@ export function writeGraph(graph: ModelGraph, options: GraphWriteOptions): Uint8
       written.add(name)
     })
   }
-  return b.encode({ name: input.name, dims: options.inputDims }, graph.outputs.map((o) => o.name), graph.file)
+  // Output ranks where the model gives them (layers models): the ONNX checker wants a shape on graph outputs.
+  const outputs = graph.outputs.map((o) => ({ name: o.name, dims: o.dims?.map((d) => (typeof d === 'number' && d > 0 ? d : null)) ?? null }))
+  return b.encode({ name: input.name, dims: options.inputDims }, outputs, graph.file)
 }
