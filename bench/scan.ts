@@ -31,8 +31,9 @@
  * --rounds R repeats both runs R times, alternating which goes first, and keeps each tool's fastest round;
  * the 1-minute load average before each run is recorded, since other work on the machine skews rates.
  * "Agreement" is the mean overlap of the two top-K image sets per unit: a check that both did the same work.
- * --layer-sets: each suite is run for each set: 'every' (the bench's layers, below) and 'one' (the deepest of
- * them alone), both tools alike, for the rate with 1 layer vs every layer.
+ * --layer-sets: each suite is run for each set: 'every' (the bench's layers, below), 'one' (the deepest of
+ * them alone), both tools alike, for the rate with 1 layer vs every layer, and 'default' (not by default: no
+ * --layers, the scan's default layers — the activation outputs — which the reference then scans too).
  *
  * --profile adds, per suite, where one core's time goes, without overlap: convscope's steps run in this
  * process (as runScan.ts does them, on the executor it picks: readModelInput (sharp decode + resize, normalise),
@@ -79,6 +80,20 @@ const PYTHON = '/usr/bin/python3'
 const REFERENCE = join(ROOT, 'bench/reference/scan_reference.py')
 const REFERENCE_MERGE = join(ROOT, 'bench/reference/merge_reference.py')
 const CORES = availableParallelism()
+
+/**
+ * 'every': the bench's layers (benchLayers below); 'one': the deepest of them alone (the rate with 1 layer vs every layer);
+ * 'default': no --layers, the scan's own default layers (the activation outputs since issue 9).
+ */
+const LAYER_SETS = ['every', 'one', 'default'] as const
+type LayerSet = (typeof LAYER_SETS)[number]
+const layerSetLabel: Record<LayerSet, string> = { every: 'every layer', one: '1 layer', default: 'default layers' }
+
+function parseLayerSet(text: string): LayerSet {
+  const t = LAYER_SETS.find((s) => s === text.trim())
+  if (!t) throw new Error(`--layer-sets: "${text}" is not one of ${LAYER_SETS.join(', ')}`)
+  return t
+}
 
 const { values } = parseArgs({
   options: {
@@ -305,16 +320,9 @@ function benchLayers(info: ModelInfo): string[] {
     .map((l) => l.name)
 }
 
-/** 'every': the bench's layers (above); 'one': the deepest of them alone (the rate with 1 layer vs every layer). */
-type LayerSet = 'every' | 'one'
-
-function parseLayerSet(text: string): LayerSet {
-  const t = text.trim()
-  if (t !== 'every' && t !== 'one') throw new Error(`--layer-sets: "${text}" is not every or one`)
-  return t
-}
-
-async function benchLayersOf(modelDir: string, set: LayerSet = 'every'): Promise<string[]> {
+/** The layers of a set; null for 'default' (convscope picks, the reference takes them from its manifest). */
+async function benchLayersOf(modelDir: string, set: LayerSet = 'every'): Promise<string[] | null> {
+  if (set === 'default') return null
   const model = await loadModel(modelDir)
   try {
     const every = benchLayers(model.info)
@@ -354,7 +362,8 @@ interface ConvscopeProfile {
 async function runConvscope(model: string, data: string, limit: number, scratch: string, layers: LayerSet = 'every'): Promise<ConvscopeRun> {
   const out = join(scratch, 'convscope')
   // --profile only adds timers (scan/profile.ts); its account of where the time went is kept with the run.
-  const common = ['--model', model, '--data', data, '--limit', String(limit), ...(values.batch ? ['--batch', values.batch] : []), '--layers', (await benchLayersOf(model, layers)).join(','), ...(profiling ? ['--profile', '--json'] : [])]
+  const names = await benchLayersOf(model, layers)
+  const common = ['--model', model, '--data', data, '--limit', String(limit), ...(values.batch ? ['--batch', values.batch] : []), ...(names ? ['--layers', names.join(',')] : []), ...(profiling ? ['--profile', '--json'] : [])]
   let m: Measured
   let mode: string
   if (workers === null || workers === 1 || (await scanHasWorkers())) {
@@ -486,7 +495,7 @@ async function loadAverage(): Promise<number> {
 
 async function runSuite(suite: string, model: string, data: string, limit: number, rounds: number, layerSet: LayerSet): Promise<SuiteResult> {
   const scratch = await mkdtemp(join(tmpdir(), `convscope-bench-scan-${suite}-`))
-  const label = `${suite}, ${layerSet === 'every' ? 'every layer' : '1 layer'}`
+  const label = `${suite}, ${layerSetLabel[layerSet]}`
   try {
     // Round 1 runs convscope first (its manifest gives the reference the image list and layers); later rounds
     // alternate the order, and the best round of each tool counts, so a burst of other work hurts neither alone.
@@ -693,7 +702,7 @@ async function profileConvscope(modelDir: string, data: string, limit: number): 
 async function profileReference(modelDir: string, data: string, limit: number): Promise<StepTimes> {
   const scratch = await mkdtemp(join(tmpdir(), 'convscope-bench-profile-'))
   try {
-    const layers = await benchLayersOf(modelDir)
+    const layers = (await benchLayersOf(modelDir, 'every'))!
     const paths = (await listImageFolder(data, limit)).images.map((i) => i.path)
     await writeFile(join(scratch, 'images.txt'), paths.join('\n') + '\n')
     const m = mustSucceed(
@@ -741,7 +750,7 @@ const f1 = (x: number) => x.toFixed(1)
 const f2 = (x: number) => x.toFixed(2)
 
 function printTable(results: SuiteResult[], memory: MemoryResult[]): void {
-  const name = (r: SuiteResult) => `${r.suite}, ${r.layers} layer${r.layers === 1 ? '' : 's'}`
+  const name = (r: SuiteResult) => `${r.suite}, ${r.layers}${r.layerSet === 'default' ? ' default' : ''} layer${r.layers === 1 ? '' : 's'}`
   const rows = [['suite', 'images', 'tool', 'setup', 'wall s', 'img/s (wall)', 'img/s (scan loop)', 'peak RSS MiB', 'peak PSS MiB']]
   for (const r of results) {
     rows.push([name(r), String(r.images), 'convscope', `${r.convscope.mode}, ${r.convscope.executor}`, f1(r.convscope.wallSeconds), f1(r.convscope.imagesPerSecond), f1(r.convscope.scanImagesPerSecond), f1(r.convscope.peakRssMiB), f1(r.convscope.peakPssMiB)])
@@ -781,6 +790,7 @@ function printTable(results: SuiteResult[], memory: MemoryResult[]): void {
 }
 
 async function main(): Promise<void> {
+  tf.env().set('PROD', true) // no tfjs console advice from the models this process opens to list layers
   const suites = values.suite === 'all' ? ['demo', 'mobilenet'] : values.suite === 'none' ? [] : [values.suite!]
   for (const s of suites) if (s !== 'demo' && s !== 'mobilenet') throw new Error(`--suite must be demo, mobilenet, all or none, not ${s}`)
   await mkdir(CACHE, { recursive: true })
