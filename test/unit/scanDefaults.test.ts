@@ -12,9 +12,12 @@ import { join } from 'node:path'
 import * as tf from '@tensorflow/tfjs'
 import { scanCommand } from '../../src/main/cli/scanCommand'
 import { runDatasetLoop, DatasetLoop } from '../../src/main/engine/datasets/datasetLoop'
+import { listDataset } from '../../src/main/engine/images/imageList'
+import { loadModel } from '../../src/main/engine/models/loadModel'
 import { readManifest } from '../../src/main/engine/scan/manifest'
+import { defaultScanLayers } from '../../src/shared/scanLayers'
 import { ScanProfile, formatProfile, sumProfiles } from '../../src/main/engine/scan/profile'
-import { scanLoadAhead, SCAN_LOAD_AHEAD } from '../../src/main/engine/scan/runScan'
+import { runScan, scanLoadAhead, SCAN_LOAD_AHEAD } from '../../src/main/engine/scan/runScan'
 import { MIN_IMAGES_PER_WORKER, WORKERS_DIR, defaultWorkerCount, workerDir } from '../../src/main/engine/scan/workers'
 import { runCli } from '../fixtures/cli'
 import { writeNoiseImageTree } from '../fixtures/images'
@@ -148,6 +151,26 @@ test('no --workers where an unfinished 2-worker scan is: it is resumed with 2 wo
     assert.ok((await readFile(join(out, f))).equals(await readFile(join(single, f))), `${f} differs`)
   }
   assert.deepEqual((await readManifest(out)).images, (await readManifest(single)).images)
+})
+
+test('an unfinished one-process scan: no --workers resumes it in one process; --workers 2 is refused with how to resume', async () => {
+  const out = join(root, 'one-process')
+  // The checkpoint a one-process scan cancelled after its first batch leaves (the options the CLI passes).
+  const folder = await listDataset(data, 1_000_000)
+  const model = await loadModel(modelDir)
+  const abort = new AbortController()
+  try {
+    const images = folder.images.map((i) => i.path)
+    const scan = runScan({ model, images, classNames: folder.images.map((i) => i.className), root: folder.root, layers: defaultScanLayers(model.info), k: 4, batchSize: 5, out, signal: abort.signal, onProgress: (p) => p.done > 0 && abort.abort() })
+    await assert.rejects(scan, /scan cancelled; run it again with the same arguments to resume/)
+  } finally {
+    model.dispose()
+  }
+  await assert.rejects(runCli(scanCommand, scanArgs(out, '--workers', '2')), /holds an unfinished scan made in one process; run it again with --workers 1 \(or without --workers\) to resume it/)
+  const r = await runCli(scanCommand, scanArgs(out))
+  assert.equal(r.code, 0, r.err)
+  assert.match(r.err, /, 1 process on /)
+  assert.match(r.out, /\(resumed\)/)
 })
 
 test('formatProfile: a row per step with its share of the wall time and ms per image', () => {

@@ -110,7 +110,7 @@ export const scanCommand: Command = {
       if (workers > 1 && !finished) {
         // A finished result is checked and reused by runScan below, in this process.
         if (await exists(CHECKPOINT_FILE)) {
-          throw new ConvscopeError('BAD_REQUEST', `${out} holds an unfinished scan made without --workers; run it again without --workers to resume it, or choose another --out folder`)
+          throw new ConvscopeError('BAD_REQUEST', `${out} holds an unfinished scan made in one process; run it again with --workers 1 (or without --workers) to resume it, or choose another --out folder`)
         }
         const forward = ['--model', resolve(values.model), '--data', resolve(values.data), '--top', String(k), '--batch', String(batchSize), '--limit', String(limit)]
         if (values.layers) forward.push('--layers', values.layers)
@@ -132,7 +132,7 @@ export const scanCommand: Command = {
       } else {
         if (!finished) {
           const others = await unfinishedWorkerCount(out)
-          if (others !== null) throw new ConvscopeError('BAD_REQUEST', `${out} holds an unfinished scan with --workers ${others} (in ${join(out, WORKERS_DIR)}); run it again with --workers ${others} to resume it, or choose another --out folder`)
+          if (others !== null) throw new ConvscopeError('BAD_REQUEST', `${out} holds an unfinished scan with --workers ${others} (in ${join(out, WORKERS_DIR)}); run it again with --workers ${others} (or without --workers) to resume it, or choose another --out folder`)
         }
         manifest = await withModel(values.model, { backend: values.backend, quiet: worker }, async (model) => {
           const layers = values.layers ? values.layers.split(',').map((s) => s.trim()).filter(Boolean) : defaultScanLayers(model.info)
