@@ -45,7 +45,9 @@
  * With --profile the compared convscope runs also get `--profile --json` (timers only), and the best round's
  * own account (decoding, waiting for images, forward, top-K, maxima writes; summed over workers) is printed and kept.
  * (--profile-only: just the one-core profile, no comparison runs.)
- * --memory adds the memory check: the demo suite's convscope scan over 1 000 and 10 000 images.
+ * --memory adds the memory check: the demo suite's convscope scan over 2 000 and 10 000 images (with the default
+ * options both scans run as many worker processes: one per core from 1 000 images each; the per-process peaks
+ * are listed, so a difference in process count is visible too).
  * Results: a table on stdout and bench/results/scan-<date>.json.
  */
 import { spawn } from 'node:child_process'
@@ -596,7 +598,7 @@ interface MemoryResult {
 
 async function memoryCheck(model: string, data: string): Promise<MemoryResult[]> {
   const rows: MemoryResult[] = []
-  for (const limit of [1000, 10_000]) {
+  for (const limit of [2000, 10_000]) {
     const scratch = await mkdtemp(join(tmpdir(), 'convscope-bench-scan-memory-'))
     try {
       process.stderr.write(`[memory] convscope scan, ${limit} images…\n`)
