@@ -135,7 +135,7 @@ export async function runScanWorkers(options: WorkerScanOptions): Promise<ScanMa
   if (!Number.isInteger(workers) || workers < 2) throw new ConvscopeError('BAD_REQUEST', `runScanWorkers needs 2 or more workers, got ${workers}`)
   const earlier = await unfinishedWorkerCount(out)
   if (earlier !== null && earlier !== workers) {
-    throw new ConvscopeError('BAD_REQUEST', `${out} holds an unfinished scan with --workers ${earlier}; run it again with --workers ${earlier} to resume it, or delete ${join(out, WORKERS_DIR)} to start over`)
+    throw new ConvscopeError('BAD_REQUEST', `${out} holds an unfinished scan with --workers ${earlier}; run it again with --workers ${earlier} (or without --workers) to resume it, or delete ${join(out, WORKERS_DIR)} to start over`)
   }
   if (options.signal?.aborted) throw new ConvscopeError('CANCELLED', 'scan cancelled before it started')
 
