@@ -160,6 +160,9 @@ class RuntimeExecutor {
           intraOpNumThreads: runtimeThreads(),
           // Requested tensors are graph outputs (or feed added nodes), so no fusion removes them.
           graphOptimizationLevel: 'all',
+          // Idle op threads block instead of spinning: spinning took the cores from the JS work after a run (decoding,
+          // boxes: the demo CAM top-5 took 40 ms instead of 19 on 2 cores) and gained no throughput (classify, P8).
+          extra: { session: { intra_op: { allow_spinning: '0' } } },
         })
         return { session, fetch: built.fetch }
       })
