@@ -10,6 +10,7 @@ import {
   componentsAt,
   iou,
   largestBox,
+  largestComponent,
   mapToImage,
   normalizeMap,
   type PixelBox,
@@ -137,6 +138,38 @@ test('the one-pass threshold sweep equals a flood fill at every threshold (rando
     const sweep = componentSweep(m, w, h, [...thresholds].reverse())
     thresholds.forEach((t, i) => assert.deepEqual(sweep[thresholds.length - 1 - i], floodComponents(m, w, h, t), `trial ${trial}, τ ${t}`))
   }
+})
+
+test('the one-threshold labelling (largestComponent, largestBox) equals the largest component of the sweep: noisy, smooth, tied and empty maps', () => {
+  let seed = 11
+  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648)
+  const same = (m: Float32Array, w: number, h: number, t: number, what: string) => {
+    const expected = componentsAt(m, w, h, t)[0] ?? null
+    assert.deepEqual(largestComponent(m, w, h, t), expected, what)
+    assert.deepEqual(largestBox(m, w, h, t), expected?.box ?? null, what)
+  }
+  for (let trial = 0; trial < 60; trial++) {
+    const w = 1 + Math.floor(rand() * 40)
+    const h = 1 + Math.floor(rand() * 40)
+    const noisy = normalizeMap(Float32Array.from({ length: w * h }, () => rand()))
+    // Smooth: a small random grid upsampled as class maps are (few, large components).
+    const grid = classMap(3, 3, Array.from({ length: 9 }, () => rand() * 2 - 1))
+    const smooth = normalizeMap(mapToImage(grid, geometry(w, h, [6, 6], 'stretch')).values)
+    // Tied: 0/1 pixels (many components of equal area; the first in raster order wins).
+    const tied = Float32Array.from({ length: w * h }, () => (rand() < 0.3 ? 1 : 0))
+    for (const t of [0.05, 0.2, 0.5, 0.8, 1, 1.01]) {
+      same(noisy, w, h, t, `noisy trial ${trial}, ${w}×${h}, τ ${t}`)
+      same(smooth, w, h, t, `smooth trial ${trial}, ${w}×${h}, τ ${t}`)
+      same(tied, w, h, t, `tied trial ${trial}, ${w}×${h}, τ ${t}`)
+    }
+  }
+  // A U shape joins at the bottom; two diagonal pixels are one component (8-connected); equal areas: the first wins.
+  const u = Float32Array.from([1, 0, 1, 1, 0, 1, 1, 1, 1])
+  assert.deepEqual(largestComponent(u, 3, 3, 0.5), { area: 7, box: box(0, 0, 2, 2) })
+  assert.deepEqual(largestComponent(Float32Array.from([1, 0, 0, 1]), 2, 2, 0.5), { area: 2, box: box(0, 0, 1, 1) })
+  assert.deepEqual(largestComponent(Float32Array.from([1, 0, 1, 0, 0, 0, 0, 1, 1]), 3, 3, 0.5), { area: 2, box: box(1, 2, 2, 2) })
+  assert.deepEqual(largestComponent(Float32Array.from([1, 0, 1]), 3, 1, 0.5), { area: 1, box: box(0, 0, 0, 0) })
+  assert.equal(largestComponent(Float32Array.from([NaN, 0.1]), 2, 1, 0.2), null)
 })
 
 test('a class map to its box: upsample, normalise, 20 % of the max, largest component', () => {
