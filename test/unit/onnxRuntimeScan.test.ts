@@ -49,6 +49,7 @@ import { readNpy } from '../../src/main/engine/store/npy'
 import { defaultScanLayers } from '../../src/shared/scanLayers'
 import { makeTinyCnn } from '../fixtures/models'
 import { makeFakeModel } from './fakeModel'
+import { assertExecutorsAgree } from '../helpers/executorCompare'
 import { buildOnnxModel } from '../helpers/onnxBuilder'
 import { exportTorchvision, relativeError, torchvisionSkipReason, TORCHVISION_CACHE } from '../helpers/torchvisionReference'
 
@@ -137,26 +138,8 @@ async function compareMaxima(model: LoadedModel, shape: [number, number, number,
 }
 
 /** Every layer (and the output) on onnxruntime vs the tfjs forward, to 1e-4 relative; returns the worst. */
-async function compareLayers(model: LoadedModel, shape: [number, number, number, number]): Promise<number> {
-  const names = [...model.info.layers.map((l) => l.name), OUTPUT]
-  const data = randomBatch(shape, 7)
-  const ort = await runOnnxRuntime(model, { data, shape }, names)
-  const x = tf.tensor4d(data, shape)
-  const outs = model.forward(x, names)
-  let worst = 0
-  try {
-    for (const [i, name] of names.entries()) {
-      assert.deepEqual(ort.layers[i]!.shape, outs[i]!.shape, `${name}: shape`)
-      const err = relativeError(ort.layers[i]!.data, outs[i]!.dataSync())
-      assert.ok(err <= 1e-4, `${name}: relative error ${err}`)
-      worst = Math.max(worst, err)
-    }
-    assert.deepEqual(ort.output.data, ort.layers.at(-1)!.data)
-  } finally {
-    tf.dispose([x, ...outs])
-  }
-  return worst
-}
+const compareLayers = (model: LoadedModel, shape: [number, number, number, number]) =>
+  assertExecutorsAgree(model, randomBatch(shape, 7), shape, model.info.layers.map((l) => l.name))
 
 test('every layer of the tiny fixture: onnxruntime equals tfjs, graph maxima equal JS maxima; dispose releases the sessions', async () => {
   const model = await loadModel(TINY)

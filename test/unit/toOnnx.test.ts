@@ -22,9 +22,10 @@ import { fsIOHandler } from '../../src/main/engine/models/fsIOHandler'
 import { loadModel } from '../../src/main/engine/models/loadModel'
 import { ModelProtoType } from '../../src/main/engine/models/onnx/proto'
 import { makeTinyCnn, makeTinyGraphModel } from '../fixtures/models'
+import { kerasLayerZoo } from '../helpers/kerasLayerZoo'
 import { mobileNetV2Layers } from '../helpers/mobileNetV2Layers'
 import { demoGapGraphModel, opZoo2GraphModel, opZooGraphModel, placeholder, str, T, writeGraphModel } from '../helpers/tfGraphModels'
-import { relativeError } from '../helpers/torchvisionReference'
+import { assertExecutorsAgree } from '../helpers/executorCompare'
 
 const ROOT = join(import.meta.dirname, '../..')
 const DEMO = join(ROOT, 'resources/demo-models')
@@ -44,26 +45,10 @@ after(async () => {
  */
 async function compareLayers(model: LoadedModel, n = 2, size?: [number, number], low = -1, extra: string[] = []): Promise<number> {
   assert.equal(model.runtimeSource?.unsupported, null, `${model.info.name}: ${model.runtimeSource?.unsupported}`)
-  const names = [...model.info.layers.map((l) => l.name), ...extra, OUTPUT]
   const [h, w, c] = model.info.inputShape
   const shape: [number, number, number, number] = [n, size?.[0] ?? h, size?.[1] ?? w, c]
   const data = tf.tidy(() => tf.randomUniform(shape, low, 1, 'float32', 11).dataSync() as Float32Array)
-  const ort = await runOnnxRuntime(model, { data, shape }, names)
-  const x = tf.tensor4d(data, shape)
-  const outs = model.forward(x, names)
-  let worst = 0
-  try {
-    for (const [i, name] of names.entries()) {
-      assert.deepEqual(ort.layers[i]!.shape, outs[i]!.shape, `${model.info.name} ${name}: shape`)
-      const err = relativeError(ort.layers[i]!.data, outs[i]!.dataSync())
-      assert.ok(err <= 1e-4, `${model.info.name} ${name}: relative error ${err}`)
-      worst = Math.max(worst, err)
-    }
-    assert.deepEqual(ort.output.data, ort.layers.at(-1)!.data)
-  } finally {
-    tf.dispose([x, ...outs])
-  }
-  return worst
+  return assertExecutorsAgree(model, data, shape, [...model.info.layers.map((l) => l.name), ...extra])
 }
 
 /** The float nodes of a TF graph model folder that the written graph computes (not folded constants, not integer shape bookkeeping). */
@@ -225,65 +210,7 @@ test('a MobileNetV2 TF.js layers model (ReLU6, depthwise, batch norm, inverted r
 
 test('a zoo of the other written layer classes (separable, dilated, merges, geometry, activations, nested model, shared layer) equals tfjs', async () => {
   const dir = join(scratch, 'zoo-layers')
-  let k = 0
-  const w = () => ({ kernelInitializer: tf.initializers.glorotUniform({ seed: 100 + k++ }), biasInitializer: tf.initializers.randomUniform({ minval: -0.3, maxval: 0.3, seed: 200 + k++ }) })
-  const u = (minval: number, maxval: number) => tf.initializers.randomUniform({ minval, maxval, seed: 300 + k++ })
-  const apply = (layer: tf.layers.Layer, x: tf.SymbolicTensor | tf.SymbolicTensor[]) => layer.apply(x) as tf.SymbolicTensor
-  const input = tf.input({ shape: [11, 13, 3], name: 'image' })
-  let x = apply(tf.layers.rescaling({ name: 'rescale', scale: 2, offset: -1 }), input)
-  x = apply(tf.layers.conv2d({ name: 'c_selu', filters: 4, kernelSize: 3, padding: 'same', activation: 'selu', ...w() }), x)
-  x = apply(tf.layers.zeroPadding2d({ name: 'zpad', padding: [[1, 2], [0, 1]] }), x)
-  x = apply(tf.layers.separableConv2d({ name: 'sep', filters: 6, kernelSize: 3, activation: 'tanh', depthwiseInitializer: u(-0.5, 0.5), pointwiseInitializer: u(-0.5, 0.5), biasInitializer: u(-0.3, 0.3) }), x)
-  x = apply(tf.layers.cropping2D({ name: 'crop', cropping: [[1, 0], [0, 2]] }), x)
-  x = apply(tf.layers.upSampling2d({ name: 'up_bilinear', size: [2, 1], interpolation: 'bilinear' }), x)
-  x = apply(tf.layers.upSampling2d({ name: 'up_nearest', size: [1, 2] }), x)
-  x = apply(tf.layers.averagePooling2d({ name: 'avg_same', poolSize: 3, strides: 2, padding: 'same' }), x)
-  x = apply(tf.layers.maxPooling2d({ name: 'max_same', poolSize: 2, strides: 2, padding: 'same' }), x)
-  x = apply(tf.layers.leakyReLU({ name: 'lrelu', alpha: 0.2 }), x)
-  x = apply(tf.layers.depthwiseConv2d({ name: 'dw', kernelSize: 3, strides: 2, padding: 'same', depthMultiplier: 2, activation: 'sigmoid', depthwiseInitializer: u(-0.5, 0.5), biasInitializer: u(-0.3, 0.3) }), x)
-  const a = apply(tf.layers.conv2d({ name: 'c_hard', filters: 12, kernelSize: 1, activation: 'hardSigmoid', ...w() }), x)
-  const b = apply(tf.layers.conv2d({ name: 'c_softplus', filters: 12, kernelSize: 1, activation: 'softplus', ...w() }), x)
-  const mul = apply(tf.layers.multiply({ name: 'mul' }), [a, b])
-  const avg = apply(tf.layers.average({ name: 'avg' }), [a, b])
-  const max = apply(tf.layers.maximum({ name: 'max' }), [a, b])
-  const min = apply(tf.layers.minimum({ name: 'min' }), [a, b, mul])
-  const shared = tf.layers.conv2d({ name: 'shared', filters: 12, kernelSize: 3, padding: 'same', activation: 'relu6', ...w() })
-  const s1 = apply(shared, a)
-  const s2 = apply(shared, b)
-  x = apply(tf.layers.concatenate({ name: 'cat', axis: -1 }), [s1, s2, avg, max, min])
-  x = apply(tf.layers.batchNormalization({ name: 'bn', gammaInitializer: u(0.5, 1.5), betaInitializer: u(-0.2, 0.2), movingMeanInitializer: u(-0.2, 0.2), movingVarianceInitializer: u(0.5, 1.5) }), x)
-  x = apply(tf.layers.reLU({ name: 'relu_max', maxValue: 0.8 }), x)
-  x = apply(tf.layers.elu({ name: 'elu' }), x)
-  x = apply(tf.layers.prelu({ name: 'prelu', alphaInitializer: u(0, 0.5) }), x)
-  let side = apply(tf.layers.conv2d({ name: 'c_dilated', filters: 3, kernelSize: 2, dilationRate: 2, padding: 'same', ...w() }), x)
-  side = apply(tf.layers.thresholdedReLU({ name: 'thr', theta: 0.1 }), side)
-  side = apply(tf.layers.permute({ name: 'permute', dims: [2, 1, 3] }), side)
-  side = apply(tf.layers.globalMaxPooling2d({ name: 'side_gmp' }), side)
-  x = apply(tf.layers.conv2d({ name: 'c_swish', filters: 8, kernelSize: 2, activation: 'swish', ...w() }), x)
-  const pooled = apply(tf.layers.maxPooling2d({ name: 'max_valid', poolSize: [2, 1], strides: [1, 1] }), x)
-  const nested = apply(
-    tf.sequential({
-      name: 'inner',
-      layers: [
-        tf.layers.conv2d({ name: 'inner_conv', inputShape: pooled.shape.slice(1) as number[], filters: 5, kernelSize: 1, activation: 'mish', ...w() }),
-        tf.layers.globalMaxPooling2d({ name: 'inner_gmp' }),
-      ],
-    }) as unknown as tf.layers.Layer,
-    pooled,
-  )
-  const gap = apply(tf.layers.globalAveragePooling2d({ name: 'gap' }), pooled)
-  x = apply(tf.layers.concatenate({ name: 'vec' }), [nested, gap, side])
-  x = apply(tf.layers.dense({ name: 'd_gelu', units: 20, activation: 'gelu', ...w() }), x)
-  x = apply(tf.layers.batchNormalization({ name: 'bn_vec', axis: 1, movingMeanInitializer: u(-0.2, 0.2), movingVarianceInitializer: u(0.5, 1.5) }), x)
-  x = apply(tf.layers.dropout({ name: 'drop', rate: 0.5 }), x)
-  x = apply(tf.layers.reshape({ name: 'reshape', targetShape: [4, 5] }), x)
-  x = apply(tf.layers.dense({ name: 'd_3d', units: 6, activation: 'elu', ...w() }), x)
-  x = apply(tf.layers.activation({ name: 'act_softsign', activation: 'softsign' }), x)
-  x = apply(tf.layers.flatten({ name: 'flat' }), x)
-  const logits = apply(tf.layers.dense({ name: 'logits', units: 5, ...w() }), x)
-  const probs = apply(tf.layers.softmax({ name: 'probs', axis: -1 }), logits)
-  const out = apply(tf.layers.activation({ name: 'log_probs', activation: 'logSoftmax' as 'softmax' }), probs)
-  const model = tf.model({ inputs: input, outputs: out, name: 'zoo' })
+  const { model } = kerasLayerZoo({ size: [11, 13], transposedConv: false, separableDepthMultiplier: 1 })
   await mkdir(dir, { recursive: true })
   await model.save(fsIOHandler(dir))
   model.dispose()
