@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ConvscopeError } from '../../src/shared/api'
@@ -13,7 +13,10 @@ import {
   findAnnotationDir,
   parseAnnotationXml,
   readAnnotation,
+  readAnnotationCached,
+  sharedClassResolver,
 } from '../../src/main/engine/localization/annotations'
+import { groundTruthOf } from '../../src/main/engine/localization/imageMaps'
 import { makeFakeModel } from './fakeModel'
 
 const fixtures = join(import.meta.dirname, '..', 'fixtures', 'ilsvrc')
@@ -136,6 +139,52 @@ test('object names map to model classes by WordNet id, by label, or through the 
     named.model.dispose()
   } finally {
     fake.model.dispose()
+    await rm(root, { recursive: true, force: true })
+  }
+})
+
+test('cached annotations and class resolvers are read again when the folder changes: an edited file, a new file, a changed classes.json', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'convscope-ann-'))
+  const named = makeFakeModel(DEMO_CLASSES.slice(4, 7).map((c) => c.name))
+  const model = named.model
+  const xml = (name: string, [xmin, ymin, xmax, ymax]: number[]) =>
+    `<annotation><object><name>${name}</name><bndbox><xmin>${xmin}</xmin><ymin>${ymin}</ymin><xmax>${xmax}</xmax><ymax>${ymax}</ymax></bndbox></object></annotation>`
+  const objects = async (image: string) => (await groundTruthOf(model, join(root, 'val', 'c06_gold_star', image)))?.objects.map((o) => [o.classIndex, o.box]) ?? null
+  try {
+    const dir = join(root, 'annotations', 'val', 'c06_gold_star')
+    await mkdir(dir, { recursive: true })
+    await writeFile(join(root, 'classes.json'), classIndexJson(DEMO_CLASSES))
+    const file = join(dir, 'a.xml')
+    await writeFile(file, xml('c06_gold_star', [1, 2, 30, 40]))
+    assert.deepEqual(await objects('a.jpg'), [[2, { xmin: 1, ymin: 2, xmax: 30, ymax: 40 }]])
+    // Unchanged: the same parse and the same resolver come back.
+    assert.equal(await readAnnotationCached(file), await readAnnotationCached(file))
+    assert.equal(await sharedClassResolver(model, join(root, 'val')), await sharedClassResolver(model, join(root, 'val')))
+
+    // Edited in place to the same size; its modification time moves on.
+    await writeFile(file, xml('c06_gold_star', [9, 8, 37, 46]))
+    const later = new Date(Date.now() + 10_000)
+    await utimes(file, later, later)
+    assert.deepEqual(await objects('a.jpg'), [[2, { xmin: 9, ymin: 8, xmax: 37, ymax: 46 }]])
+
+    // A file that was not there is found once it is (misses are not kept).
+    assert.equal(await objects('b.jpg'), null)
+    await writeFile(join(dir, 'b.xml'), xml('c05_x', [0, 0, 3, 3]))
+    assert.deepEqual(await objects('b.jpg'), [[null, { xmin: 0, ymin: 0, xmax: 3, ymax: 3 }]])
+
+    // classes.json now names c06_gold_star after class 5 (index 1 of the model) and knows c05_x: resolved anew.
+    await writeFile(join(root, 'classes.json'), JSON.stringify({ 0: ['c06_gold_star', DEMO_CLASSES[5]!.name], 1: ['c05_x', DEMO_CLASSES[4]!.name] }))
+    assert.deepEqual(await objects('a.jpg'), [[1, { xmin: 9, ymin: 8, xmax: 37, ymax: 46 }]])
+    assert.deepEqual(await objects('b.jpg'), [[0, { xmin: 0, ymin: 0, xmax: 3, ymax: 3 }]])
+
+    // A file that becomes unreadable is an error, not its old content.
+    await writeFile(file, '<annotation><object>')
+    await utimes(file, new Date(Date.now() + 20_000), new Date(Date.now() + 20_000))
+    const broken = await groundTruthOf(model, join(root, 'val', 'c06_gold_star', 'a.jpg'))
+    assert.deepEqual(broken?.objects, [])
+    assert.match(broken?.error ?? '', /not well-formed XML/)
+  } finally {
+    model.dispose()
     await rm(root, { recursive: true, force: true })
   }
 })

@@ -128,6 +128,28 @@ export async function readAnnotation(file: string, options: ParseOptions = {}): 
   return parseAnnotationXml(xml, file, options)
 }
 
+/** Parsed files, each kept while its modification time and size stay the same (at most this many). */
+const parsedFiles = new Map<string, { stamp: string; annotation: Promise<Annotation> }>()
+const PARSED_FILES_KEPT = 10_000
+
+/**
+ * readAnnotation for files asked for again and again (the Classes view reads one image's annotation per call):
+ * parsed once, read again when the file's modification time or size changes. Do not change the result: it is shared.
+ */
+export async function readAnnotationCached(file: string, options: ParseOptions = {}): Promise<Annotation> {
+  const facts = await stat(file).catch(() => null)
+  if (!facts) return readAnnotation(file, options) // its error names the file
+  const stamp = `${facts.mtimeMs}:${facts.size}:${options.firstPixel ?? 0}`
+  const kept = parsedFiles.get(file)
+  if (kept?.stamp === stamp) return kept.annotation
+  const annotation = readAnnotation(file, options)
+  parsedFiles.delete(file) // re-inserted last: the oldest entry is the first to go
+  parsedFiles.set(file, { stamp, annotation })
+  if (parsedFiles.size > PARSED_FILES_KEPT) parsedFiles.delete(parsedFiles.keys().next().value!)
+  annotation.catch(() => parsedFiles.get(file)?.annotation === annotation && parsedFiles.delete(file))
+  return annotation
+}
+
 const isDir = async (p: string) => (await stat(p).catch(() => null))?.isDirectory() ?? false
 const isFile = async (p: string) => (await stat(p).catch(() => null))?.isFile() ?? false
 
@@ -160,6 +182,29 @@ export function annotationCandidates(dir: string | null, image: Pick<ImageEntry,
 export async function findAnnotation(dir: string | null, image: Pick<ImageEntry, 'path' | 'relPath'>): Promise<string | null> {
   for (const file of annotationCandidates(dir, image)) if (await isFile(file)) return file
   return null
+}
+
+export type ClassResolver = ReturnType<typeof classResolver>
+
+/** Per model and data root: a resolver and the state of the classes.json files its lookups read. */
+const resolvers = new WeakMap<LoadedModel, Map<string, { stamp: string; resolver: ClassResolver }>>()
+
+/**
+ * classResolver kept per model and data root for lookups that recur (one image's annotation per call), made
+ * anew when a classes.json that mapClassFolders reads (in the root or its parent) appears, changes or goes.
+ * Its `unknown` accumulates over every call: use classResolver where a job reports the names it could not map.
+ */
+export async function sharedClassResolver(model: LoadedModel, dataRoot: string): Promise<ClassResolver> {
+  const root = resolve(dataRoot)
+  const files = [join(root, 'classes.json'), join(dirname(root), 'classes.json')]
+  const stamp = (await Promise.all(files.map((f) => stat(f).then((s) => `${s.mtimeMs}:${s.size}`, () => '-')))).join()
+  let byRoot = resolvers.get(model)
+  if (!byRoot) resolvers.set(model, (byRoot = new Map()))
+  const kept = byRoot.get(root)
+  if (kept?.stamp === stamp) return kept.resolver
+  const resolver = classResolver(model, root)
+  byRoot.set(root, { stamp, resolver })
+  return resolver
 }
 
 /**

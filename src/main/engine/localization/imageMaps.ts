@@ -18,7 +18,7 @@ import { OUTPUT, type LoadedModel } from '../model'
 import { mapMethodLabel } from '../maps'
 import { outputProbabilities } from '../maps/classScores'
 import type { ClassMap, MapMethod } from '../maps/types'
-import { classResolver, findAnnotation, findAnnotationDir, readAnnotation, type AnnotatedObject } from './annotations'
+import { classResolver, findAnnotation, findAnnotationDir, readAnnotationCached, sharedClassResolver, type AnnotatedObject } from './annotations'
 import { classMapBox, DEFAULT_THRESHOLD, type PixelBox } from './boxes'
 
 export interface ImageMapsRequest {
@@ -90,7 +90,8 @@ export async function groundTruthOf(model: LoadedModel, image: string, dataDir?:
     const file = await findAnnotation(dir, { path: image, relPath: relative(root, image).split(sep).join('/') })
     if (!file) continue
     try {
-      return { annotation: file, objects: (await classResolver(model, root).resolve(await readAnnotation(file))).objects, error: null }
+      const classes = await sharedClassResolver(model, root)
+      return { annotation: file, objects: (await classes.resolve(await readAnnotationCached(file))).objects, error: null }
     } catch (e) {
       if (e instanceof ConvscopeError) return { annotation: file, objects: [], error: e.message }
       throw e
