@@ -12,12 +12,12 @@ import { ConvscopeError } from '../../../shared/api'
 import { forwardTensors } from '../executors/forward'
 import type { DecodedImage } from '../images/readImage'
 import { readImage } from '../images/readImage'
-import { toInputTensor, toInputValues, toModelInput, type InputGeometry } from '../images/preprocess'
+import { toInputTensor, toInputValues, toModelInput, type InputGeometry, type ModelInput } from '../images/preprocess'
 import { outputClasses } from '../methods/classify'
 import { OUTPUT, type LoadedModel } from '../model'
 import { mapMethodLabel } from '../maps'
 import { outputProbabilities } from '../maps/classScores'
-import type { ClassMap, MapMethod } from '../maps/types'
+import type { ClassMap, MapMethod, MapResult } from '../maps/types'
 import { classResolver, findAnnotation, findAnnotationDir, readAnnotationCached, sharedClassResolver, type AnnotatedObject } from './annotations'
 import { classMapBox, DEFAULT_THRESHOLD, type PixelBox } from './boxes'
 
@@ -72,7 +72,7 @@ export interface ImageMaps {
   ranking: number[]
   maps: ImageClassMap[]
   groundTruth: GroundTruth | null
-  /** Spent on the maps (beyond the forward pass for the ranking). */
+  /** Spent on the maps beyond the forward pass for the ranking (where the maps come from that pass, CAM: their own work). */
   milliseconds: number
 }
 
@@ -122,11 +122,11 @@ export async function imageClassMaps(model: LoadedModel, imagePath: string, requ
   if (why) throw new ConvscopeError('UNSUPPORTED_OP', `${mapMethodLabel(method, model)} cannot run on ${model.info.name}: ${why}`)
   const image = await readImage(path)
   const input = await toModelInput(image, model.info.preprocessing)
-  const x = toInputTensor(input)
+  // A forward-only method (CAM) reads its maps from the pass that ranks the classes: one pass, not two.
+  const shared = method.forwardNames && method.mapsFromForward ? method.forwardNames(model) : []
+  const { tensors } = await forwardTensors(model, toInputValues(input), [OUTPUT, ...shared])
   try {
-    const { tensors } = await forwardTensors(model, toInputValues(input), [OUTPUT])
     const output = tf.tidy(() => outputProbabilities(model, tensors[0]!).reshape([-1]))
-    tf.dispose(tensors)
     const probabilities = (await output.data()) as Float32Array
     output.dispose()
     const count = probabilities.length
@@ -136,7 +136,7 @@ export async function imageClassMaps(model: LoadedModel, imagePath: string, requ
       if (c >= count) throw new ConvscopeError('BAD_REQUEST', `Class ${c} is out of range: ${model.info.name} has ${count} classes (0–${count - 1})`)
     }
     const started = performance.now()
-    const result = await method.compute(model, x, classes, request.layer ? { layer: request.layer } : undefined)
+    const result = shared.length ? await method.mapsFromForward!(model, tensors.slice(1), classes) : await computeMaps(model, method, input, classes, request.layer)
     const milliseconds = performance.now() - started
     const maps = result.maps.map((map): ImageClassMap => {
       const { box, normalized } = classMapBox(map, input.geometry, threshold)
@@ -156,6 +156,16 @@ export async function imageClassMaps(model: LoadedModel, imagePath: string, requ
       groundTruth: await groundTruthOf(model, path, request.dataDir, request.annotations),
       milliseconds,
     }
+  } finally {
+    tf.dispose(tensors)
+  }
+}
+
+/** The method's own pass on the input as a tensor. */
+async function computeMaps(model: LoadedModel, method: MapMethod, input: ModelInput, classes: number[], layer?: string): Promise<MapResult> {
+  const x = toInputTensor(input)
+  try {
+    return await method.compute(model, x, classes, layer ? { layer } : undefined)
   } finally {
     x.dispose()
   }

@@ -7,16 +7,18 @@
  * - global MAX pooling (maxPoolHead.ts): the paper's GMP variant, the same weighted sum as a heuristic read-out
  *   (each channel enters the score through its maximum only), labelled "CAM (global max pooling head)".
  * All requested classes come from one matmul of the h·w × K features by the K × C' weight columns, after one
- * forward pass (forward only: on onnxruntime where the model has a runtime source, executors/forward.ts).
+ * forward pass (forward only: on onnxruntime where the model has a runtime source, executors/forward.ts), which
+ * may be the pass that ranked the classes (forwardNames / mapsFromForward: imageClassMaps).
  */
 import * as tf from '@tensorflow/tfjs'
 import { ConvscopeError } from '../../../shared/api'
+import { forwardTensors } from '../executors/forward'
 import type { LoadedModel } from '../model'
 import { classWeights, findClassifierHead } from '../models/classifierHead'
-import { forwardToLogits } from './classScores'
-import { checkMapRequest, readClassMaps } from './mapBase'
+import { logitsForwardName, logitsFromForward } from './classScores'
+import { checkClasses, checkMapRequest, readClassMaps } from './mapBase'
 import { findMaxPoolHead, maxPoolHeadClasses, maxPoolHeadWeights } from './maxPoolHead'
-import type { MapMethod } from './types'
+import type { MapMethod, MapResult } from './types'
 
 /** M_c = Σ_k w_ck f_k for features [1, h, w, K] and weight columns [K, C']: maps [C', h, w] (caller disposes). */
 export function classActivationMaps(features: tf.Tensor4D, weights: tf.Tensor2D): tf.Tensor3D {
@@ -44,6 +46,31 @@ function findCamHead(model: LoadedModel): CamHead | string {
   return { pooling: 'max', featureLayer: maxHead.featureLayer, classes: maxPoolHeadClasses(model, maxHead), weights: (classes) => maxPoolHeadWeights(model, maxHead, classes) }
 }
 
+/** findCamHead, or a ConvscopeError saying why CAM cannot run. */
+function camHead(model: LoadedModel): CamHead {
+  const head = findCamHead(model)
+  if (typeof head === 'string') throw new ConvscopeError('UNSUPPORTED_OP', `CAM cannot run on model ${model.info.name}: ${head}`)
+  return head
+}
+
+/** The feature map and the tensor the logits come from. */
+const camForwardNames = (model: LoadedModel): string[] => [camHead(model).featureLayer, logitsForwardName(model)]
+
+/** The maps of `classes` from one image's [features, logits source] (not disposed here). */
+async function camFromForward(model: LoadedModel, [features, scores]: tf.Tensor[], classes: number[]): Promise<MapResult> {
+  const head = camHead(model)
+  checkClasses(model, classes, head.classes)
+  if (classes.length === 0) return { layer: head.featureLayer, maps: [] }
+  const logits = logitsFromForward(model, scores!)
+  let maps: tf.Tensor3D | undefined
+  try {
+    maps = tf.tidy(() => classActivationMaps(features as tf.Tensor4D, head.weights(classes)))
+    return { layer: head.featureLayer, maps: await readClassMaps(maps, logits, classes) }
+  } finally {
+    tf.dispose([logits, ...(maps ? [maps] : [])])
+  }
+}
+
 export const cam: MapMethod = {
   name: 'cam',
   label: 'CAM',
@@ -61,20 +88,16 @@ export const cam: MapMethod = {
     return typeof head !== 'string' && head.pooling === 'max' ? 'CAM (global max pooling head)' : this.label
   },
   async compute(model, input, classes) {
-    const head = findCamHead(model)
-    if (typeof head === 'string') throw new ConvscopeError('UNSUPPORTED_OP', `CAM cannot run on model ${model.info.name}: ${head}`)
+    const head = camHead(model)
     checkMapRequest(model, input, classes, head.classes)
     if (classes.length === 0) return { layer: head.featureLayer, maps: [] }
-    const {
-      outputs: [features],
-      logits,
-    } = await forwardToLogits(model, input, [head.featureLayer])
-    let maps: tf.Tensor3D | undefined
+    const { tensors } = await forwardTensors(model, input, camForwardNames(model))
     try {
-      maps = tf.tidy(() => classActivationMaps(features as tf.Tensor4D, head.weights(classes)))
-      return { layer: head.featureLayer, maps: await readClassMaps(maps, logits, classes) }
+      return await camFromForward(model, tensors, classes)
     } finally {
-      tf.dispose([features!, logits, ...(maps ? [maps] : [])])
+      tf.dispose(tensors)
     }
   },
+  forwardNames: camForwardNames,
+  mapsFromForward: camFromForward,
 }

@@ -9,7 +9,6 @@
  */
 import * as tf from '@tensorflow/tfjs'
 import { ConvscopeError } from '../../../shared/api'
-import { forwardTensors } from '../executors/forward'
 import type { ForwardOptions, LoadedModel } from '../model'
 
 /** Where the logits come from: a layer's output, or the pre-activation of a dense-with-softmax layer. */
@@ -62,25 +61,34 @@ export function forwardWithLogits(model: LoadedModel, input: tf.Tensor4D, layers
 }
 
 /**
- * The same pass for forward-only work (CAM), on the executor forwardTensors picks (onnxruntime where the model has
- * a runtime source): not differentiable; the caller owns every returned tensor.
+ * For forward-only work (CAM, on the executor executors/forward.ts picks): the name to add to a forward pass whose
+ * output logitsFromForward turns into the logits, so that the pass that ranks the classes gives them too.
  */
-export async function forwardToLogits(model: LoadedModel, input: tf.Tensor4D, layers: string[]): Promise<{ outputs: tf.Tensor[]; logits: tf.Tensor2D }> {
-  const source = requireLogits(model)
-  const { tensors } = await forwardTensors(model, input, [...layers, logitsInput(source)])
-  return withLogits(model, source, tensors, layers.length)
+export function logitsForwardName(model: LoadedModel): string {
+  return logitsInput(requireLogits(model))
+}
+
+/** The logits [n, classes] from the output of logitsForwardName (a new tensor; `scores` is not disposed). */
+export function logitsFromForward(model: LoadedModel, scores: tf.Tensor): tf.Tensor2D {
+  return denseLogits(model, requireLogits(model), scores) ?? (scores.clone() as tf.Tensor2D)
+}
+
+/** Where the softmax is inside a dense layer: its pre-activation from the layer's input `last`; else null. */
+function denseLogits(model: LoadedModel, source: LogitsSource, last: tf.Tensor): tf.Tensor2D | null {
+  if (source.kind === 'layer') return null
+  const weights = model.linearWeights!(source.layer)!
+  return tf.tidy((): tf.Tensor2D => {
+    const z = tf.matMul(last.reshape([last.shape[0]!, -1]) as tf.Tensor2D, weights.kernel as tf.Tensor2D) as tf.Tensor2D
+    return weights.bias ? (z.add(weights.bias) as tf.Tensor2D) : z
+  })
 }
 
 /** Split forward's outputs into the layers and the logits, computed from the last output where the softmax is inside a dense layer. */
 function withLogits(model: LoadedModel, source: LogitsSource, all: tf.Tensor[], layers: number): { outputs: tf.Tensor[]; logits: tf.Tensor2D } {
   const outputs = all.slice(0, layers)
   const last = all[layers]!
-  if (source.kind === 'layer') return { outputs, logits: last as tf.Tensor2D }
-  const weights = model.linearWeights!(source.layer)!
-  const logits = tf.tidy((): tf.Tensor2D => {
-    const z = tf.matMul(last.reshape([last.shape[0]!, -1]) as tf.Tensor2D, weights.kernel as tf.Tensor2D) as tf.Tensor2D
-    return weights.bias ? (z.add(weights.bias) as tf.Tensor2D) : z
-  })
+  const logits = denseLogits(model, source, last)
+  if (!logits) return { outputs, logits: last as tf.Tensor2D }
   last.dispose()
   return { outputs, logits }
 }

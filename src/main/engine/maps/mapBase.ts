@@ -12,6 +12,11 @@ export function checkMapRequest(model: LoadedModel, input: tf.Tensor4D, classes:
   if (input.rank !== 4 || input.shape[0] !== 1) {
     throw new ConvscopeError('BAD_REQUEST', `Class maps take one image [1, h, w, c]; got shape [${input.shape.join(', ')}]`)
   }
+  checkClasses(model, classes, classCount)
+}
+
+/** Check that `classes` are valid class indices of a model with `classCount` classes. */
+export function checkClasses(model: LoadedModel, classes: number[], classCount: number): void {
   for (const c of classes) {
     if (!Number.isInteger(c) || c < 0 || c >= classCount) {
       throw new ConvscopeError('BAD_REQUEST', `Class ${c} is not a class of model ${model.info.name} (it has ${classCount}: 0 … ${classCount - 1})`)

@@ -52,4 +52,11 @@ export interface MapMethod extends MapMethodDescriptor {
    * Implementations dispose every tensor they create.
    */
   compute(model: LoadedModel, input: tf.Tensor4D, classes: number[], options?: MapOptions): Promise<MapResult>
+  /**
+   * Forward-only methods (CAM): the forward names their maps are read from, so that a caller running the model anyway
+   * (imageClassMaps, for the ranking) fetches them in the same pass and calls mapsFromForward instead of compute.
+   */
+  forwardNames?(model: LoadedModel): string[]
+  /** The maps of `classes` from one image's tensors of forwardNames, in that order (the caller disposes them). */
+  mapsFromForward?(model: LoadedModel, tensors: tf.Tensor[], classes: number[]): Promise<MapResult>
 }
