@@ -1,15 +1,16 @@
 /**
  * Activations of one layer for one image: the values, each channel's spatial max and where it occurs,
  * and the model's top-5 predictions, from a single forward pass (on onnxruntime where the model has a runtime
- * source: executors/forward.ts).
+ * source: executors/forward.ts), read as values: the channel maxima are one JS pass, not backend ops.
  */
 import * as tf from '@tensorflow/tfjs'
 import { ConvscopeError, type ActivationData } from '../../../shared/api'
 import { readImage, type ReadImageOptions } from '../images/readImage'
-import { forwardTensors } from '../executors/forward'
+import { forwardLayers } from '../executors/forward'
 import { toInputValues, toModelInput } from '../images/preprocess'
 import { outputProbabilities } from '../maps/classScores'
 import { OUTPUT, type LoadedModel } from '../model'
+import { spatialMaxOf } from '../scan/spatialMax'
 
 const TOP_K = 5
 
@@ -23,41 +24,28 @@ export async function computeActivations(
   const image = await readImage(imagePath, options)
   const input = await toModelInput(image, model.info.preprocessing)
 
-  const held: tf.Tensor[] = []
-  try {
-    const { tensors: outputs } = await forwardTensors(model, toInputValues(input), [layer, OUTPUT])
-    held.push(...outputs)
-    const [act, out] = outputs
-    if (!act || !out) throw new ConvscopeError('INTERNAL', `forward() returned ${outputs.length} tensors for 2 requested`)
+  const { values: outputs } = await forwardLayers(model, toInputValues(input), [layer, OUTPUT])
+  const [act, out] = outputs
+  if (!act || !out) throw new ConvscopeError('INTERNAL', `forward() returned ${outputs.length} values for 2 requested`)
+  const shape = act.shape.slice(1) // one image: the batch axis dropped
+  // Its own copy: the forward's array may be shared (the same tensor asked twice) or a view of a larger buffer.
+  const values = Float32Array.from(act.data)
+  // Per channel over space, in one JS pass over the values (ties: the first position, as tf.argMax), not tfjs ops.
+  const maxima = shape.length >= 2 ? spatialMaxOf(values, 1, values.length / shape[shape.length - 1]!, shape[shape.length - 1]!) : null
+  const channelMax = maxima ? Float32Array.from(maxima.max) : values
+  const channelArgmax = maxima ? Array.from(maxima.arg) : new Array<number>(values.length).fill(0)
 
-    // Reductions run on the backend; only their results come back to JS.
-    const values = tf.tidy(() => act.squeeze([0]))
-    held.push(values)
-    let max: tf.Tensor | null = null
-    let argmax: tf.Tensor | null = null
-    if (values.rank >= 2) {
-      // Space flattened: row p of [positions, channels] is position p = y * width + x.
-      ;[max, argmax] = tf.tidy(() => {
-        const flat = values.reshape([-1, values.shape[values.rank - 1]!])
-        return [flat.max(0), flat.argMax(0)]
-      })
-      held.push(max, argmax)
-    }
-    const top = out.rank === 2 ? tf.tidy(() => tf.topk(outputProbabilities(model, out).reshape([-1]), Math.min(TOP_K, out.size))) : null
-    if (top) held.push(top.values, top.indices)
-
-    const valueData = Float32Array.from(await values.data())
-    const channelMax = max ? Float32Array.from(await max.data()) : valueData
-    const channelArgmax = argmax ? Array.from((await argmax.data()) as Int32Array) : new Array<number>(valueData.length).fill(0)
-    const predictions: ActivationData['predictions'] = []
-    if (top) {
-      const scores = await top.values.data()
-      const indices = (await top.indices.data()) as Int32Array
+  // The top classes stay on tfjs: its softmax and topk (tie order) are the ones the other views show.
+  const predictions: ActivationData['predictions'] = []
+  if (out.shape.length === 2) {
+    const top = tf.tidy(() => tf.topk(outputProbabilities(model, tf.tensor(out.data, out.shape)).reshape([-1]), Math.min(TOP_K, out.data.length)))
+    try {
+      const [scores, indices] = await Promise.all([top.values.data(), top.indices.data() as Promise<Int32Array>])
       const labels = model.info.labels
       indices.forEach((index, i) => predictions.push({ index, label: labels?.[index] ?? null, score: scores[i]! }))
+    } finally {
+      tf.dispose([top.values, top.indices])
     }
-    return { layer, image: image.facts, shape: values.shape as number[], values: valueData, channelMax, channelArgmax, predictions }
-  } finally {
-    tf.dispose(held)
   }
+  return { layer, image: image.facts, shape, values, channelMax, channelArgmax, predictions }
 }
