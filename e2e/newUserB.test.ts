@@ -143,7 +143,8 @@ test('a new user, part B: readable image list, class names, keys, open paths, wo
     const picked = await select.inputValue()
     await page.keyboard.press('2')
     await waitUntil(async () => /#architecture$/.test(page.url()), 5_000, () => `key 2 shows Architecture (url ${page.url()})`)
-    assert.equal(await page.getByTestId('tab-architecture').getAttribute('aria-selected'), 'true')
+    // The URL changes at once; the tab follows on the hashchange event, which the browser dispatches later.
+    await waitUntil(async () => (await page.getByTestId('tab-architecture').getAttribute('aria-selected')) === 'true', 5_000, () => 'the Architecture tab is selected')
     await page.getByTestId('tab-activations').click()
     assert.equal(await page.getByTestId('activations-layer-select').inputValue(), picked, 'the digit did not also pick an option')
   })
