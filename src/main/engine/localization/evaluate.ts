@@ -29,7 +29,7 @@ import { mapClassFolders, outputClasses } from '../methods/classify'
 import { OUTPUT, type LoadedModel } from '../model'
 import type { ClassMap, MapMethod, MapMethodName, MapOptions } from '../maps/types'
 import { classResolver, findAnnotation, findAnnotationDir, readAnnotation, type Annotation } from './annotations'
-import { componentSweep, componentsAt, DEFAULT_THRESHOLD, mapToImage, normalizeMap, type PixelBox } from './boxes'
+import { componentSweep, DEFAULT_THRESHOLD, largestBox, mapToImage, normalizeMap, type PixelBox } from './boxes'
 import { LocalizationTally, SWEEP_THRESHOLDS, boxesOfClass, guessIou, scoreImage, type GroundTruth, type LocalizationRow as MetricsRow, type SweepPoint } from './metrics'
 
 export const TOP_K = 5
@@ -203,7 +203,7 @@ export async function evaluateLocalization(model: LoadedModel, dataRoot: string,
           if (j === 0) return { classIndex: c, box: top1Levels[chosen]![0]?.box ?? null }
           if (c === gt.label) return { classIndex: c, box: truthLevels[chosen]![0]?.box ?? null }
           const mc = mapOf(c)
-          return { classIndex: c, box: componentsAt(mc.normalized, mc.width, mc.height, threshold)[0]?.box ?? null }
+          return { classIndex: c, box: largestBox(mc.normalized, mc.width, mc.height, threshold) }
         })
         const gtKnownBox = truthLevels[chosen]![0]?.box ?? null
         const scores = scoreImage(gt, {
