@@ -13,8 +13,9 @@ import type { Locator, Page } from 'playwright-core'
 import { browserMissing, collectPageErrors, screenshot, servedSession, waitForText, waitUntil } from './helpers'
 
 const missing = browserMissing()
-// wasm: fast enough that the 1 400 demo images scan in a minute or two here, slow enough to act while it runs.
-const session = servedSession('convscope-e2e-jobs-', ['--backend', 'wasm'])
+// tfjs on wasm: fast enough that the 1 400 demo images scan in a minute or two here, slow enough to act while it
+// runs (on onnxruntime, the default executor, the scan can finish before the test gets to cancel it).
+const session = servedSession('convscope-e2e-jobs-', ['--backend', 'wasm', '--executor', 'tfjs'])
 
 /** The Jobs view's rows of scans, newest first. */
 const scanRows = (page: Page): Locator => page.locator('[data-testid="job-row"][data-method="startScan"]')
@@ -49,6 +50,8 @@ test('jobs view: a scan runs in the jobs process while the views answer; cancel,
 
   await t.test('a scan started in the Units view shows in the Jobs view with progress, images/s, ETA and the skipped file', async () => {
     await page.getByTestId('tab-units').click()
+    // Every layer, not only the default ones: a longer scan leaves time to act while it runs on a slow machine.
+    for (const box of await page.getByTestId('scan-layers').locator('input[type="checkbox"]').all()) await box.check()
     await page.getByTestId('scan-start-button').click()
     // The status bar shows the running scan and leads to the Jobs view.
     await waitForText(page.getByTestId('engine-busy'), /Scanning val/, 60_000)

@@ -43,7 +43,9 @@ async function makeDataset(dir: string): Promise<void> {
   }
 }
 
-const session = servedSession('convscope-e2e-scan-', ['--backend', 'cpu', '--no-demo'])
+// tfjs on the cpu backend: slow enough that the scan runs for a while (progress, cancel); onnxruntime, the default
+// executor, can finish the 900 images before the test clicks Cancel.
+const session = servedSession('convscope-e2e-scan-', ['--backend', 'cpu', '--no-demo', '--executor', 'tfjs'])
 
 test('units view: scan a folder with progress, cancel, resume, then a unit’s top patches and histograms', { timeout: 300_000, skip: missing ?? false }, async (t) => {
   const modelDir = join(session.tmp, 'tiny-cnn')
