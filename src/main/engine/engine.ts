@@ -22,6 +22,11 @@ import { computeActivations } from './methods/activations'
 import { getClassFolders, getClassMapGrid, getClassMaps, getFaithfulness, getMapMethods, startFaithfulness, startLocalization } from './methods/classMaps'
 import { busyWork } from './methods/busyWork'
 import { getFilters } from './methods/filters'
+import { startActmax } from './methods/neurons/actmax'
+import { getGuidedPatches } from './methods/neurons/guidedPatches'
+import { getOcclusion } from './methods/neurons/occlusion'
+import { getPixelMap, getPixelMethods } from './methods/neurons/pixelMaps'
+import { getUnitClassWeights } from './methods/neurons/unitClassWeights'
 import type { LoadedModel } from './model'
 import { loadModel } from './models/loadModel'
 import { Catalog } from './store/catalog'
@@ -115,6 +120,12 @@ class Engine implements EngineService {
       getSession: () => session.read(),
       saveSession: async (p) => (await session.write(p), {}),
       getExecutors: async (p) => this.executorSettings.report(p.modelId ? await this.model(p.modelId) : null),
+      getPixelMethods: async (p) => getPixelMethods(await this.model(p.modelId)),
+      getPixelMap: async (p, ctx) => getPixelMap(await this.model(p.modelId), p, ctx),
+      getOcclusion: async (p, ctx) => getOcclusion(await this.model(p.modelId), p, ctx),
+      startActmax: async (p, ctx) => startActmax(workspace, await this.model(p.modelId), p, ctx),
+      getGuidedPatches: async (p, ctx) => getGuidedPatches(await this.model(p.modelId), p, ctx),
+      getUnitClassWeights: async (p) => getUnitClassWeights(await this.model(p.modelId), p),
       setExecutorSettings: async ({ modelId, ...settings }) => {
         await this.executorSettings.save(settings)
         return this.executorSettings.report(modelId ? await this.model(modelId) : null)

@@ -16,6 +16,8 @@
  *   envelopes.ts     request / response / progress / cancel, identical over IPC, WebSocket and the engine channel
  *   session.ts       the window's session (model, folders, selection, view) the engine keeps in the workspace
  *   executors.ts     executors (onnxruntime / tfjs) and onnxruntime devices: choice, availability, the setting
+ *   neurons.ts       from a neuron back to the pixels: targets, pixel maps, occlusion, activation maximization,
+ *                    guided backprop on a unit's top patches, a unit's class weights
  *
  * Every process boundary validates with these schemas: params once where a call enters a process (the router
  * for windows, the engine process's entry), results once before they leave the engine. A parameter naming a
@@ -31,6 +33,19 @@ import { Faithfulness, FolderFaithfulness, GetFaithfulness, StartFaithfulness } 
 import { ImageFacts, ImageFolder } from './images'
 import { LocalizationReport, StartLocalization } from './localization'
 import { FilterData, ModelInfo, RecentModel } from './models'
+import {
+  ActmaxResult,
+  GetGuidedPatches,
+  GetOcclusion,
+  GetPixelMap,
+  GetUnitClassWeights,
+  GuidedPatches,
+  OcclusionMap,
+  PixelMap,
+  PixelMethodsInfo,
+  StartActmax,
+  UnitClassWeights,
+} from './neurons'
 import type { Progress } from './progress'
 import { Session } from './session'
 import { GetTopPatches, GetUnitsOverview, ScanSummary, StartScan, UnitsOverview, UnitTopPatches } from './scans'
@@ -46,6 +61,7 @@ export * from './faithfulness'
 export * from './images'
 export * from './localization'
 export * from './models'
+export * from './neurons'
 export * from './progress'
 export * from './scans'
 export * from './session'
@@ -123,6 +139,18 @@ export const methods = {
   getExecutors: method('engine', GetExecutors, ExecutorReport),
   /** Choose executor and device (saved in `<workspace>/settings.json`; a --device / --executor flag or env variable overrides it). */
   setExecutorSettings: method('engine', SetExecutorSettings, ExecutorReport),
+  /** The pixel-map methods (vanilla gradient, deconvnet, guided backprop, guided Grad-CAM) with their ReLU rules, and why one cannot run. */
+  getPixelMethods: method('engine', z.object({ modelId: ModelId }), PixelMethodsInfo),
+  /** One image's map on the input grid for a target (class, unit, direction) by a pixel method. */
+  getPixelMap: method('engine', GetPixelMap, PixelMap),
+  /** Occlusion map of one image for a target: a square slides over it, batched. Progress: positions done/total; cancellable. */
+  getOcclusion: method('engine', GetOcclusion, OcclusionMap),
+  /** Activation maximization for a target. Progress: steps, with a preview image (Progress.image); cached per (model, target, settings). */
+  startActmax: method('jobs', StartActmax, ActmaxResult),
+  /** Guided backprop (or another pixel method) on each of a unit's top patches of a scan, cached in the scan folder. */
+  getGuidedPatches: method('engine', GetGuidedPatches, GuidedPatches),
+  /** The classes whose weights on a last-conv channel of a global-pooling network are largest. */
+  getUnitClassWeights: method('engine', GetUnitClassWeights, UnitClassWeights),
 } as const
 
 export type Methods = typeof methods

@@ -19,5 +19,7 @@ export const Progress = z.object({
   /** Inputs skipped so far (unreadable files), and the first SKIPPED_FILES_SHOWN of them. */
   skipped: z.number().int().optional(),
   skippedFiles: z.array(SkippedFile).optional(),
+  /** A preview of what the job is making, as a PNG data URL (activation maximization's current image). */
+  image: z.string().optional(),
 })
 export type Progress = z.infer<typeof Progress>
