@@ -29,7 +29,7 @@ export function classActivationMaps(features: tf.Tensor4D, weights: tf.Tensor2D)
 }
 
 /** The head CAM reads: its pooling, feature layer, class count and weight columns. */
-interface CamHead {
+export interface CamHead {
   pooling: 'average' | 'max'
   featureLayer: string
   classes: number
@@ -38,7 +38,7 @@ interface CamHead {
 }
 
 /** The global-average-pooling head, else the global-max-pooling one, else why CAM has neither. */
-function findCamHead(model: LoadedModel): CamHead | string {
+export function findCamHead(model: LoadedModel): CamHead | string {
   const { head, reason } = findClassifierHead(model)
   if (head) return { pooling: 'average', featureLayer: head.featureLayer, classes: head.classes, weights: (classes) => classWeights(head, classes) }
   const maxHead = findMaxPoolHead(model)
