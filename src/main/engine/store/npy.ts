@@ -12,6 +12,7 @@
  */
 import { readFile, type FileHandle } from 'node:fs/promises'
 import { endianness } from 'node:os'
+import { npyPreamble } from '../../../shared/npyPreamble'
 import { openAtomicFile, writeFileAtomic } from './writeFileAtomic'
 
 export type NpyArray =
@@ -25,27 +26,12 @@ export type NpyDtype = NpyArray['dtype']
 const DESCR: Record<NpyDtype, string> = { float32: '<f4', float16: '<f2', int32: '<i4', uint8: '|u1' }
 const BYTES: Record<NpyDtype, number> = { float32: 4, float16: 2, int32: 4, uint8: 1 }
 const MAGIC = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]) // \x93NUMPY
-const GROWTH_AXIS_MAX_DIGITS = 21
 const LITTLE_ENDIAN_HOST = endianness() === 'LE'
 
-/** The 64-byte-aligned preamble + header of an array of this dtype and shape. */
+/** The 64-byte-aligned preamble + header of an array of this dtype and shape (shared/npyPreamble.ts: the window writes .npy too). */
 export function npyHeader(dtype: NpyDtype, shape: readonly number[]): Buffer {
-  const dims = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`
-  // Like NumPy ≥ 1.24: spare spaces so the first dimension can grow in place (appending rows), then
-  // padding to 64 bytes. The bytes then equal numpy.save's for the same array.
-  const spare = shape.length > 0 ? Math.max(0, GROWTH_AXIS_MAX_DIGITS - String(shape[0]).length) : 0
-  const dict = `{'descr': '${DESCR[dtype]}', 'fortran_order': False, 'shape': ${dims}, }` + ' '.repeat(spare)
-  const unpadded = MAGIC.length + 2 + 2 + dict.length + 1 // + "\n"
-  const total = Math.ceil(unpadded / 64) * 64
-  if (total - 10 > 0xffff) throw new Error(`npy header too long for format 1.0 (shape ${dims})`)
-  const out = Buffer.alloc(total, 0x20)
-  MAGIC.copy(out, 0)
-  out[6] = 1 // major version
-  out[7] = 0 // minor version
-  out.writeUInt16LE(total - 10, 8)
-  out.write(dict, 10, 'latin1')
-  out[total - 1] = 0x0a
-  return out
+  const bytes = npyPreamble(DESCR[dtype], shape)
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 }
 
 function checkShape(array: NpyArray): void {
