@@ -26,6 +26,10 @@ export const useSelection = defineStore('selection', () => {
   /** The class in focus (Classes view, Activations' predictions); null: each view's default (the image's top-1). */
   const classIndex = ref<number | null>(null)
   const imageFolder = shallowRef<ImageFolder | null>(null)
+  /** A position picked on the selected unit's map (pixel maps of the unit there); null: its maximum. */
+  const unitPosition = ref<{ y: number; x: number } | null>(null)
+  /** The unit card (one neuron's filter, top patches, guided backprop, actmax, classes) is shown; it follows the selection. */
+  const unitCardOpen = ref(false)
 
   const layerInfo = computed(() => model.value?.layers.find((l) => l.name === layer.value) ?? null)
   const layerUnits = computed(() => (layerInfo.value ? unitCount(layerInfo.value) : null))
@@ -40,6 +44,7 @@ export const useSelection = defineStore('selection', () => {
     model.value = info
     layer.value = defaultLayer(info)
     unit.value = null
+    unitPosition.value = null
     classIndex.value = null
     void useSystem().refreshRecent()
     return info
@@ -73,12 +78,29 @@ export const useSelection = defineStore('selection', () => {
     if (name === layer.value) return
     layer.value = name
     unit.value = null // unit indices belong to one layer
+    unitPosition.value = null
   }
 
   /** Select a unit of the current layer; out-of-range indices are clamped to its units. */
   function selectUnit(index: number | null): void {
     const n = layerUnits.value
-    unit.value = index === null || n === null ? index : Math.max(0, Math.min(n - 1, index))
+    const next = index === null || n === null ? index : Math.max(0, Math.min(n - 1, index))
+    if (next !== unit.value) unitPosition.value = null
+    unit.value = next
+  }
+
+  /** Pick a position of the selected unit's map (null: back to its maximum). */
+  function selectUnitPosition(at: { y: number; x: number } | null): void {
+    unitPosition.value = at
+  }
+
+  /** Show the unit card of the selected unit (it then follows the selection until closed). */
+  function openUnitCard(): void {
+    unitCardOpen.value = true
+  }
+
+  function closeUnitCard(): void {
+    unitCardOpen.value = false
   }
 
   function selectImage(path: string | null): void {
@@ -117,6 +139,8 @@ export const useSelection = defineStore('selection', () => {
     image,
     classIndex,
     imageFolder,
+    unitPosition,
+    unitCardOpen,
     layerInfo,
     layerUnits,
     openDemo,
@@ -124,6 +148,9 @@ export const useSelection = defineStore('selection', () => {
     openImageFolder,
     selectLayer,
     selectUnit,
+    selectUnitPosition,
+    openUnitCard,
+    closeUnitCard,
     selectImage,
     showImage,
     selectClass,
