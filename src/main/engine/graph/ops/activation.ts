@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs'
 import { floatAttr, input, intAttr, normalizeAxis, readScalar, stringAttr } from './attributes'
+import { leaky, RELU, RELU6, reluFamily } from './reluRule'
 import { UnsupportedOpError, type OpKernel, type OpNode } from './types'
 
 /** An op of one input and one output. */
@@ -12,8 +13,11 @@ const unary =
   (f: (x: tf.Tensor, node: OpNode) => tf.Tensor): OpKernel =>
   (inputs, node) => [f(input(inputs, 0, 'X'), node)]
 
-export const relu = unary((x) => tf.relu(x))
-export const leakyRelu = unary((x, node) => tf.leakyRelu(x, floatAttr(node, 'alpha', 0.01)))
+export const relu = unary((x) => reluFamily(x, RELU, tf.relu))
+export const leakyRelu = unary((x, node) => {
+  const alpha = floatAttr(node, 'alpha', 0.01)
+  return reluFamily(x, leaky(alpha), (t) => tf.leakyRelu(t, alpha))
+})
 export const sigmoid = unary((x) => tf.sigmoid(x))
 export const tanh = unary((x) => tf.tanh(x))
 export const erf = unary((x) => tf.erf(x))
@@ -33,7 +37,10 @@ export const clip: OpKernel = (inputs, node) => {
       ? [floatAttr(node, 'min', -Infinity), floatAttr(node, 'max', Infinity)]
       : [readScalar(inputs[1]) ?? -Infinity, readScalar(inputs[2]) ?? Infinity]
   if (min > max) return [tf.fill(x.shape, max, x.dtype)] // ONNX: every value becomes max
-  return [tf.clipByValue(x, min, max)]
+  const plain = (t: tf.Tensor) => tf.clipByValue(t, min, max)
+  // Clip(0, 6) is how exporters write ReLU6 (Clip(0, ∞) a ReLU): the pixel maps' ReLU rules apply to it.
+  if (min === 0 && (max === 6 || max === Infinity)) return [reluFamily(x, max === 6 ? RELU6 : RELU, plain)]
+  return [plain(x)]
 }
 
 /** max(0, min(1, alpha·x + beta)). */

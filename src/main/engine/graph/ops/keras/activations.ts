@@ -3,6 +3,7 @@
  * (Activation, ReLU, LeakyReLU, ELU, ThresholdedReLU, Softmax, PReLU).
  */
 import * as tf from '@tensorflow/tfjs'
+import { leaky, RELU, RELU6, reluFamily, reluRuleActive } from '../reluRule'
 import { UnsupportedOpError, type OpKernel, type OpNode } from '../types'
 import { num, one, str, weight } from './config'
 
@@ -10,8 +11,8 @@ type Activation = (x: tf.Tensor) => tf.Tensor
 
 const ACTIVATIONS: Readonly<Record<string, Activation>> = {
   linear: (x) => x,
-  relu: (x) => tf.relu(x),
-  relu6: (x) => tf.minimum(6, tf.relu(x)),
+  relu: (x) => reluFamily(x, RELU, tf.relu),
+  relu6: (x) => reluFamily(x, RELU6, (t) => tf.minimum(6, tf.relu(t))),
   elu: (x) => tf.elu(x),
   selu: (x) => tf.selu(x),
   sigmoid: (x) => tf.sigmoid(x),
@@ -30,24 +31,31 @@ const ACTIVATIONS: Readonly<Record<string, Activation>> = {
 /** The activations tfjs-layers fuses into a conv / matMul (its mapActivationToFusedKernel). */
 const FUSED = new Set(['relu', 'linear', 'elu'])
 
-/** The node's `activation` config ('linear' when absent). */
+/**
+ * The node's `activation` config ('linear' when absent). `fused`: what to fuse into the conv / matMul; never relu
+ * while a pixel-map ReLU rule is in force (reluRule.ts), so that the rule reaches it through `apply`.
+ */
 export function activationOf(node: OpNode): { name: string; apply: Activation; fused: 'relu' | 'linear' | 'elu' | undefined } {
   const name = str(node, 'activation', 'linear')
   const apply = Object.hasOwn(ACTIVATIONS, name) ? ACTIVATIONS[name] : undefined
   if (!apply) throw new UnsupportedOpError(`activation "${name}"`)
-  return { name, apply, fused: FUSED.has(name) ? (name as 'relu' | 'linear' | 'elu') : undefined }
+  const fusable = FUSED.has(name) && !(name === 'relu' && reluRuleActive())
+  return { name, apply, fused: fusable ? (name as 'relu' | 'linear' | 'elu') : undefined }
 }
 
 export const activation: OpKernel = (inputs, node) => [activationOf(node).apply(one(inputs, node))]
 
 /** ReLU with an optional max_value (negative_slope / threshold are not in tfjs-layers' config). */
 export const reLU: OpKernel = (inputs, node) => {
-  const y = tf.relu(one(inputs, node))
   const max = node.attributes.maxValue
-  return [typeof max === 'number' ? tf.clipByValue(y, 0, max) : y]
+  if (typeof max !== 'number') return [reluFamily(one(inputs, node), RELU, tf.relu)]
+  return [reluFamily(one(inputs, node), { alpha: 0, max }, (x) => tf.clipByValue(tf.relu(x), 0, max))]
 }
 
-export const leakyReLU: OpKernel = (inputs, node) => [tf.leakyRelu(one(inputs, node), num(node, 'alpha', 0.3))]
+export const leakyReLU: OpKernel = (inputs, node) => {
+  const alpha = num(node, 'alpha', 0.3)
+  return [reluFamily(one(inputs, node), leaky(alpha), (x) => tf.leakyRelu(x, alpha))]
+}
 
 export const eLU: OpKernel = (inputs, node) => {
   if (num(node, 'alpha', 1) !== 1) throw new UnsupportedOpError(`alpha ${num(node, 'alpha', 1)}`)

@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs'
 import { floatAttr } from '../attributes'
 import { checkNhwc, input, padding, spatialPair, stringsAttr } from './attributes'
+import { leaky, RELU, RELU6, reluFamily, reluRuleActive, type ReluShape } from '../reluRule'
 import { UnsupportedOpError, type OpKernel, type OpNode } from '../types'
 
 const FUSED_ACTIVATIONS = new Set(['relu', 'relu6', 'elu', 'leakyrelu', 'sigmoid', 'prelu'])
@@ -30,6 +31,26 @@ export function fusedTail(node: OpNode, inputs: readonly (tf.Tensor | null)[]) {
   }
 }
 
+type FusedTail = ReturnType<typeof fusedTail>
+
+/** The ReLU-family member of a fused activation, undefined for the others. */
+function reluShapeOf(tail: FusedTail): ReluShape | undefined {
+  if (tail.activation === 'relu') return RELU
+  if (tail.activation === 'relu6') return RELU6
+  return tail.activation === 'leakyrelu' ? leaky(tail.leakyreluAlpha) : undefined
+}
+
+/**
+ * Run a fused op (`run` with the node's fused tail). While a pixel-map ReLU rule is in force (reluRule.ts) a
+ * ReLU-family activation is unfused: the op runs linear (bias kept) and the activation goes through reluFamily.
+ */
+export function withFusedActivation(node: OpNode, inputs: readonly (tf.Tensor | null)[], run: (tail: FusedTail) => tf.Tensor): tf.Tensor {
+  const tail = fusedTail(node, inputs)
+  const shape = reluRuleActive() ? reluShapeOf(tail) : undefined
+  if (!shape) return run(tail)
+  return reluFamily(run({ ...tail, activation: 'linear' }), shape)
+}
+
 function convParams(node: OpNode) {
   checkNhwc(node)
   return { strides: spatialPair(node, 'strides'), pad: padding(node, true), dilations: spatialPair(node, 'dilations') }
@@ -44,7 +65,7 @@ export const fusedConv2D: OpKernel = (inputs, node) => {
   const { strides, pad, dilations } = convParams(node)
   const x = input(inputs, 0) as tf.Tensor4D
   const filter = input(inputs, 1) as tf.Tensor4D
-  return [tf.fused.conv2d({ x, filter, strides, pad, dataFormat: 'NHWC', dilations, ...fusedTail(node, inputs) })]
+  return [withFusedActivation(node, inputs, (tail) => tf.fused.conv2d({ x, filter, strides, pad, dataFormat: 'NHWC', dilations, ...tail }))]
 }
 
 export const depthwiseConv2dNative: OpKernel = (inputs, node) => {
@@ -58,7 +79,7 @@ export const fusedDepthwiseConv2dNative: OpKernel = (inputs, node) => {
   const pad = padding(node, false) as 'same' | 'valid'
   const x = input(inputs, 0) as tf.Tensor4D
   const filter = input(inputs, 1) as tf.Tensor4D
-  return [tf.fused.depthwiseConv2d({ x, filter, strides, pad, dataFormat: 'NHWC', dilations, ...fusedTail(node, inputs) })]
+  return [withFusedActivation(node, inputs, (tail) => tf.fused.depthwiseConv2d({ x, filter, strides, pad, dataFormat: 'NHWC', dilations, ...tail }))]
 }
 
 function poolParams(node: OpNode) {

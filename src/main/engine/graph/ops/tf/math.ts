@@ -6,7 +6,8 @@ import * as tf from '@tensorflow/tfjs'
 import { floatAttr, intAttr } from '../attributes'
 import type { OpKernel } from '../types'
 import { checkNhwc, input, inputValues } from './attributes'
-import { fusedTail } from './conv'
+import { leaky, RELU, RELU6, reluFamily } from '../reluRule'
+import { withFusedActivation } from './conv'
 
 const binary =
   (f: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor): OpKernel =>
@@ -26,8 +27,8 @@ export const pow = binary(tf.pow)
 export const squaredDifference = binary(tf.squaredDifference)
 export const addN: OpKernel = (inputs) => [tf.addN(inputs.map((_, i) => input(inputs, i)))]
 
-export const relu = unary(tf.relu)
-export const relu6 = unary(tf.relu6)
+export const relu = unary((x) => reluFamily(x, RELU, tf.relu))
+export const relu6 = unary((x) => reluFamily(x, RELU6, tf.relu6))
 export const elu = unary(tf.elu)
 export const selu = unary(tf.selu)
 export const sigmoid = unary(tf.sigmoid)
@@ -40,11 +41,18 @@ export const neg = unary(tf.neg)
 export const exp = unary(tf.exp)
 export const log = unary(tf.log)
 export const abs = unary(tf.abs)
-export const leakyRelu: OpKernel = (inputs, node) => [tf.leakyRelu(input(inputs, 0), floatAttr(node, 'alpha', 0.2))]
+export const leakyRelu: OpKernel = (inputs, node) => {
+  const alpha = floatAttr(node, 'alpha', 0.2)
+  return [reluFamily(input(inputs, 0), leaky(alpha), (x) => tf.leakyRelu(x, alpha))]
+}
 export const prelu: OpKernel = (inputs) => [tf.prelu(input(inputs, 0), input(inputs, 1))]
 export const softmax = unary((x) => tf.softmax(x))
-/** ClipByValue: scalar bounds as inputs 1 and 2. */
-export const clipByValue: OpKernel = (inputs) => [tf.clipByValue(input(inputs, 0), inputValues(inputs, 1)[0]!, inputValues(inputs, 2)[0]!)]
+/** ClipByValue: scalar bounds as inputs 1 and 2; ClipByValue(0, 6) is a ReLU6 (the pixel maps' ReLU rules apply). */
+export const clipByValue: OpKernel = (inputs) => {
+  const [min, max] = [inputValues(inputs, 1)[0]!, inputValues(inputs, 2)[0]!]
+  const plain = (x: tf.Tensor) => tf.clipByValue(x, min, max)
+  return [min === 0 && max === 6 ? reluFamily(input(inputs, 0), RELU6, plain) : plain(input(inputs, 0))]
+}
 export const logSoftmax = unary((x) => tf.logSoftmax(x))
 
 /** BiasAdd: the bias over the last (channel) axis. */
@@ -62,13 +70,15 @@ export const batchMatMul: OpKernel = (inputs, node) => [
 ]
 
 export const fusedMatMul: OpKernel = (inputs, node) => [
-  tf.fused.matMul({
-    a: input(inputs, 0) as tf.Tensor2D,
-    b: input(inputs, 1) as tf.Tensor2D,
-    transposeA: intAttr(node, 'transpose_a', 0) === 1,
-    transposeB: intAttr(node, 'transpose_b', 0) === 1,
-    ...fusedTail(node, inputs),
-  }),
+  withFusedActivation(node, inputs, (tail) =>
+    tf.fused.matMul({
+      a: input(inputs, 0) as tf.Tensor2D,
+      b: input(inputs, 1) as tf.Tensor2D,
+      transposeA: intAttr(node, 'transpose_a', 0) === 1,
+      transposeB: intAttr(node, 'transpose_b', 0) === 1,
+      ...tail,
+    }),
+  ),
 ]
 
 /** Mean / Max / Min / Sum / Prod over the axes of input 1, keep_dims as the attribute says. */
