@@ -1,12 +1,20 @@
-/** Issue 12, being built in this session: replaced by its owner's implementation before the stop. */
-import { ConvscopeError, type ParsedParams, type Result } from '../../../../shared/api'
+/**
+ * The pixel maps' engine side (issue 12): the registry's methods as they describe themselves and which run on a
+ * model (getPixelMethods), and one image's map for a target (getPixelMap, through pixels/imagePixelMap.ts).
+ */
+import type { ParsedParams, Result } from '../../../../shared/api'
 import type { JobContext } from '../../context'
 import type { LoadedModel } from '../../model'
+import { PIXEL_METHOD_LIST } from '../../pixels'
+import { imagePixelMap } from '../../pixels/imagePixelMap'
 
 export async function getPixelMethods(model: LoadedModel): Promise<Result<'getPixelMethods'>> {
-  throw new ConvscopeError('UNSUPPORTED_OP', `getPixelMethods is not built yet (${model.info.name})`)
+  return {
+    methods: PIXEL_METHOD_LIST.map((m) => ({ name: m.name, label: m.label, rule: m.rule, otherActivations: m.otherActivations, cost: m.cost, unsupported: m.unsupported(model) })),
+  }
 }
 
 export async function getPixelMap(model: LoadedModel, p: ParsedParams<'getPixelMap'>, ctx: JobContext): Promise<Result<'getPixelMap'>> {
-  throw new ConvscopeError('UNSUPPORTED_OP', `getPixelMap is not built yet (${model.info.name}, ${p.method}, ${ctx.signal.aborted})`)
+  ctx.signal.throwIfAborted()
+  return (await imagePixelMap(model, { image: p.image, method: p.method, target: p.target, layer: p.layer })).map
 }
