@@ -11,6 +11,8 @@ import { scanCommand } from './scanCommand'
 import { topCommand } from './topCommand'
 import { camCommand } from './camCommand'
 import { localizeCommand } from './localizeCommand'
+import { occlusionCommand } from './occlusionCommand'
+import { saliencyCommand } from './saliencyCommand'
 import { serveCommand } from './serveCommand'
 import { setVerbose } from './engineSession'
 
@@ -33,6 +35,8 @@ const commands: Record<string, Command> = {
   faithfulness: faithfulnessCommand,
   cam: camCommand,
   localize: localizeCommand,
+  saliency: saliencyCommand,
+  occlusion: occlusionCommand,
   'import-torchvision': importTorchvisionCommand,
 }
 

@@ -13,7 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs'
 import { ConvscopeError, type ImageBox, type ResolvedTarget, type Target } from '../../shared/api'
-import { forwardWithLogits, requireLogits } from './maps/classScores'
+import { forwardWithLogits, logitsForwardName, logitsFromForward, requireLogits } from './maps/classScores'
 import type { LoadedModel } from './model'
 import { fieldBox } from './models/receptiveField'
 
@@ -162,4 +162,27 @@ export function receptiveFieldBox(model: LoadedModel, layer: string, position: P
   if (!rf) return null
   const box = fieldBox(rf, position.y, position.x, [height, width])
   return box && { x: box.left, y: box.top, width: box.right - box.left + 1, height: box.bottom - box.top + 1 }
+}
+
+/**
+ * Forward-only reading (occlusion, on whichever executor executors/forward.ts picks): the one name a forward pass
+ * must give for the target — its layer, or what the logits are computed from (maps/classScores.ts logitsForwardName).
+ */
+export function targetForwardName(model: LoadedModel, plan: TargetPlan): string {
+  return plan.layer ?? logitsForwardName(model)
+}
+
+/**
+ * The target's value per image [n] from `out`, the forward output of targetForwardName: the same numbers as
+ * targetScores (a unit at 'max' without a position: each image's own spatial max). The caller owns the result;
+ * `out` is not disposed.
+ */
+export function targetScoresFromForward(model: LoadedModel, plan: TargetPlan, out: tf.Tensor, position?: Position): tf.Tensor1D {
+  const target = plan.target
+  if (target.kind !== 'class') return tf.tidy(() => layerScores(out, plan, position))
+  const logits = logitsFromForward(model, out)
+  return disposeAfter(logits, () => {
+    const scores = target.score === 'probability' ? tf.softmax(logits) : logits
+    return tf.squeeze(tf.slice(scores, [0, target.class], [-1, 1]), [1]) as tf.Tensor1D
+  })
 }
