@@ -2,7 +2,8 @@
  * Reading an image file safely into 8-bit sRGB pixels (HWC, 3 channels) with sharp.
  *
  * The header is read first and images over the pixel limit are refused before any pixel is decoded
- * (a 1 kB PNG can claim 20000×20000 pixels). Every conversion made on the way (EXIF rotation, CMYK,
+ * (a 1 kB PNG can claim 20000×20000 pixels): in JS for plain JPEGs and PNGs (imageHeader.ts; saves a sharp
+ * call per image), else by sharp's metadata(). Every conversion made on the way (EXIF rotation, CMYK,
  * 16-bit, grayscale, alpha, palette, ICC profile, animation) leaves a short note in `facts.notes`.
  *
  * Transparent pixels are flattened on WHITE: that is how the image looks on a web page or in a viewer,
@@ -13,10 +14,11 @@
  * with any) one pipeline gives the same bytes (see singlePipelineExact) and saves the copy between them.
  * With PIL's resampling (torchvision sidecars, preprocess.ts usesPilResample) sharp only decodes.
  */
-import { readFile, stat } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
-import sharp, { type Metadata, type OutputInfo } from 'sharp'
+import sharp, { type OutputInfo } from 'sharp'
 import { ConvscopeError, type ImageFacts, type Preprocessing } from '../../../shared/api'
+import { plainHeader, type ImageHeader } from './imageHeader'
 import { checkResized, normalize, planResize, resizeForModel, usesPilResample, withResizePlan, type ModelInput } from './preprocess'
 
 export interface ReadImageOptions {
@@ -72,7 +74,7 @@ export function formatMegapixels(pixels: number): string {
 interface OpenedImage {
   file: string
   bytes: Buffer
-  meta: Metadata
+  meta: ImageHeader
   maxPixels: number
 }
 
@@ -81,9 +83,9 @@ async function openImage(path: string, options: ReadImageOptions): Promise<Opene
   const maxPixels = maxPixelsFrom(options)
   const bytes = await readBytes(file)
 
-  let meta: Metadata
+  let meta: ImageHeader | null = plainHeader(bytes)
   try {
-    meta = await sharp(bytes, { failOn: 'error', limitInputPixels: false }).metadata()
+    meta ??= await sharp(bytes, { failOn: 'error', limitInputPixels: false }).metadata()
   } catch (e) {
     throw headerError(file, e)
   }
@@ -106,7 +108,7 @@ const decoderOptions = (opened: OpenedImage) =>
   // ("extraneous bytes before marker", common in scraped datasets) are tolerated.
   ({ failOn: 'error' as const, limitInputPixels: Math.max(1, Math.floor(opened.maxPixels)), autoOrient: true })
 
-const formatName = (meta: Metadata) => (meta.format === 'heif' && meta.compression === 'av1' ? 'avif' : meta.format)
+const formatName = (meta: ImageHeader) => (meta.format === 'heif' && meta.compression === 'av1' ? 'avif' : meta.format)
 
 /** An image's facts from its header alone (no pixels decoded): whether it is an image convscope reads, and its size. */
 export async function readImageFacts(path: string, options: ReadImageOptions = {}): Promise<ImageFacts> {
@@ -210,7 +212,7 @@ export async function readModelInput(path: string, pre: Preprocessing, options: 
  * images (applied before the reduction to 8 bits, or to the gray band, when decoding), animations.
  * test/unit/readImage.test.ts checks the bytes on every kind of image.
  */
-export function singlePipelineExact(meta: Metadata): boolean {
+export function singlePipelineExact(meta: ImageHeader): boolean {
   if (meta.hasAlpha || (meta.orientation ?? 1) !== 1 || (meta.pages ?? 1) > 1) return false
   if (!['jpeg', 'png', 'webp', 'tiff'].includes(meta.format)) return false
   if (meta.space === 'srgb') return meta.depth === 'uchar' || !meta.hasProfile
@@ -218,23 +220,24 @@ export function singlePipelineExact(meta: Metadata): boolean {
   return false
 }
 
+/** The file's bytes in one fs call (no stat first: a folder answers EISDIR). */
 async function readBytes(file: string): Promise<Buffer> {
+  let bytes: Buffer
   try {
-    const s = await stat(file)
-    if (s.isDirectory()) throw new ConvscopeError('BAD_IMAGE', `${file} is a folder, not an image`)
-    if (s.size === 0) throw new ConvscopeError('BAD_IMAGE', `${file} is empty (0 bytes)`)
-    return await readFile(file)
+    bytes = await readFile(file)
   } catch (e) {
-    if (e instanceof ConvscopeError) throw e
     const code = (e as NodeJS.ErrnoException).code
+    if (code === 'EISDIR') throw new ConvscopeError('BAD_IMAGE', `${file} is a folder, not an image`)
     if (code === 'ENOENT' || code === 'ENOTDIR') throw new ConvscopeError('NOT_FOUND', `${file} does not exist`)
     if (code === 'EACCES' || code === 'EPERM') throw new ConvscopeError('BAD_IMAGE', `${file} cannot be read: permission denied`)
     throw new ConvscopeError('BAD_IMAGE', `${file} cannot be read: ${(e as Error).message}`)
   }
+  if (bytes.length === 0) throw new ConvscopeError('BAD_IMAGE', `${file} is empty (0 bytes)`)
+  return bytes
 }
 
 /** The notes for what sharp's pipeline (autoOrient + toColourspace('srgb') + 8-bit) will do to this image. */
-function conversionNotes(meta: Metadata): string[] {
+function conversionNotes(meta: ImageHeader): string[] {
   const notes: string[] = []
   const orientation = meta.orientation ?? 1
   if (ORIENTATIONS[orientation]) notes.push(`EXIF orientation ${orientation} applied: ${ORIENTATIONS[orientation]}`)
