@@ -4,7 +4,8 @@ guided backprop and guided Grad-CAM, from PyTorch autograd with the lecture's Re
 
 Two networks, each computed by hand in PyTorch (float64, no tfjs code, no converter) from the same weights as
 the TF.js layers model convscope opens, and exported with torch.onnx (opset 13) so the same numbers check the
-ONNX path (separate Relu / Clip / LeakyRelu nodes there):
+ONNX path (separate Relu / Clip / LeakyRelu nodes there; mobile-net's ReLU6 layer exports as Relu then Clip(0, 6)
+(F.relu6), its depthwise relu6 as one Clip(0, 6)):
 
   gradcam-net (test/golden/gradcam-net, written by gradcam_reference.py; read here, not rewritten): a skip
       connection around conv2, Keras convs and a dense layer with FUSED relu, a standalone ReLU layer, max pool.
@@ -472,8 +473,6 @@ def write_golden(name: str, model_dir: str, onnx_dir: str, x: np.ndarray, result
 
 
 def main() -> None:
-    torch.manual_seed(0)
-
     # gradcam-net: the committed model's weights.
     gdir = os.path.join(GOLDEN, 'gradcam-net')
     with open(os.path.join(gdir, 'model.json')) as f:
