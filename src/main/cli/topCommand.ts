@@ -5,6 +5,7 @@ import { ConvscopeError } from '../../shared/api'
 import { resizeForModel } from '../engine/images/preprocess'
 import { readImage } from '../engine/images/readImage'
 import { cropMap, unitPatchMaps, type PatchMap } from '../engine/methods/neurons/guidedPatches'
+import { PIXEL_METHOD_NAMES } from '../engine/pixels'
 import { readManifest } from '../engine/scan/manifest'
 import { topPatches, type TopPatch } from '../engine/scan/topPatches'
 import { withModel } from './engineSession'
@@ -14,7 +15,7 @@ import { writePatchGrid, type GridPatch } from './patchGrid'
 import { progressBar } from './progressBar'
 
 const usage = `usage: convscope top --scan DIR --layer NAME --unit U[,U...] [--count N] [--json]
-                    [--guided [--method guided|backprop|deconvnet|guided-gradcam] [--png OUT] [--scale S] [--model DIR] [--backend NAME]]
+                    [--guided [--method ${PIXEL_METHOD_NAMES.join('|')}] [--png OUT] [--scale S] [--model DIR] [--backend NAME]]
 
 The images that activate one unit most, from a finished scan: rank, image, class, value, position (y, x)
 in the layer's map, and the patch (the unit's receptive field there) in original-image pixels. --count N:
