@@ -68,7 +68,7 @@ export const topCommand: Command = {
         try {
           for (const unit of units) {
             const done = out.reduce((n, r) => n + r.patches.length, 0)
-            const total = units.length * (count ?? manifest.k)
+            const total = units.length * Math.min(count ?? manifest.k, manifest.k)
             const signal = new AbortController().signal
             const { maps } = await unitPatchMaps(model, scanDir, { layer, unit, count, method: values.method! }, { signal, progress: (p) => bar.update(done + p.done, total) })
             out.push({ unit, patches: maps.map((m) => m.patch), maps })
