@@ -5,7 +5,9 @@ guided backprop and guided Grad-CAM, from PyTorch autograd with the lecture's Re
 Two networks, each computed by hand in PyTorch (float64, no tfjs code, no converter) from the same weights as
 the TF.js layers model convscope opens, and exported with torch.onnx (opset 13) so the same numbers check the
 ONNX path (separate Relu / Clip / LeakyRelu nodes there; mobile-net's ReLU6 layer exports as Relu then Clip(0, 6)
-(F.relu6), its depthwise relu6 as one Clip(0, 6)):
+(F.relu6), its depthwise relu6 as one Clip(0, 6)), and written as TF.js graph models the way the converter
+writes a Keras model (_FusedConv2D / FusedDepthwiseConv2dNative / _FusedMatMul with BiasAdd + Relu or Relu6,
+batch norm folded into the conv, a standalone LeakyRelu) so they check the graph executor's fused ops:
 
   gradcam-net (test/golden/gradcam-net, written by gradcam_reference.py; read here, not rewritten): a skip
       connection around conv2, Keras convs and a dense layer with FUSED relu, a standalone ReLU layer, max pool.
@@ -33,13 +35,15 @@ rules give maps far apart, that the ReLU6 cap and the leaky slope change the map
 cannot have used relu's rule there), and that no ReLU input or max-position is near a float32 tie.
 
 Writes test/golden/pixelmaps-<net>.json (the input, and per case the target, method, layer, the target's value,
-the located position and the h×w×3 NHWC map) and test/golden/pixelmaps-<net>-onnx/model.onnx + convscope.json;
+the located position and the h×w×3 NHWC map; the other formats' layer names), test/golden/pixelmaps-mobile-net/
+(the TF.js layers model), test/golden/pixelmaps-<net>-onnx/ and test/golden/pixelmaps-<net>-graph/;
 test/unit/pixelMapGoldens.test.ts compares convscope's maps to these, needing no Python.
 
 Run with Debian's Python (it has torch and onnx):  /usr/bin/python3 scripts/reference/pixelmaps_reference.py
 """
 from __future__ import annotations
 
+import base64
 import json
 import os
 import sys
@@ -284,6 +288,12 @@ ONNX_LAYERS = {
                    'pool': 'maxpool', 'conv3': 'relu_1', 'gap': 'reducemean', 'logits': 'add_2'},
 }
 
+# The graph models' layers (nodes named after the Keras layers; mobile-net's conv1 and bn1 are folded into relu6).
+GRAPH_LAYERS = {
+    'gradcam-net': {n: n for n in ['conv1', 'pool1', 'conv2', 'conv3', 'skip', 'add', 'relu3', 'fc', 'logits']},
+    'mobile-net': {n: n for n in ['relu6', 'dw', 'pw', 'add', 'leaky', 'pool', 'conv3', 'gap', 'logits']},
+}
+
 SIDECAR = {'inputSize': [SIZE, SIZE], 'range': [0, 1], 'resize': 'stretch'}
 
 
@@ -310,6 +320,107 @@ def export_onnx(net: torch.nn.Module, onnx_dir: str) -> None:
                       input_names=['input'], output_names=['probs'], dynamic_axes={'input': {0: 'batch'}, 'probs': {0: 'batch'}},
                       do_constant_folding=True)
     with open(os.path.join(onnx_dir, 'convscope.json'), 'w') as f:
+        json.dump(SIDECAR, f, indent=2)
+
+
+# ------------------------------------------------------------------------------------------------------
+# Writing TF.js graph models, as the converter writes a Keras model (fused ops, batch norm folded)
+# ------------------------------------------------------------------------------------------------------
+
+F32 = {'type': 'DT_FLOAT'}
+I32 = {'type': 'DT_INT32'}
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def ints(*v: int) -> dict:
+    return {'list': {'i': [str(i) for i in v]}}
+
+
+def fused(*ops: str) -> dict:
+    return {'fused_ops': {'list': {'s': [b64(o) for o in ops]}}, 'num_args': {'i': '1'}, 'epsilon': {'f': 0}}
+
+
+CONV = {'T': F32, 'strides': ints(1, 1, 1, 1), 'padding': {'s': b64('SAME')}, 'dilations': ints(1, 1, 1, 1), 'data_format': {'s': b64('NHWC')}}
+MATMUL = {'T': F32, 'transpose_a': {'b': False}, 'transpose_b': {'b': False}}
+POOL = {'T': F32, 'ksize': ints(1, 2, 2, 1), 'strides': ints(1, 2, 2, 1), 'padding': {'s': b64('VALID')}, 'data_format': {'s': b64('NHWC')}}
+
+
+def node(name: str, op: str, inputs: list[str], attr: dict | None = None) -> dict:
+    return {'name': name, 'op': op, 'input': inputs, 'attr': {'T': F32, **(attr or {})}}
+
+
+def gradcam_graph(w: dict[str, np.ndarray]) -> tuple[list[dict], dict[str, np.ndarray]]:
+    """gradcam-net as GraphDef nodes named after the Keras layers: _FusedConv2D [BiasAdd, Relu] / [BiasAdd], Relu,
+    AvgPool, Reshape, _FusedMatMul [BiasAdd, Relu] / [BiasAdd]."""
+    consts = dict(w)
+    consts['flatten/shape'] = np.array([-1, 4 * 4 * 8], dtype=np.int32)
+    conv = lambda name, x, *ops: node(name, '_FusedConv2D', [x, f'{name}/kernel', f'{name}/bias'], {**CONV, **fused(*ops)})  # noqa: E731
+    dense = lambda name, x, *ops: node(name, '_FusedMatMul', [x, f'{name}/kernel', f'{name}/bias'], {**MATMUL, **fused(*ops)})  # noqa: E731
+    nodes = [
+        conv('conv1', 'input', 'BiasAdd', 'Relu'),
+        node('pool1', 'MaxPool', ['conv1'], POOL),
+        conv('conv2', 'pool1', 'BiasAdd', 'Relu'),
+        conv('conv3', 'conv2', 'BiasAdd'),
+        conv('skip', 'pool1', 'BiasAdd'),
+        node('add', 'AddV2', ['conv3', 'skip']),
+        node('relu3', 'Relu', ['add']),
+        node('pool3', 'AvgPool', ['relu3'], POOL),
+        node('flatten', 'Reshape', ['pool3', 'flatten/shape'], {'Tshape': I32}),
+        dense('fc', 'flatten', 'BiasAdd', 'Relu'),
+        dense('logits', 'fc', 'BiasAdd'),
+        node('probs', 'Softmax', ['logits']),
+    ]
+    return nodes, consts
+
+
+def mobile_graph(w: dict[str, np.ndarray]) -> tuple[list[dict], dict[str, np.ndarray]]:
+    """mobile-net as the converter writes it: conv1 + bn1 + relu6 folded into one _FusedConv2D [BiasAdd, Relu6] named
+    relu6, FusedDepthwiseConv2dNative [BiasAdd, Relu6], a standalone LeakyRelu, Mean, _FusedMatMul."""
+    scale = w['bn1/gamma'].astype(np.float64) / np.sqrt(w['bn1/moving_variance'].astype(np.float64) + 1e-3)
+    consts = {
+        'relu6/kernel': (w['conv1/kernel'] * scale).astype(np.float32),
+        'relu6/bias': (w['bn1/beta'] - w['bn1/moving_mean'] * scale).astype(np.float32),
+        **{k: v for k, v in w.items() if not k.startswith(('conv1/', 'bn1/'))},
+        'gap/axes': np.array([1, 2], dtype=np.int32),
+    }
+    conv = lambda name, op, x, kernel, *ops: node(name, op, [x, kernel, f'{name}/bias'], {**CONV, **fused(*ops)})  # noqa: E731
+    nodes = [
+        conv('relu6', '_FusedConv2D', 'input', 'relu6/kernel', 'BiasAdd', 'Relu6'),
+        conv('dw', 'FusedDepthwiseConv2dNative', 'relu6', 'dw/depthwise_kernel', 'BiasAdd', 'Relu6'),
+        conv('pw', '_FusedConv2D', 'dw', 'pw/kernel', 'BiasAdd'),
+        node('add', 'AddV2', ['pw', 'relu6']),
+        node('leaky', 'LeakyRelu', ['add'], {'alpha': {'f': LEAKY_ALPHA}}),
+        node('pool', 'MaxPool', ['leaky'], POOL),
+        conv('conv3', '_FusedConv2D', 'pool', 'conv3/kernel', 'BiasAdd', 'Relu'),
+        node('gap', 'Mean', ['conv3', 'gap/axes'], {'Tidx': I32, 'keep_dims': {'b': False}}),
+        node('logits', '_FusedMatMul', ['gap', 'logits/kernel', 'logits/bias'], {**MATMUL, **fused('BiasAdd')}),
+        node('probs', 'Softmax', ['logits']),
+    ]
+    return nodes, consts
+
+
+def write_graph_model(model_dir: str, nodes: list[dict], consts: dict[str, np.ndarray]) -> None:
+    """model.json (a Placeholder, every weight a Const node, then `nodes`, then Identity) and one shard."""
+    os.makedirs(model_dir, exist_ok=True)
+    dtype = lambda a: 'DT_INT32' if a.dtype == np.int32 else 'DT_FLOAT'  # noqa: E731
+    shape = lambda dims: {'dim': [{'size': str(d)} for d in dims]}  # noqa: E731
+    const_nodes = [{'name': n, 'op': 'Const', 'attr': {'value': {'tensor': {'dtype': dtype(a), 'tensorShape': shape(a.shape)}}, 'dtype': {'type': dtype(a)}}}
+                   for n, a in consts.items()]
+    placeholder = {'name': 'input', 'op': 'Placeholder', 'attr': {'dtype': F32, 'shape': {'shape': shape([-1, SIZE, SIZE, 3])}}}
+    graph = [placeholder, *const_nodes, *nodes, node('Identity', 'Identity', [nodes[-1]['name']])]
+    manifest = [{'paths': ['group1-shard1of1.bin'],
+                 'weights': [{'name': n, 'shape': list(a.shape), 'dtype': 'int32' if a.dtype == np.int32 else 'float32'} for n, a in consts.items()]}]
+    model = {'format': 'graph-model', 'generatedBy': 'scripts/reference/pixelmaps_reference.py', 'convertedBy': None,
+             'modelTopology': {'node': graph, 'library': {}, 'versions': {'producer': 1482}}, 'weightsManifest': manifest}
+    with open(os.path.join(model_dir, 'model.json'), 'w') as f:
+        json.dump(model, f, indent=1)
+    with open(os.path.join(model_dir, 'group1-shard1of1.bin'), 'wb') as f:
+        for a in consts.values():
+            f.write(a.astype('<i4' if a.dtype == np.int32 else '<f4').tobytes())
+    with open(os.path.join(model_dir, 'convscope.json'), 'w') as f:
         json.dump(SIDECAR, f, indent=2)
 
 
@@ -455,14 +566,18 @@ def klass(c: int, score: str) -> dict:
     return {'kind': 'class', 'class': c, 'score': score}
 
 
-def write_golden(name: str, model_dir: str, onnx_dir: str, x: np.ndarray, result: dict, margin: float) -> None:
+def write_golden(name: str, model_dir: str, x: np.ndarray, result: dict, margin: float) -> None:
+    onnx_dir, graph_dir = f'pixelmaps-{name}-onnx', f'pixelmaps-{name}-graph'
     golden = {
         'about': f'Made by scripts/reference/pixelmaps_reference.py (PyTorch autograd with the ReLU rules, float64) from '
-                 f'test/golden/{model_dir}; maps are h × w × 3 NHWC row-major, d target / d input; the ONNX copy is '
-                 f'test/golden/{onnx_dir}. Smallest distance of a ReLU-family input from a kink: {margin:.2e}.',
+                 f'test/golden/{model_dir}; maps are h × w × 3 NHWC row-major, d target / d input; the same network as '
+                 f'torch.onnx export in test/golden/{onnx_dir}, as a TF.js graph model in test/golden/{graph_dir}. '
+                 f'Smallest distance of a ReLU-family input from a kink: {margin:.2e}.',
         'model': model_dir,
         'onnx': onnx_dir,
         'onnxLayers': ONNX_LAYERS[name],
+        'graph': graph_dir,
+        'graphLayers': GRAPH_LAYERS[name],
         'input': {'shape': list(x.shape), 'values': [float(v) for v in x.flatten()]},
         'cases': result['cases'],
     }
@@ -485,7 +600,8 @@ def main() -> None:
                unit('conv2', 1, 'mean'), unit('conv1', 4, 'max'), unit('fc', 7, 'max')]
     result = golden_for('gradcam-net', gnet, x, targets, [(klass(2, 'logit'), 'relu3'), (klass(0, 'logit'), 'conv2')], variants=False, first_layer='conv1')
     export_onnx(GradcamNet({k: v.astype(np.float32) for k, v in w.items()}), os.path.join(GOLDEN, 'pixelmaps-gradcam-net-onnx'))
-    write_golden('gradcam-net', 'gradcam-net', 'pixelmaps-gradcam-net-onnx', x, result, margin)
+    write_graph_model(os.path.join(GOLDEN, 'pixelmaps-gradcam-net-graph'), *gradcam_graph(w))
+    write_golden('gradcam-net', 'gradcam-net', x, result, margin)
 
     # mobile-net: written here.
     rng = np.random.default_rng(20261206)
@@ -499,7 +615,8 @@ def main() -> None:
                unit('conv3', 7, 'mean'), unit('pw', 2, 'max'), unit('logits', 0, 'max')]
     result = golden_for('mobile-net', mnet, x, targets, [(klass(1, 'logit'), 'conv3'), (klass(3, 'logit'), 'leaky')], variants=True, first_layer='conv1')
     export_onnx(MobileNet({k: v.astype(np.float32) for k, v in w.items()}), os.path.join(GOLDEN, 'pixelmaps-mobile-net-onnx'))
-    write_golden('mobile-net', 'pixelmaps-mobile-net', 'pixelmaps-mobile-net-onnx', x, result, margin)
+    write_graph_model(os.path.join(GOLDEN, 'pixelmaps-mobile-net-graph'), *mobile_graph(w))
+    write_golden('mobile-net', 'pixelmaps-mobile-net', x, result, margin)
 
 
 if __name__ == '__main__':

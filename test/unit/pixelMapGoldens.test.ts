@@ -4,7 +4,8 @@
  * ReLU rules swapped in at every ReLU-family point, float64), on two networks and both ways convscope opens them:
  * - gradcam-net: a skip connection, Keras convs and a dense layer with FUSED relu, a ReLU layer, max pool;
  * - mobile-net: BN → ReLU6 layer, depthwise conv with fused relu6, a residual add, LeakyReLU(0.2), fused relu;
- * each as the TF.js layers model and as torch.onnx's export (separate Relu / Clip / LeakyRelu nodes).
+ * each as the TF.js layers model, as torch.onnx's export (separate Relu / Clip / LeakyRelu nodes) and as a TF.js
+ * graph model the way the converter writes one (fused ops with Relu / Relu6, batch norm folded).
  * Targets: class logit and probability, a unit at a position, at its max, its spatial mean, a dense unit,
  * guided Grad-CAM of classes at two layers. Also: the goldens tell the rules apart (so a wrong rule fails),
  * a first-layer unit's map is its kernel (a hand check of the golden's layout), and a unit's map is exactly
@@ -42,28 +43,29 @@ interface Golden {
   onnx: string
   /** Keras layer name → the ONNX export's layer as convscope names it. */
   onnxLayers: Record<string, string>
+  graph: string
+  /** Keras layer name → the graph model's node (conv1 and bn1 folded away in mobile-net's). */
+  graphLayers: Record<string, string>
   input: { shape: [number, number, number, number]; values: number[] }
   cases: GoldenCase[]
 }
 
 const NETS = ['gradcam-net', 'mobile-net'] as const
 const goldens: Record<string, Golden> = {}
-const models: Record<string, { layers: LoadedModel; onnx: LoadedModel }> = {}
+/** Each net's TF.js layers model (the one the layer names refer to). */
+const models: Record<string, LoadedModel> = {}
 
 before(async () => {
   await initBackend({ forced: 'wasm' })
   for (const net of NETS) {
     const golden = JSON.parse(await readFile(join(GOLDEN, `pixelmaps-${net}.json`), 'utf8')) as Golden
     goldens[net] = golden
-    models[net] = { layers: await loadModel(join(GOLDEN, golden.model)), onnx: await loadModel(join(GOLDEN, golden.onnx)) }
+    models[net] = await loadModel(join(GOLDEN, golden.model))
   }
 })
 
 after(() => {
-  for (const m of Object.values(models)) {
-    m.layers.dispose()
-    m.onnx.dispose()
-  }
+  for (const m of Object.values(models)) m.dispose()
 })
 
 const describe = (c: GoldenCase) => `${c.method} of ${JSON.stringify(c.target)}${c.layer ? ` at ${c.layer}` : ''}`
@@ -113,28 +115,37 @@ async function checkAll(model: LoadedModel, golden: Golden, names?: Record<strin
   return { worst, fields }
 }
 
-for (const net of NETS) {
-  test(`${net} (TF.js layers): backprop, deconvnet, guided and guided Grad-CAM match PyTorch's ReLU-rule autograd to 1e-4; a unit's map is 0 outside its receptive field`, async (t) => {
-    const { worst, fields } = await checkAll(models[net]!.layers, goldens[net]!)
-    t.diagnostic(`largest relative difference ${worst.toExponential(2)}; ${fields} maps checked zero outside the receptive field`)
-    assert.ok(fields >= 9, 'the unit-at-a-position and unit-at-max cases have receptive fields')
-  })
+/** The three ways the golden's network is opened: its model folder, and a copy with layers named differently. */
+const FORMATS = [
+  { name: 'TF.js layers', dir: (g: Golden) => g.model, layers: () => undefined },
+  { name: 'torch.onnx export: separate Relu / Clip / LeakyRelu nodes', dir: (g: Golden) => g.onnx, layers: (g: Golden) => g.onnxLayers },
+  { name: 'TF.js graph: _FusedConv2D / FusedDepthwiseConv2dNative / _FusedMatMul with Relu, Relu6', dir: (g: Golden) => g.graph, layers: (g: Golden) => g.graphLayers },
+] as const
 
-  test(`${net} (its ONNX export, separate Relu / Clip / LeakyRelu nodes): the same goldens to 1e-4`, async (t) => {
-    const golden = goldens[net]!
-    const { layers, onnx } = models[net]!
-    // The layer names' map is right: each pair gives the same output on the golden's input.
-    const input = tf.tensor4d(golden.input.values, golden.input.shape)
-    const keras = Object.keys(golden.onnxLayers)
-    const a = layers.forward(input, keras)
-    const b = onnx.forward(input, keras.map((k) => golden.onnxLayers[k]!))
-    for (const [i, k] of keras.entries()) {
-      assert.ok(relativeDiff(b[i]!.dataSync(), a[i]!.dataSync()) < 1e-5, `${k} vs ONNX ${golden.onnxLayers[k]}`)
-    }
-    tf.dispose([input, ...a, ...b])
-    const { worst, fields } = await checkAll(onnx, golden, golden.onnxLayers)
-    t.diagnostic(`largest relative difference ${worst.toExponential(2)}; ${fields} maps checked zero outside the receptive field`)
-  })
+for (const net of NETS) {
+  for (const format of FORMATS) {
+    test(`${net} (${format.name}): backprop, deconvnet, guided and guided Grad-CAM match PyTorch's ReLU-rule autograd to 1e-4; a unit's map is 0 outside its receptive field`, async (t) => {
+      const golden = goldens[net]!
+      const model = await loadModel(join(GOLDEN, format.dir(golden)))
+      try {
+        const names = format.layers(golden)
+        if (names) {
+          // The layer names' map is right: each pair gives the same output on the golden's input.
+          const reference = models[net]!
+          const input = tf.tensor4d(golden.input.values, golden.input.shape)
+          const keras = Object.keys(names)
+          const [a, b] = [reference.forward(input, keras), model.forward(input, keras.map((k) => names[k]!))]
+          for (const [i, k] of keras.entries()) assert.ok(relativeDiff(b[i]!.dataSync(), a[i]!.dataSync()) < 1e-5, `${k} vs ${names[k]}`)
+          tf.dispose([input, ...a, ...b])
+        }
+        const { worst, fields } = await checkAll(model, golden, names)
+        t.diagnostic(`largest relative difference ${worst.toExponential(2)}; ${fields} maps checked zero outside the receptive field`)
+        assert.equal(fields, 9, 'the three unit cases at a position or at the max, × three rules, have receptive fields')
+      } finally {
+        model.dispose()
+      }
+    })
+  }
 }
 
 test('the goldens tell the rules apart: deconvnet and guided are ≥ 100× the tolerance from backprop on every target but a first-layer unit, guided from deconvnet on some', () => {
@@ -161,7 +172,7 @@ test("a first-layer unit's map is its kernel around the unit (hand check of the 
   const golden = goldens['gradcam-net']!
   const c = golden.cases.find((g) => g.method === 'backprop' && g.target.kind === 'unit' && g.target.layer === 'conv1')!
   assert.ok(c.target.kind === 'unit' && c.position && c.value > 0)
-  const kernel = models['gradcam-net']!.layers.kernel('conv1')! // [3, 3, 3, out], 'same' padding 1
+  const kernel = models['gradcam-net']!.kernel('conv1')! // [3, 3, 3, out], 'same' padding 1
   const k = kernel.arraySync()
   kernel.dispose()
   const [, h, w, channels] = golden.input.shape
