@@ -1,6 +1,7 @@
 /**
  * Occlusion (issue 12 item 4, engine/occlusion): the positions and the refused sizes; the batched pass equals a
- * direct loop (one copy per forward, targetScores on tfjs, copies made here) on both forward executors; the
+ * direct loop (one copy per forward, targetScores on tfjs, copies made here) on both forward executors, on TF.js
+ * layers, TF graph and ONNX models (MobileNetV2 with ReLU6 among them); the
  * PyTorch reference of the same semantics (scripts/reference/occlusion_reference.py → test/golden/
  * occlusion-reference.json: gradcam-net and the demo gap network, every fill and kind of target) to 1e-4;
  * progress per batch and cancel between batches; getOcclusion through the engine on a demo image; the CLI's
@@ -26,10 +27,12 @@ import { occlusionGrid } from '../../src/main/engine/occlusion/grid'
 import { gridToInput, MIN_SIDE } from '../../src/main/engine/occlusion/occlusionImage'
 import { occlusionMap, type OcclusionRequest } from '../../src/main/engine/occlusion/occlusionMap'
 import { readNpy } from '../../src/main/engine/store/npy'
-import { planTarget, targetScores } from '../../src/main/engine/targets'
+import { planTarget, targetScores, type TargetPlan } from '../../src/main/engine/targets'
 import { main } from '../../src/main/cli'
 import { occlusionCommand } from '../../src/main/cli/occlusionCommand'
 import { runCli } from '../fixtures/cli'
+import { makeTinyGraphModel } from '../fixtures/models'
+import { mobileNetV2Layers } from '../helpers/mobileNetV2Layers'
 import { relativeDiff } from '../fixtures/numeric'
 
 const ROOT = join(import.meta.dirname, '../..')
@@ -68,6 +71,32 @@ after(async () => {
   await rm(root, { recursive: true, force: true })
 })
 
+/**
+ * The direct loop (one copy per forward, the square filled with `colour` here, targetScores on tfjs: each copy's own
+ * max for a unit at 'max') against the batched pass on both executors.
+ */
+async function batchedEqualsLoop(model: LoadedModel, input: { data: Float32Array; shape: readonly [number, number, 3] }, plan: TargetPlan, size: number, stride: number, fill: OcclusionRequest['fill'], colour: number[], batch: number): Promise<void> {
+  const [H, W] = input.shape
+  const rows = Math.floor((H - size) / stride) + 1
+  const cols = Math.floor((W - size) / stride) + 1
+  const loop: number[] = []
+  for (let r = 0; r < rows; r++) {
+    for (let col = 0; col < cols; col++) {
+      const copy = Float32Array.from(input.data)
+      for (let y = r * stride; y < r * stride + size; y++) for (let x = col * stride; x < col * stride + size; x++) for (let k = 0; k < 3; k++) copy[(y * W + x) * 3 + k] = colour[k]!
+      const s = tf.tidy(() => targetScores(model, tf.tensor4d(copy, [1, H, W, 3]), plan))
+      loop.push((await s.data())[0]!)
+      s.dispose()
+    }
+  }
+  for (const executor of ['tfjs', 'onnxruntime'] as const) {
+    const r = await occlusionMap(model, input, plan, { size, stride, fill, batch, executor })
+    assert.equal(r.executor.startsWith(executor), true, r.executor)
+    assert.deepEqual([r.grid.rows, r.grid.cols], [rows, cols])
+    assert.ok(relativeDiff(r.values, loop) < 1e-5, `${model.info.name} ${plan.description} on ${executor}: ${relativeDiff(r.values, loop)}`)
+  }
+}
+
 const quiet = (onProgress: (p: Progress) => void = () => {}, controller = new AbortController()): JobContext => ({ progress: onProgress, signal: controller.signal })
 
 test('positions: rows = ⌊(H − size) / stride⌋ + 1 (no partial last position); a square larger than the input is refused', async () => {
@@ -94,23 +123,28 @@ test('the batched pass equals a direct loop (one copy per forward, targetScores 
     const plan = planTarget(model, Target.parse(c.target))
     // The fill by hand: mid-grey is 128 / 255 in this [0, 1] model; the mean is the input's per channel.
     const colour = c.fill === 'grey' ? [128 / 255, 128 / 255, 128 / 255] : [0, 1, 2].map((k) => input.data.filter((_, i) => i % 3 === k).reduce((a, b) => a + b, 0) / (H * W))
-    const rows = Math.floor((H - c.size) / c.stride) + 1
-    const cols = Math.floor((W - c.size) / c.stride) + 1
-    const loop: number[] = []
-    for (let r = 0; r < rows; r++) {
-      for (let col = 0; col < cols; col++) {
-        const copy = Float32Array.from(input.data)
-        for (let y = r * c.stride; y < r * c.stride + c.size; y++) for (let x = col * c.stride; x < col * c.stride + c.size; x++) for (let k = 0; k < 3; k++) copy[(y * W + x) * 3 + k] = colour[k]!
-        const s = tf.tidy(() => targetScores(model, tf.tensor4d(copy, [1, H, W, 3]), plan))
-        loop.push((await s.data())[0]!)
-        s.dispose()
-      }
-    }
-    for (const executor of ['tfjs', 'onnxruntime'] as const) {
-      const r = await occlusionMap(model, input, plan, { size: c.size, stride: c.stride, fill: c.fill, batch: 5, executor })
-      assert.equal(r.executor.startsWith(executor), true, r.executor)
-      assert.deepEqual([r.grid.rows, r.grid.cols], [rows, cols])
-      assert.ok(relativeDiff(r.values, loop) < 1e-5, `${JSON.stringify(c.target)} on ${executor}: ${relativeDiff(r.values, loop)}`)
+    await batchedEqualsLoop(model, input, plan, c.size, c.stride, c.fill, colour, 5)
+  }
+})
+
+test('other formats: a TF graph model, an ONNX model and a third-party-like MobileNetV2 (ReLU6): batched = the direct loop', async () => {
+  const graph = await makeTinyGraphModel(join(root, 'graph'))
+  const mobileNet = await mobileNetV2Layers(join(root, 'mobilenet'), { size: 32, alpha: 0.35, blocks: 3, classes: 5 })
+  const cases = [
+    { path: graph.dir, target: { kind: 'unit', layer: graph.rows.conv2, channel: 3 }, size: 8, stride: 8 },
+    { path: join(ROOT, 'test/fixtures/onnx/tiny_cnn.onnx'), target: { kind: 'class', class: 1, score: 'probability' }, size: 56, stride: 56 },
+    { path: mobileNet, target: { kind: 'class', class: 1, score: 'probability' }, size: 8, stride: 6 },
+  ]
+  for (const c of cases) {
+    const model = await loadModel(c.path)
+    try {
+      const [H, W] = model.info.inputShape as [number, number, number]
+      const input = { shape: [H, W, 3] as const, data: Float32Array.from({ length: H * W * 3 }, (_, i) => ((i * 7919) % 255) / 255) }
+      const grey = [0, 1, 2].map(() => 128 / 255) // these models take [0, 1] RGB (no sidecar: the defaults)
+      assert.deepEqual(model.info.preprocessing.range, [0, 1])
+      await batchedEqualsLoop(model, input, planTarget(model, Target.parse(c.target)), c.size, c.stride, 'grey', grey, 3)
+    } finally {
+      model.dispose()
     }
   }
 })
