@@ -18,7 +18,7 @@ import { cpus, loadavg } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import * as tf from '@tensorflow/tfjs'
-import { Target } from '../src/shared/api'
+import { parseParams, Target } from '../src/shared/api'
 import { initBackend } from '../src/main/engine/backend'
 import { listImageFolder } from '../src/main/engine/images/imageFolder'
 import { toInputTensor, toModelInput } from '../src/main/engine/images/preprocess'
@@ -79,7 +79,7 @@ results[PLAIN] = await timed(async (i) => {
 })
 for (const method of PIXEL_METHOD_LIST) {
   const compute = await timed(async (i) => method.compute(model, inputs[i]!, planTarget(model, targetOf(i))))
-  const request = await timed(async (i) => getPixelMap(model, { modelId: 'bench', image: paths[i]!, method: method.name, target: targetOf(i) }, ctx))
+  const request = await timed(async (i) => getPixelMap(model, parseParams('getPixelMap', { modelId: 'bench', image: paths[i]!, method: method.name, target: targetOf(i) }), ctx))
   results[method.name] = { compute, request }
   log(`${method.name.padEnd(15)} compute ${String(compute.medianMs).padStart(6)} ms   getPixelMap ${String(request.medianMs).padStart(6)} ms   (load ${compute.load1})`)
 }
