@@ -245,7 +245,7 @@ test('CLI: --json, --npy (rows × cols float32) and --png (the image beside the 
 
   const text = await runCli(occlusionCommand, ['--model', GAP_DIR, '--image', image, '--unit', 'conv_last:7', '--size', '16', '--stride', '16'])
   assert.equal(text.code, 0, text.err)
-  assert.match(text.out, /^conv_last channel 7 at its max \(y \d+, x \d+\) on .*checkered\.png: [\d.]+\nsquare 16 px, stride 16, fill grey .*: 4×4 positions on a 64×64 input/)
+  assert.match(text.out, /^conv_last channel 7 at its max \(y \d+, x \d+\) on .*checkered\.png: [\d.]+\nsquare 16 px, stride 16: 4×4 positions on a 64×64 input, \S+, \d+ ms\nfill grey: mid-grey/)
   // Through the CLI's entry, which turns a BAD_REQUEST into one line and exit code 2.
   const convscope = { run: (args: string[]) => main(['occlusion', ...args]) }
   const big = await runCli(convscope, ['--model', GAP_DIR, '--image', image, '--class', '5', '--size', '65'])

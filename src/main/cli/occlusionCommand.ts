@@ -131,7 +131,8 @@ function formatOcclusion(json: ReturnType<typeof occlusionJson>, r: OcclusionRes
   const g = (v: number) => v.toPrecision(4)
   const lines = [
     `${json.target.description} on ${json.image}: ${g(json.target.value)}`,
-    `square ${json.size} px, stride ${json.stride}, fill ${json.fill} (${OCCLUSION_FILLS[r.fill]}): ${json.rows}×${json.cols} positions on a ${json.inputHeight}×${json.inputWidth} input, ${json.executor}, ${Math.round(json.milliseconds)} ms`,
+    `square ${json.size} px, stride ${json.stride}: ${json.rows}×${json.cols} positions on a ${json.inputHeight}×${json.inputWidth} input, ${json.executor}, ${Math.round(json.milliseconds)} ms`,
+    `fill ${json.fill}: ${OCCLUSION_FILLS[r.fill]}`,
     `occluded values ${g(Math.min(...json.values))} … ${g(Math.max(...json.values))}; the largest drop, ${g(d.drop)}, with the square at row ${d.row}, col ${d.col} (input x ${d.square.x}…${d.square.x + d.square.width - 1}, y ${d.square.y}…${d.square.y + d.square.height - 1})`,
   ]
   if (json.cols <= 16 && json.rows <= 16) {

@@ -13,7 +13,7 @@ import { noopContext, throwIfCancelled, type JobContext } from '../context'
 import { forwardTensors, pinExecutor, type ForwardRequest } from '../executors/forward'
 import type { ExecutorName } from '../executors/onnxRuntime'
 import type { LoadedModel } from '../model'
-import { locateTarget, targetForwardName, targetScoresFromForward, type TargetPlan } from '../targets'
+import { locateTarget, targetForwardName, targetScoresFromForward, type LocatedTarget, type TargetPlan } from '../targets'
 import { occludedCopies } from './copies'
 import { fillImage, type OcclusionFill } from './fills'
 import { occlusionGrid, type OcclusionGrid } from './grid'
@@ -68,7 +68,7 @@ export async function occlusionMap(model: LoadedModel, image: OcclusionImage, pl
 
   // The unoccluded image: where a unit's max lies and its receptive field (tfjs), its value on the copies' executor.
   const clean = tf.tensor4d(image.data, [1, height, width, 3])
-  let located: Awaited<ReturnType<typeof locateTarget>>
+  let located: LocatedTarget
   try {
     located = await locateTarget(model, clean, plan)
   } finally {
