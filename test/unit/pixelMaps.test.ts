@@ -7,7 +7,8 @@
  *   activation): the three rules give the R' worked out by hand;
  * - a Keras network with activations fused into its conv / depthwise / dense layers gives the maps of the same
  *   network written with separate ReLU layers, under all three rules;
- * - a unit's map is exactly zero outside its receptive field (demo gap, inner layers, every method);
+ * - a unit's map is exactly zero outside its receptive field (demo gap, inner layers, every method; a MobileNetV2
+ *   with ReLU6, where backprop is also plain tf.grad);
  * - the demo gap network as a TF graph model (converter output: _FusedConv2D [BiasAdd, Relu]) and as an ONNX port
  *   (PyTorch export: Conv, Relu) gives the maps of the TF.js layers model;
  * - the rule is off after a method, also after a throw; getPixelMap through the engine; `convscope saliency`.
@@ -45,6 +46,7 @@ import { locateTarget, planTarget, receptiveFieldBox, targetScores } from '../..
 import { readNpy } from '../../src/main/engine/store/npy'
 import { saliencyCommand } from '../../src/main/cli/saliencyCommand'
 import { runCli } from '../fixtures/cli'
+import { mobileNetV2Layers } from '../helpers/mobileNetV2Layers'
 import { demoGapGraphModel } from '../helpers/tfGraphModels'
 
 const ROOT = join(import.meta.dirname, '../..')
@@ -278,6 +280,32 @@ test('a unit’s map is exactly zero outside its receptive field, and not inside
       }
       assert.ok(map.resolved.value > 0 && inside > 0, `${layer} ${method.name}: non-zero inside`)
     }
+  }
+})
+
+test('a third-party-like MobileNetV2 (Keras ReLU(maxValue 6), depthwise, residual adds): backprop = plain tf.grad, a unit’s map is zero outside its field, the rules differ', async () => {
+  const net = await loadModel(await mobileNetV2Layers(join(scratch, 'mobilenetv2'), { size: 64, alpha: 0.35, blocks: 4, classes: 5, seed: 2 }))
+  const input = tf.randomUniform([1, 64, 64, 3], -1, 1, 'float32', 4) as tf.Tensor4D
+  try {
+    const p = plan(net, { kind: 'unit', layer: 'block_2_add', channel: 3 })
+    const { position, resolved } = await locateTarget(net, input, p)
+    const plain = tf.grad((t: tf.Tensor) => tf.sum(targetScores(net, t as tf.Tensor4D, p, position)))(input)
+    const expected = await plain.data()
+    plain.dispose()
+    const maps = await Promise.all(['backprop', 'deconvnet', 'guided'].map((m) => pixelMethod(m).compute(net, input, p)))
+    assert.ok(peakOf(expected) > 0 && relativeDiff(maps[0]!.values, expected) < 1e-5, `backprop: ${relativeDiff(maps[0]!.values, expected)}`)
+    assert.ok(relativeDiff(maps[1]!.values, expected) > 1e-2 && relativeDiff(maps[2]!.values, expected) > 1e-2)
+    const box = resolved.receptiveField!
+    assert.ok(box.width < 64 && box.height < 64)
+    for (const map of maps) {
+      map.values.forEach((v, i) => {
+        const [py, px] = [Math.floor(i / 192), Math.floor(i / 3) % 64]
+        if (py < box.y || py >= box.y + box.height || px < box.x || px >= box.x + box.width) assert.equal(v, 0)
+      })
+    }
+  } finally {
+    input.dispose()
+    net.dispose()
   }
 })
 
