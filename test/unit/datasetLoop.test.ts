@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { ConvscopeError } from '../../src/shared/api'
 import { MIN_RATE_SECONDS } from '../../src/shared/progressRate'
-import { DatasetLoop, runDatasetLoop, Skip, type DatasetProgress } from '../../src/main/engine/datasets/datasetLoop'
+import { DatasetLoop, LOAD_AHEAD, runDatasetLoop, Skip, type DatasetProgress } from '../../src/main/engine/datasets/datasetLoop'
 import { decodeImage } from '../../src/main/engine/datasets/decodeImage'
 
 const items = Array.from({ length: 10 }, (_, i) => i)
@@ -34,6 +34,20 @@ test('the next batch loads while the current one computes; the compute sees ever
   // Batch 4…7 is loading before batch 0…3 computes.
   assert.ok(events.indexOf('load 4') < events.indexOf('compute 0'), events.join(', '))
   assert.ok(events.indexOf('load 8') < events.indexOf('compute 4'), events.join(', '))
+})
+
+test('by default two batches load ahead (LOAD_AHEAD; an onnxruntime forward pass holds the event loop)', async () => {
+  assert.equal(LOAD_AHEAD, 2)
+  const events: string[] = []
+  await runDatasetLoop({
+    items,
+    batchSize: 3,
+    pathOf,
+    load: async (i) => void events.push(`load ${i}`),
+    compute: async ({ start }) => void events.push(`compute ${start}`),
+  })
+  assert.ok(events.indexOf('load 6') < events.indexOf('compute 0'), events.join(', '))
+  assert.ok(events.indexOf('load 9') > events.indexOf('compute 0'), `no third batch ahead: ${events.join(', ')}`)
 })
 
 test('an item whose load answers Skip is listed with its reason, left out of the compute, and the pass goes on', async () => {
@@ -77,6 +91,7 @@ test('cancel stops between batches with CANCELLED, after onCancel, and leaves no
   const loop = new DatasetLoop({
     items,
     batchSize: 2,
+    ahead: 1,
     pathOf,
     load: async (i) => {
       loads++

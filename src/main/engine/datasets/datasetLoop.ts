@@ -1,9 +1,9 @@
 /**
  * One pass over a dataset's items (issue 9), the loop under scan, classify, localization and faithfulness:
  *
- *   load ahead   the next `ahead` batches load (decode on sharp's threads, file reads) while this one
- *                computes, so the backend never waits for the disk or the decoder; `timings` says how long
- *                it did wait (a scan's --profile, scan/profile.ts);
+ *   load ahead   the next `ahead` batches (default LOAD_AHEAD) load (decode on sharp's threads, file reads)
+ *                while this one computes, so the backend never waits for the disk or the decoder; `timings`
+ *                says how long it did wait (a scan's --profile, scan/profile.ts);
  *   skip         an item whose load answers Skip is listed with its reason (SkippedFile) and left out of
  *                the compute; the pass goes on;
  *   cancel       between batches the loop yields a turn of the event loop (`await setImmediate()`: the
@@ -60,7 +60,7 @@ export interface DatasetLoopOptions<Item, Loaded> {
   pathOf(item: Item): string
   /** Items per compute (default 1). */
   batchSize?: number
-  /** Batches loading ahead of the one computing (default 1; a scan asks for more, scan/runScan.ts). */
+  /** Batches loading ahead of the one computing (default loadAhead(): LOAD_AHEAD unless CONVSCOPE_LOAD_AHEAD says). */
   ahead?: number
   /** Resume: the items before this position are done, with these skipped among them. */
   start?: number
@@ -76,8 +76,24 @@ export interface DatasetLoopOptions<Item, Loaded> {
   checkpoint?: { everyMs: number; save(): Promise<void> }
 }
 
-/** Default number of batches loading ahead of the compute. */
-export const LOAD_AHEAD = 1
+/**
+ * Default number of batches loading ahead of the compute. A forward pass on onnxruntime-node holds the event
+ * loop (it runs synchronously), and an image's load needs the loop between its steps (file read, sharp call,
+ * normalize): with one batch ahead its decoding mostly started after the forward pass; with two, the sharp jobs
+ * of the batch after next are queued before it and run on sharp's threads during it. The forward pass waited
+ * 4–6 % of the demo network's scan loop with two, 27–34 % with one (bench/scanParallelism.ts); classify:
+ * bench/interactive.ts, docs/issue11-measurements.md.
+ */
+export const LOAD_AHEAD = 2
+
+/** The load-ahead depth: CONVSCOPE_LOAD_AHEAD (a whole number ≥ 1, for measuring), else LOAD_AHEAD. */
+export function loadAhead(env: NodeJS.ProcessEnv = process.env): number {
+  const text = env.CONVSCOPE_LOAD_AHEAD
+  if (text === undefined || text === '') return LOAD_AHEAD
+  const n = Number(text)
+  if (!Number.isInteger(n) || n < 1) throw new ConvscopeError('BAD_REQUEST', `CONVSCOPE_LOAD_AHEAD is "${text}"; use a whole number ≥ 1`)
+  return n
+}
 
 /** Where a pass's wall time went, in milliseconds (loads overlap the compute: the fields do not add up). */
 export interface LoopTimings {
@@ -129,7 +145,7 @@ export class DatasetLoop<Item, Loaded> {
   async run(): Promise<SkippedItem<Item>[]> {
     const { items, signal, onProgress, checkpoint } = this.options
     const batchSize = Math.max(1, Math.floor(this.options.batchSize ?? 1))
-    const ahead = Math.max(1, Math.floor(this.options.ahead ?? LOAD_AHEAD))
+    const ahead = Math.max(1, Math.floor(this.options.ahead ?? loadAhead()))
     const t = this.timings
     const began = performance.now()
     const timed = async <T>(field: 'waitMs' | 'computeMs' | 'checkpointMs', work: () => Promise<T>): Promise<T> => {

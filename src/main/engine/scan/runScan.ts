@@ -12,7 +12,7 @@
 import { mkdir, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ConvscopeError } from '../../../shared/api'
-import { DatasetLoop, type DatasetProgress } from '../datasets/datasetLoop'
+import { DatasetLoop, LOAD_AHEAD, loadAhead, type DatasetProgress } from '../datasets/datasetLoop'
 import { decodeImage, type DecodedImage } from '../datasets/decodeImage'
 import { forwardExecutor, type ExecutorChoice } from '../executors/onnxRuntime'
 import type { LoadedModel } from '../model'
@@ -67,21 +67,11 @@ export interface ScanOptions {
   onProfile?: (p: ScanProfile) => void
 }
 
-/**
- * Batches a scan decodes ahead of the forward pass. An onnxruntime-node run holds the event loop (it runs
- * synchronously inside a setImmediate), so a load advances only between runs; with two batches in flight the
- * forward pass waited 4–6 % of the demo network's scan loop, against 27–34 % with one (bench/scanParallelism.ts).
- */
-export const SCAN_LOAD_AHEAD = 2
+/** Batches a scan decodes ahead of the forward pass: the dataset loop's default (datasets/datasetLoop.ts LOAD_AHEAD, why two). */
+export const SCAN_LOAD_AHEAD = LOAD_AHEAD
 
 /** The load-ahead depth: CONVSCOPE_LOAD_AHEAD (a whole number ≥ 1, for measuring) else SCAN_LOAD_AHEAD. */
-export function scanLoadAhead(env: NodeJS.ProcessEnv = process.env): number {
-  const text = env.CONVSCOPE_LOAD_AHEAD
-  if (text === undefined || text === '') return SCAN_LOAD_AHEAD
-  const n = Number(text)
-  if (!Number.isInteger(n) || n < 1) throw new ConvscopeError('BAD_REQUEST', `CONVSCOPE_LOAD_AHEAD is "${text}"; use a whole number ≥ 1`)
-  return n
-}
+export const scanLoadAhead = loadAhead
 
 function commonRoot(paths: readonly string[]): string {
   if (paths.length === 0) return '/'
