@@ -4,12 +4,14 @@
  * (index.ts), each image is seen through its own random jitter / scale / rotation (transforms.ts), the model's
  * preprocessing is applied (so the optimised image is the picture itself), and the objective is the mean of the
  * target over the images (a unit at 'max': each image's own spatial max) minus `diversity` × Lucid's diversity
- * term (pairwise cosine similarity of the images' Gram matrices at a layer); then the regularizers
+ * term (pairwise cosine similarity of the images' Gram matrices at a layer), differentiated with Lucid's redirected
+ * ReLUs (graph/ops/reluRule.ts: a dead unit's image still moves); then the regularizers
  * (regularizers.ts). All randomness comes from one seeded stream: the same seed and settings give the same images.
  */
 import { setImmediate } from 'node:timers/promises'
 import * as tf from '@tensorflow/tfjs'
 import { ConvscopeError, type ActmaxSettings, type Preprocessing } from '../../../shared/api'
+import { withReluRule } from '../graph/ops/reluRule'
 import { defaultMapLayer } from '../maps'
 import type { LoadedModel } from '../model'
 import { Rng } from '../rng'
@@ -56,6 +58,23 @@ function diversityLayer(model: LoadedModel, plan: TargetPlan): string | null {
 /** Optimise `settings.images` images for `plan`'s target. */
 export async function maximize(model: LoadedModel, plan: TargetPlan, settings: ActmaxSettings, hooks: MaximizeHooks = {}): Promise<OptimizedImages> {
   checkSettings(model, plan, settings)
+  const divLayer = settings.diversity > 0 ? diversityLayer(model, plan) : null
+  return maximizeScores(model, (input) => targetScores(model, input, plan), settings, hooks, divLayer)
+}
+
+/**
+ * The loop itself, for any per-image objective: `scores(input [n, h, w, c])` → [n], differentiable (e.g. a different
+ * unit per image, as bench/actmaxQuality.ts runs all units of a layer in one batch: Adam is elementwise, so the
+ * images of a batch optimise independently). `divLayer`: where the diversity term reads, null for none.
+ */
+export async function maximizeScores(
+  model: LoadedModel,
+  scores: (input: tf.Tensor4D) => tf.Tensor1D,
+  settings: ActmaxSettings,
+  hooks: MaximizeHooks = {},
+  divLayer: string | null = null,
+): Promise<OptimizedImages> {
+  checkRegularizers(settings)
   const [height, width] = model.info.inputShape as [number, number, number]
   const size = settings.size ?? Math.max(height, width)
   const n = settings.images
@@ -63,7 +82,6 @@ export async function maximize(model: LoadedModel, plan: TargetPlan, settings: A
   const image = parameterization(settings.parameterization).create(n, size, rng)
   const optimizer = tf.train.adam(settings.learningRate)
   const toInput = preprocessing(model.info.preprocessing)
-  const divLayer = settings.diversity > 0 ? diversityLayer(model, plan) : null
   const objective: number[] = []
   const started = performance.now()
   try {
@@ -71,29 +89,32 @@ export async function maximize(model: LoadedModel, plan: TargetPlan, settings: A
       if (hooks.signal?.aborted) throw new ConvscopeError('CANCELLED', 'Cancelled by the user')
       const affines = randomAffines(rng, n, settings)
       const kept: { mean?: tf.Scalar } = {}
-      const { value, grads } = tf.variableGrads(() => {
+      // The objective's gradient (R in reluRule.ts's sense, which the redirected ReLUs read: a unit dead on the grey
+      // start still gets a gradient to leave it); Adam minimises, so it gets the negated gradient.
+      const { value, grads } = withReluRule('redirected', () => tf.variableGrads(() => {
         const input = toInput(transformImages(image.rgb(), affines, height, width))
-        const mean = tf.keep(tf.mean(targetScores(model, input, plan)) as tf.Scalar)
+        const mean = tf.keep(tf.mean(scores(input)) as tf.Scalar)
         kept.mean = mean
-        const loss = tf.neg(mean)
-        return (divLayer ? tf.add(loss, tf.mul(settings.diversity, diversity(model, input, divLayer))) : loss) as tf.Scalar
-      }, image.variables)
-      // Contribution clipping reads ∂objective/∂pixels: the loss's gradient, negated.
-      const pixelGradient = image.pixels && settings.clipContributionsPercentile > 0 ? (tf.neg(grads[image.pixels.name]!) as tf.Tensor4D) : null
-      optimizer.applyGradients(Object.entries(grads).map(([name, tensor]) => ({ name, tensor })))
+        return (divLayer && settings.diversity > 0 ? tf.sub(mean, tf.mul(settings.diversity, diversity(model, input, divLayer))) : mean) as tf.Scalar
+      }, image.variables))
+      const descent = Object.entries(grads).map(([name, g]) => ({ name, tensor: tf.neg(g) }))
+      optimizer.applyGradients(descent)
+      tf.dispose(descent.map((d) => d.tensor))
+      // Contribution clipping reads ∂objective/∂pixels.
+      const pixelGradient = image.pixels && settings.clipContributionsPercentile > 0 ? (grads[image.pixels.name] as tf.Tensor4D) : null
       image.project()
       regularize(image, settings, step, pixelGradient)
       objective.push((await kept.mean!.data())[0]!)
-      tf.dispose([value, kept.mean!, ...(pixelGradient ? [pixelGradient] : []), ...Object.values(grads)])
+      tf.dispose([value, kept.mean!, ...Object.values(grads)])
       const previewDue = settings.previewEvery > 0 && ((step + 1) % settings.previewEvery === 0 || step + 1 === settings.steps)
       await hooks.onStep?.(step + 1, settings.steps, previewDue ? { images: await pixelsOf(image.rgb(), n), size } : null)
       await setImmediate() // a turn of the event loop, so a cancel message can arrive
     }
     const stepMilliseconds = (performance.now() - started) / settings.steps
     const rgb = image.rgb()
-    const scores = tf.tidy(() => targetScores(model, toInput(transformImages(rgb, Array(n).fill(IDENTITY), height, width)), plan))
-    const values = Array.from(await scores.data())
-    scores.dispose()
+    const final = tf.tidy(() => scores(toInput(transformImages(rgb, Array(n).fill(IDENTITY), height, width))))
+    const values = Array.from(await final.data())
+    final.dispose()
     const pixels = await pixelsOf(rgb, n)
     return { size, images: pixels.map((p, i) => ({ rgb: p, value: values[i]! })), objective, stepMilliseconds }
   } finally {

@@ -25,13 +25,21 @@ export const RELU: ReluShape = { alpha: 0, max: Infinity }
 export const RELU6: ReluShape = { alpha: 0, max: 6 }
 export const leaky = (alpha: number): ReluShape => ({ alpha, max: Infinity })
 
-let current: ReluRule | null = null
+/**
+ * Activation maximization's rule (Lucid's redirected ReLU, Olah et al. 2017), not a pixel-map rule: the backprop
+ * rule, except for an image whose backprop gradient at this ReLU is zero everywhere (a unit dead on the starting
+ * image), which gets R wherever it would raise the input — (f>0 or R>0)·R, and 0 where it would push f past ReLU6's
+ * 6 — so the optimisation can leave the dead start.
+ */
+export type OptimizationReluRule = 'redirected'
+
+let current: ReluRule | OptimizationReluRule | null = null
 
 /**
  * Run `fn` (synchronous: tf.grad is) with `rule` at every ReLU-family point of the graph executor; the rule
  * before is restored after, also on a throw.
  */
-export function withReluRule<T>(rule: ReluRule, fn: () => T): T {
+export function withReluRule<T>(rule: ReluRule | OptimizationReluRule, fn: () => T): T {
   const before = current
   current = rule
   try {
@@ -42,7 +50,7 @@ export function withReluRule<T>(rule: ReluRule, fn: () => T): T {
 }
 
 /** The rule in force, null outside withReluRule. */
-export const activeReluRule = (): ReluRule | null => current
+export const activeReluRule = (): ReluRule | OptimizationReluRule | null => current
 
 /** Whether fused kernels must unfuse their activation (a rule is in force). */
 export const reluRuleActive = (): boolean => current !== null
@@ -64,7 +72,7 @@ export function reluFamily(x: tf.Tensor, shape: ReluShape, plain: (x: tf.Tensor)
   return ruled(x, shape, plain, rule)
 }
 
-function ruled(x: tf.Tensor, shape: ReluShape, plain: (x: tf.Tensor) => tf.Tensor, rule: ReluRule): tf.Tensor {
+function ruled(x: tf.Tensor, shape: ReluShape, plain: (x: tf.Tensor) => tf.Tensor, rule: ReluRule | OptimizationReluRule): tf.Tensor {
   const op = tf.customGrad((input, save) => {
     const f = input as tf.Tensor
     ;(save as tf.GradSaveFunc)([f])
@@ -74,12 +82,23 @@ function ruled(x: tf.Tensor, shape: ReluShape, plain: (x: tf.Tensor) => tf.Tenso
 }
 
 /** The rule's R' from R (`dy`) and the forward input f. */
-function backward(rule: ReluRule, shape: ReluShape, f: tf.Tensor, dy: tf.Tensor): tf.Tensor {
+function backward(rule: ReluRule | OptimizationReluRule, shape: ReluShape, f: tf.Tensor, dy: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
     if (rule === 'deconvnet') return tf.relu(dy)
     // (f>0 ? 1 : α), and 0 from max on: the local derivative the backprop and guided rules use.
     let slope: tf.Tensor = shape.alpha === 0 ? tf.cast(tf.greater(f, 0), 'float32') : tf.where(tf.greater(f, 0), tf.onesLike(f), tf.fill(f.shape, shape.alpha))
     if (shape.max !== Infinity) slope = tf.mul(slope, tf.cast(tf.less(f, shape.max), 'float32'))
-    return tf.mul(slope, rule === 'guided' ? tf.relu(dy) : dy)
+    const plainR = tf.mul(slope, rule === 'guided' ? tf.relu(dy) : dy)
+    return rule === 'redirected' ? redirect(shape, f, dy, plainR) : plainR
   })
+}
+
+/** The redirected rule's R′ from the backprop rule's, per image (axis 0). */
+function redirect(shape: ReluShape, f: tf.Tensor, dy: tf.Tensor, plainR: tf.Tensor): tf.Tensor {
+  let blocked = tf.logicalAnd(tf.lessEqual(f, 0), tf.less(dy, 0))
+  if (shape.max !== Infinity) blocked = tf.logicalOr(blocked, tf.logicalAnd(tf.greaterEqual(f, shape.max), tf.greater(dy, 0)))
+  const redirected = tf.where(blocked, tf.zerosLike(dy), dy)
+  const n = f.shape[0] ?? 1
+  const alive = tf.greater(tf.max(tf.abs(plainR.reshape([n, -1])), 1), 0).reshape([n, ...Array<number>(f.rank - 1).fill(1)])
+  return tf.where(tf.broadcastTo(alive, f.shape), plainR, redirected)
 }
