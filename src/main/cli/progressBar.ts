@@ -2,7 +2,7 @@
 import { RateMeter } from '../../shared/progressRate'
 
 /** "[######......]  640/1400  46%  212 img/s  ETA 4 s" on a terminal (redrawn in place); a line every 10% elsewhere. */
-export function progressBar(stream: NodeJS.WriteStream) {
+export function progressBar(stream: NodeJS.WriteStream, unit = 'img') {
   const started = performance.now()
   // The rate counts from the first update, so work done before it (a resumed scan's checkpoint) is not in it.
   const meter = new RateMeter()
@@ -17,7 +17,7 @@ export function progressBar(stream: NodeJS.WriteStream) {
     const width = 24
     const filled = total ? Math.round((done / total) * width) : 0
     const etaText = done === total ? `${seconds.toFixed(1)} s` : etaSeconds !== null ? `ETA ${formatSeconds(etaSeconds)}` : 'ETA ?'
-    return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}  ${total ? Math.floor((done / total) * 100) : 0}%  ${(rate ?? 0).toFixed(0)} img/s  ${etaText}`
+    return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}  ${total ? Math.floor((done / total) * 100) : 0}%  ${(rate ?? 0).toFixed(0)} ${unit}/s  ${etaText}`
   }
   return {
     update: (done: number, total: number) => {
