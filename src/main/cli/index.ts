@@ -1,5 +1,6 @@
 import { ConvscopeError } from '../../shared/api'
 import { activationsCommand } from './activationsCommand'
+import { actmaxCommand } from './actmaxCommand'
 import { classifyCommand } from './classifyCommand'
 import { demoDataCommand } from './demoDataCommand'
 import { faithfulnessCommand } from './faithfulnessCommand'
@@ -37,6 +38,7 @@ const commands: Record<string, Command> = {
   localize: localizeCommand,
   saliency: saliencyCommand,
   occlusion: occlusionCommand,
+  actmax: actmaxCommand,
   'import-torchvision': importTorchvisionCommand,
 }
 
