@@ -8,7 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs'
 import type { Rng } from '../rng'
-import type { ImageParameterization, ParameterizedImage } from './types'
+import { variableOf, type ImageParameterization, type ParameterizedImage } from './types'
 
 /** Lucid's colour_correlation_svd_sqrt, and its columns' largest norm (the mix is normalised by it). */
 const COLOR_SVD_SQRT = [
@@ -90,15 +90,15 @@ export const fourier: ImageParameterization = {
     const columns = Math.floor(size / 2) + 1
     const count = n * 3 * size * columns
     const draw = () => Float32Array.from({ length: count }, () => INIT_SD * rng.normal())
-    const re = tf.variable(tf.tensor3d(draw(), [n * 3, size, columns]), true, undefined, 'float32') as tf.Variable<tf.Rank.R3>
-    const im = tf.variable(tf.tensor3d(draw(), [n * 3, size, columns]), true, undefined, 'float32') as tf.Variable<tf.Rank.R3>
+    const re = variableOf(tf.tensor3d(draw(), [n * 3, size, columns]))
+    const im = variableOf(tf.tensor3d(draw(), [n * 3, size, columns]))
     const freqs = spectrumFrequencies(size)
     const scale = tf.tensor3d(
       freqs.map((f) => Math.sqrt(size * size) / Math.max(f, 1 / size)),
       [1, size, columns],
     )
     const basis = inverseBasis(size)
-    const mix = tf.tensor2d(COLOR_SVD_SQRT.map((row) => row.map((v) => v / MAX_NORM)), [3, 3]).transpose()
+    const mix = tf.tidy(() => tf.tensor2d(COLOR_SVD_SQRT.map((row) => row.map((v) => v / MAX_NORM)), [3, 3]).transpose())
     return {
       variables: [re, im],
       pixels: null,

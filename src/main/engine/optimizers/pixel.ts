@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs'
 import type { Rng } from '../rng'
-import type { ImageParameterization, ParameterizedImage } from './types'
+import { assignFrom, variableOf, type ImageParameterization, type ParameterizedImage } from './types'
 
 /** Spread of the initial noise around grey, in [0, 1] units. */
 const INIT_SD = 0.01
@@ -16,12 +16,12 @@ export const pixel: ImageParameterization = {
   description: 'the pixels themselves, started at grey plus a little noise and kept in [0, 1] (Yosinski et al. 2015)',
   create(n: number, size: number, rng: Rng): ParameterizedImage {
     const values = Float32Array.from({ length: n * size * size * 3 }, () => INIT_SD * rng.normal())
-    const centred = tf.variable(tf.tensor4d(values, [n, size, size, 3]), true, undefined, 'float32') as tf.Variable<tf.Rank.R4>
+    const centred = variableOf(tf.tensor4d(values, [n, size, size, 3]))
     return {
       variables: [centred],
       pixels: centred,
       rgb: () => tf.tidy(() => tf.add(centred, 0.5) as tf.Tensor4D),
-      project: () => centred.assign(tf.tidy(() => tf.clipByValue(centred, -0.5, 0.5))),
+      project: () => assignFrom(centred, () => tf.clipByValue(centred, -0.5, 0.5)),
       dispose: () => centred.dispose(),
     }
   },

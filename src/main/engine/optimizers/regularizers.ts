@@ -9,7 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs'
 import { ConvscopeError, type ActmaxSettings } from '../../../shared/api'
-import type { ParameterizedImage } from './types'
+import { assignFrom, type ParameterizedImage } from './types'
 
 type RegularizerSettings = Pick<ActmaxSettings, 'l2Decay' | 'blurEvery' | 'blurSigma' | 'clipPixelsPercentile' | 'clipContributionsPercentile' | 'parameterization'>
 
@@ -28,15 +28,15 @@ export function checkRegularizers(s: RegularizerSettings): void {
 
 /** Apply the regularizers due after step `step` (0-based). `gradient`: ∂objective/∂pixels of this step, for contribution clipping. */
 export function regularize(image: ParameterizedImage, s: RegularizerSettings, step: number, gradient: tf.Tensor4D | null): void {
-  if (s.l2Decay > 0) for (const v of image.variables) v.assign(tf.tidy(() => tf.mul(v, 1 - s.l2Decay)))
+  if (s.l2Decay > 0) for (const v of image.variables) assignFrom(v, () => tf.mul(v, 1 - s.l2Decay))
   const x = image.pixels
   if (!x) return
-  if (s.blurEvery > 0 && s.blurSigma > 0 && (step + 1) % s.blurEvery === 0) x.assign(gaussianBlur(x, s.blurSigma))
+  if (s.blurEvery > 0 && s.blurSigma > 0 && (step + 1) % s.blurEvery === 0) assignFrom(x, () => gaussianBlur(x, s.blurSigma))
   if (s.clipPixelsPercentile > 0) {
-    x.assign(tf.tidy(() => zeroBelowPercentile(x, tf.norm(x, 'euclidean', 3), s.clipPixelsPercentile)))
+    assignFrom(x, () => zeroBelowPercentile(x, tf.norm(x, 'euclidean', 3), s.clipPixelsPercentile))
   }
   if (s.clipContributionsPercentile > 0 && gradient) {
-    x.assign(tf.tidy(() => zeroBelowPercentile(x, tf.abs(tf.sum(tf.mul(x, gradient), 3)), s.clipContributionsPercentile)))
+    assignFrom(x, () => zeroBelowPercentile(x, tf.abs(tf.sum(tf.mul(x, gradient), 3)), s.clipContributionsPercentile))
   }
 }
 

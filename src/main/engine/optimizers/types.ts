@@ -2,7 +2,7 @@
  * Activation maximization's image parameterizations (issue 12): how the optimised images are made from the
  * variables Adam updates. One file per parameterization, registered in index.ts.
  */
-import type * as tf from '@tensorflow/tfjs'
+import * as tf from '@tensorflow/tfjs'
 import type { ActmaxSettings } from '../../../shared/api'
 import type { Rng } from '../rng'
 
@@ -30,4 +30,18 @@ export interface ImageParameterization {
   description: string
   /** `n` images of side `size`, their variables drawn from `rng` (same stream, same images). */
   create(n: number, size: number, rng: Rng): ParameterizedImage
+}
+
+/** `v` ← f(): Variable.assign shares the new tensor's data but leaves the tensor itself to be disposed. */
+export function assignFrom(v: tf.Variable, f: () => tf.Tensor): void {
+  const next = tf.tidy(f)
+  v.assign(next)
+  next.dispose()
+}
+
+/** A trainable variable holding `initial`'s values; `initial` is disposed (tf.variable leaves it allocated). */
+export function variableOf<R extends tf.Rank>(initial: tf.Tensor<R>): tf.Variable<R> {
+  const v = tf.variable(initial, true, undefined, 'float32')
+  initial.dispose()
+  return v
 }
