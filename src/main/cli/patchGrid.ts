@@ -10,6 +10,7 @@
  */
 import sharp from 'sharp'
 import type { ImageBox } from '../../shared/api'
+import { signedMapRgb } from '../engine/pixels/pixelMapPng'
 
 /** MIN_CELL: the default scale makes cells at least this many pixels wide. */
 export const GRID = { MARGIN: 8, GAP: 8, PAIR_GAP: 2, MIN_CELL: 64 } as const
@@ -23,15 +24,6 @@ export interface GridPatch {
   rgb: Uint8Array
   /** box.height × box.width × 3, signed, raw. */
   map: Float32Array
-}
-
-/** A signed HWC map as bytes: 0.5 + v / (2·max|v|) per value (a zero map is uniform grey). */
-export function signedMapRgb(map: Float32Array): Uint8Array {
-  let max = 0
-  for (const v of map) max = Math.max(max, Math.abs(v))
-  const out = new Uint8Array(map.length)
-  for (let i = 0; i < map.length; i++) out[i] = Math.round(255 * (max > 0 ? 0.5 + map[i]! / (2 * max) : 0.5))
-  return out
 }
 
 /** The size of a grid of `rows` × `columns` pairs of cells `side` pixels wide. */

@@ -6,6 +6,15 @@
 import sharp from 'sharp'
 import { blendHeatmap } from '../localization/heatmapImage'
 
+/** A signed HWC map as bytes: 0.5 + v / (2·max|v|) per value, so grey is zero (a zero map is uniform grey). */
+export function signedMapRgb(map: Float32Array): Uint8Array {
+  let max = 0
+  for (const v of map) max = Math.max(max, Math.abs(v))
+  const out = new Uint8Array(map.length)
+  for (let i = 0; i < map.length; i++) out[i] = Math.round(255 * (max > 0 ? 0.5 + map[i]! / (2 * max) : 0.5))
+  return out
+}
+
 /** The three panels' pixels: (3·width) × height × 3 bytes. */
 export function pixelMapPanels(values: Float32Array, width: number, height: number, inputRgb: Uint8Array): Uint8Array {
   const n = width * height
@@ -16,6 +25,7 @@ export function pixelMapPanels(values: Float32Array, width: number, height: numb
   const magnitude = new Float32Array(n)
   for (let i = 0; i < n; i++) magnitude[i] = Math.max(Math.abs(values[3 * i]!), Math.abs(values[3 * i + 1]!), Math.abs(values[3 * i + 2]!)) * scale
   const overlay = blendHeatmap(inputRgb, magnitude, width, height)
+  const signed = signedMapRgb(values)
   const out = new Uint8Array(n * 9)
   const byte = (v: number) => Math.round(Math.min(Math.max(v, 0), 1) * 255)
   for (let y = 0; y < height; y++) {
@@ -23,7 +33,7 @@ export function pixelMapPanels(values: Float32Array, width: number, height: numb
       const i = y * width + x
       const row = y * width * 9
       for (let k = 0; k < 3; k++) {
-        out[row + x * 3 + k] = byte(0.5 + 0.5 * values[3 * i + k]! * scale)
+        out[row + x * 3 + k] = signed[3 * i + k]!
         out[row + (width + x) * 3 + k] = byte(magnitude[i]!)
         out[row + (2 * width + x) * 3 + k] = overlay[3 * i + k]!
       }
