@@ -3,7 +3,7 @@ Activation maximization's steps done independently with PyTorch: the baseline be
 per step against, on the same model (scripts/reference/tfjs_torch.py reads the TF.js files).
 
     /usr/bin/python3 bench/reference/actmax_reference.py --model DIR (--class C | --unit LAYER:CHANNEL)
-        [--steps 256] [--lr 0.05] [--size S] [--jitter 8] [--scales 1,0.975,1.025,0.95,1.05] [--rotate 5]
+        [--steps 256] [--lr 0.15] [--size S] [--jitter 8] [--scales 1,0.975,1.025,0.95,1.05] [--rotate 5]
         [--seed 0] [--threads N]
 
 Each step is the work of convscope's default settings (src/main/engine/optimizers/actmax.ts), written from the
@@ -71,7 +71,7 @@ def main(argv: list[str]) -> int:
     p.add_argument('--class', dest='klass', type=int)
     p.add_argument('--unit')
     p.add_argument('--steps', type=int, default=256)
-    p.add_argument('--lr', type=float, default=0.05)
+    p.add_argument('--lr', type=float, default=0.15)
     p.add_argument('--size', type=int)
     p.add_argument('--jitter', type=int, default=8)
     p.add_argument('--scales', default='1,0.975,1.025,0.95,1.05')

@@ -126,7 +126,8 @@ export const ActmaxSettings = z.object({
   size: z.number().int().min(8).max(1024).optional(),
   /** 'fourier': a Fourier-space image with decorrelated colours (Olah et al. 2017); 'pixel': raw pixels (the lecture's). */
   parameterization: z.enum(['fourier', 'pixel']).default('fourier'),
-  learningRate: z.number().positive().default(0.05),
+  /** Adam's step; 0.15 (Lucid uses 0.05 on 128–224² images): the demo network's 64² images start slowly at 0.05 (bench/actmaxQuality.ts). */
+  learningRate: z.number().positive().default(0.15),
   /** Random transforms each step: jitter in pixels, scale range, rotation in degrees. */
   jitter: z.number().int().min(0).default(8),
   scales: z.array(z.number().positive()).default([1, 0.975, 1.025, 0.95, 1.05]),
