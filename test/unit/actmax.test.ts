@@ -239,8 +239,10 @@ test('convscope actmax: --json, --png side by side for --class A,B, --npy of the
   const saved = await readNpy(npy)
   assert.deepEqual(saved.shape, [2, 20, 20, 3])
   // The same flags again: the same images (seeded).
-  const again = await runCli(actmaxCommand, ['--model', GAP_DIR, '--class', '6', '--steps', '4', '--size', '20', '--json'])
+  const again = await runCli(actmaxCommand, ['--model', GAP_DIR, '--class', '6', '--steps', '4', '--size', '20', '--json', '--png', png, '--scale', '3'])
   assert.deepEqual(JSON.parse(again.out).runs[0].values, json.runs[0].values)
+  const scaled = await sharp(png).metadata()
+  assert.deepEqual([scaled.width, scaled.height], [60, 60])
 
   const convscope = { run: (args: string[]) => main(['actmax', ...args]) }
   const steps = await runCli(convscope, ['--model', GAP_DIR, '--class', '6', '--steps', 'many'])

@@ -1,6 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
+import sharp from 'sharp'
 import { ActmaxSettings, ConvscopeError, type Target } from '../../shared/api'
 import type { LoadedModel } from '../engine/model'
 import { maximize, type OptimizedImages } from '../engine/optimizers/actmax'
@@ -10,7 +11,7 @@ import { writeNpy } from '../engine/store/npy'
 import { planTarget } from '../engine/targets'
 import { withModel } from './engineSession'
 import type { Command } from './index'
-import { applyExecutorOptions, EXECUTOR_USAGE, executorOptions } from './options'
+import { applyExecutorOptions, EXECUTOR_USAGE, executorOptions, wholeNumberOption } from './options'
 import { progressBar } from './progressBar'
 import { hasTarget, TARGET_USAGE, targetFromFlags, targetOptions } from './targetOptions'
 
@@ -20,7 +21,7 @@ const usage = `usage: convscope actmax --model DIR|FILE.onnx ${TARGET_USAGE}
                        [--steps ${DEFAULTS.steps}] [--seed ${DEFAULTS.seed}] [--images N] [--size S] [--param ${PARAMETERIZATION_LIST.map((p) => p.name).join('|')}]
                        [--lr ${DEFAULTS.learningRate}] [--jitter ${DEFAULTS.jitter}] [--scales ${DEFAULTS.scales.join(',')}] [--rotate ${DEFAULTS.rotate}]
                        [--l2-decay D] [--blur-every K] [--blur-sigma S] [--clip-pixels P] [--clip-contributions P] [--diversity W]
-                       [--data DIR] [--png FILE] [--npy FILE] [--json] [--backend NAME] ${EXECUTOR_USAGE}
+                       [--data DIR] [--png FILE [--scale K]] [--npy FILE] [--json] [--backend NAME] ${EXECUTOR_USAGE}
 
 Activation maximization ("visualizing arbitrary neurons"): images optimised with Adam for the target, a class
 (--class A,B,C: one run per class, side by side), a unit (at its spatial max by default) or a direction. Each step
@@ -29,7 +30,7 @@ ${PARAMETERIZATION_LIST.map((p) => `  ${p.name.padEnd(8)} ${p.description}`).joi
 The lecture's regularizers (Yosinski et al. 2015; --param pixel for blur and clipping): --l2-decay (per step),
 --blur-every K steps with --blur-sigma pixels, --clip-pixels / --clip-contributions (percentiles zeroed each step).
 --diversity W pushes --images apart (Lucid's Gram-matrix similarity). Seeded: the same flags give the same images.
---png writes the images side by side (8-bit RGB); --npy the float images [runs × images, size, size, 3] in [0, 1];
+--png writes the images side by side (8-bit RGB; --scale K: each pixel a K×K block, for figures); --npy the float images [runs × images, size, size, 3] in [0, 1];
 --data names the dataset whose classes.json resolves a class given by folder name.`
 
 const options = {
@@ -52,6 +53,7 @@ const options = {
   diversity: { type: 'string' },
   data: { type: 'string' },
   png: { type: 'string' },
+  scale: { type: 'string' },
   npy: { type: 'string' },
   json: { type: 'boolean', default: false },
   backend: { type: 'string' },
@@ -113,6 +115,7 @@ export const actmaxCommand: Command = {
       return 2
     }
     const settings = settingsFromFlags(values)
+    const scale = wholeNumberOption(values.scale, '--scale') ?? 1
     await withModel(values.model, { backend: values.backend, quiet: values.json }, async (model) => {
       const targets = await targetsFromFlags(model, values)
       const plans = targets.map((t) => planTarget(model, t))
@@ -130,7 +133,7 @@ export const actmaxCommand: Command = {
         bar.end()
       }
       const seconds = (performance.now() - started) / 1000
-      const files = await writeFiles(runs, values.png, values.npy)
+      const files = await writeFiles(runs, values.png, values.npy, scale)
       console.log(values.json ? JSON.stringify(actmaxJson(runs, settings, seconds, files), null, 2) : formatActmax(runs, seconds, files))
     })
     return 0
@@ -145,7 +148,7 @@ async function targetsFromFlags(model: LoadedModel, values: { class?: string; sc
   return Promise.all(names.map((name) => targetFromFlags(model, { ...values, class: name }, dataDir)))
 }
 
-async function writeFiles(runs: Run[], png: string | undefined, npy: string | undefined): Promise<{ png?: string; npy?: string }> {
+async function writeFiles(runs: Run[], png: string | undefined, npy: string | undefined, scale: number): Promise<{ png?: string; npy?: string }> {
   const images = runs.flatMap((r) => r.result.images.map((m) => m.rgb))
   const size = runs[0]!.result.size
   const files: { png?: string; npy?: string } = {}
@@ -153,7 +156,9 @@ async function writeFiles(runs: Run[], png: string | undefined, npy: string | un
     files.png = resolve(png)
     const strip = sideBySide(images, size, images.length > 1 ? 4 : 0)
     await mkdir(dirname(files.png), { recursive: true })
-    await writeFile(files.png, await rgbPng(strip.values, strip.width, strip.height))
+    const bytes = await rgbPng(strip.values, strip.width, strip.height)
+    // Enlarged without smoothing: each pixel a scale × scale block.
+    await writeFile(files.png, scale === 1 ? bytes : await sharp(bytes).resize(strip.width * scale, strip.height * scale, { kernel: 'nearest' }).png().toBuffer())
   }
   if (npy) {
     files.npy = resolve(npy)
