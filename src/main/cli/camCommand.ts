@@ -11,7 +11,7 @@ import type { Command } from './index'
 import { fractionOption, wholeNumberOption, applyExecutorOptions, EXECUTOR_USAGE, executorOptions } from './options'
 
 const usage = `usage: convscope cam --model DIR|FILE.onnx --image FILE [--class C[,C...] | --top N] [--method ${MAP_METHOD_NAMES.join('|')}]
-                    [--layer NAME] [--threshold 0.2] [--annotations DIR] --out DIR [--json] [--backend NAME] ${EXECUTOR_USAGE}
+                    [--layer NAME] [--score logit|probability] [--threshold 0.2] [--annotations DIR] --out DIR [--json] [--backend NAME] ${EXECUTOR_USAGE}
 
 Class maps of one image (the CAM paper's Fig. 4): for the top N predicted classes (default 5), or the
 classes given (index, label or class id), the map of --method (default cam) drawn over the image as a
@@ -19,7 +19,9 @@ heat map with its box (white): the largest connected region above --threshold ×
 truth boxes (green) are drawn when the image's annotation XML is found (beside it, or under the dataset's
 annotations/; --annotations DIR names the folder). Writes DIR/<image>-<rank>-<class>.png per class and
 prints classes, scores and boxes (0-based inclusive image pixels; --json: everything as JSON).
-On a network with a global max pooling head, --method cam is the CAM paper's GMP variant. Methods:
+On a network with a global max pooling head, --method cam is the CAM paper's GMP variant. The maps explain
+each class's logit; --score probability explains its softmax probability instead (gradient methods whose
+definition allows it: not cam, not gradcampp). Methods:
 ${mapMethodHelp()}`
 
 const fileSafe = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_')
@@ -37,6 +39,7 @@ export const camCommand: Command = {
         top: { type: 'string' },
         method: { type: 'string', default: 'cam' },
         layer: { type: 'string' },
+        score: { type: 'string', default: 'logit' },
         threshold: { type: 'string', default: '0.2' },
         annotations: { type: 'string' },
         out: { type: 'string' },
@@ -53,6 +56,8 @@ export const camCommand: Command = {
     if (values.class && values.top) throw new ConvscopeError('BAD_REQUEST', 'choose one of --class and --top')
     const top = wholeNumberOption(values.top, '--top') ?? 5
     const threshold = fractionOption(values.threshold, '--threshold')
+    const score = values.score
+    if (score !== 'logit' && score !== 'probability') throw new ConvscopeError('BAD_REQUEST', `--score must be logit or probability, got "${score}"`)
     const out = resolve(values.out)
     await withModel(values.model, { backend: values.backend, quiet: values.json }, async (model) => {
       const image = resolve(values.image!)
@@ -64,6 +69,7 @@ export const camCommand: Command = {
         threshold,
         annotations: values.annotations,
         layer: values.layer,
+        score,
       })
       if (result.groundTruth?.error) console.error(`convscope cam: the annotation ${result.groundTruth.annotation} is not readable, so no ground truth is drawn: ${result.groundTruth.error}`)
       await mkdir(out, { recursive: true })

@@ -32,6 +32,8 @@ export const MapMethodsInfo = z.object({
       cost: z.string(),
       /** Ticked by default where methods are compared over a folder (localization). */
       comparedByDefault: z.boolean(),
+      /** The class scores it can explain: every method the logit; the gradient maps whose definition allows it also the probability. */
+      scores: z.array(z.enum(['logit', 'probability'])),
     }),
   ),
   /** Spatial layers the methods that need a layer can read maps at, input side first. */
@@ -77,6 +79,8 @@ export const ClassMaps = z.object({
   method: MapMethodName,
   /** The layer the maps were read at; null for input-space methods. */
   layer: z.string().nullable(),
+  /** The class score the maps explain. */
+  score: z.enum(['logit', 'probability']),
   threshold: z.number(),
   /** The model's top-5 classes for the image. */
   predictions: z.array(Prediction),
@@ -101,6 +105,8 @@ export const GetClassMaps = z.object({
   layer: z.string().optional(),
   /** Boxes keep the map above this fraction of its max (the CAM paper: 20 %). */
   threshold: z.number().gt(0).lt(1).default(0.2),
+  /** The class score the maps explain: the logit (default) or the softmax probability (methods whose `scores` allow it). */
+  score: z.enum(['logit', 'probability']).default('logit'),
   /** The image folder the image belongs to (its root), where annotations and classes.json are looked for. */
   dataDir: LocalPath.optional(),
   /** Folder of annotation XML (see engine/localization/annotations.ts for where it is looked for by default). */

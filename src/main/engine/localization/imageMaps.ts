@@ -17,7 +17,8 @@ import { outputClasses } from '../methods/classify'
 import { OUTPUT, type LoadedModel } from '../model'
 import { mapMethodLabel } from '../maps'
 import { outputProbabilities } from '../maps/classScores'
-import type { ClassMap, MapMethod, MapResult } from '../maps/types'
+import { checkMapScore } from '../maps/mapBase'
+import type { ClassMap, ClassScore, MapMethod, MapOptions, MapResult } from '../maps/types'
 import { classResolver, findAnnotation, findAnnotationDir, readAnnotationCached, sharedClassResolver, type AnnotatedObject } from './annotations'
 import { classMapBox, DEFAULT_THRESHOLD, type PixelBox } from './boxes'
 
@@ -31,6 +32,8 @@ export interface ImageMapsRequest {
   threshold?: number
   /** The layer to read maps at, for methods that need one. */
   layer?: string
+  /** The class score the maps explain (default the logit; the probability where the method's `scores` allow it). */
+  score?: ClassScore
   /** The image folder the image was opened from: its annotations and class names are looked for there first. */
   dataDir?: string
   /** Annotation folder; default: looked for beside the image and its class folder (annotations.ts). */
@@ -120,6 +123,7 @@ export async function imageClassMaps(model: LoadedModel, imagePath: string, requ
   if (!(threshold > 0 && threshold < 1)) throw new ConvscopeError('BAD_REQUEST', `The box threshold must be between 0 and 1, got ${threshold}`)
   const why = method.unsupported(model)
   if (why) throw new ConvscopeError('UNSUPPORTED_OP', `${mapMethodLabel(method, model)} cannot run on ${model.info.name}: ${why}`)
+  checkMapScore(method, request.score)
   const image = await readImage(path)
   const input = await toModelInput(image, model.info.preprocessing)
   // A forward-only method (CAM) reads its maps from the pass that ranks the classes: one pass, not two.
@@ -136,7 +140,7 @@ export async function imageClassMaps(model: LoadedModel, imagePath: string, requ
       if (c >= count) throw new ConvscopeError('BAD_REQUEST', `Class ${c} is out of range: ${model.info.name} has ${count} classes (0–${count - 1})`)
     }
     const started = performance.now()
-    const result = shared.length ? await method.mapsFromForward!(model, tensors.slice(1), classes) : await computeMaps(model, method, input, classes, request.layer)
+    const result = shared.length ? await method.mapsFromForward!(model, tensors.slice(1), classes) : await computeMaps(model, method, input, classes, { layer: request.layer, score: request.score })
     const milliseconds = performance.now() - started
     const maps = result.maps.map((map): ImageClassMap => {
       const { box, normalized } = classMapBox(map, input.geometry, threshold)
@@ -162,10 +166,10 @@ export async function imageClassMaps(model: LoadedModel, imagePath: string, requ
 }
 
 /** The method's own pass on the input as a tensor. */
-async function computeMaps(model: LoadedModel, method: MapMethod, input: ModelInput, classes: number[], layer?: string): Promise<MapResult> {
+async function computeMaps(model: LoadedModel, method: MapMethod, input: ModelInput, classes: number[], options: MapOptions): Promise<MapResult> {
   const x = toInputTensor(input)
   try {
-    return await method.compute(model, x, classes, layer ? { layer } : undefined)
+    return await method.compute(model, x, classes, options)
   } finally {
     x.dispose()
   }

@@ -79,6 +79,8 @@ export const cam: MapMethod = {
   grid: 'layer',
   cost: 'forward only',
   comparedByDefault: true,
+  // The map is the logit's decomposition over positions (it sums back to it): it explains nothing else.
+  scores: ['logit'],
   unsupported(model) {
     const head = findCamHead(model)
     return typeof head === 'string' ? head : null

@@ -98,11 +98,14 @@ export function classLogits(model: LoadedModel, input: tf.Tensor4D, options?: Fo
   return forwardWithLogits(model, input, [], options).logits
 }
 
-/** Σ_i logits[i, classes[i]]: one scalar whose gradient gives, in batch row i, the gradient of class classes[i]. */
-export function pickedScoreSum(logits: tf.Tensor2D, classes: number[]): tf.Scalar {
+/**
+ * Σ_i score[i, classes[i]]: one scalar whose gradient gives, in batch row i, the gradient of class classes[i]'s
+ * score — the logit, or with `score` 'probability' the softmax of the logits.
+ */
+export function pickedScoreSum(logits: tf.Tensor2D, classes: number[], score: 'logit' | 'probability' = 'logit'): tf.Scalar {
   return tf.tidy((): tf.Scalar => {
     const mask = tf.oneHot(tf.tensor1d(classes, 'int32'), logits.shape[1]).toFloat()
-    return logits.mul(mask).sum()
+    return (score === 'probability' ? tf.softmax(logits) : logits).mul(mask).sum()
   })
 }
 

@@ -13,7 +13,7 @@ import { ConvscopeError } from '../../../shared/api'
 import type { LoadedModel } from '../model'
 import { withoutFilterGradients } from '../wasmGradients'
 import { classLogits, findLogits, forwardWithLogits, pickedScoreSum } from './classScores'
-import { checkMapRequest, readClassMaps } from './mapBase'
+import { checkMapRequest, checkMapScore, readClassMaps } from './mapBase'
 import { defaultMapLayer } from './mapLayers'
 import type { MapMethod, MapMethodNeeds, MapOptions, MapResult } from './types'
 
@@ -25,6 +25,7 @@ export abstract class LayerGradientMap implements MapMethod {
   readonly grid = 'layer' as const
   readonly cost: string = 'one forward and one backward pass (all classes in one batch)'
   readonly comparedByDefault: boolean = true
+  readonly scores: ('logit' | 'probability')[] = ['logit', 'probability']
 
   /** Maps [n, h, w] from the gradients [n, h, w, K] (row i: class i's) and the activations [1, h, w, K]. Runs inside a tidy. */
   protected abstract mapsFrom(gradients: tf.Tensor4D, activations: tf.Tensor4D): tf.Tensor3D
@@ -39,6 +40,7 @@ export abstract class LayerGradientMap implements MapMethod {
   async compute(model: LoadedModel, input: tf.Tensor4D, classes: number[], options: MapOptions = {}): Promise<MapResult> {
     const why = this.unsupported(model)
     if (why) throw new ConvscopeError('UNSUPPORTED_OP', `${this.label} cannot run on model ${model.info.name}: ${why}`)
+    checkMapScore(this, options.score)
     const layer = options.layer ?? defaultMapLayer(model)!
     const info = model.graph.get(layer)
     if (!info.spatial || info.kind === 'input') {
@@ -58,7 +60,7 @@ export abstract class LayerGradientMap implements MapMethod {
         const n = classes.length
         const tiled = tf.tile(a, [n, 1, 1, 1])
         const images = tf.tile(input, [n, 1, 1, 1])
-        const score = (value: tf.Tensor) => pickedScoreSum(classLogits(model, images, { replace: { layer, value } }), classes)
+        const score = (value: tf.Tensor) => pickedScoreSum(classLogits(model, images, { replace: { layer, value } }), classes, options.score)
         // Only d score / d A is wanted: skip the filter gradients tfjs' fused convs would compute eagerly.
         const gradients = withoutFilterGradients(() => tf.grad(score)(tiled)) as tf.Tensor4D
         return this.mapsFrom(gradients, a)

@@ -10,6 +10,8 @@ import { GradCamFamily } from './gradCamBase'
 export class GradCamPlusPlus extends GradCamFamily {
   readonly name = 'gradcampp' as const
   readonly label = 'Grad-CAM++'
+  /** Its closed form (eq. 19) holds for S = exp(logit) only. */
+  override readonly scores: ('logit' | 'probability')[] = ['logit']
 
   protected channelWeights(gradients: tf.Tensor4D, activations: tf.Tensor4D): tf.Tensor2D {
     const g2 = gradients.square()

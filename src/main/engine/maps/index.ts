@@ -39,8 +39,8 @@ export const mapMethodLabel = (method: MapMethod, model: LoadedModel): string =>
 
 /** What getMapMethods says of a method on a model: its descriptor, its label there and why it cannot run (null: it can). */
 export function describeMapMethod(method: MapMethod, model: LoadedModel): MapMethodsInfo['methods'][number] {
-  const { name, needs, returns, grid, cost, comparedByDefault } = method
-  return { name, label: mapMethodLabel(method, model), unsupported: method.unsupported(model), needs, returns, grid, cost, comparedByDefault }
+  const { name, needs, returns, grid, cost, comparedByDefault, scores } = method
+  return { name, label: mapMethodLabel(method, model), unsupported: method.unsupported(model), needs, returns, grid, cost, comparedByDefault, scores: [...scores] }
 }
 
 /**

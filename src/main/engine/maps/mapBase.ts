@@ -5,7 +5,7 @@
 import type * as tf from '@tensorflow/tfjs'
 import { ConvscopeError } from '../../../shared/api'
 import type { LoadedModel } from '../model'
-import type { ClassMap } from './types'
+import type { ClassMap, ClassScore, MapMethod } from './types'
 
 /** Check that `input` is one image of the model's input size and `classes` are valid class indices. */
 export function checkMapRequest(model: LoadedModel, input: tf.Tensor4D, classes: number[], classCount: number): void {
@@ -13,6 +13,13 @@ export function checkMapRequest(model: LoadedModel, input: tf.Tensor4D, classes:
     throw new ConvscopeError('BAD_REQUEST', `Class maps take one image [1, h, w, c]; got shape [${input.shape.join(', ')}]`)
   }
   checkClasses(model, classes, classCount)
+}
+
+/** A BAD_REQUEST unless `method` can explain `score` (CAM is the logit's decomposition; Grad-CAM++'s closed form assumes exp(logit)). */
+export function checkMapScore(method: Pick<MapMethod, 'label' | 'scores'>, score: ClassScore = 'logit'): void {
+  if (!method.scores.includes(score)) {
+    throw new ConvscopeError('BAD_REQUEST', `${method.label} explains the ${method.scores.join(' or the ')} only, not the ${score}: its definition rests on the logit`)
+  }
 }
 
 /** Check that `classes` are valid class indices of a model with `classCount` classes. */

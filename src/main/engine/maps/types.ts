@@ -24,9 +24,14 @@ export interface ClassMap {
   values: Float32Array<ArrayBuffer>
 }
 
+/** The class score a map explains (issue 12's class target): the logit, or the softmax probability. */
+export type ClassScore = 'logit' | 'probability'
+
 export interface MapOptions {
   /** Conv layer to read the map at (methods that need a layer); default: the last spatial layer before the classifier head. */
   layer?: string
+  /** Default 'logit'; 'probability' only for methods listing it in `scores` (checkMapScore). */
+  score?: ClassScore
 }
 
 export interface MapResult {

@@ -80,13 +80,14 @@ export async function getMapMethods(model: LoadedModel): Promise<MapMethodsInfo>
 const TOP_PREDICTIONS = 5
 
 export async function getClassMaps(model: LoadedModel, p: Omit<Params<'getClassMaps'>, 'modelId'>): Promise<ClassMaps> {
-  const r = await imageClassMaps(model, p.image, { method: mapMethod(p.method), classes: p.classes, top: p.top, threshold: p.threshold, layer: p.layer, dataDir: p.dataDir, annotations: p.annotations })
+  const r = await imageClassMaps(model, p.image, { method: mapMethod(p.method), classes: p.classes, top: p.top, threshold: p.threshold, layer: p.layer, score: p.score, dataDir: p.dataDir, annotations: p.annotations })
   const labels = model.info.labels
   const truth = r.groundTruth
   return {
     image: r.image.facts,
     method: r.method,
     layer: r.layer,
+    score: p.score ?? 'logit',
     threshold: r.threshold,
     predictions: r.ranking.slice(0, TOP_PREDICTIONS).map((index) => ({ index, label: labels?.[index] ?? null, score: r.probabilities[index]! })),
     maps: r.maps.map((m) => ({
