@@ -78,10 +78,17 @@ test('classes view: top-5 CAMs with boxes, a localization run with its table and
     await waitForText(page.getByTestId('classmaps-caption'), /above 50 % of the map/, 60_000)
     await waitForCount(page.getByTestId('cam-card'), 5)
     await screenshot(page, 'classes-02-gradcam')
+    // The class target's score: Grad-CAM of the probability; CAM explains the logit only (the option is disabled there).
+    await page.getByTestId('map-score').selectOption('probability')
+    await waitForText(page.getByTestId('classmaps-caption'), /^\s*Grad-CAM maps of the top-5 classes' probabilities at conv_last/, 60_000)
+    await waitForCount(page.getByTestId('cam-card'), 5)
     await page.getByTestId('map-threshold').fill('0.2')
     await page.getByTestId('map-threshold').dispatchEvent('change')
     await page.locator('[data-testid="map-method"] button[data-method="cam"]').click()
-    await waitForText(page.getByTestId('classmaps-caption'), /^\s*CAM maps[\s\S]*above 20 %/, 60_000)
+    await waitForText(page.getByTestId('classmaps-caption'), /^\s*CAM maps of the top-5 classes at[\s\S]*above 20 %/, 60_000)
+    assert.equal(await page.getByTestId('map-score').inputValue(), 'logit')
+    assert.equal(await page.locator('[data-testid="map-score"] option[value="probability"]').isDisabled(), true)
+    await page.getByTestId('map-score').selectOption('logit')
   })
 
   await t.test('a localization run over 28 images: the method table, the threshold sweep and the failures', async () => {

@@ -25,6 +25,8 @@ export const useClassMaps = defineStore('classMaps', () => {
   /** null: the method's default layer. */
   const layer = ref<string | null>(null)
   const threshold = ref(0.2)
+  /** The class score the maps explain (issue 12's class target): the logit, or the probability where the method allows it. */
+  const score = ref<'logit' | 'probability'>('logit')
   /** The class whose map the "across images" strip shows (the linked selection's); null: the selected image's top-1. */
   const classIndex = computed(() => selection.classIndex)
   /** The model class each class folder of the open image folder holds (null: none the model has). */
@@ -39,6 +41,10 @@ export const useClassMaps = defineStore('classMaps', () => {
   const methodLabel = (name: MapMethodName): string => methods.value.get(name)?.label ?? name
   /** Whether the chosen method reads its maps at the chosen layer. */
   const needsLayer = computed(() => methods.value.get(method.value)?.needs.layer ?? false)
+  /** The scores the chosen method can explain (CAM and Grad-CAM++: the logit only). */
+  const methodScores = computed(() => methods.value.get(method.value)?.scores ?? ['logit'])
+  /** The score the maps are asked for: the chosen one where the method explains it, else the logit. */
+  const scoreParam = computed(() => (methodScores.value.includes(score.value) ? score.value : 'logit'))
 
   /** The newest job of `method` for the current model: running, and the newest finished one. */
   const ofModel = (j: Job, m: FolderJob) => j.method === m && (j.params as { modelId?: string }).modelId === selection.modelId
@@ -132,6 +138,9 @@ export const useClassMaps = defineStore('classMaps', () => {
     method,
     layer,
     threshold,
+    score,
+    methodScores,
+    scoreParam,
     classIndex,
     supported,
     comparedByDefault,
