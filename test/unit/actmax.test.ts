@@ -18,7 +18,9 @@ import type { LoadedModel } from '../../src/main/engine/model'
 import { loadModel } from '../../src/main/engine/models/loadModel'
 import { planTarget } from '../../src/main/engine/targets'
 import { Target } from '../../src/shared/api'
-import { maximize } from '../../src/main/engine/optimizers/actmax'
+import { maximize, preprocessing } from '../../src/main/engine/optimizers/actmax'
+import { normalize } from '../../src/main/engine/images/preprocess'
+import { mobileNetV2Layers } from '../helpers/mobileNetV2Layers'
 import { inverseRealFft2d } from '../../src/main/engine/optimizers/fourier'
 import { IDENTITY, transformImages, type Affine } from '../../src/main/engine/optimizers/transforms'
 import { gaussianBlur } from '../../src/main/engine/optimizers/regularizers'
@@ -212,6 +214,29 @@ test('startActmax: progress counts steps with previews, the second call is the c
   await assert.rejects(cancelled, (e: unknown) => e instanceof ConvscopeError && e.code === 'CANCELLED')
   assert.deepEqual(steps, [1, 2])
   assert.equal((await readdir(join(workspace, 'actmax'))).length, 2)
+})
+
+test('the preprocessing inside the objective is images/preprocess.ts normalize (BGR, range, mean, std)', async () => {
+  const pre = { channelOrder: 'BGR' as const, range: [-1, 2] as [number, number], mean: [0.1, 0.2, 0.3] as [number, number, number], std: [0.5, 2, 4] as [number, number, number] }
+  const bytes = Uint8Array.from({ length: 4 * 4 * 3 }, (_, i) => (i * 37) % 256)
+  const want = normalize(bytes, pre)
+  const rgb = tf.tensor4d(Float32Array.from(bytes, (b) => b / 255), [1, 4, 4, 3])
+  const got = preprocessing(pre)(rgb)
+  const values = await got.data()
+  want.forEach((w, i) => assert.ok(Math.abs(values[i]! - w) < 1e-5, `${i}: ${values[i]} vs ${w}`))
+  tf.dispose([rgb, got])
+})
+
+test('a third-party-like MobileNetV2 (ReLU6, depthwise, residual adds): the objective of a class and a unit rises', async () => {
+  const net = await loadModel(await mobileNetV2Layers(join(workspace, 'mobilenetv2'), { size: 32, alpha: 0.35, blocks: 4, classes: 5, seed: 2 }))
+  try {
+    for (const target of [{ kind: 'class', class: 2 }, { kind: 'unit', layer: 'block_2_add', channel: 3 }] as TargetInput[]) {
+      const run = await maximize(net, planTarget(net, Target.parse(target)), quick({ steps: 8, size: 32, learningRate: 0.3 }))
+      assert.ok(run.objective.at(-1)! > run.objective[0]!, `${JSON.stringify(target)}: ${run.objective.join(' ')}`)
+    }
+  } finally {
+    net.dispose()
+  }
 })
 
 test('settings that cannot run are refused, naming why', async () => {
