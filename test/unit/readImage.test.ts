@@ -108,6 +108,9 @@ test('readModelInput gives toModelInput(readImage) to the byte, in one pipeline 
     { ...base, inputSize: [30, 20], resize: 'pad' },
     { ...base, inputSize: [60, 100], resize: 'stretch' },
     { ...base, inputSize: [32, 48], resize: 'stretch' }, // the odd images' own size: no resize at all
+    // 128² → 64² then a crop or a pad: the resize in JS (vipsReduce.ts), crop and pad after it
+    { ...base, inputSize: [40, 64], resize: 'center-crop' },
+    { ...base, inputSize: [64, 80], resize: 'pad', channelOrder: 'BGR' },
   ]
   for (const [name, c] of Object.entries(cases)) {
     for (const pre of pres) {

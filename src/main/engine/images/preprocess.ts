@@ -251,6 +251,19 @@ export function withResizePlan(pipeline: Sharp, plan: ResizePlan, kernel: 'linea
   return pipeline
 }
 
+/** The crop, then the pad, of `plan` on its resized image (resizeWidth × resizeHeight RGB), as withResizePlan does them. */
+export function cropAndPad(rgb: Uint8Array, plan: ResizePlan): Uint8Array {
+  let out = rgb
+  let [width, height] = [plan.resizeWidth, plan.resizeHeight]
+  const c = plan.crop
+  if (c && (c.x !== 0 || c.y !== 0 || c.width !== width || c.height !== height)) {
+    out = new Uint8Array(c.width * c.height * 3)
+    for (let y = 0; y < c.height; y++) out.set(rgb.subarray(((c.y + y) * width + c.x) * 3, ((c.y + y) * width + c.x + c.width) * 3), y * c.width * 3)
+    ;[width, height] = [c.width, c.height]
+  }
+  return plan.pad ? padRgb(out, width, height, plan.pad) : out
+}
+
 /** Black borders around width×height RGB. */
 function padRgb(rgb: Uint8Array, width: number, height: number, pad: NonNullable<ResizePlan['pad']>): Uint8Array {
   const outWidth = width + pad.left + pad.right

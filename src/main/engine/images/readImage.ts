@@ -11,7 +11,9 @@
  *
  * readModelInput goes on to the network's input. Decoding, then resizing the decoded pixels, takes two
  * sharp calls; for most images (opaque, upright, RGB or gray, 8 or 16 bits without an ICC profile, 8 bits
- * with any) one pipeline gives the same bytes (see singlePipelineExact) and saves the copy between them.
+ * with any) one pipeline gives the same bytes (see singlePipelineExact) and saves the copy between them,
+ * and where the resize is a shrink vipsReduce.ts reproduces to the byte (under 4×, dyadic factors: 128² →
+ * 64²), sharp only decodes and the resize, crop and pad run in JS, cheaper than inside sharp.
  * With PIL's resampling (torchvision sidecars, preprocess.ts usesPilResample) sharp only decodes.
  */
 import { readFile } from 'node:fs/promises'
@@ -19,7 +21,8 @@ import { resolve } from 'node:path'
 import sharp, { type OutputInfo } from 'sharp'
 import { ConvscopeError, type ImageFacts, type Preprocessing } from '../../../shared/api'
 import { plainHeader, type ImageHeader } from './imageHeader'
-import { checkResized, normalize, planResize, resizeForModel, usesPilResample, withResizePlan, type ModelInput } from './preprocess'
+import { checkResized, cropAndPad, normalize, planResize, resizeForModel, usesPilResample, withResizePlan, type ModelInput } from './preprocess'
+import { vipsReduce, vipsReducible } from './vipsReduce'
 
 export interface ReadImageOptions {
   /** Refuse images with more pixels than this. Default: env CONVSCOPE_MAX_PIXELS, else 100 megapixels. */
@@ -162,7 +165,7 @@ export interface ImageModelInput {
   width: number
   height: number
   input: ModelInput
-  /** Whether decode and resize ran as one sharp pipeline (singlePipelineExact) or as two calls. */
+  /** Whether the image took one sharp call (singlePipelineExact: decode and resize in one pipeline, or decode with the resize in JS) or two. */
   singlePipeline: boolean
 }
 
@@ -182,24 +185,35 @@ export async function readModelInput(path: string, pre: Preprocessing, options: 
     return { facts: image.facts, width: image.width, height: image.height, input, singlePipeline: false }
   }
   const plan = planResize(meta.width, meta.height, pre)
+  const resizeInJs = vipsReducible(meta.width, meta.height, plan.resizeWidth, plan.resizeHeight)
   let resized: { data: Buffer; info: OutputInfo }
   try {
     // pipelineColourspace('srgb'): the input becomes 8-bit sRGB first, as the two-call path decodes it; it
     // also turns off JPEG shrink-on-load (DCT scaling), which would change the pixels.
-    resized = await withResizePlan(sharp(opened.bytes, decoderOptions(opened)).pipelineColourspace('srgb'), plan)
+    const decoder = sharp(opened.bytes, decoderOptions(opened)).pipelineColourspace('srgb')
+    resized = await (resizeInJs ? decoder : withResizePlan(decoder, plan))
       .toColourspace('srgb')
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true })
   } catch (e) {
     throw decodeError(file, e)
   }
-  checkResized(resized.info, pre)
+  let rgb: Uint8Array = resized.data
+  if (resizeInJs) {
+    const { width, height, channels } = resized.info
+    if (width !== meta.width || height !== meta.height || channels !== 3) {
+      throw new Error(`${file} decoded to ${width}×${height}×${channels}, its header says ${meta.width}×${meta.height}×3`)
+    }
+    rgb = cropAndPad(vipsReduce(rgb, width, height, plan.resizeWidth, plan.resizeHeight), plan)
+  } else {
+    checkResized(resized.info, pre)
+  }
   const [H, W] = pre.inputSize
   return {
     facts: { path: file, width: meta.width, height: meta.height, format: formatName(meta), notes: conversionNotes(meta) },
     width: meta.width,
     height: meta.height,
-    input: { data: normalize(resized.data, pre), shape: [H, W, 3], geometry: plan.geometry },
+    input: { data: normalize(rgb, pre), shape: [H, W, 3], geometry: plan.geometry },
     singlePipeline: true,
   }
 }
