@@ -79,10 +79,10 @@ export interface DatasetLoopOptions<Item, Loaded> {
 /**
  * Default number of batches loading ahead of the compute. A forward pass on onnxruntime-node holds the event
  * loop (it runs synchronously), and an image's load needs the loop between its steps (file read, sharp call,
- * normalize): with one batch ahead its decoding mostly started after the forward pass; with two, the sharp jobs
- * of the batch after next are queued before it and run on sharp's threads during it. The forward pass waited
- * 4–6 % of the demo network's scan loop with two, 27–34 % with one (bench/scanParallelism.ts); classify:
- * bench/interactive.ts, docs/issue11-measurements.md.
+ * normalize); with two batches ahead the sharp jobs of the batch after next are queued before it and run on
+ * sharp's threads during it. The scan's forward pass waited 4–6 % of the demo network's loop with two, 27–34 %
+ * with one (bench/scanParallelism.ts); classify measured the same with one or two (bench/interactive.ts,
+ * docs/issue11-measurements.md).
  */
 export const LOAD_AHEAD = 2
 
