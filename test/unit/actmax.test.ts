@@ -239,6 +239,24 @@ test('a third-party-like MobileNetV2 (ReLU6, depthwise, residual adds): the obje
   }
 })
 
+test('diversity: two images pushed apart score a lower Gram similarity than without the term', async () => {
+  const gram = async (rgb: Float32Array[]) => {
+    const x = tf.image.resizeBilinear(tf.tensor4d(Float32Array.from(rgb.flatMap((r) => Array.from(r))), [2, 24, 24, 3]), [64, 64])
+    const [out] = gap.forward(x as tf.Tensor4D, ['conv_last'])
+    const flat = out!.reshape([2, -1, out!.shape[3]!])
+    const g = tf.matMul(flat, flat, true, false).reshape([2, -1])
+    const unit = tf.div(g, tf.norm(g, 'euclidean', 1, true))
+    const cos = (await tf.sum(tf.mul(unit.slice([0, 0], [1, -1]), unit.slice([1, 0], [1, -1]))).data())[0]!
+    tf.dispose([x, out!, flat, g, unit])
+    return cos
+  }
+  const unit: TargetInput = { kind: 'unit', layer: 'conv_last', channel: 5 }
+  const plain = await maximize(gap, plan(unit), quick({ steps: 12, images: 2, learningRate: 0.3 }))
+  const apart = await maximize(gap, plan(unit), quick({ steps: 12, images: 2, learningRate: 0.3, diversity: 100 }))
+  const [same, diverse] = [await gram(plain.images.map((m) => m.rgb)), await gram(apart.images.map((m) => m.rgb))]
+  assert.ok(diverse < same, `cosine ${diverse} with the term, ${same} without`)
+})
+
 test('settings that cannot run are refused, naming why', async () => {
   const refused = async (target: TargetInput, settings: Partial<ActmaxSettings>, message: RegExp) =>
     assert.rejects(maximize(gap, plan(target), quick(settings)), (e: unknown) => e instanceof ConvscopeError && e.code === 'BAD_REQUEST' && message.test(e.message))
