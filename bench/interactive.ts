@@ -23,7 +23,6 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os'
 import { join, resolve } from 'node:path'
-import { execFileSync } from 'node:child_process'
 import { parseArgs } from 'node:util'
 import type { ActivationData, ClassMaps } from '../src/shared/api'
 import { initBackend } from '../src/main/engine/backend'
@@ -40,6 +39,7 @@ import { classifyFolder, type ClassifyResult } from '../src/main/engine/methods/
 import { OUTPUT, type LoadedModel } from '../src/main/engine/model'
 import { loadModel } from '../src/main/engine/models/loadModel'
 import { demoImages } from './demoImages'
+import { gitCommit } from './gitCommit'
 
 const ROOT = resolve(import.meta.dirname, '..')
 const { values } = parseArgs({
@@ -114,15 +114,6 @@ async function perImage<I, R>(run: ExecutorChoice[], images: I[], call: (image: 
     }
   }
   return { times, results }
-}
-
-/** The checkout's commit; CONVSCOPE_BENCH_COMMIT for a copy outside git (e.g. `git archive` of a commit). */
-function gitCommit(): string {
-  try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
-  } catch {
-    return process.env.CONVSCOPE_BENCH_COMMIT ?? 'unknown (not a git checkout)'
-  }
 }
 
 async function main(): Promise<void> {

@@ -16,7 +16,6 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os'
 import { join, resolve } from 'node:path'
-import { execFileSync } from 'node:child_process'
 import { parseArgs } from 'node:util'
 import { GetOcclusion, type OcclusionMap } from '../src/shared/api'
 import { initBackend } from '../src/main/engine/backend'
@@ -26,6 +25,7 @@ import { listImageFolder } from '../src/main/engine/images/imageFolder'
 import { getOcclusion } from '../src/main/engine/methods/neurons/occlusion'
 import { loadModel } from '../src/main/engine/models/loadModel'
 import { demoImages } from './demoImages'
+import { gitCommit } from './gitCommit'
 
 const ROOT = resolve(import.meta.dirname, '..')
 const { values } = parseArgs({ options: { repeats: { type: 'string', default: '10' }, batch: { type: 'string', default: '64' }, out: { type: 'string' } } })
@@ -44,14 +44,6 @@ function relativeDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
     scale = Math.max(scale, Math.abs(b[i]!))
   }
   return scale ? diff / scale : diff
-}
-
-function gitCommit(): string {
-  try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
-  } catch {
-    return process.env.CONVSCOPE_BENCH_COMMIT ?? 'unknown (not a git checkout)'
-  }
 }
 
 async function main(): Promise<void> {
