@@ -80,12 +80,12 @@ test('getMapMethods: every method runs on the GAP network; CAM is refused on the
 test('getMapMethods carries each method as the registry describes it: what it needs, its grid, its cost', async () => {
   const { methods } = await call('getMapMethods', { modelId: gap.id })
   const byName = new Map(methods.map((m) => [m.name, m]))
-  assert.deepEqual(byName.get('cam'), { name: 'cam', label: 'CAM', unsupported: null, needs: { layer: false, gradient: false, globalPoolingHead: true }, returns: 'one-channel', grid: 'layer', cost: 'forward only', comparedByDefault: true })
+  assert.deepEqual(byName.get('cam'), { name: 'cam', label: 'CAM', unsupported: null, needs: { layer: false, gradient: false, globalPoolingHead: true }, returns: 'one-channel', grid: 'layer', cost: 'forward only', comparedByDefault: true, scores: ['logit'] })
   assert.deepEqual(byName.get('gradcam')!.needs, { layer: true, gradient: true, globalPoolingHead: false })
   assert.equal(byName.get('backprop')!.grid, 'input')
   for (const { unsupported: _, label: __, ...sent } of methods) {
-    const { name, needs, returns, grid, cost, comparedByDefault } = MAP_METHODS[sent.name]!
-    assert.deepEqual(sent, { name, needs, returns, grid, cost, comparedByDefault }, `${sent.name}: as registered`)
+    const { name, needs, returns, grid, cost, comparedByDefault, scores } = MAP_METHODS[sent.name]!
+    assert.deepEqual(sent, { name, needs, returns, grid, cost, comparedByDefault, scores }, `${sent.name}: as registered`)
   }
 })
 
