@@ -27,6 +27,11 @@ import { getGuidedPatches } from './methods/neurons/guidedPatches'
 import { getOcclusion } from './methods/neurons/occlusion'
 import { getPixelMap, getPixelMethods } from './methods/neurons/pixelMaps'
 import { getUnitClassWeights } from './methods/neurons/unitClassWeights'
+import { getCodeImages, listCodes, startCodes } from './methods/embeddings/codes'
+import { getProjections, startEmbedding } from './methods/embeddings/embedding'
+import { getImageGrid } from './methods/embeddings/grid'
+import { getNeighbours } from './methods/embeddings/neighbours'
+import { getCodeUnitValues } from './methods/embeddings/unitValues'
 import type { LoadedModel } from './model'
 import { loadModel } from './models/loadModel'
 import { Catalog } from './store/catalog'
@@ -126,6 +131,14 @@ class Engine implements EngineService {
       startActmax: async (p, ctx) => startActmax(workspace, await this.model(p.modelId), p, ctx),
       getGuidedPatches: async (p, ctx) => getGuidedPatches(await this.model(p.modelId), p, ctx),
       getUnitClassWeights: async (p) => getUnitClassWeights(await this.model(p.modelId), p),
+      startCodes: async (p, ctx) => startCodes(workspace, await this.model(p.modelId), p, ctx),
+      listCodes: (p) => listCodes(workspace, p.modelId),
+      getCodeImages: (p) => getCodeImages(resolve(p.codesDir)),
+      getNeighbours: (p) => getNeighbours(p, (id) => this.model(id)),
+      getProjections: () => getProjections(),
+      startEmbedding: (p, ctx) => startEmbedding(p, ctx),
+      getCodeUnitValues: (p) => getCodeUnitValues(workspace, p),
+      getImageGrid: (p, ctx) => getImageGrid(p, ctx),
       setExecutorSettings: async ({ modelId, ...settings }) => {
         await this.executorSettings.save(settings)
         return this.executorSettings.report(modelId ? await this.model(modelId) : null)

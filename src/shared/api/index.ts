@@ -18,6 +18,8 @@
  *   executors.ts     executors (onnxruntime / tfjs) and onnxruntime devices: choice, availability, the setting
  *   neurons.ts       from a neuron back to the pixels: targets, pixel maps, occlusion, activation maximization,
  *                    guided backprop on a unit's top patches, a unit's class weights
+ *   embeddings.ts    the representation space: codes of a folder, nearest neighbours, PCA / t-SNE / UMAP maps,
+ *                    the image grid
  *
  * Every process boundary validates with these schemas: params once where a call enters a process (the router
  * for windows, the engine process's entry), results once before they leave the engine. A parameter naming a
@@ -27,6 +29,20 @@ import { z } from 'zod'
 import { ActivationData } from './activations'
 import { ClassFolder, ClassMapGrid, ClassMaps, GetClassFolders, GetClassMapGrid, GetClassMaps, MapMethodsInfo } from './classMaps'
 import { LocalPath, ModelId, OpenedPath } from './common'
+import {
+  CodeImages,
+  CodesSummary,
+  CodeUnitValues,
+  Embedding,
+  GetCodeUnitValues,
+  GetImageGrid,
+  GetNeighbours,
+  ImageGrid,
+  Neighbours,
+  ProjectionInfo,
+  StartCodes,
+  StartEmbedding,
+} from './embeddings'
 import { ConvscopeError } from './errors'
 import { ExecutorReport, GetExecutors, SetExecutorSettings } from './executors'
 import { Faithfulness, FolderFaithfulness, GetFaithfulness, StartFaithfulness } from './faithfulness'
@@ -54,6 +70,7 @@ import { BusyWork, DemoSetup, DirListing, SystemInfo, type EngineLane, type Shel
 export * from './activations'
 export * from './classMaps'
 export * from './common'
+export * from './embeddings'
 export * from './envelopes'
 export * from './errors'
 export * from './executors'
@@ -151,6 +168,25 @@ export const methods = {
   getGuidedPatches: method('engine', GetGuidedPatches, GuidedPatches),
   /** The classes whose weights on a last-conv channel of a global-pooling network are largest. */
   getUnitClassWeights: method('engine', GetUnitClassWeights, UnitClassWeights),
+  /**
+   * The code of every image of an opened folder at one layer (spatial maps globally average-pooled), with its
+   * 32×32 pixel thumbnail and the model's top-1 class, through the scan pipeline: progress, cancel, resume.
+   */
+  startCodes: method('jobs', StartCodes, CodesSummary),
+  /** The codes folders of a model in the workspace, finished and incomplete, newest first. */
+  listCodes: method('engine', z.object({ modelId: ModelId }), z.array(CodesSummary)),
+  /** The images of a finished codes folder with their class and predicted class (what a map colours by). */
+  getCodeImages: method('engine', z.object({ codesDir: LocalPath }), CodeImages),
+  /** An image's nearest neighbours in code space and in pixel space; exact. */
+  getNeighbours: method('engine', GetNeighbours, Neighbours),
+  /** The projection methods (PCA, t-SNE, UMAP) with their settings. */
+  getProjections: method('engine', z.object({}), z.array(ProjectionInfo)),
+  /** A 2-D (or n-D) map of a codes folder by a projection method. Progress: iterations; cancellable; cached. */
+  startEmbedding: method('jobs', StartEmbedding, Embedding),
+  /** A unit's per-image maximum for the images of a codes folder, from a finished scan of them (colours a map). */
+  getCodeUnitValues: method('engine', GetCodeUnitValues, CodeUnitValues),
+  /** The cnnembed grid: images of a 2-D map snapped to a grid by an optimal assignment, written as a PNG. */
+  getImageGrid: method('engine', GetImageGrid, ImageGrid),
 } as const
 
 export type Methods = typeof methods
