@@ -2,7 +2,7 @@
 import { z } from 'zod'
 
 /** The window's views, in tab order (their number keys are 1…). */
-export const ViewName = z.enum(['workspace', 'architecture', 'filters', 'activations', 'units', 'jobs', 'classes'])
+export const ViewName = z.enum(['workspace', 'architecture', 'filters', 'activations', 'units', 'jobs', 'classes', 'embeddings'])
 export type ViewName = z.infer<typeof ViewName>
 
 /**
