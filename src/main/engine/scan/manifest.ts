@@ -9,8 +9,13 @@
  *                                                      row r is image shard.index + r * shard.count
  *                                                      (all images for an unsharded or merged scan);
  *                                                      NaN rows for skipped images
+ *   codes.npy                   float16 | float32 [rows, dim]  a codes run's (ScanOptions.codes, engine/codes): the
+ *                                                      code layer's output averaged over space; NaN rows: skipped
+ *   pixels.npy                  uint8   [rows, 3072]   codes run: each image squashed to 32 × 32 RGB (HWC); zero rows: skipped
+ *   predicted.npy               int32   [rows]         codes run: the model's top-1 class (-1: skipped, or no class output)
  *   .scan-checkpoint.bin        while running only: the state a killed scan resumes from
  *   .<stem>.maxima.partial      while running only: the final .npy layout (header, then float16 rows at their offsets), renamed into place at the end
+ *   .codes.partial, .pixels.partial, .predicted.partial   the same for a codes run's files (scan/rowFiles.ts)
  *
  * `<stem>` is the layer name with characters other than [A-Za-z0-9._-] replaced by "_" (see
  * manifest.layers[].file). Order within a unit is value descending, then image, y, x ascending (topK.ts),
@@ -21,7 +26,10 @@
  *   model: { id, name, dir, preprocessing }  id = content hash of the model files; preprocessing as used
  *   dataset: { id, root, count }           id = sha256 of (relative path, size, mtime) of every image, in order;
  *                                          root = the image folder, or the folder of a file list (imageList.ts)
- *   layers: [{ name, file, units, height, width, receptiveField }]
+ *   layers: [{ name, file, units, height, width, receptiveField }]   (may be [] in a codes run)
+ *   codes: { layer, dim, pooled, height, width, dtype, classes, labels }   only in a codes run: the code layer
+ *                                          and its map's size, classes = the output's class count (null: none,
+ *                                          predicted.npy is all -1), labels = the model's labels (or null)
  *   k, keepMaxima, shard: { index, count }   also for a scan made by --workers (its workers' shards merged)
  *   images: [{ path, className, width, height }]  path relative to dataset.root (forward slashes); width and
  *                                                 height of the decoded image, null where not scanned here
@@ -62,6 +70,18 @@ export interface SkippedImage {
   reason: string
 }
 
+/** What a codes run (engine/codes) computes beside, or instead of, the top-K. */
+export interface ScanCodes {
+  layer: string
+  dim: number
+  pooled: boolean
+  height: number
+  width: number
+  dtype: 'float16' | 'float32'
+  classes: number | null
+  labels: string[] | null
+}
+
 export interface Shard {
   index: number
   count: number
@@ -80,6 +100,8 @@ export interface ScanManifest {
   images: ScanImage[]
   skipped: SkippedImage[]
   executor?: string
+  /** Only in a codes run. */
+  codes?: ScanCodes
   timing: { startedAt: string; finishedAt: string; seconds: number; imagesPerSecond: number; resumed: boolean }
 }
 
@@ -95,6 +117,12 @@ export const topkFiles = (stem: string) => ({
 })
 export const maximaFile = (stem: string) => `${stem}.maxima.npy`
 export const maximaPartialFile = (stem: string) => `.${stem}.maxima.partial`
+/** A codes run's files (names fixed: one code layer per folder). */
+export const CODES_FILE = 'codes.npy'
+export const PIXELS_FILE = 'pixels.npy'
+export const PREDICTED_FILE = 'predicted.npy'
+/** The partial file a row file is written in while running: `.codes.partial` for codes.npy. */
+export const partialFileOf = (file: string) => `.${file.replace(/\.npy$/, '')}.partial`
 
 /** Path of an image relative to `root`, with forward slashes. */
 export function relativeImagePath(root: string, path: string): string {
