@@ -120,6 +120,7 @@ test('readModelInput gives toModelInput(readImage) to the byte, in one pipeline 
       const what = `${name}, ${pre.resize} ${pre.inputSize.join('×')}`
       assert.equal(got.singlePipeline, c.single, `${what}: one pipeline`)
       assert.ok(Buffer.from(got.input.data.buffer).equals(Buffer.from(want.data.buffer)), `${what}: model input differs`)
+      assert.ok(Buffer.from(got.input.rgb).equals(Buffer.from(want.rgb)), `${what}: the input's 8-bit pixels differ`)
       assert.deepEqual(got.input.geometry, want.geometry, what)
       assert.deepEqual([got.width, got.height, got.facts], [image.width, image.height, image.facts], what)
     }

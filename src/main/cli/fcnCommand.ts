@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util'
 import { resolve } from 'node:path'
 import sharp from 'sharp'
 import { ConvscopeError } from '../../shared/api'
-import { atInputSize, inputToImage, resizeForModel, toInputTensor, toModelInput } from '../engine/images/preprocess'
+import { atInputSize, inputToImage, toInputTensor, toModelInput } from '../engine/images/preprocess'
 import { readImage } from '../engine/images/readImage'
 import { classMapGrid, type FcnGrid, type FcnHead } from '../engine/models/classGrid'
 import { convolutionalHead } from '../engine/models/convolutionalHead'
@@ -82,10 +82,7 @@ export const fcnCommand: Command = {
       }
       const labels = model.info.labels
       const name = (k: number) => labels?.[k] ?? `class ${k}`
-      if (values.png) {
-        const { rgb } = await resizeForModel(image, pre)
-        await writeGridPng(resolve(values.png), rgb, grid)
-      }
+      if (values.png) await writeGridPng(resolve(values.png), input.rgb, grid)
       if (values.json) {
         console.log(
           JSON.stringify(

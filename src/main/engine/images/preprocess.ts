@@ -62,6 +62,8 @@ export interface ModelInput {
   data: Float32Array
   shape: [number, number, 3]
   geometry: InputGeometry
+  /** The same pixels before normalisation: height × width × 3 bytes, RGB (what a map is drawn over). */
+  rgb: Uint8Array
 }
 
 /** What toModelInput needs of a decoded image (see readImage). */
@@ -304,8 +306,13 @@ export function normalize(rgb: Uint8Array, pre: Pick<Preprocessing, 'channelOrde
 /** The network input for one decoded image, with the geometry back to the image. */
 export async function toModelInput(image: RgbImage, pre: Preprocessing): Promise<ModelInput> {
   const { rgb, plan } = await resizeForModel(image, pre)
+  return modelInputOf(rgb, plan, pre)
+}
+
+/** The network input from its 8-bit pixels at the input size (resizeForModel's, or readImage.ts's one-pipeline ones). */
+export function modelInputOf(rgb: Uint8Array, plan: ResizePlan, pre: Preprocessing): ModelInput {
   const [H, W] = pre.inputSize
-  return { data: normalize(rgb, pre), shape: [H, W, 3], geometry: plan.geometry }
+  return { data: normalize(rgb, pre), shape: [H, W, 3], geometry: plan.geometry, rgb }
 }
 
 /** Stack model inputs into one [n, h, w, 3] batch of values (what onnxruntime is fed; executors/forward.ts). */

@@ -21,7 +21,7 @@ import { resolve } from 'node:path'
 import sharp, { type OutputInfo } from 'sharp'
 import { ConvscopeError, type ImageFacts, type Preprocessing } from '../../../shared/api'
 import { plainHeader, type ImageHeader } from './imageHeader'
-import { checkResized, cropAndPad, normalize, planResize, resizeForModel, usesPilResample, withResizePlan, type ModelInput } from './preprocess'
+import { checkResized, cropAndPad, modelInputOf, planResize, resizeForModel, usesPilResample, withResizePlan, type ModelInput } from './preprocess'
 import { vipsReduce, vipsReducible } from './vipsReduce'
 
 export interface ReadImageOptions {
@@ -180,9 +180,7 @@ export async function readModelInput(path: string, pre: Preprocessing, options: 
   if (usesPilResample(pre) || !singlePipelineExact(meta)) {
     const image = await decodeOpened(opened)
     const { rgb, plan } = await resizeForModel(image, pre)
-    const [H, W] = pre.inputSize
-    const input: ModelInput = { data: normalize(rgb, pre), shape: [H, W, 3], geometry: plan.geometry }
-    return { facts: image.facts, width: image.width, height: image.height, input, singlePipeline: false }
+    return { facts: image.facts, width: image.width, height: image.height, input: modelInputOf(rgb, plan, pre), singlePipeline: false }
   }
   const plan = planResize(meta.width, meta.height, pre)
   const resizeInJs = vipsReducible(meta.width, meta.height, plan.resizeWidth, plan.resizeHeight)
@@ -208,12 +206,11 @@ export async function readModelInput(path: string, pre: Preprocessing, options: 
   } else {
     checkResized(resized.info, pre)
   }
-  const [H, W] = pre.inputSize
   return {
     facts: { path: file, width: meta.width, height: meta.height, format: formatName(meta), notes: conversionNotes(meta) },
     width: meta.width,
     height: meta.height,
-    input: { data: normalize(rgb, pre), shape: [H, W, 3], geometry: plan.geometry },
+    input: modelInputOf(rgb, plan, pre),
     singlePipeline: true,
   }
 }

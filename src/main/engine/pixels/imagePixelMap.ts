@@ -1,14 +1,13 @@
 /**
  * One image file's pixel map, as getPixelMap and `convscope saliency` return it: the image read and preprocessed
- * as every method reads it (readImage, resizeForModel, normalize), the target planned, the method's map computed
- * on the network input, its channels put in RGB order (a BGR network's gradient is flipped), and the input's
- * 8-bit pixels kept for drawing the map over them.
+ * as every method reads it (readModelInput), the target planned, the method's map computed on the network input,
+ * its channels put in RGB order (a BGR network's gradient is flipped), and the input's 8-bit pixels kept for
+ * drawing the map over them.
  */
 import { resolve } from 'node:path'
 import * as tf from '@tensorflow/tfjs'
 import type { PixelMap, Target } from '../../../shared/api'
-import { readImage } from '../images/readImage'
-import { normalize, resizeForModel } from '../images/preprocess'
+import { readModelInput } from '../images/readImage'
 import type { LoadedModel } from '../model'
 import { planTarget } from '../targets'
 import { pixelMethod } from './index'
@@ -31,16 +30,15 @@ export async function imagePixelMap(model: LoadedModel, request: ImagePixelMapRe
   const method = pixelMethod(request.method)
   const plan = planTarget(model, request.target)
   const pre = model.info.preprocessing
-  const { rgb } = await resizeForModel(await readImage(resolve(request.image)), pre)
-  const [height, width] = pre.inputSize
-  const x = tf.tensor4d(normalize(rgb, pre), [1, height, width, 3], 'float32')
+  const { input } = await readModelInput(resolve(request.image), pre)
+  const x = tf.tensor4d(input.data, [1, ...input.shape], 'float32')
   const started = performance.now()
   try {
     const result = await method.compute(model, x, plan, { layer: request.layer })
     const milliseconds = performance.now() - started
     if (pre.channelOrder === 'BGR') swapRedBlue(result.values)
     const map: PixelMap = { method: method.name, label: method.label, target: result.resolved, height: result.height, width: result.width, values: result.values, milliseconds }
-    return { map, inputRgb: rgb }
+    return { map, inputRgb: input.rgb }
   } finally {
     x.dispose()
   }
