@@ -27,6 +27,7 @@ import { getGuidedPatches } from './methods/neurons/guidedPatches'
 import { getOcclusion } from './methods/neurons/occlusion'
 import { getPixelMap, getPixelMethods } from './methods/neurons/pixelMaps'
 import { getUnitClassWeights } from './methods/neurons/unitClassWeights'
+import { getClassDirection } from './methods/neurons/classDirection'
 import { getCodeImages, listCodes, startCodes } from './methods/embeddings/codes'
 import { getProjections, startEmbedding } from './methods/embeddings/embedding'
 import { getImageGrid } from './methods/embeddings/grid'
@@ -131,6 +132,7 @@ class Engine implements EngineService {
       startActmax: async (p, ctx) => startActmax(workspace, await this.model(p.modelId), p, ctx),
       getGuidedPatches: async (p, ctx) => getGuidedPatches(await this.model(p.modelId), p, ctx),
       getUnitClassWeights: async (p) => getUnitClassWeights(await this.model(p.modelId), p),
+      getClassDirection: async (p) => getClassDirection(await this.model(p.modelId), p),
       startCodes: async (p, ctx) => startCodes(workspace, await this.model(p.modelId), p, ctx),
       listCodes: (p) => listCodes(workspace, p.modelId),
       getCodeImages: (p) => getCodeImages(resolve(p.codesDir)),

@@ -51,6 +51,8 @@ import { LocalizationReport, StartLocalization } from './localization'
 import { FilterData, ModelInfo, RecentModel } from './models'
 import {
   ActmaxResult,
+  ClassDirection,
+  GetClassDirection,
   GetGuidedPatches,
   GetOcclusion,
   GetPixelMap,
@@ -168,6 +170,8 @@ export const methods = {
   getGuidedPatches: method('engine', GetGuidedPatches, GuidedPatches),
   /** The classes whose weights on a last-conv channel of a global-pooling network are largest. */
   getUnitClassWeights: method('engine', GetUnitClassWeights, UnitClassWeights),
+  /** A class's weight vector over the channels a global-pooling → linear head reads (a direction target), or why there is none. */
+  getClassDirection: method('engine', GetClassDirection, ClassDirection),
   /**
    * The code of every image of an opened folder at one layer (spatial maps globally average-pooled), with its
    * 32×32 pixel thumbnail and the model's top-1 class, through the scan pipeline: progress, cancel, resume.

@@ -200,3 +200,18 @@ export const UnitClassWeights = z.object({
   classes: z.array(z.object({ index: z.number().int(), label: z.string().nullable(), weight: z.number() })),
 })
 export type UnitClassWeights = z.infer<typeof UnitClassWeights>
+
+/** A class's weights w_c over the channels of the layer a global-pooling → linear head reads: a direction target. */
+export const GetClassDirection = z.object({ modelId: ModelId, class: z.number().int().min(0) })
+
+export const ClassDirection = z.object({
+  /** Why there is none (no global-pooling → linear head), null when there is. */
+  unsupported: z.string().nullable(),
+  /** The head's feature layer, which the direction is in; null when unsupported. */
+  layer: z.string().nullable(),
+  /** The head's pooling: with 'average', the direction's value (its spatial mean) is the class logit minus its bias. */
+  pooling: z.enum(['average', 'max']).nullable(),
+  /** w_c: one weight per channel of `layer`; empty when unsupported. */
+  vector: z.array(z.number()),
+})
+export type ClassDirection = z.infer<typeof ClassDirection>
