@@ -16,17 +16,19 @@ const image = (index: number, className: string | null, predicted: number | null
 })
 const images = [image(0, 'cats', 1), image(1, 'dogs', 0), image(2, 'cats', null), image(3, 'cats', 0), image(4, null, 1)]
 
-test('groupByKey: one group per key in natural order, unreadable rows left out, each with its rows and coordinates', () => {
-  const groups = groupByKey(points, 2, (r) => ['b', 'a10', 'b', 'a2', 'b'][r]!)
+test('groupByKey: one group per key in natural order (none last), unreadable rows left out, each with its rows and coordinates', () => {
+  const groups = groupByKey(points, 2, (r) => ['b', 'a10', 'b', 'a2', null][r] ?? null, 'unlabelled')
   assert.deepEqual(
     groups.map((g) => [g.key, Array.from(g.rows), Array.from(g.x), Array.from(g.y)]),
     [
       ['a2', [3], [6], [7]],
       ['a10', [1], [2], [3]],
-      ['b', [0, 4], [0, 8], [1, 9]],
+      ['b', [0], [0], [1]],
+      ['', [4], [8], [9]],
     ],
   )
-  assert.equal(new Set(groups.map((g) => g.colour)).size, 3, 'distinct colours')
+  assert.equal(groups[3]!.label, 'unlabelled')
+  assert.deepEqual(groups.map((g) => g.colour), ['#1f77b4', '#ff7f0e', '#2ca02c', '#b0b0b0'], 'the shared palette in label order, grey for none')
 })
 
 test('groupByValue: finite values in one trace with their values, the rest grey', () => {
@@ -43,7 +45,8 @@ test('classRows: by the class folders the model class maps to, else by the predi
   assert.deepEqual(Array.from(classRows(points, 2, images, 1, folders)), [0, 3], 'cats, row 2 unplaced')
   assert.deepEqual(Array.from(classRows(points, 2, images, 0, new Map())), [1, 3], 'predicted 0 with no folder mapping')
   assert.deepEqual(Array.from(coordinatesOf(points, 2, [3, 0]).x), [6, 0])
-  assert.equal(predictedKey(images[2]), 'no prediction')
+  assert.equal(predictedKey(images[2]), null)
+  assert.equal(predictedKey(images[3]), 'p0')
 })
 
 test('describeParams names a map by the settings that differ from the defaults', () => {

@@ -5,12 +5,7 @@
  * DOM, so this runs under node in test/unit/embeddingsView.test.ts.
  */
 import type { CodeImage, ProjectionInfo, ProjectionParams } from '@shared/api'
-
-/** Tableau-20 (matplotlib's tab20): 20 classes with distinct colours, then they repeat. */
-export const CLASS_COLOURS = [
-  '#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf',
-  '#aec7e8', '#ffbb78', '#98df8a', '#ff9896', '#c5b0d5', '#c49c94', '#f7b6d2', '#c7c7c7', '#dbdb8d', '#9edae5',
-]
+import { labelColours, UNLABELLED_COLOUR } from '../../../shared/classPalette' // relative: the unit test runs this under node
 
 /** Points of one trace: their rows of the codes folder and their map coordinates (first two output dimensions). */
 export interface PointGroup {
@@ -53,29 +48,28 @@ export function splitPoints(points: Float32Array, dims: number, groupOf: (row: n
   return groups.filter((g) => g.rows.length > 0)
 }
 
-/** One group per distinct key (sorted, numbers in numeric order), coloured in that order. */
-export function groupByKey(points: Float32Array, dims: number, keyOf: (row: number) => string): PointGroup[] {
+/** One group per distinct key (sorted, numbers in numeric order; null last, grey), coloured as the map PNGs colour them (shared/classPalette). */
+export function groupByKey(points: Float32Array, dims: number, keyOf: (row: number) => string | null, nullLabel = 'no label'): PointGroup[] {
   const count = Math.floor(points.length / dims)
-  const keys = new Map<string, number>()
-  const rowKeys: string[] = new Array(count)
-  for (let r = 0; r < count; r++) keys.set((rowKeys[r] = keyOf(r)), 0)
-  const sorted = [...keys.keys()].sort((a, b) => a.localeCompare(b, 'en', { numeric: true }))
-  sorted.forEach((k, i) => keys.set(k, i))
-  const labels = sorted.map((key, i) => ({ key, label: key, colour: CLASS_COLOURS[i % CLASS_COLOURS.length]! }))
-  return splitPoints(points, dims, (r) => keys.get(rowKeys[r]!)!, labels)
+  const rowKeys: (string | null)[] = new Array(count)
+  for (let r = 0; r < count; r++) rowKeys[r] = keyOf(r)
+  const colourOf = labelColours(rowKeys)
+  const sorted = [...new Set(rowKeys)].sort((a, b) => (a === null ? 1 : b === null ? -1 : a.localeCompare(b, 'en', { numeric: true })))
+  const index = new Map(sorted.map((k, i) => [k, i]))
+  const labels = sorted.map((key) => ({ key: key ?? '', label: key ?? nullLabel, colour: colourOf(key) }))
+  return splitPoints(points, dims, (r) => index.get(rowKeys[r] ?? null)!, labels)
 }
 
-const NO_CLASS = '(no class)'
-/** An image's true class (its class folder) or its predicted class, as a map groups it. */
-export const classKey = (image: CodeImage | undefined): string => image?.className ?? NO_CLASS
-export const predictedKey = (image: CodeImage | undefined): string =>
-  image?.predictedLabel ?? (image?.predicted === null || image?.predicted === undefined ? 'no prediction' : `class ${image.predicted}`)
+/** An image's true class (its class folder) or its predicted class, as a map groups it (null: none). */
+export const classKey = (image: CodeImage | undefined): string | null => image?.className ?? null
+export const predictedKey = (image: CodeImage | undefined): string | null =>
+  image?.predictedLabel ?? (image?.predicted === null || image?.predicted === undefined ? null : `class ${image.predicted}`)
 
 /** The map's points coloured by a unit's per-image values: one trace with the values, one grey trace of the images without one. */
 export function groupByValue(points: Float32Array, dims: number, values: Float32Array, valueLabel: string): PointGroup[] {
   const labels = [
     { key: 'value', label: valueLabel, colour: '#2f62c9' },
-    { key: 'none', label: 'no value (not scanned)', colour: '#c7c7c7' },
+    { key: 'none', label: 'no value (not scanned)', colour: UNLABELLED_COLOUR },
   ]
   const groups = splitPoints(points, dims, (r) => (Number.isFinite(values[r]!) ? 0 : 1), labels)
   for (const g of groups) if (g.key === 'value') g.values = Float32Array.from(g.rows, (r) => values[r]!)
