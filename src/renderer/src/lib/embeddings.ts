@@ -4,8 +4,9 @@
  * selected class, a projection's default settings. Plain typed-array loops (50 000 points take a few ms), no
  * DOM, so this runs under node in test/unit/embeddingsView.test.ts.
  */
-import type { CodeImage, ProjectionInfo, ProjectionParams } from '@shared/api'
-import { labelColours, UNLABELLED_COLOUR } from '../../../shared/classPalette' // relative: the unit test runs this under node
+// Relative imports: test/unit/embeddingsView.test.ts runs this under node.
+import type { CodeImage, ProjectionInfo, ProjectionParams } from '../../../shared/api'
+import { labelColours, UNLABELLED_COLOUR } from '../../../shared/classPalette'
 
 /** Points of one trace: their rows of the codes folder and their map coordinates (first two output dimensions). */
 export interface PointGroup {
