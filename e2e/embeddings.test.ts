@@ -1,0 +1,258 @@
+/**
+ * The representation space end to end (issue 13) in served mode on the bundled demo (the GAP network and
+ * its 1400 val images, opened on first start): the codes job with progress; a PCA map; hover shows the
+ * image; a click selects it and the Activations view follows; a box selection lists its images; the
+ * neighbours panel, code space beside pixel space; a t-SNE map with progress; the image grid and its PNG;
+ * then a 50 000-point map (a codes folder the test writes from the demo's codes, format in
+ * engine/codes/codesFolder.ts) whose hover and pan latencies are measured in the page and written to
+ * test-results/e2e/embeddings-50k.json beside the screenshot embeddings-05-map-50k.png.
+ */
+import assert from 'node:assert/strict'
+import { mkdir, open, readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import type { Locator, Page } from 'playwright-core'
+import { npyHeader, readNpy } from '../src/main/engine/store/npy'
+import { browserMissing, collectPageErrors, screenshot, SCREENSHOTS, servedSession, waitForCount, waitForDemo, waitForText, waitUntil } from './helpers'
+
+const missing = browserMissing()
+const session = servedSession('convscope-e2e-embeddings-', [])
+const BIG = 50_000
+
+/** Page coordinates of points of the map's first traces (plotly keeps its axes on the graph div). */
+async function pointsOnScreen(map: Locator, count: number): Promise<{ x: number; y: number }[]> {
+  return map.evaluate((el, n) => {
+    type Axis = { _offset: number; l2p(v: number): number }
+    const gd = el as unknown as { _fullLayout: { xaxis: Axis; yaxis: Axis }; _fullData: { x: ArrayLike<number>; y: ArrayLike<number>; hoverinfo: string }[] }
+    const rect = (el as unknown as PageElement).getBoundingClientRect()
+    const right = rect.left + rect.width
+    const bottom = rect.top + rect.height
+    const { xaxis, yaxis } = gd._fullLayout
+    const out: { x: number; y: number }[] = []
+    const traces = gd._fullData.filter((t) => t.hoverinfo !== 'skip')
+    for (let i = 0; out.length < n && i < 50 * n; i++) {
+      const t = traces[i % traces.length]!
+      const j = Math.floor((i * 7919) % t.x.length)
+      const x = rect.left + xaxis._offset + xaxis.l2p(t.x[j]!)
+      const y = rect.top + yaxis._offset + yaxis.l2p(t.y[j]!)
+      if (x > rect.left + 40 && x < right - 60 && y > rect.top + 20 && y < bottom - 40) out.push({ x, y })
+    }
+    return out
+  }, count)
+}
+
+/** Hover each point in turn; the map reports each hover's latency (input event to the frame showing the thumbnail). */
+async function hoverLatencies(page: Page, points: { x: number; y: number }[]): Promise<number[]> {
+  const box = page.locator('.map-box')
+  const out: number[] = []
+  for (const p of points) {
+    await page.mouse.move(p.x + 30, p.y + 30)
+    await page.waitForTimeout(80) // past plotly's hover throttle, so each move is handled as it comes
+    const before = await box.getAttribute('data-hover-ms')
+    await page.mouse.move(p.x, p.y)
+    let after: string | null = null
+    await waitUntil(async () => !!(after = await box.getAttribute('data-hover-ms')) && after !== before, 10_000, () => 'a hover thumbnail')
+    out.push(Number(after))
+  }
+  return out
+}
+
+/** What the pan measurement uses of the page (the e2e project has no DOM types). */
+interface PageWindow {
+  document: { dispatchEvent(e: unknown): void }
+  MouseEvent: new (type: string, init: Record<string, unknown>) => unknown
+  performance: { now(): number }
+  requestAnimationFrame(callback: () => void): number
+  setTimeout(callback: () => void, ms: number): number
+}
+interface PageElement {
+  querySelector(selector: string): PageElement
+  getBoundingClientRect(): { left: number; top: number; width: number; height: number }
+  dispatchEvent(e: unknown): void
+}
+
+/** Pan by dragging the plot area: per step, the time from the move event to the frame after it; in the page. */
+async function panLatencies(map: Locator, steps: number): Promise<number[]> {
+  return map.evaluate(async (el, n) => {
+    const w = globalThis as unknown as PageWindow
+    const drag = (el as unknown as PageElement).querySelector('.nsewdrag')
+    const r = drag.getBoundingClientRect()
+    const at = (dx: number) => ({ clientX: r.left + r.width / 2 + dx, clientY: r.top + r.height / 2 + dx / 2, bubbles: true, buttons: 1 })
+    const frame = () => new Promise<void>((done) => w.requestAnimationFrame(() => w.setTimeout(done, 0)))
+    drag.dispatchEvent(new w.MouseEvent('mousedown', { ...at(0), button: 0 }))
+    const times: number[] = []
+    for (let i = 1; i <= n; i++) {
+      const t0 = w.performance.now()
+      w.document.dispatchEvent(new w.MouseEvent('mousemove', at(i * 12)))
+      await frame()
+      times.push(w.performance.now() - t0)
+    }
+    const t0 = w.performance.now()
+    w.document.dispatchEvent(new w.MouseEvent('mouseup', { ...at(n * 12), buttons: 0 }))
+    await frame()
+    await frame()
+    times.push(w.performance.now() - t0) // the relayout at the end of the drag
+    return times
+  }, steps)
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+
+/**
+ * A codes folder of BIG rows next to `dir`: row i is the demo's code of image i mod n plus a little noise, with
+ * that image, class and prediction; the thumbnails file is sparse (zeros: the map never reads it).
+ */
+async function writeBigCodes(dir: string, out: string): Promise<void> {
+  const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8'))
+  const codes = await readNpy(join(dir, 'codes.npy'))
+  const predicted = await readNpy(join(dir, 'predicted.npy'))
+  const [n, dim] = codes.shape as [number, number]
+  const source = codes.data as Float32Array
+  const big = new Float32Array(BIG * dim)
+  let seed = 12345
+  const noise = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31 - 0.5) * 0.05
+  for (let r = 0; r < BIG; r++) for (let c = 0; c < dim; c++) big[r * dim + c] = source[(r % n) * dim + c]! * (1 + noise())
+  const bigPredicted = Int32Array.from({ length: BIG }, (_, r) => (predicted.data as Int32Array)[r % n]!)
+  await mkdir(out, { recursive: true })
+  await writeFile(join(out, 'codes.npy'), Buffer.concat([npyHeader('float32', [BIG, dim]), Buffer.from(big.buffer)]))
+  await writeFile(join(out, 'predicted.npy'), Buffer.concat([npyHeader('int32', [BIG]), Buffer.from(bigPredicted.buffer)]))
+  const pixels = await open(join(out, 'pixels.npy'), 'w')
+  const header = npyHeader('uint8', [BIG, 3072])
+  await pixels.write(header)
+  await pixels.truncate(header.length + BIG * 3072)
+  await pixels.close()
+  const images = Array.from({ length: BIG }, (_, r) => manifest.images[r % n])
+  const big50k = { ...manifest, dataset: { ...manifest.dataset, id: `${manifest.dataset.id}-x${BIG}`, count: BIG }, images, skipped: [], codes: { ...manifest.codes, dtype: 'float32' } }
+  await writeFile(join(out, 'manifest.json'), JSON.stringify(big50k))
+}
+
+test('embeddings: codes, PCA map with hover / click / box select, neighbours, t-SNE, grid; 50 000 points', { timeout: 600_000, skip: missing ?? false }, async (t) => {
+  const page: Page = await session.browser.newPage({ viewport: { width: 1600, height: 1000 } })
+  const errors = collectPageErrors(page)
+  await page.goto(session.served.url)
+  const map = page.getByTestId('embedding-map')
+  let codesDir = ''
+
+  await t.test('the demo opens; its codes are computed with progress', async () => {
+    await waitForDemo(page)
+    await page.getByTestId('tab-embeddings').click()
+    await page.getByTestId('codes-start').click()
+    await waitForText(page.getByTestId('codes-progress-text'), /\d+\/1400 images/, 60_000)
+    await waitForText(page.getByTestId('codes-facts'), /1,400 codes of \d+ numbers/, 240_000)
+    codesDir = await page.getByTestId('codes-select').inputValue()
+    assert.ok(codesDir.includes('codes'), codesDir)
+  })
+
+  await t.test('a PCA map: hover shows the image, a click selects it and the Activations view follows', async () => {
+    await page.getByTestId('embed-method').selectOption('pca')
+    await page.getByTestId('embed-run').click()
+    await waitForText(page.getByTestId('embed-caption'), /PCA of 1,400 codes[\s\S]*explained variance \d/, 60_000)
+    await map.locator('.scatterlayer, canvas').first().waitFor()
+    const [p] = await pointsOnScreen(map, 1)
+    await page.mouse.move(p!.x, p!.y)
+    const thumb = page.getByTestId('map-hover')
+    await thumb.waitFor({ timeout: 10_000 })
+    assert.match((await thumb.locator('img').getAttribute('src')) ?? '', /\/file\?path=.*\.png/)
+    await screenshot(page, 'embeddings-01-pca-hover')
+    const row = Number(await thumb.getAttribute('data-row'))
+    await page.mouse.click(p!.x, p!.y)
+    const image = await page.getByTestId('neighbours-query-image').locator('strong').getAttribute('title', { timeout: 30_000 })
+    assert.ok(image && image.endsWith('.png'), `selected ${image} (row ${row})`)
+    await page.getByTestId('tab-activations').click()
+    await waitUntil(async () => (await page.locator('[data-testid="image-item"].selected').getAttribute('data-path').catch(() => null)) === image, 30_000, () => 'the Activations list selects it')
+    await page.getByTestId('tab-embeddings').click()
+  })
+
+  await t.test('neighbours of the selected image: k in code space beside k in pixel space, nearest first', async () => {
+    const panel = page.getByTestId('neighbours-panel')
+    await waitForCount(panel.getByTestId('neighbours-code').getByTestId('neighbour'), 10, 30_000)
+    await waitForCount(panel.getByTestId('neighbours-pixel').getByTestId('neighbour'), 10, 30_000)
+    for (const side of ['code', 'pixel']) {
+      const d = (await panel.locator(`[data-testid="neighbours-${side}"] .num`).allTextContents()).map(Number.parseFloat)
+      assert.ok(d.every((v, i) => i === 0 || v >= d[i - 1]!), `${side} distances ascending: ${d}`)
+    }
+    await panel.getByTestId('neighbours-metric-l2').click()
+    await waitForText(panel.getByTestId('neighbours-code').locator('h4'), /L2/)
+    await waitForCount(panel.getByTestId('neighbours-code').getByTestId('neighbour'), 10, 30_000)
+    // The neighbours are marked on the map (an overlay trace), and a click on one selects it.
+    await waitUntil(async () => (await map.evaluate((el) => (el as unknown as { _fullData: { name: string }[] })._fullData.some((d) => d.name === 'neighbours'))), 10_000, () => 'the neighbours marked')
+    const first = panel.getByTestId('neighbours-code').getByTestId('neighbour').first()
+    const path = (await first.getAttribute('title'))!.split('\n')[0]!
+    await first.click()
+    await waitUntil(async () => (await panel.getByTestId('neighbours-query-image').locator('strong').getAttribute('title')) === path, 30_000, () => 'the neighbour becomes the query')
+    await screenshot(page, 'embeddings-02-neighbours')
+  })
+
+  await t.test('a box selection lists its images, and a grid of them', async () => {
+    await map.locator('.modebar-btn[data-val="select"]').click()
+    const box = (await map.locator('.nsewdrag').boundingBox())!
+    await page.mouse.move(box.x + box.width * 0.1, box.y + box.height * 0.1)
+    await page.mouse.down()
+    await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.5, { steps: 8 })
+    await page.mouse.move(box.x + box.width * 0.9, box.y + box.height * 0.9, { steps: 8 })
+    await page.mouse.up()
+    const count = Number((await waitForText(page.getByTestId('lasso-count'), /^\d+ images$/, 10_000)).split(' ')[0])
+    assert.ok(count > 0)
+    await waitForCount(page.getByTestId('lasso-image'), Math.min(count, 120), 10_000)
+    await page.getByTestId('grid-cols').fill('8')
+    await page.getByTestId('grid-rows').fill('8')
+    await page.getByTestId('lasso-grid').click()
+    await waitForText(page.getByTestId('grid-caption'), new RegExp(`${Math.min(count, 64)} images on a 8×8 grid[\\s\\S]*the lasso selection`), 60_000)
+    await map.locator('.modebar-btn[data-val="pan"]').click()
+    await screenshot(page, 'embeddings-03-selection-grid')
+  })
+
+  await t.test('t-SNE with progress, then the image grid of the map and its PNG', async () => {
+    await page.getByTestId('embed-method').selectOption('tsne')
+    await page.getByTestId('embed-param-iterations').fill('300')
+    await page.getByTestId('embed-param-iterations').dispatchEvent('change')
+    await page.getByTestId('embed-run').click()
+    await waitForText(page.getByTestId('embed-progress-text'), /^\d+\/300 iterations/, 60_000)
+    await waitForText(page.getByTestId('embed-caption'), /t-SNE · iterations 300 of 1,400 codes/, 240_000)
+    await page.getByTestId('grid-source-map').click()
+    await page.getByTestId('grid-cols').fill('12')
+    await page.getByTestId('grid-rows').fill('10')
+    await page.getByTestId('grid-cell').fill('24')
+    await page.getByTestId('grid-run').click()
+    await waitForText(page.getByTestId('grid-caption'), /120 images on a 12×10 grid of 24-px cells/, 60_000)
+    const grid = page.getByTestId('grid-image')
+    await waitUntil(async () => (await grid.evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth)) === 12 * 24, 30_000, () => 'the grid PNG loads at 12 × 24 px')
+    const [download] = await Promise.all([page.waitForEvent('download', { timeout: 30_000 }), page.getByTestId('grid-png').click()])
+    const saved = join(session.tmp, download.suggestedFilename())
+    await download.saveAs(saved)
+    const png = await readFile(saved)
+    assert.equal(png.subarray(1, 4).toString('latin1'), 'PNG')
+    assert.equal(png.readUInt32BE(16), 12 * 24, 'PNG width')
+    assert.equal(png.readUInt32BE(20), 10 * 24, 'PNG height')
+    await page.getByTestId('grid-panel').scrollIntoViewIfNeeded()
+    await screenshot(page, 'embeddings-04-tsne-grid')
+  })
+
+  await t.test(`${BIG.toLocaleString('en-US')} points: hover and pan under 100 ms`, async () => {
+    const bigDir = `${codesDir}-x${BIG}`
+    await writeBigCodes(codesDir, bigDir)
+    await page.getByTestId('tab-units').click() // back to the view: it lists the codes folders again
+    await page.getByTestId('tab-embeddings').click()
+    await waitUntil(async () => (await page.getByTestId('codes-select').locator(`option[value="${bigDir}"]`).count()) === 1, 30_000, () => 'the big codes folder listed')
+    await page.getByTestId('codes-select').selectOption(bigDir)
+    await page.getByTestId('embed-method').selectOption('pca')
+    await page.getByTestId('embed-run').click()
+    await waitForText(page.getByTestId('embed-caption'), /PCA of 50,000 codes/, 120_000)
+    await page.getByTestId('colour-class').click()
+    await page.waitForTimeout(500)
+    const hover = await hoverLatencies(page, await pointsOnScreen(map, 12))
+    const pan = await panLatencies(map, 10)
+    const again = await hoverLatencies(page, await pointsOnScreen(map, 6)) // after the pan too
+    const hoverAll = [...hover, ...again]
+    const result = { points: BIG, hoverMs: hoverAll, panStepMs: pan.slice(0, -1), relayoutMs: pan[pan.length - 1], medianHoverMs: median(hoverAll), medianPanStepMs: median(pan.slice(0, -1)) }
+    await mkdir(SCREENSHOTS, { recursive: true })
+    await writeFile(join(SCREENSHOTS, 'embeddings-50k.json'), JSON.stringify(result, null, 2))
+    console.log(`50k map: ${JSON.stringify(result)}`)
+    await page.mouse.move(10, 10)
+    await screenshot(page, 'embeddings-05-map-50k')
+    assert.ok(result.medianHoverMs < 100, `median hover ${result.medianHoverMs} ms`)
+    assert.ok(result.medianPanStepMs < 100, `median pan step ${result.medianPanStepMs} ms`)
+  })
+
+  assert.deepEqual(errors, [])
+})
