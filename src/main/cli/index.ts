@@ -2,6 +2,7 @@ import { ConvscopeError } from '../../shared/api'
 import { activationsCommand } from './activationsCommand'
 import { actmaxCommand } from './actmaxCommand'
 import { classifyCommand } from './classifyCommand'
+import { codesCommand } from './codesCommand'
 import { demoDataCommand } from './demoDataCommand'
 import { faithfulnessCommand } from './faithfulnessCommand'
 import { fcnCommand } from './fcnCommand'
@@ -31,6 +32,7 @@ const commands: Record<string, Command> = {
   'demo-data': demoDataCommand,
   scan: scanCommand,
   merge: mergeCommand,
+  codes: codesCommand,
   top: topCommand,
   fcn: fcnCommand,
   faithfulness: faithfulnessCommand,
