@@ -11,13 +11,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as tf from '@tensorflow/tfjs'
 import { scanCommand } from '../../src/main/cli/scanCommand'
-import { runDatasetLoop, DatasetLoop } from '../../src/main/engine/datasets/datasetLoop'
+import { runDatasetLoop, DatasetLoop, LOAD_AHEAD, loadAhead } from '../../src/main/engine/datasets/datasetLoop'
 import { listDataset } from '../../src/main/engine/images/imageList'
 import { loadModel } from '../../src/main/engine/models/loadModel'
 import { readManifest } from '../../src/main/engine/scan/manifest'
 import { defaultScanLayers } from '../../src/shared/scanLayers'
 import { ScanProfile, formatProfile, sumProfiles } from '../../src/main/engine/scan/profile'
-import { runScan, scanLoadAhead, SCAN_LOAD_AHEAD } from '../../src/main/engine/scan/runScan'
+import { runScan } from '../../src/main/engine/scan/runScan'
 import { MIN_IMAGES_PER_WORKER, WORKERS_DIR, defaultWorkerCount, workerDir } from '../../src/main/engine/scan/workers'
 import { runCli } from '../fixtures/cli'
 import { writeNoiseImageTree } from '../fixtures/images'
@@ -49,10 +49,10 @@ test('the default worker count: one per core, each with at least MIN_IMAGES_PER_
   assert.equal(defaultWorkerCount(1_000_000, 1), 1)
 })
 
-test('the load-ahead depth: SCAN_LOAD_AHEAD unless CONVSCOPE_LOAD_AHEAD names another', () => {
-  assert.equal(scanLoadAhead({}), SCAN_LOAD_AHEAD)
-  assert.equal(scanLoadAhead({ CONVSCOPE_LOAD_AHEAD: '4' }), 4)
-  assert.throws(() => scanLoadAhead({ CONVSCOPE_LOAD_AHEAD: '0' }), /CONVSCOPE_LOAD_AHEAD is "0"; use a whole number ≥ 1/)
+test('the load-ahead depth (scans take the dataset loop\'s): LOAD_AHEAD unless CONVSCOPE_LOAD_AHEAD names another', () => {
+  assert.equal(loadAhead({}), LOAD_AHEAD)
+  assert.equal(loadAhead({ CONVSCOPE_LOAD_AHEAD: '4' }), 4)
+  assert.throws(() => loadAhead({ CONVSCOPE_LOAD_AHEAD: '0' }), /CONVSCOPE_LOAD_AHEAD is "0"; use a whole number ≥ 1/)
 })
 
 test('with ahead 2 two batches load while one computes; the loop counts its items and times', async () => {

@@ -197,7 +197,7 @@ export const scanCommand: Command = {
  * The worker count without --workers: that of the unfinished scan in `out` (a default must resume it, not refuse
  * it), else defaultWorkerCount of the images this command scans.
  */
-async function defaultWorkers(out: string, finished: boolean, images: number): Promise<number> {
+export async function defaultWorkers(out: string, finished: boolean, images: number): Promise<number> {
   if (finished) return 1 // reused as it is, in this process
   const earlier = await unfinishedWorkerCount(out)
   if (earlier !== null) return earlier
@@ -208,6 +208,6 @@ async function defaultWorkers(out: string, finished: boolean, images: number): P
 }
 
 /** Report to the parent of a worker (workers.ts); a parent gone is not an error here (the scan stops on 'disconnect'). */
-function send(message: WorkerMessage): void {
+export function send(message: WorkerMessage): void {
   if (process.connected) process.send!(message, undefined, undefined, () => {})
 }

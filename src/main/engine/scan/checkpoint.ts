@@ -24,11 +24,26 @@ export interface ScanKey {
   shard: Shard
   /** What runs the forward passes ('onnxruntime-cpu' | 'tfjs-<backend>'); absent in older results and checkpoints. */
   executor?: string
+  /** A codes run's layer and dtype (absent: no codes). */
+  codes?: { layer: string; dtype: string }
 }
 
 export function keyOfManifest(m: ScanManifest): ScanKey {
-  return { format: m.format, modelId: m.model.id, datasetId: m.dataset.id, layers: m.layers.map((l) => l.name), k: m.k, keepMaxima: m.keepMaxima, shard: m.shard, executor: m.executor }
+  return {
+    format: m.format,
+    modelId: m.model.id,
+    datasetId: m.dataset.id,
+    layers: m.layers.map((l) => l.name),
+    k: m.k,
+    keepMaxima: m.keepMaxima,
+    shard: m.shard,
+    executor: m.executor,
+    ...(m.codes && { codes: { layer: m.codes.layer, dtype: m.codes.dtype } }),
+  }
 }
+
+/** A key's codes settings in words. */
+const codesText = (c: ScanKey['codes']) => (c ? `codes of ${c.layer} as ${c.dtype}` : 'no codes')
 
 /**
  * Executors give results equal to ~1e-6, not bit for bit, so a top-K is not continued on another one. An
@@ -48,6 +63,7 @@ export function keyDifference(a: ScanKey, b: ScanKey): string | null {
   if (a.k !== b.k) return `top ${b.k}, not ${a.k}`
   if (a.keepMaxima !== b.keepMaxima) return b.keepMaxima ? 'maxima kept' : 'no maxima'
   if (a.shard.index !== b.shard.index || a.shard.count !== b.shard.count) return `shard ${b.shard.index}/${b.shard.count}`
+  if (codesText(a.codes) !== codesText(b.codes)) return codesText(b.codes)
   if (!sameExecutor(a.executor, b.executor)) return `the executor ${b.executor ?? 'tfjs'}, not ${a.executor ?? 'tfjs'} (CONVSCOPE_EXECUTOR=tfjs|onnxruntime chooses)`
   return null
 }

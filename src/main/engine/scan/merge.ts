@@ -6,8 +6,8 @@
  * that is how `scan --workers` joins its workers, and the result is then exactly what one run of shard
  * i/n writes, so SLURM shards scanned with workers still merge as usual.
  *
- * The per-image maxima are merged in blocks of rows (about MAXIMA_BLOCK_BYTES each): memory does not grow
- * with the dataset.
+ * The per-image row files (maxima; a codes run's codes, thumbnails and classes: rowFiles.ts) are merged in
+ * blocks of rows (about MAXIMA_BLOCK_BYTES each): memory does not grow with the dataset.
  *
  * Shards scanned by different executors (onnxruntime vs tfjs, two devices, two tfjs backends) are not merged:
  * their values agree to float32 rounding (≈1e-6 relative), not bit for bit, so the merged top-K would be neither
@@ -20,8 +20,9 @@ import { ConvscopeError } from '../../../shared/api'
 import { createNpyWriter, readNpy, readNpyHead, readNpyRows, writeNpy } from '../store/npy'
 import { writeFileAtomic } from '../store/writeFileAtomic'
 import { emptyTopK, mergeInto, topKFromArrays } from './topK'
-import { MANIFEST_FILE, checkShard, maximaFile, readManifest, shardIndices, topkFiles, type ScanManifest, type Shard } from './manifest'
+import { MANIFEST_FILE, checkShard, readManifest, shardIndices, topkFiles, type ScanManifest, type Shard } from './manifest'
 import { sameExecutor } from './checkpoint'
+import { BYTES_PER_VALUE, rowFileSpecs, rowShape, type RowFileSpec } from './rowFiles'
 
 async function readTyped<T extends 'float32' | 'int32' | 'float16'>(path: string, dtype: T, shape: number[]) {
   const a = await readNpy(path)
@@ -35,26 +36,26 @@ async function readTyped<T extends 'float32' | 'int32' | 'float16'>(path: string
 const MAXIMA_BLOCK_BYTES = 4 << 20
 
 /**
- * Write the merged maxima of one layer: target row t is image target.index + t·target.count; part m holds
+ * Write the merged rows of one row file: target row t is image target.index + t·target.count; part m holds
  * images m.shard.index + r·count in its row r, so each block of target rows takes a contiguous run of rows
  * from every part.
  */
-async function mergeMaxima(dirs: string[], manifests: ScanManifest[], layer: ScanManifest['layers'][number], target: Shard, path: string, blockBytes: number): Promise<void> {
+async function mergeRows(dirs: string[], manifests: ScanManifest[], spec: RowFileSpec, target: Shard, path: string, blockBytes: number): Promise<void> {
   const total = manifests[0]!.dataset.count
   const count = manifests[0]!.shard.count
   const targetRows = shardIndices(total, target).length
-  const rowBytes = layer.units * 2
+  const rowBytes = spec.width * BYTES_PER_VALUE[spec.dtype]
   const parts: { fh: FileHandle; dataOffset: number; shard: Shard }[] = []
-  const writer = await createNpyWriter(path, 'float16', [targetRows, layer.units])
+  const writer = await createNpyWriter(path, spec.dtype, rowShape(spec, targetRows))
   try {
     for (const [i, m] of manifests.entries()) {
-      const file = join(dirs[i]!, maximaFile(layer.file))
+      const file = join(dirs[i]!, spec.file)
       const fh = await open(file)
       parts.push({ fh, dataOffset: 0, shard: m.shard })
       const head = await readNpyHead(fh)
-      const rows = shardIndices(total, m.shard).length
-      if (head.dtype !== 'float16' || head.shape.join(',') !== `${rows},${layer.units}`) {
-        throw new ConvscopeError('BAD_REQUEST', `${file} is ${head.dtype} [${head.shape.join(', ')}], expected float16 [${rows}, ${layer.units}]`)
+      const shape = rowShape(spec, shardIndices(total, m.shard).length)
+      if (head.dtype !== spec.dtype || head.shape.join(',') !== shape.join(',')) {
+        throw new ConvscopeError('BAD_REQUEST', `${file} is ${head.dtype} [${head.shape.join(', ')}], expected ${spec.dtype} [${shape.join(', ')}]`)
       }
       parts.at(-1)!.dataOffset = head.dataOffset
     }
@@ -124,6 +125,8 @@ export async function mergeScans(dirs: string[], out: string, options: MergeOpti
     if (m.layers.map((l) => l.name).join('\n') !== first.layers.map((l) => l.name).join('\n')) throw new ConvscopeError('BAD_REQUEST', `${where} scanned other layers than ${dirs[0]}`)
     if (m.k !== first.k) throw new ConvscopeError('BAD_REQUEST', `${where} kept the top ${m.k}, ${dirs[0]} the top ${first.k}`)
     if (m.keepMaxima !== first.keepMaxima) throw new ConvscopeError('BAD_REQUEST', `${where} and ${dirs[0]} differ in keeping maxima`)
+    const codesOf = (x: ScanManifest) => (x.codes ? `codes of ${x.codes.layer} as ${x.codes.dtype}` : 'no codes')
+    if (codesOf(m) !== codesOf(first)) throw new ConvscopeError('BAD_REQUEST', `${where} has ${codesOf(m)}, ${dirs[0]} ${codesOf(first)}`)
     if (!sameExecutor(m.executor, executor)) {
       throw new ConvscopeError(
         'BAD_REQUEST',
@@ -158,7 +161,9 @@ export async function mergeScans(dirs: string[], out: string, options: MergeOpti
     await writeNpy(join(out, f.values), merged.values, [layer.units, k])
     await writeNpy(join(out, f.images), merged.images, [layer.units, k])
     await writeNpy(join(out, f.yx), merged.yx, [layer.units, k, 2])
-    if (first.keepMaxima) await mergeMaxima(dirs, manifests, layer, target, join(out, maximaFile(layer.file)), options.maximaBlockBytes ?? MAXIMA_BLOCK_BYTES)
+  }
+  for (const spec of rowFileSpecs(first.keepMaxima ? first.layers : [], first.codes)) {
+    await mergeRows(dirs, manifests, spec, target, join(out, spec.file), options.maximaBlockBytes ?? MAXIMA_BLOCK_BYTES)
   }
 
   const startedAt = manifests.map((m) => m.timing.startedAt).sort()[0]!

@@ -26,7 +26,7 @@ export const ScanProfile = z.object({
   forwardSeconds: seconds,
   /** Offering the batch's maxima to the per-unit top-K (scan/topK.ts). */
   topKSeconds: seconds,
-  /** Writing the per-image maxima rows (scan/maximaFiles.ts). */
+  /** Writing the per-image maxima rows (scan/rowFiles.ts; a codes run: its codes, thumbnails and classes too). */
   maximaWritesSeconds: seconds,
   /** Checkpoints (scan/checkpoint.ts), the final one included. */
   checkpointSeconds: seconds,

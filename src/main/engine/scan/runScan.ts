@@ -2,7 +2,8 @@
  * A dataset scan (DESIGN.md, Scans; issue 4): the dataset loop (datasets/datasetLoop.ts: decode ahead,
  * skips, cancel, progress) over the shard's images → one forward pass to every layer → per-channel max and
  * argmax (scanLayer.ts, spatialMax.ts) → per-unit top-K (topK.ts) and, optionally, the per-image × per-unit
- * maxima (maximaFiles.ts).
+ * maxima (rowFiles.ts). A codes run (`codes`, engine/codes) also writes, per image, the code layer's output
+ * averaged over space, a 32 × 32 thumbnail and the top-1 class (codes/codeBatch.ts), with or without top-K layers.
  *
  * Checkpoints (checkpoint.ts: at most every `checkpointMs`, on cancel and at the end) let a scan killed at
  * any moment and started again with the same arguments resume from its last checkpoint and end with exactly
@@ -12,8 +13,11 @@
 import { mkdir, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ConvscopeError } from '../../../shared/api'
-import { DatasetLoop, LOAD_AHEAD, loadAhead, type DatasetProgress } from '../datasets/datasetLoop'
+import type { CodeDtype } from '../../../shared/api'
+import { DatasetLoop, type DatasetProgress } from '../datasets/datasetLoop'
 import { decodeImage, type DecodedImage } from '../datasets/decodeImage'
+import { codesOfBatch, decodeCodeImage, outputClassCount, THUMBNAIL_BYTES } from '../codes/codeBatch'
+import { describeCodeLayer, type CodeLayer } from '../codes/codeLayer'
 import { forwardExecutor, type ExecutorChoice } from '../executors/onnxRuntime'
 import type { LoadedModel } from '../model'
 import { writeFileAtomic } from '../store/writeFileAtomic'
@@ -29,11 +33,12 @@ import {
   relativeImagePath,
   shardIndices,
   topkFiles,
+  type ScanCodes,
   type ScanLayer,
   type ScanManifest,
   type Shard,
 } from './manifest'
-import { MaximaFiles } from './maximaFiles'
+import { RowFiles, rowFileSpecs } from './rowFiles'
 import { ProfileCollector, type ScanProfile } from './profile'
 import { describeScanLayer, layerMaxima } from './scanLayer'
 import { emptyTopK, offerBatch } from './topK'
@@ -49,7 +54,10 @@ export interface ScanOptions {
   classNames?: (string | null)[]
   /** Folder the manifest's relative paths start from; default the deepest folder holding every image. */
   root?: string
+  /** Layers whose per-unit top-K (and maxima) are kept; may be empty in a codes run. */
   layers: string[]
+  /** A codes run: the code of every image at `layer` (engine/codes), stored as `dtype`. */
+  codes?: { layer: string; dtype: CodeDtype }
   k?: number
   batchSize?: number
   keepMaxima?: boolean
@@ -61,17 +69,11 @@ export interface ScanOptions {
   signal?: AbortSignal
   /** What runs the forward passes; default env CONVSCOPE_EXECUTOR, else auto (onnxruntime for ONNX models). */
   executor?: ExecutorChoice
-  /** Batches decoding ahead of the forward pass; default env CONVSCOPE_LOAD_AHEAD, else SCAN_LOAD_AHEAD. */
+  /** Batches decoding ahead of the forward pass; default the dataset loop's (env CONVSCOPE_LOAD_AHEAD, else LOAD_AHEAD). */
   loadAhead?: number
   /** Where this run's time went (scan/profile.ts), once it has finished (not for a result found finished). */
   onProfile?: (p: ScanProfile) => void
 }
-
-/** Batches a scan decodes ahead of the forward pass: the dataset loop's default (datasets/datasetLoop.ts LOAD_AHEAD, why two). */
-export const SCAN_LOAD_AHEAD = LOAD_AHEAD
-
-/** The load-ahead depth: CONVSCOPE_LOAD_AHEAD (a whole number ≥ 1, for measuring) else SCAN_LOAD_AHEAD. */
-export const scanLoadAhead = loadAhead
 
 function commonRoot(paths: readonly string[]): string {
   if (paths.length === 0) return '/'
@@ -86,7 +88,7 @@ function commonRoot(paths: readonly string[]): string {
 }
 
 function scanLayers(options: ScanOptions): ScanLayer[] {
-  if (options.layers.length === 0) throw new ConvscopeError('BAD_REQUEST', 'a scan needs at least one layer')
+  if (options.layers.length === 0 && !options.codes) throw new ConvscopeError('BAD_REQUEST', 'a scan needs at least one layer')
   if (new Set(options.layers).size !== options.layers.length) throw new ConvscopeError('BAD_REQUEST', 'a layer is named twice')
   const layers = options.layers.map((name) => describeScanLayer(options.model, name))
   if (new Set(layers.map((l) => l.file)).size !== layers.length) throw new ConvscopeError('BAD_REQUEST', 'two layers map to the same file name')
@@ -104,7 +106,19 @@ export async function runScan(options: ScanOptions): Promise<ScanManifest> {
   const layers = scanLayers(options)
   const root = options.root ?? commonRoot(images)
   const executor = forwardExecutor(model, options.executor)
-  const key: ScanKey = { format: SCAN_FORMAT, modelId: model.info.id, datasetId: await datasetIdentity(root, images), layers: layers.map((l) => l.name), k, keepMaxima, shard, executor }
+  const codeLayer = options.codes ? describeCodeLayer(model, options.codes.layer) : null
+  const codes = options.codes && codeLayer ? scanCodes(options, codeLayer, options.codes.dtype) : null
+  const key: ScanKey = {
+    format: SCAN_FORMAT,
+    modelId: model.info.id,
+    datasetId: await datasetIdentity(root, images),
+    layers: layers.map((l) => l.name),
+    k,
+    keepMaxima,
+    shard,
+    executor,
+    ...(codes && { codes: { layer: codes.layer, dtype: codes.dtype } }),
+  }
 
   await mkdir(out, { recursive: true })
   if (await stat(join(out, MANIFEST_FILE)).then(() => true, () => false)) {
@@ -119,7 +133,8 @@ export async function runScan(options: ScanOptions): Promise<ScanManifest> {
   const checkpointPath = join(out, CHECKPOINT_FILE)
   const restored = await readCheckpoint(checkpointPath, key, tops, out)
   const state: CheckpointState = restored ?? { key, position: 0, skipped: [], sizes: [], startedAt: new Date().toISOString(), elapsedSeconds: 0 }
-  const maxima = keepMaxima ? await MaximaFiles.open(out, layers, local.length, batchSize, restored !== null, state.position) : null
+  const specs = rowFileSpecs(keepMaxima ? layers : [], codes)
+  const rowFiles = specs.length ? await RowFiles.open(out, specs, local.length, batchSize, restored !== null, state.position) : null
   const profile = new ProfileCollector()
   try {
     // Time spent by earlier (killed) runs, plus this one.
@@ -127,19 +142,30 @@ export async function runScan(options: ScanOptions): Promise<ScanManifest> {
     const elapsed = () => state.elapsedSeconds + (performance.now() - sessionStart) / 1000
     const pathOf = (index: number) => relativeImagePath(root, images[index]!)
     const skippedImages = () => loop.skipped.map((s) => ({ index: s.item, path: pathOf(s.item), reason: s.reason }))
-    const loop = new DatasetLoop<number, DecodedImage>({
+    const loop = new DatasetLoop<number, DecodedImage & { pixels?: Uint8Array }>({
       items: local,
       start: state.position,
       skipped: state.skipped.map((s) => ({ item: s.index, reason: s.reason })),
       batchSize,
-      ahead: options.loadAhead ?? scanLoadAhead(),
-      load: (index) => decodeImage(images[index]!, model.info.preprocessing),
+      ahead: options.loadAhead,
+      // A codes run decodes each file once into the input and the thumbnail (codes/codeBatch.ts).
+      load: (index) => (codes ? decodeCodeImage(images[index]!, model.info.preprocessing) : decodeImage(images[index]!, model.info.preprocessing)),
       compute: async ({ start, entries, loaded }) => {
         const inputs = loaded.map((e) => e.loaded.input)
-        const results = loaded.length ? await profile.time('forward', () => layerMaxima(model, inputs, layers, executor)) : []
+        const results = loaded.length && layers.length ? await profile.time('forward', () => layerMaxima(model, inputs, layers, executor)) : []
+        // Its own pass where top-K layers are scanned too (on onnxruntime those come back reduced in its graph).
+        const coded = codeLayer && loaded.length ? await profile.time('forward', () => codesOfBatch(model, inputs, codeLayer, executor)) : null
         const goodIndices = loaded.map((e) => e.item)
         await profile.time('topK', () => results.forEach((r, li) => offerBatch(tops[li]!, r.max, r.arg, layers[li]!.width, goodIndices)))
-        if (maxima) await profile.time('maximaWrites', () => maxima.writeRows(start, entries.map((e) => e.loaded !== undefined), results.map((r) => r.max)))
+        if (rowFiles) {
+          const rows: (Float32Array | Uint8Array | Int32Array)[] = keepMaxima ? results.map((r) => r.max) : []
+          if (codes) {
+            const pixels = new Uint8Array(loaded.length * THUMBNAIL_BYTES)
+            loaded.forEach((e, i) => pixels.set(e.loaded.pixels!, i * THUMBNAIL_BYTES))
+            rows.push(coded?.codes ?? new Float32Array(0), pixels, coded?.predicted ?? new Int32Array(0))
+          }
+          await profile.time('maximaWrites', () => rowFiles.writeRows(start, entries.map((e) => e.loaded !== undefined), rows))
+        }
         for (const e of entries) state.sizes.push(e.loaded ? [e.loaded.width, e.loaded.height] : null)
       },
       pathOf,
@@ -151,7 +177,7 @@ export async function runScan(options: ScanOptions): Promise<ScanManifest> {
       checkpoint: { everyMs: checkpointInterval(options.checkpointMs), save: () => saveCheckpoint() },
     })
     const saveCheckpoint = async () => {
-      await maxima?.sync()
+      await rowFiles?.sync()
       const snapshot: CheckpointState = {
         ...state,
         position: loop.position,
@@ -162,7 +188,7 @@ export async function runScan(options: ScanOptions): Promise<ScanManifest> {
     }
     await loop.run()
     await profile.checkpoint(saveCheckpoint)
-    await maxima?.close()
+    await rowFiles?.close()
 
     // Final files: arrays first, the manifest last (its presence means complete), then drop the state.
     for (const [li, l] of layers.entries()) {
@@ -171,10 +197,10 @@ export async function runScan(options: ScanOptions): Promise<ScanManifest> {
       await writeNpy(join(out, f.values), t.values, [l.units, k])
       await writeNpy(join(out, f.images), t.images, [l.units, k])
       await writeNpy(join(out, f.yx), t.yx, [l.units, k, 2])
-      await maxima?.finish(l)
     }
+    await rowFiles?.finish()
     const seconds = elapsed()
-    const manifest = resultManifest(options, { key, root, layers, k, keepMaxima, shard, local }, {
+    const manifest = resultManifest(options, { key, root, layers, k, keepMaxima, shard, local, codes }, {
       sizes: state.sizes,
       skipped: skippedImages(),
       startedAt: state.startedAt,
@@ -187,14 +213,22 @@ export async function runScan(options: ScanOptions): Promise<ScanManifest> {
     options.onProfile?.(profile.profile(loop.timings))
     return manifest
   } finally {
-    await maxima?.close()
+    await rowFiles?.close()
   }
 }
+
+/** The manifest's record of a codes run: the layer and its map, the dtype, the model's classes and labels. */
+function scanCodes(options: ScanOptions, layer: CodeLayer, dtype: CodeDtype): ScanCodes {
+  const { model } = options
+  const classes = outputClassCount(model)
+  return { layer: layer.name, dim: layer.dim, pooled: layer.pooled, height: layer.height, width: layer.width, dtype, classes, labels: classes !== null ? model.info.labels : null }
+}
+
 
 /** The manifest of a finished scan (manifest.ts). */
 function resultManifest(
   options: ScanOptions,
-  scan: { key: ScanKey; root: string; layers: ScanLayer[]; k: number; keepMaxima: boolean; shard: Shard; local: readonly number[] },
+  scan: { key: ScanKey; root: string; layers: ScanLayer[]; k: number; keepMaxima: boolean; shard: Shard; local: readonly number[]; codes: ScanCodes | null },
   run: { sizes: CheckpointState['sizes']; skipped: CheckpointState['skipped']; startedAt: string; seconds: number; resumed: boolean },
 ): ScanManifest {
   const { model, images } = options
@@ -216,6 +250,7 @@ function resultManifest(
     }),
     skipped: [...run.skipped].sort((a, b) => a.index - b.index),
     executor: scan.key.executor,
+    ...(scan.codes && { codes: scan.codes }),
     timing: {
       startedAt: run.startedAt,
       finishedAt: new Date().toISOString(),

@@ -38,7 +38,7 @@ interface ScanRequest {
 }
 
 /** First 12 hex digits of an identity such as "sha256:ab12…". */
-const short = (id: string): string => id.replace(/^[a-z0-9]+:/i, '').replace(/[^A-Za-z0-9]/g, '').slice(0, 12)
+export const short = (id: string): string => id.replace(/^[a-z0-9]+:/i, '').replace(/[^A-Za-z0-9]/g, '').slice(0, 12)
 
 export function scanFolderName(modelId: string, datasetId: string, layers: readonly string[], k: number): string {
   const settings = createHash('sha256').update(JSON.stringify({ layers, k })).digest('hex').slice(0, 8)

@@ -2,7 +2,7 @@
  * `convscope scan --workers W`: a scan spread over W engine processes, so that CPU backends (wasm and cpu
  * run one thread each) use every core.
  *
- * Worker w of W is the CLI itself (`bin/convscope.mjs scan`, forked with an IPC channel) scanning shard
+ * Worker w of W is the CLI itself (`bin/convscope.mjs scan`, or `codes` for a codes run, forked with an IPC channel) scanning shard
  * (i + n·w)/(n·W) of the dataset into `<out>/.workers/<w>-of-<W>/`; with `--shard i/n` those W shards
  * partition shard i/n (without it, i/n is 0/1). Each worker is an ordinary resumable scan (runScan.ts), so a
  * killed run started again resumes every worker from its own checkpoint, and a worker that had finished is
@@ -48,6 +48,8 @@ export interface WorkersProgress {
 
 export interface WorkerScanOptions {
   workers: number
+  /** The CLI command each worker runs: 'scan' (default) or 'codes' (cli/codesCommand.ts, the same protocol). */
+  command?: 'scan' | 'codes'
   /** The scan's arguments for one worker, without --out, --shard and --workers (e.g. --model M --data D --top 16). */
   args: string[]
   out: string
@@ -150,7 +152,7 @@ export async function runScanWorkers(options: WorkerScanOptions): Promise<ScanMa
   }
   for (let w = 0; w < workers; w++) {
     const part = workerShard(shard, w, workers)
-    const args = ['scan', ...options.args, '--out', workerDir(out, w, workers), '--shard', `${part.index}/${part.count}`]
+    const args = [options.command ?? 'scan', ...options.args, '--out', workerDir(out, w, workers), '--shard', `${part.index}/${part.count}`]
     // execArgv []: the worker needs none of this process's flags (tsx is registered by bin/convscope.mjs).
     const child = fork(bin, args, { env, execArgv: [], stdio: ['ignore', 'ignore', 'pipe', 'ipc'] })
     let settle: (e: { code: number | null; signal: NodeJS.Signals | null }) => void = () => {}
