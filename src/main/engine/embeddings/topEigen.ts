@@ -89,7 +89,7 @@ export async function topEigenpairs(s: Float64Array, m: number, k: number, optio
   const b = Math.min(m, k + Math.max(k, 16))
   const rng = new Rng(hashParts(['topEigenpairs', m, k]))
   const s32 = Float32Array.from(s)
-  let q = Float64Array.from({ length: m * b }, () => rng.normal())
+  let q: Float64Array = Float64Array.from({ length: m * b }, () => rng.normal())
   orthonormalizeColumns(q, m, b, rng)
   for (let it = 1; it <= MAX_ITERATIONS; it++) {
     if (options.signal?.aborted) throw new ConvscopeError('CANCELLED', 'Cancelled by the user')
