@@ -39,3 +39,14 @@ export function applyExecutorOptions(values: { executor?: string; device?: strin
     env[DEVICE_ENV] = choice
   }
 }
+
+/** `--set name=value` flags (a projection's settings, `embed` and `grid`) as params; the projections registry's resolveParams checks and types them. */
+export function settingsOption(sets: readonly string[] | undefined): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const s of sets ?? []) {
+    const eq = s.indexOf('=')
+    if (eq <= 0 || eq === s.length - 1) throw new ConvscopeError('BAD_REQUEST', `--set takes name=value (e.g. --set perplexity=30), got "${s}"`)
+    out[s.slice(0, eq).trim()] = s.slice(eq + 1).trim()
+  }
+  return out
+}
