@@ -1,0 +1,72 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { existsSync } from 'node:fs'
+import { mkdtemp, readdir, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { noopContext } from '../../src/main/engine/context'
+import { embedCodes, readEmbedding } from '../../src/main/engine/embeddings/embeddingStore'
+import { principalComponents } from '../../src/main/engine/projections/pca'
+import { writeCodesFolder } from '../fixtures/codesFolder'
+import { seededRandom } from '../fixtures/models'
+
+const count = 40
+const dim = 12
+const skipped = [0, 7, 39]
+
+async function folder(t: { after: (fn: () => Promise<void>) => void }) {
+  const root = await mkdtemp(join(tmpdir(), 'convscope-embed-'))
+  t.after(() => rm(root, { recursive: true, force: true }))
+  const rand = seededRandom(5)
+  const codes = Float32Array.from({ length: count * dim }, (_, i) => rand() + (i % dim) * 0.1 * Math.floor(i / dim / 10))
+  const { dir } = await writeCodesFolder(join(root, 'codes'), { codes, count, dim, skipped })
+  return { dir, codes }
+}
+
+test('embedCodes: PCA of the readable rows, NaN rows put back in place, stored; a second call returns it (cached)', async (t) => {
+  const { dir, codes } = await folder(t)
+  assert.equal(await readEmbedding(dir, 'pca', {}, 2), null)
+  const first = await embedCodes(dir, 'pca', {}, 2, noopContext())
+  assert.equal(first.cached, false)
+  assert.equal(first.count, count)
+  assert.equal(first.points.length, count * 2)
+  assert.equal(first.explainedVariance?.length, 2)
+
+  const readableRows = Array.from({ length: count }, (_, r) => r).filter((r) => !skipped.includes(r))
+  const readable = new Float32Array(readableRows.length * dim)
+  readableRows.forEach((r, i) => readable.set(codes.subarray(r * dim, (r + 1) * dim), i * dim))
+  const direct = await principalComponents({ data: readable, count: readableRows.length, dim }, 2, noopContext())
+  for (let r = 0; r < count; r++) {
+    const i = readableRows.indexOf(r)
+    for (let c = 0; c < 2; c++) {
+      if (i < 0) assert.ok(Number.isNaN(first.points[r * 2 + c]!), `row ${r} is skipped: NaN`)
+      else assert.ok(Math.abs(first.points[r * 2 + c]! - direct.points[i * 2 + c]!) < 1e-5, `row ${r}`)
+    }
+  }
+
+  const second = await embedCodes(dir, 'pca', {}, 2, noopContext())
+  assert.equal(second.cached, true)
+  assert.equal(second.file, first.file)
+  assert.deepEqual(Array.from(second.points), Array.from(first.points))
+  assert.deepEqual(Array.from(second.explainedVariance!), Array.from(first.explainedVariance!))
+  assert.deepEqual((await readEmbedding(dir, 'pca', {}, 2))?.points, second.points)
+  // Other dims are another file.
+  assert.equal(await readEmbedding(dir, 'pca', {}, 3), null)
+})
+
+test('embedCodes: cancelled before it ends, nothing is stored', async (t) => {
+  const { dir } = await folder(t)
+  const controller = new AbortController()
+  controller.abort()
+  await assert.rejects(embedCodes(dir, 'pca', {}, 2, { progress: () => {}, signal: controller.signal }), /Cancelled/)
+  const files = existsSync(join(dir, 'embeddings')) ? await readdir(join(dir, 'embeddings')) : []
+  assert.deepEqual(files.filter((f) => f.endsWith('.json')), [])
+})
+
+test('embedCodes refuses an unknown setting, an unknown method and too many dimensions', async (t) => {
+  const { dir } = await folder(t)
+  await assert.rejects(embedCodes(dir, 'pca', { perplexity: 30 }, 2, noopContext()), /pca has no setting "perplexity"/)
+  await assert.rejects(embedCodes(dir, 'mds', {}, 2, noopContext()), /unknown projection "mds"/)
+  await assert.rejects(embedCodes(dir, 'pca', {}, 101, noopContext()), /PCA makes 1 to 100 dimensions, not 101/)
+  await assert.rejects(embedCodes(join(dir, 'nope'), 'pca', {}, 2, noopContext()), /not a finished codes folder/)
+})
