@@ -6,7 +6,8 @@
  * `alpha` scales the widths and `blocks` cuts the 17 inverted residual blocks short (tests use a small one; the
  * full one at 224² is MobileNetV2-size: ≈ 3.5 M parameters at α = 1).
  */
-import { mkdir } from 'node:fs/promises'
+import { mkdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import * as tf from '@tensorflow/tfjs'
 import { fsIOHandler } from '../../src/main/engine/models/fsIOHandler'
 import { seededRandom } from '../fixtures/models'
@@ -93,5 +94,19 @@ export async function mobileNetV2Layers(dir: string, options: MobileNetV2Options
   await mkdir(dir, { recursive: true })
   await model.save(fsIOHandler(dir))
   model.dispose()
+  return dir
+}
+
+/**
+ * The model of mobileNetV2Layers as a folder the window opens (model.json + weights + convscope.json): the
+ * ImageNet-style sidecar of Keras' MobileNetV2 (inputs scaled to [-1, 1], stretched to the input size) and a
+ * labels.txt of `labels` (one class each). Returns `dir`.
+ */
+export async function mobileNetV2Folder(dir: string, labels: readonly string[], options: Omit<MobileNetV2Options, 'classes'> = {}): Promise<string> {
+  const size = options.size ?? 224
+  await mobileNetV2Layers(dir, { ...options, classes: labels.length })
+  await writeFile(join(dir, 'labels.txt'), labels.join('\n') + '\n')
+  const sidecar = { inputSize: [size, size], channelOrder: 'RGB', range: [-1, 1], mean: [0, 0, 0], std: [1, 1, 1], resize: 'stretch', labels: 'labels.txt' }
+  await writeFile(join(dir, 'convscope.json'), JSON.stringify(sidecar, null, 2) + '\n')
   return dir
 }
