@@ -3,6 +3,7 @@ import { activationsCommand } from './activationsCommand'
 import { actmaxCommand } from './actmaxCommand'
 import { classifyCommand } from './classifyCommand'
 import { codesCommand } from './codesCommand'
+import { gridCommand } from './gridCommand'
 import { demoDataCommand } from './demoDataCommand'
 import { faithfulnessCommand } from './faithfulnessCommand'
 import { fcnCommand } from './fcnCommand'
@@ -33,6 +34,7 @@ const commands: Record<string, Command> = {
   scan: scanCommand,
   merge: mergeCommand,
   codes: codesCommand,
+  grid: gridCommand,
   top: topCommand,
   fcn: fcnCommand,
   faithfulness: faithfulnessCommand,
