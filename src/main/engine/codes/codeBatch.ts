@@ -2,6 +2,8 @@
  * One batch of codes (issue 13): the images decoded once into the network's input and a 32 × 32 thumbnail, one
  * forward pass to the code layer and the model's output, the map averaged over space (in JS, the same loop for
  * both executors, so tfjs and onnxruntime codes differ only by their maps' float rounding) and the top-1 class.
+ * A row depends on its image only, never on the rest of its batch (see codesOfBatch): that is what makes shards,
+ * resumed runs and imageCode give exactly the bytes of one run.
  * The job (scan/runScan.ts with `codes`) and imageCode.ts both come here, so a dropped-in image gets exactly the
  * code a folder image gets.
  */
@@ -99,6 +101,14 @@ export function topClass(scores: Float32Array, n: number, classes: number): Int3
   return out
 }
 
+function concat(parts: readonly Float32Array[]): Float32Array {
+  if (parts.length === 1) return parts[0]!
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0))
+  let at = 0
+  for (const p of parts) out.set(p, (at += p.length) - p.length)
+  return out
+}
+
 export interface BatchCodes {
   /** [n, dim] row-major. */
   codes: Float32Array
@@ -113,9 +123,18 @@ export async function codesOfBatch(model: LoadedModel, inputs: readonly ModelInp
   let map: Float32Array
   let scores: Float32Array | null = null
   if (isOnnxRuntime(executor)) {
-    const result = await runOnnxRuntime(model, toInputValues([...inputs]), [layer.name])
-    map = result.layers[0]!.data
-    if (classes !== null) scores = result.output.data
+    // One image per run: onnxruntime's CPU kernels round differently with the batch's size (measured on the demo
+    // gap network: 1.535225749 in a batch of 2, 1.535225511 alone), so a batched row would depend on its batch
+    // neighbours, and shards, resumed runs and imageCode would not give the one run's bytes.
+    const maps: Float32Array[] = []
+    const outs: Float32Array[] = []
+    for (const input of inputs) {
+      const result = await runOnnxRuntime(model, toInputValues([input]), [layer.name])
+      maps.push(result.layers[0]!.data)
+      outs.push(result.output.data)
+    }
+    map = concat(maps)
+    if (classes !== null) scores = concat(outs)
   } else {
     const x = toInputTensor([...inputs])
     const outs = model.forward(x, classes !== null ? [layer.name, OUTPUT] : [layer.name])
