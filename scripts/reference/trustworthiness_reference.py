@@ -14,6 +14,11 @@ own, ties by lower index (the golden), and again with 50 random tie orders: wher
 (`tieOrderMatters` false) it must equal scikit-learn's, and the script stops if it does not; where the order
 matters (a dense integer grid) scikit-learn's own value is kept beside it for the record.
 
+It also writes the bars of test/unit/umap.test.ts (umap-bars.json): a seeded clustered set (clusters600: 6
+anisotropic Gaussian clusters in 30-D, labels beside it) with the trustworthiness (k = 10) of scikit-learn's PCA to
+2-D and of scikit-learn's TSNE (perplexity 30, seed 0) on it — the UMAP map must do at least as well as PCA and
+within 0.05 of t-SNE.
+
 Run with Debian's Python (it has scikit-learn):  /usr/bin/python3 scripts/reference/trustworthiness_reference.py
 """
 from __future__ import annotations
@@ -72,6 +77,32 @@ def tie_case(rng: np.random.Generator, high: np.ndarray, low: np.ndarray, k: int
     return {'trustworthiness': golden, 'tieOrderMatters': others != {golden}}
 
 
+def umap_bars(rng: np.random.Generator) -> None:
+    from sklearn.decomposition import PCA
+    from sklearn.manifold import TSNE
+
+    count, dim, clusters = 600, 30, 6
+    labels = np.arange(count) % clusters
+    means = rng.normal(0, 6, size=(clusters, dim))
+    shapes = rng.normal(0, 1, size=(clusters, dim, dim)) * np.linspace(1.5, 0.1, dim)  # each cluster its own long axes
+    noise = rng.normal(0, 1, size=(count, dim))
+    high = (means[labels] + np.einsum('nd,nde->ne', noise, shapes[labels]) / np.sqrt(dim)).astype(np.float32)
+    pca2d = PCA(n_components=2, svd_solver='full').fit_transform(high)
+    tsne2d = TSNE(n_components=2, perplexity=30, random_state=0, init='pca', learning_rate='auto').fit_transform(high)
+    bars = {
+        'about': 'bars of test/unit/umap.test.ts on clusters600.high.npy (labels: clusters600.labels.npy); trustworthiness k = 10 by sklearn',
+        'count': count, 'dim': dim, 'clusters': clusters, 'k': 10,
+        'pca2d': float(trustworthiness(high, pca2d, n_neighbors=10)),
+        'tsne': float(trustworthiness(high, tsne2d, n_neighbors=10)),
+    }
+    np.save(os.path.join(OUT, 'clusters600.high.npy'), high)
+    np.save(os.path.join(OUT, 'clusters600.labels.npy'), labels.astype(np.int32))
+    with open(os.path.join(OUT, 'umap-bars.json'), 'w') as f:
+        json.dump(bars, f, indent=1)
+        f.write('\n')
+    print(f"clusters600 PCA-2D {bars['pca2d']:.6f}, TSNE {bars['tsne']:.6f}")
+
+
 def main() -> None:
     rng = np.random.default_rng(20261305)
     cases: list[tuple[str, np.ndarray, np.ndarray, list[int], bool]] = []
@@ -126,6 +157,7 @@ def main() -> None:
     with open(os.path.join(OUT, 'cases.json'), 'w') as f:
         json.dump({'about': about, 'cases': listed}, f, indent=1)
         f.write('\n')
+    umap_bars(np.random.default_rng(13))
 
 
 if __name__ == '__main__':
