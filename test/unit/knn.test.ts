@@ -1,7 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { Metric } from '../../src/shared/api'
-import { knnIndex, nearestNeighbours, searchIndex, selfNeighbours } from '../../src/main/engine/embeddings/knn'
+import { knnIndex, nearestNeighbours, searchIndex, searchIndexAsync, selfNeighbours, selfNeighboursAsync } from '../../src/main/engine/embeddings/knn'
 import { float32ToFloat16 } from '../../src/main/engine/store/npy'
 import { seededRandom } from '../fixtures/models'
 
@@ -140,3 +140,32 @@ function halfToNumber(h: number): number {
   if (exponent === 31) return fraction ? NaN : sign * Infinity
   return sign * (1 + fraction / 1024) * 2 ** (exponent - 15)
 }
+
+test('onnxruntime products (searchIndexAsync) give the brute-force neighbours: both metrics, ties, NaN rows, exclude, k > count', async () => {
+  const rand = seededRandom(51)
+  const count = 500
+  const dim = 7
+  const data = integerRows(rand, count, dim)
+  data.fill(NaN, 3 * dim, 4 * dim)
+  const queries = integerRows(rand, 9, dim)
+  const exclude = Int32Array.from({ length: 9 }, (_, i) => (i % 2 ? i * 10 : -1))
+  for (const metric of ['cosine', 'l2'] as const) {
+    const got = await searchIndexAsync(knnIndex(data, count, dim), queries, 9, 30, metric, { exclude })
+    const want = bruteForce(data, count, dim, queries, 9, 30, metric, exclude)
+    assert.deepEqual(Array.from(got.indices), want.indices, metric)
+    assertClose(got.distances, want.distances, 1e-6)
+  }
+  const small = await searchIndexAsync(knnIndex(data.subarray(0, 2 * dim), 2, dim), queries.subarray(0, dim), 1, 4, 'l2')
+  assert.deepEqual(Array.from(small.indices.subarray(2)), [-1, -1])
+})
+
+test('selfNeighboursAsync equals the JS selfNeighbours on integer codes (over several query blocks)', async () => {
+  const rand = seededRandom(61)
+  const count = 1300
+  const dim = 5
+  const data = integerRows(rand, count, dim, 4)
+  const js = selfNeighbours(data, count, dim, 8, 'cosine')
+  const ort = await selfNeighboursAsync(data, count, dim, 8, 'cosine')
+  assert.deepEqual(Array.from(ort.indices), Array.from(js.indices))
+  assertClose(ort.distances, Array.from(js.distances), 1e-6)
+})

@@ -11,8 +11,9 @@
  * left) are index −1, distance +Infinity. Cosine distance of a zero vector is 1 (its similarity is 0, as
  * scikit-learn's normalize leaves it zero).
  */
-import type { Metric } from '../../../shared/api'
+import { ConvscopeError, type Metric } from '../../../shared/api'
 import { float16BitsToFloat32 } from '../store/npy'
+import { gemm } from './ortGemm'
 
 export interface KnnResult {
   /** [queryCount, k] row indices, nearest first; −1 where fewer than k rows qualify. */
@@ -207,19 +208,62 @@ export interface SearchOptions {
   onProgress?: (done: number, total: number) => void
 }
 
+/** One search's state: the queries' norms, a top-k heap per query; data blocks are offered in increasing row order. */
+class Search {
+  readonly queryNorms: Float64Array
+  readonly heaps: TopK[]
+  readonly exclude: Int32Array | undefined
+
+  constructor(
+    readonly index: KnnIndex,
+    readonly queries: Float32Array,
+    readonly queryCount: number,
+    readonly k: number,
+    readonly metric: Metric,
+    readonly options: SearchOptions,
+  ) {
+    const { dim } = index
+    if (!Number.isInteger(k) || k < 1) throw new Error(`knn: k must be a whole number ≥ 1, not ${k}`)
+    if (queries.length !== queryCount * dim) throw new Error(`knn: ${queries.length} query values are not ${queryCount} rows of ${dim}`)
+    this.exclude = options.exclude
+    if (this.exclude && this.exclude.length !== queryCount) throw new Error(`knn: exclude has ${this.exclude.length} entries for ${queryCount} queries`)
+    this.queryNorms = new Float64Array(queryCount)
+    squaredNormsOf(queries, queryCount, dim, this.queryNorms, 0)
+    this.heaps = Array.from({ length: queryCount }, () => new TopK(k))
+  }
+
+  /** Offer rows [start, start + xn) to queries [q0, q0 + qn), given dots[i * xn + j] = q_{q0+i} · x_{start+j}. */
+  offer(dots: Float64Array | Float32Array, q0: number, qn: number, start: number, xn: number): void {
+    const { squaredNorms } = this.index
+    for (let i = 0; i < qn; i++) {
+      const q = q0 + i
+      const qq = this.queryNorms[q]!
+      if (Number.isNaN(qq)) continue
+      const skip = this.exclude ? this.exclude[q]! : -1
+      const heap = this.heaps[q]!
+      for (let j = 0; j < xn; j++) {
+        const row = start + j
+        const xx = squaredNorms[row]!
+        if (row === skip || Number.isNaN(xx)) continue
+        heap.offer(distance(this.metric, dots[i * xn + j]!, qq, xx), row)
+      }
+    }
+  }
+
+  result(): KnnResult {
+    const result: KnnResult = { indices: new Int32Array(this.queryCount * this.k), distances: new Float32Array(this.queryCount * this.k) }
+    this.heaps.forEach((heap, q) => heap.writeSorted(q, result))
+    return result
+  }
+}
+
 /**
- * The k nearest rows of `index` to each of `queryCount` query rows (float32, [queryCount, dim]).
- * Data blocks are the outer loop, so the data is read once for all queries (a batch of queries costs one pass).
+ * The k nearest rows of `index` to each of `queryCount` query rows (float32, [queryCount, dim]), dot products in JS
+ * (float64 sums). Data blocks are the outer loop, so the data is read once for all queries.
  */
 export function searchIndex(index: KnnIndex, queries: Float32Array, queryCount: number, k: number, metric: Metric, options: SearchOptions = {}): KnnResult {
-  const { rows, count, dim, squaredNorms } = index
-  if (!Number.isInteger(k) || k < 1) throw new Error(`knn: k must be a whole number ≥ 1, not ${k}`)
-  if (queries.length !== queryCount * dim) throw new Error(`knn: ${queries.length} query values are not ${queryCount} rows of ${dim}`)
-  const exclude = options.exclude
-  if (exclude && exclude.length !== queryCount) throw new Error(`knn: exclude has ${exclude.length} entries for ${queryCount} queries`)
-  const queryNorms = new Float64Array(queryCount)
-  squaredNormsOf(queries, queryCount, dim, queryNorms, 0)
-  const heaps = Array.from({ length: queryCount }, () => new TopK(k))
+  const search = new Search(index, queries, queryCount, k, metric, options)
+  const { rows, count, dim } = index
   const step = blockRows(dim)
   // Queries in groups so the dot buffer stays O(block): group × step dots.
   const queryGroup = Math.max(4, Math.min(queryCount, 256))
@@ -227,30 +271,42 @@ export function searchIndex(index: KnnIndex, queries: Float32Array, queryCount: 
   const scratch = rows instanceof Float32Array ? new Float32Array(0) : new Float32Array(step * dim)
   for (let start = 0; start < count; start += step) {
     const end = Math.min(count, start + step)
-    const xn = end - start
     const block = rowsAsFloat32(rows, dim, start, end, scratch)
     for (let g = 0; g < queryCount; g += queryGroup) {
       const qn = Math.min(queryGroup, queryCount - g)
-      blockDots(queries.subarray(g * dim, (g + qn) * dim), qn, block, xn, dim, dots)
-      for (let i = 0; i < qn; i++) {
-        const q = g + i
-        const qq = queryNorms[q]!
-        if (Number.isNaN(qq)) continue
-        const skip = exclude ? exclude[q]! : -1
-        const heap = heaps[q]!
-        for (let j = 0; j < xn; j++) {
-          const row = start + j
-          const xx = squaredNorms[row]!
-          if (row === skip || Number.isNaN(xx)) continue
-          heap.offer(distance(metric, dots[i * xn + j]!, qq, xx), row)
-        }
-      }
+      blockDots(queries.subarray(g * dim, (g + qn) * dim), qn, block, end - start, dim, dots)
+      search.offer(dots, g, qn, start, end - start)
     }
     options.onProgress?.(end * queryCount, count * queryCount)
   }
-  const result: KnnResult = { indices: new Int32Array(queryCount * k), distances: new Float32Array(queryCount * k) }
-  heaps.forEach((heap, q) => heap.writeSorted(q, result))
-  return result
+  return search.result()
+}
+
+// onnxruntime blocks: 16 Mi values (64 MiB of float32 rows), so one call's overhead is small beside its work.
+const ORT_BLOCK_VALUES = 1 << 24
+const ORT_QUERY_GROUP = 1024
+
+/**
+ * searchIndex with the dot products on onnxruntime (ortGemm.ts: float32 sums, multi-threaded; bench/neighbours.ts
+ * measures it against the JS loop). Same order and rules; distances agree with searchIndex to float32 rounding.
+ */
+export async function searchIndexAsync(index: KnnIndex, queries: Float32Array, queryCount: number, k: number, metric: Metric, options: SearchOptions & { signal?: AbortSignal } = {}): Promise<KnnResult> {
+  const search = new Search(index, queries, queryCount, k, metric, options)
+  const { rows, count, dim } = index
+  const step = Math.max(1, Math.floor(ORT_BLOCK_VALUES / Math.max(1, dim)))
+  const scratch = rows instanceof Float32Array ? new Float32Array(0) : new Float32Array(Math.min(step, count) * dim)
+  for (let start = 0; start < count; start += step) {
+    if (options.signal?.aborted) throw new ConvscopeError('CANCELLED', 'Cancelled by the user')
+    const end = Math.min(count, start + step)
+    const block = { data: rowsAsFloat32(rows, dim, start, end, scratch), rows: end - start, cols: dim }
+    for (let g = 0; g < queryCount; g += ORT_QUERY_GROUP) {
+      const qn = Math.min(ORT_QUERY_GROUP, queryCount - g)
+      const dots = await gemm({ data: queries.subarray(g * dim, (g + qn) * dim), rows: qn, cols: dim }, block, { transB: true })
+      search.offer(dots.data, g, qn, start, end - start)
+    }
+    options.onProgress?.(end * queryCount, count * queryCount)
+  }
+  return search.result()
 }
 
 /** The k nearest rows of `data` ([count, dim]) to each query ([queryCount, dim]), nearest first, ties by lower index. */
@@ -288,6 +344,29 @@ export function selfNeighbours(
     result.indices.set(part.indices, q0 * k)
     result.distances.set(part.distances, q0 * k)
     onProgress?.(q0 + qn, count)
+  }
+  return result
+}
+
+/** selfNeighbours with the products on onnxruntime: the kNN graph of many rows (t-SNE, UMAP) at matrix-product speed. */
+export async function selfNeighboursAsync(
+  data: Float32Array,
+  count: number,
+  dim: number,
+  k: number,
+  metric: Metric,
+  options: { onProgress?: (done: number, total: number) => void; signal?: AbortSignal } = {},
+): Promise<KnnResult> {
+  const index = knnIndex(data, count, dim)
+  const result: KnnResult = { indices: new Int32Array(count * k), distances: new Float32Array(count * k) }
+  const queryBlock = Math.max(1, Math.min(count, ORT_QUERY_GROUP))
+  for (let q0 = 0; q0 < count; q0 += queryBlock) {
+    const qn = Math.min(queryBlock, count - q0)
+    const exclude = Int32Array.from({ length: qn }, (_, i) => q0 + i)
+    const part = await searchIndexAsync(index, data.subarray(q0 * dim, (q0 + qn) * dim), qn, k, metric, { exclude, signal: options.signal })
+    result.indices.set(part.indices, q0 * k)
+    result.distances.set(part.distances, q0 * k)
+    options.onProgress?.(q0 + qn, count)
   }
   return result
 }
