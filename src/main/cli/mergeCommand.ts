@@ -5,11 +5,11 @@ import type { Command } from './index'
 
 const usage = `usage: convscope merge DIR... --out DIR
 
-Merge the result folders of the shards of one scan (convscope scan --shard i/n) into one folder,
-identical to what a single run would have written.`
+Merge the result folders of the shards of one scan (convscope scan --shard i/n) or of one codes run
+(convscope codes --shard i/n) into one folder, identical byte for byte to what a single run would have written.`
 
 export const mergeCommand: Command = {
-  summary: 'merge the shard folders of a scan into one result',
+  summary: 'merge the shard folders of a scan or of a codes run into one result',
   usage,
   async run(args) {
     const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { out: { type: 'string' } } })
@@ -18,7 +18,8 @@ export const mergeCommand: Command = {
       return 2
     }
     const manifest = await mergeScans(positionals.map((p) => resolve(p)), resolve(values.out))
-    console.log(`merged ${positionals.length} shard(s) into ${resolve(values.out)}: ${manifest.dataset.count} images, ${manifest.skipped.length} skipped`)
+    const what = manifest.codes ? `codes of ${manifest.codes.layer} for ${manifest.dataset.count} images` : `${manifest.dataset.count} images`
+    console.log(`merged ${positionals.length} shard(s) into ${resolve(values.out)}: ${what}, ${manifest.skipped.length} skipped`)
     return 0
   },
 }
