@@ -5,11 +5,13 @@ import { classifyCommand } from './classifyCommand'
 import { codesCommand } from './codesCommand'
 import { gridCommand } from './gridCommand'
 import { demoDataCommand } from './demoDataCommand'
+import { embedCommand } from './embedCommand'
 import { faithfulnessCommand } from './faithfulnessCommand'
 import { fcnCommand } from './fcnCommand'
 import { importTorchvisionCommand } from './importTorchvisionCommand'
 import { infoCommand } from './infoCommand'
 import { mergeCommand } from './mergeCommand'
+import { neighboursCommand } from './neighboursCommand'
 import { scanCommand } from './scanCommand'
 import { topCommand } from './topCommand'
 import { camCommand } from './camCommand'
@@ -34,6 +36,8 @@ const commands: Record<string, Command> = {
   scan: scanCommand,
   merge: mergeCommand,
   codes: codesCommand,
+  neighbours: neighboursCommand,
+  embed: embedCommand,
   grid: gridCommand,
   top: topCommand,
   fcn: fcnCommand,
