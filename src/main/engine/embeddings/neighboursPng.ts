@@ -16,6 +16,9 @@ const FONT = 12
 
 const escapeXml = (s: string) => s.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]!)
 
+/** Three significant digits without an exponent (pixel distances run to thousands). */
+const distanceText = (d: number) => (d >= 100 ? d.toFixed(0) : d.toPrecision(3))
+
 /** Caption text cut to about what fits under a tile. */
 const fit = (s: string, cell: number) => (s.length * 6.5 > cell ? `${s.slice(0, Math.max(1, Math.floor(cell / 6.5) - 1))}…` : s)
 
@@ -52,7 +55,7 @@ export async function neighboursPng(n: Neighbours, options: { cell?: number; que
       const left = left0 + i * (cell + GAP)
       await place(nb.path, left, tileTop)
       text(left + cell / 2, tileTop + cell + FONT + 2, fit(nb.className ?? '', cell), 'normal', 'middle')
-      text(left + cell / 2, tileTop + cell + 2 * FONT + 4, nb.distance.toPrecision(3), 'normal', 'middle')
+      text(left + cell / 2, tileTop + cell + 2 * FONT + 4, distanceText(nb.distance), 'normal', 'middle')
     }
   }
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">${texts.join('')}</svg>`
