@@ -92,6 +92,7 @@ export async function runUmap(input: ProjectionInput, dims: number, settings: Um
   const nEpochs = settings.nEpochs > 0 ? settings.nEpochs : autoEpochs(count)
   ctx.progress({ done: 0, total: nEpochs, unit: 'iterations', message: 'fuzzy simplicial set' })
   const layout = createLayout(fuzzySimplicialSet(graph, count), count, { dims, nEpochs, minDist: settings.minDist, spread: settings.spread }, rng)
+  ctx.progress({ done: 0, total: nEpochs, unit: 'iterations', message: 'layout' })
   for (let done = 0; done < nEpochs; ) {
     done = layout.epoch()
     if (done % EPOCHS_PER_REPORT !== 0 && done !== nEpochs) continue
