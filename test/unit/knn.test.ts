@@ -169,3 +169,14 @@ test('selfNeighboursAsync equals the JS selfNeighbours on integer codes (over se
   assert.deepEqual(Array.from(ort.indices), Array.from(js.indices))
   assertClose(ort.distances, Array.from(js.distances), 1e-6)
 })
+
+test('float16 rows are widened exactly: all 65 536 bit patterns (norms of 1-value rows)', () => {
+  const all = Uint16Array.from({ length: 65536 }, (_, i) => i)
+  const index = knnIndex(all, 65536, 1)
+  for (let b = 0; b < 65536; b++) {
+    const v = halfToNumber(b)
+    const norm = index.squaredNorms[b]!
+    if (Number.isNaN(v)) assert.ok(Number.isNaN(norm), `pattern ${b}`)
+    else assert.equal(norm, v * v, `pattern ${b}`)
+  }
+})
