@@ -6,11 +6,10 @@
 import { parseArgs } from 'node:util'
 import { copyFile, mkdir } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
-import { ConvscopeError, parseParams, type Progress } from '../../shared/api'
-import type { JobContext } from '../engine/context'
+import { parseParams } from '../../shared/api'
 import { embedCodes, readEmbedding } from '../engine/embeddings/embeddingStore'
 import { getImageGrid } from '../engine/methods/embeddings/grid'
-import { progressBar } from './progressBar'
+import { withCliJob } from './jobProgress'
 import { settingsOption, wholeNumberOption } from './options'
 import type { Command } from './index'
 
@@ -26,30 +25,6 @@ cnnembed figure). More images than cells: the assignment picks which are shown; 
   --cell P         side of a cell in pixels (default 64, 8 … 512)
   --png OUT        also copy the PNG to OUT (it is always written to CODES_DIR/grids/)
   --json           print the result (cells as codes rows, -1 empty; cost; PNG path) as JSON on stdout`
-
-/** A JobContext whose progress draws one bar per phase (its unit) on stderr, cancelled by Ctrl-C. */
-function cliContext(signal: AbortSignal): JobContext & { end(): void } {
-  let bar: ReturnType<typeof progressBar> | null = null
-  let unit: string | undefined
-  return {
-    signal,
-    progress(p: Progress) {
-      if (p.total === null) return
-      if (p.unit !== unit) {
-        bar?.end()
-        unit = p.unit
-        if (p.message) console.error(`convscope grid: ${p.message}`)
-        bar = progressBar(process.stderr, p.unit === 'iterations' ? 'it' : p.unit === 'images' ? 'img' : (p.unit ?? ''))
-      }
-      bar!.update(p.done, p.total)
-    },
-    end() {
-      bar?.end()
-      bar = null
-      unit = undefined
-    },
-  }
-}
 
 export const gridCommand: Command = {
   summary: 'the cnnembed image grid of a codes folder from its 2-D map, as PNG',
@@ -81,37 +56,26 @@ export const gridCommand: Command = {
       rows: wholeNumberOption(values.rows, '--rows'),
       cell: wholeNumberOption(values.cell, '--cell') ?? 64,
     })
-    const abort = new AbortController()
-    const onSignal = () => abort.abort()
-    process.once('SIGINT', onSignal)
-    const ctx = cliContext(abort.signal)
-    try {
+    const grid = await withCliJob('grid', async (ctx) => {
       if (!(await readEmbedding(codesDir, params.method, params.params, 2))) {
         console.error(`convscope grid: no 2-D ${params.method} map of ${codesDir} with these settings yet; making it`)
         const made = await embedCodes(codesDir, params.method, params.params, 2, ctx)
         ctx.end()
         console.error(`convscope grid: ${made.file} (${made.seconds.toFixed(1)} s)`)
       }
-      const grid = await getImageGrid(params, ctx)
-      ctx.end()
-      if (values.png) {
-        const out = resolve(values.png)
-        await mkdir(dirname(out), { recursive: true })
-        await copyFile(grid.png, out)
-      }
-      if (values.json) {
-        console.log(JSON.stringify({ ...grid, copiedTo: values.png ? resolve(values.png) : null }))
-        return 0
-      }
-      const filled = grid.cells.filter((c) => c !== -1).length
-      console.log(`wrote ${values.png ? resolve(values.png) : grid.png}: ${grid.cols} × ${grid.rows} cells of ${grid.cell} px, ${filled} images, cost ${grid.cost.toFixed(2)} (squared cell sides), ${(grid.milliseconds / 1000).toFixed(1)} s`)
-      return 0
-    } catch (e) {
-      if (abort.signal.aborted) throw new ConvscopeError('CANCELLED', 'grid cancelled')
-      throw e
-    } finally {
-      ctx.end()
-      process.off('SIGINT', onSignal)
+      return getImageGrid(params, ctx)
+    })
+    if (values.png) {
+      const out = resolve(values.png)
+      await mkdir(dirname(out), { recursive: true })
+      await copyFile(grid.png, out)
     }
+    if (values.json) {
+      console.log(JSON.stringify({ ...grid, copiedTo: values.png ? resolve(values.png) : null }))
+      return 0
+    }
+    const filled = grid.cells.filter((c) => c !== -1).length
+    console.log(`wrote ${values.png ? resolve(values.png) : grid.png}: ${grid.cols} × ${grid.rows} cells of ${grid.cell} px, ${filled} images, cost ${grid.cost.toFixed(2)} (squared cell sides), ${(grid.milliseconds / 1000).toFixed(1)} s`)
+    return 0
   },
 }
