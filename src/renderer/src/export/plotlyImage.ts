@@ -18,7 +18,8 @@ export function plotlyGraph(target: HTMLElement): PlotlyGraph | null {
 }
 
 export async function plotlyImage(graph: PlotlyGraph, format: 'png' | 'svg', request: SizeRequest = { scale: 1 }): Promise<Blob> {
-  const plotly = (await import('plotly.js-dist-min')).default
+  // The strict bundle: it draws WebGL traces (the embedding map's scattergl) under the window's CSP, where plotly.js-dist-min's regl needs Function().
+  const plotly = (await import('plotly.js-strict-dist-min')).default
   const css = { width: graph._fullLayout?.width ?? graph.clientWidth, height: graph._fullLayout?.height ?? graph.clientHeight }
   const scale = format === 'svg' ? 1 : figureSize(css, request).scale
   const figure = { data: graph.data ?? [], layout: { ...graph.layout, paper_bgcolor: '#ffffff', plot_bgcolor: '#ffffff' } }

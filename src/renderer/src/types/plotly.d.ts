@@ -17,3 +17,9 @@ declare module 'plotly.js-dist-min' {
   }
   export default Plotly
 }
+
+// The same API in plotly's strict bundle (no Function(): its WebGL traces run under the window's CSP).
+declare module 'plotly.js-strict-dist-min' {
+  import Plotly from 'plotly.js-dist-min'
+  export default Plotly
+}
