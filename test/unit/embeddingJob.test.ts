@@ -1,12 +1,15 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
-import { mkdtemp, readdir, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { noopContext } from '../../src/main/engine/context'
 import { embedCodes, readEmbedding } from '../../src/main/engine/embeddings/embeddingStore'
 import { principalComponents } from '../../src/main/engine/projections/pca'
+import { embedCommand } from '../../src/main/cli/embedCommand'
+import { decodeNpy } from '../../src/main/engine/store/npy'
+import { runCli } from '../fixtures/cli'
 import { writeCodesFolder } from '../fixtures/codesFolder'
 import { seededRandom } from '../fixtures/models'
 
@@ -69,4 +72,25 @@ test('embedCodes refuses an unknown setting, an unknown method and too many dime
   await assert.rejects(embedCodes(dir, 'mds', {}, 2, noopContext()), /unknown projection "mds"/)
   await assert.rejects(embedCodes(dir, 'pca', {}, 101, noopContext()), /PCA makes 1 to 100 dimensions, not 101/)
   await assert.rejects(embedCodes(join(dir, 'nope'), 'pca', {}, 2, noopContext()), /not a finished codes folder/)
+})
+
+test('convscope embed: CSV rows path,class,predicted,x,y (empty coordinates for unreadable images), the .npy copy, --json', async (t) => {
+  const { dir } = await folder(t)
+  const out = join(dir, '..', 'out')
+  const run = await runCli(embedCommand, [dir, '--method', 'pca', '--csv', join(out, 'map.csv'), '--npy', join(out, 'map.npy'), '--json'])
+  assert.equal(run.code, 0, run.err)
+  const summary = JSON.parse(run.out) as { method: string; count: number; dims: number; written: Record<string, string> }
+  assert.equal(summary.count, count)
+  const csv = (await readFile(join(out, 'map.csv'), 'utf8')).trim().split('\n')
+  assert.equal(csv[0], 'path,class,predicted,x,y')
+  assert.equal(csv.length, count + 1)
+  const embedding = (await readEmbedding(dir, 'pca', {}, 2))!
+  const row1 = csv[2]!.split(',')
+  assert.match(row1[0]!, /class1\/img1\.png$/)
+  assert.deepEqual(row1.slice(1, 3), ['class1', 'b'])
+  assert.deepEqual(row1.slice(3).map(Number), Array.from(embedding.points.subarray(2, 4)))
+  assert.deepEqual(csv[1]!.split(',').slice(3), ['', ''], 'row 0 was skipped')
+  const npy = decodeNpy(await readFile(join(out, 'map.npy')))
+  assert.deepEqual(npy.shape, [count, 2])
+  await assert.rejects(runCli(embedCommand, [dir, '--method', 'pca', '--dims', '3', '--png', join(out, 'x.png')]), /--png draws a 2-D map/)
 })

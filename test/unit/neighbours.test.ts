@@ -3,7 +3,10 @@ import assert from 'node:assert/strict'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import sharp from 'sharp'
 import { ConvscopeError } from '../../src/shared/api'
+import { neighboursCommand } from '../../src/main/cli/neighboursCommand'
+import { runCli } from '../fixtures/cli'
 import { findNeighbours } from '../../src/main/engine/methods/embeddings/neighbours'
 import { writeCodesFolder } from '../fixtures/codesFolder'
 import { seededRandom } from '../fixtures/models'
@@ -52,4 +55,25 @@ test('neighbours of an image of the folder: its code and pixel neighbours by bru
 
   await assert.rejects(findNeighbours(dir, paths[4]!, 5, 'l2', noModel), /could not be read when the codes were made/)
   await assert.rejects(findNeighbours(dir, join(root, 'elsewhere.png'), 5, 'l2', noModel), /is not in .*its code needs the folder's model \(synthetic-model\): No model with id/)
+})
+
+test('convscope neighbours: --json result and --png figure (query + k tiles in two rows; missing images grey)', async (t) => {
+  const root = await mkdtemp(join(tmpdir(), 'convscope-nn-cli-'))
+  t.after(() => rm(root, { recursive: true, force: true }))
+  const rand = seededRandom(4)
+  const count = 12
+  const dim = 4
+  const { dir, paths } = await writeCodesFolder(join(root, 'codes'), { codes: Float32Array.from({ length: count * dim }, () => rand()), count, dim })
+  const png = join(root, 'figure.png')
+  const run = await runCli(neighboursCommand, [dir, paths[5]!, '--k', '3', '--metric', 'l2', '--png', png, '--json'])
+  assert.equal(run.code, 0, run.err)
+  const result = JSON.parse(run.out) as { index: number; metric: string; code: unknown[]; pixel: unknown[] }
+  assert.equal(result.index, 5)
+  assert.equal(result.metric, 'l2')
+  assert.equal(result.code.length, 3)
+  assert.equal(result.pixel.length, 3)
+  const meta = await sharp(png).metadata()
+  // Two rows of 96-pixel tiles: query + 3 neighbours across.
+  assert.equal(meta.width, 12 * 2 + 96 + 20 + 3 * 96 + 2 * 4)
+  await assert.rejects(runCli(neighboursCommand, [dir, paths[5]!, '--metric', 'dot']), /--metric must be cosine or l2/)
 })
