@@ -71,7 +71,8 @@ export function createLayout(graph: FuzzyGraph, count: number, settings: LayoutS
         const j = head[e]!
         const k = tail[e]!
         const dist2 = squaredDistance(j, k)
-        const attract = dist2 > 0 ? (-2 * a * b * Math.pow(dist2, b - 1)) / (a * Math.pow(dist2, b) + 1) : 0
+        const powB = dist2 > 0 ? Math.pow(dist2, b) : 0 // d^(2b); d^(2b − 2) is powB / dist2: one pow, not two
+        const attract = dist2 > 0 ? (-2 * a * b * (powB / dist2)) / (a * powB + 1) : 0
         for (let d = 0; d < dims; d++) {
           const g = clip(attract * (points[j * dims + d]! - points[k * dims + d]!)) * alpha
           points[j * dims + d]! += g
