@@ -14,7 +14,7 @@ import type { JobContext } from '../../src/main/engine/context'
 import { selfNeighbours } from '../../src/main/engine/embeddings/knn'
 import { trustworthiness } from '../../src/main/engine/embeddings/trustworthiness'
 import { resolveParams } from '../../src/main/engine/projections/registry'
-import { tsne } from '../../src/main/engine/projections/tsne'
+import { runTsne, tsne, type TsneSettings } from '../../src/main/engine/projections/tsne'
 import { conditionalAffinities, jointAffinities, type SparseAffinities } from '../../src/main/engine/projections/tsne/affinities'
 import { QuadTree } from '../../src/main/engine/projections/tsne/barnesHut'
 import { forceWorkers } from '../../src/main/engine/projections/tsne/forceWorkers'
@@ -151,7 +151,7 @@ test('bad input is refused with what and why', async () => {
   assert.throws(() => resolveParams(tsne, { perplexity: 1 }), /perplexity must be in \[2, 100\]/)
 })
 
-test('worker threads give the same sums as one thread, to the bit', async () => {
+test('worker threads give the same sums and the same map as one thread, to the bit; a cancel ends them', async () => {
   const p = affinities()
   const y = Float64Array.from(npy('gradientY.npy'))
   const sums = async (terms: GradientTerms) => {
@@ -166,4 +166,15 @@ test('worker threads give the same sums as one thread, to the bit', async () => 
   const one = await sums(treeForces(p, count, 0.5))
   const three = await sums(forceWorkers(p, count, 0.5, 3))
   assert.deepEqual(three, one)
+
+  const settings = { ...(resolveParams(tsne, { iterations: 300 }) as unknown as TsneSettings) }
+  const [single, threaded] = [await runTsne(input, { ...settings, threads: 1 }, recording()), await runTsne(input, { ...settings, threads: 2 }, recording())]
+  assert.deepEqual(Buffer.from(threaded.buffer), Buffer.from(single.buffer))
+  const cancelled = recording()
+  const progress = cancelled.progress
+  cancelled.progress = (e) => {
+    progress(e)
+    if (e.done >= 50) cancelled.controller.abort()
+  }
+  await assert.rejects(runTsne(input, { ...settings, threads: 2 }, cancelled), (e: unknown) => e instanceof ConvscopeError && e.code === 'CANCELLED')
 })

@@ -37,11 +37,11 @@ export interface TsneSettings {
   init: 'pca' | 'random'
   /** Reduce wider codes to this many PCA dimensions first; 0: never. */
   pcaDims: number
-  /** Threads for the gradient (not a setting of the API: the bench compares 1 and 2); default: every core. */
+  /** Threads for the gradient (not a setting of the API: the bench and tests compare 1 and more); default: every core from THREADED_FROM points. */
   threads?: number
 }
 
-/** Below this many points one thread is faster than handing work to others (measured: bench/tsne.ts). */
+/** Below this many points an iteration takes about a millisecond, as little as waking a worker twice: one thread. */
 const THREADED_FROM = 4000
 
 export const tsne: Projection = {
@@ -117,8 +117,8 @@ export async function runTsne(input: ProjectionInput, settings: TsneSettings, ct
   const p = jointAffinities(knn.indices, conditionalAffinities(squared, count, k, settings.perplexity), count, k)
   const y = settings.init === 'random' ? randomLayout(count, settings.seed) : await pcaLayout(input, stepContext(ctx, total, 'PCA initialisation'))
   const learningRate = settings.learningRate > 0 ? settings.learningRate : Math.max(count / settings.earlyExaggeration / 4, 50)
-  const threads = Math.max(1, Math.min(settings.threads ?? availableParallelism(), 16))
-  const terms = threads > 1 && count >= THREADED_FROM ? forceWorkers(p, count, settings.theta, threads) : treeForces(p, count, settings.theta)
+  const threads = Math.min(settings.threads ?? (count >= THREADED_FROM ? availableParallelism() : 1), 16)
+  const terms = threads > 1 ? forceWorkers(p, count, settings.theta, threads) : treeForces(p, count, settings.theta)
   try {
     await gradientDescent(y, terms, {
       iterations: total,
