@@ -3,10 +3,10 @@
  * and one corrupt file: each row equals a direct per-image computation (tfjs forward to conv_last, mean over
  * space in a plain loop; the gap layer's output is that mean); the thumbnails are sharp's 32×32 squash of the
  * file and the classes the output's argmax; float16 rows are the float32 rows rounded; a skipped image has a NaN
- * row, a zero thumbnail, class -1 and is listed; shards merged equal one run byte for byte; a run killed with
- * SIGKILL resumes to the same bytes; imageCode gives a folder image's row exactly; the folder readers refuse
- * what is not a finished codes folder; the workspace job lists, resumes and reuses; getCodeUnitValues reads a
- * scan's maxima column.
+ * row, a zero thumbnail, class -1 and is listed; shards merged equal one run byte for byte (onnxruntime and tfjs);
+ * a run may keep top-K layers beside its codes; a run killed with SIGKILL resumes to the same bytes; imageCode
+ * gives a folder image's row exactly; the folder readers refuse what is not a finished codes folder; the
+ * workspace job lists, resumes and reuses; getCodeUnitValues reads a scan's maxima column.
  */
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
@@ -155,6 +155,15 @@ test('codes shards merged equal one run byte for byte, on onnxruntime and on tfj
   await run(other, { shard: { index: 1, count: 3 }, codes: { layer: 'gap', dtype: 'float16' } })
   await assert.rejects(mergeScans([join(scratch, 'onnxruntime-shard0'), other, join(scratch, 'onnxruntime-shard2')], join(scratch, 'bad-merge')), /has codes of gap as float16, .* codes of gap as float32/)
   await assert.rejects(run(single, { codes: { layer: 'conv_last', dtype: 'float32' } }), /holds a scan made with codes of gap as float32; choose another --out folder/)
+})
+
+test('a codes run may scan top-K layers too: the same codes bytes, and the scan files beside them', async () => {
+  const both = join(scratch, 'both')
+  const m = await run(both, { layers: ['conv_last'], k: 3 })
+  assert.deepEqual(m.layers.map((l) => l.name), ['conv_last'])
+  const names = (await readdir(both)).filter((n) => n.endsWith('.npy')).sort()
+  assert.deepEqual(names, ['codes.npy', 'conv_last.maxima.npy', 'conv_last.topk.images.npy', 'conv_last.topk.values.npy', 'conv_last.topk.yx.npy', 'pixels.npy', 'predicted.npy'])
+  for (const n of ['codes.npy', 'pixels.npy', 'predicted.npy']) assert.ok((await readFile(join(both, n))).equals(await readFile(join(single, n))), `${n} differs`)
 })
 
 /** A codes run in a child process (throttled, a checkpoint after every batch); resolves when it exits. */
