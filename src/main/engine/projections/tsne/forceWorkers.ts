@@ -1,6 +1,6 @@
 /**
  * The gradient's sums on several threads: this thread builds the quadtree (on SharedArrayBuffers) and walks its
- * share of the points while worker threads walk theirs, each writing only its own points' rows, so the result is
+ * share of the points while worker threads walk theirs, each writing only its own points' rows (attraction: a range of indices; repulsion: a range of the spatial walk order), so the result is
  * the same for any number of threads (Z is summed afterwards, in point order). Why threads: the walk is ~80 % of an
  * iteration and the machine has 2 cores (scikit-learn's Cython runs on both through OpenMP).
  * The workers run the source text of repulsionWalk and attractionRange (self-contained functions), so no separate
@@ -8,8 +8,9 @@
  */
 import { Worker } from 'node:worker_threads'
 import type { SparseAffinities } from './affinities'
-import { QuadTree, repulsionWalk } from './barnesHut'
+import { QuadTree, repulsionWalk, spatialOrder } from './barnesHut'
 import { attractionRange, type GradientTerms } from './gradientDescent'
+import { ORDER_EVERY } from './treeForces'
 
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads')
@@ -23,7 +24,7 @@ parentPort.on('message', (m) => {
     return
   }
   attractionRange(p.rowStart, p.columns, p.values, m.y, m.exaggeration, m.from, m.to, m.attract)
-  repulsionWalk(m.comX, m.comY, m.count, m.child, m.width, m.y, m.from, m.to, m.theta, m.repel, m.zPart, stack)
+  repulsionWalk(m.comX, m.comY, m.count, m.child, m.width, m.y, m.order, m.from, m.to, m.theta, m.repel, m.zPart, stack)
   parentPort.postMessage(0)
 })
 `
@@ -45,6 +46,8 @@ export function forceWorkers(p: SparseAffinities, count: number, theta: number, 
   const zPart = sharedFloat64(count)
   const tree = new QuadTree(4 * count + 16, true)
   const stack = new Int32Array(512)
+  const order = new Int32Array(new SharedArrayBuffer(4 * count))
+  let calls = 0
   const bounds = Array.from({ length: threads + 1 }, (_, t) => Math.round((t * count) / threads))
   let failure: Error | null = null
   let pending: { resolve: () => void; reject: (e: Error) => void; left: number } | null = null
@@ -65,6 +68,7 @@ export function forceWorkers(p: SparseAffinities, count: number, theta: number, 
       if (failure) throw failure
       y.set(yIn)
       tree.build(y, count)
+      if (calls++ % ORDER_EVERY === 0) spatialOrder(y, count, order)
       const done = new Promise<void>((resolve, reject) => {
         pending = { resolve, reject, left: workers.length }
       })
@@ -72,10 +76,10 @@ export function forceWorkers(p: SparseAffinities, count: number, theta: number, 
       workers.forEach((worker, w) => {
         const from = bounds[w + 1]!
         const to = bounds[w + 2]!
-        worker.postMessage({ kind: 'forces', y, exaggeration, theta, from, to, attract, repel, zPart, comX, comY, count: sizes, child, width })
+        worker.postMessage({ kind: 'forces', y, order, exaggeration, theta, from, to, attract, repel, zPart, comX, comY, count: sizes, child, width })
       })
       attractionRange(shared.rowStart, shared.columns, shared.values, y, exaggeration, 0, bounds[1]!, attract)
-      repulsionWalk(comX, comY, sizes, child, width, y, 0, bounds[1]!, theta, repel, zPart, stack)
+      repulsionWalk(comX, comY, sizes, child, width, y, order, 0, bounds[1]!, theta, repel, zPart, stack)
       await done
       pending = null
       attractOut.set(attract)
