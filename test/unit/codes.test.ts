@@ -32,6 +32,7 @@ import { getCodeImages, listCodes, startCodes } from '../../src/main/engine/meth
 import { getCodeUnitValues } from '../../src/main/engine/methods/embeddings/unitValues'
 import { SCANS_DIR } from '../../src/main/engine/scan/scanJobs'
 import type { JobContext } from '../../src/main/engine/context'
+import { GetCodeUnitValues, StartCodes } from '../../src/shared/api'
 
 const ROOT = join(import.meta.dirname, '../..')
 const GAP = join(ROOT, 'resources/demo-models/gap')
@@ -261,30 +262,31 @@ test('the workspace job: listed while unfinished, resumed, reused; getCodeUnitVa
         if (++reports === 2) abort.abort()
       },
     }) as unknown as JobContext
-  await assert.rejects(startCodes(workspace, model, { modelId: model.info.id, dataDir: data, dtype: 'float32' }, ctx(abort.signal)), /cancelled/)
+  const request = StartCodes.parse({ modelId: model.info.id, dataDir: data })
+  await assert.rejects(startCodes(workspace, model, request, ctx(abort.signal)), /codes run cancelled; run it again with the same arguments to resume/)
   const listed = await listCodes(workspace, model.info.id)
   assert.equal(listed.length, 1)
   assert.deepEqual([listed[0]!.status, listed[0]!.layer, listed[0]!.dim, listed[0]!.images], ['incomplete', 'gap', 192, images.length])
-  const done = await startCodes(workspace, model, { modelId: model.info.id, dataDir: data, dtype: 'float32' }, ctx(new AbortController().signal))
+  const done = await startCodes(workspace, model, request, ctx(new AbortController().signal))
   assert.equal(done.status, 'complete')
   assert.equal(done.dir, listed[0]!.dir)
   assert.deepEqual((await listCodes(workspace, model.info.id)).map((s) => s.status), ['complete'])
   assert.equal((await readManifest(done.dir)).timing.resumed, true)
   await assertSameBytes(done.dir, single)
-  const again = await startCodes(workspace, model, { modelId: model.info.id, dataDir: data, dtype: 'float32' }, ctx(new AbortController().signal))
+  const again = await startCodes(workspace, model, request, ctx(new AbortController().signal))
   assert.equal(again.finishedAt, done.finishedAt, 'a finished one is returned as it is')
   const imgs = await getCodeImages(done.dir)
   assert.equal(imgs.images.length, images.length)
 
-  await assert.rejects(getCodeUnitValues(workspace, { codesDir: done.dir, layer: 'conv_last', unit: 5 }), /no finished scan of model .* keeps the maxima of layer conv_last; scan that folder/)
+  await assert.rejects(getCodeUnitValues(workspace, GetCodeUnitValues.parse({ codesDir: done.dir, layer: 'conv_last', unit: 5 })), /no finished scan of model .* keeps the maxima of layer conv_last; scan that folder/)
   const scanDir = join(workspace, SCANS_DIR, 'some-scan')
   await runScan({ model, images, classNames, root: data, layers: ['conv3_2_relu', 'conv_last'], k: 3, batchSize: 4, out: scanDir, checkpointMs: 1e9 })
-  const got = await getCodeUnitValues(workspace, { codesDir: done.dir, layer: 'conv_last', unit: 5 })
+  const got = await getCodeUnitValues(workspace, GetCodeUnitValues.parse({ codesDir: done.dir, layer: 'conv_last', unit: 5 }))
   assert.equal(got.scanDir, scanDir)
   const m = await readNpy(join(scanDir, maximaFile('conv_last')))
   const units = m.shape[1]!
   const want = float16ToFloat32(m.data as Uint16Array).filter((_, i) => i % units === 5)
   assert.deepEqual(Array.from(got.values), Array.from(want))
   assert.ok(Number.isNaN(got.values[images.indexOf(broken)]!))
-  await assert.rejects(getCodeUnitValues(workspace, { codesDir: done.dir, layer: 'conv_last', unit: 192 }), /has 192 units; unit 192 is not one of them/)
+  await assert.rejects(getCodeUnitValues(workspace, GetCodeUnitValues.parse({ codesDir: done.dir, layer: 'conv_last', unit: 192 })), /has 192 units; unit 192 is not one of them/)
 })

@@ -172,7 +172,7 @@ export async function runScan(options: ScanOptions): Promise<ScanManifest> {
       signal: options.signal,
       onProgress: options.onProgress,
       reportStart: true,
-      cancelMessage: 'scan cancelled; run it again with the same arguments to resume',
+      cancelMessage: `${codes ? 'codes run' : 'scan'} cancelled; run it again with the same arguments to resume`,
       onCancel: () => saveCheckpoint(),
       checkpoint: { everyMs: checkpointInterval(options.checkpointMs), save: () => saveCheckpoint() },
     })
