@@ -14,7 +14,7 @@ component's sign, and the ratios, to 1e-4.
 
 Cases: n > d (the covariance route), n < d (the Gram route), rank-deficient (5 directions, no noise: only the
 first 5 components are defined, the other variances are 0), and one of each route above 384 (topEigen.ts's
-dense limit), so the iterative solver is checked too.
+dense limit), so the iterative solver is checked too, and one with d ≥ 512 (the covariance summed by column slices).
 
 Run with Debian's Python (it has scikit-learn):  /usr/bin/python3 scripts/reference/embeddings_reference.py
 """
@@ -38,6 +38,7 @@ CASES = [
     ('rank200x40', 200, 40, 8, 5, 0.0, 3),
     ('cov1000x420', 1000, 420, 20, 30, 0.2, 4),
     ('gram400x600', 400, 600, 10, 12, 0.1, 5),
+    ('cov1200x600', 1200, 600, 12, 16, 0.1, 6),
 ]
 
 

@@ -5,13 +5,14 @@
  *
  * Through the smaller of the two symmetric matrices of the centred codes X (n × d): the covariance Xᵀ X (d × d) when
  * n ≥ d, else the Gram matrix X Xᵀ (n × n), summed in float64 from float32 products of centred row blocks
- * (onnxruntime, ortGemm.ts; memory: the data, that matrix and one block). Its top eigenpairs (topEigen.ts) give the
+ * (onnxruntime, ortGemm.ts; memory: the data, that matrix and one block); of the covariance only the blocks on or
+ * above the diagonal are multiplied. Its top eigenpairs (topEigen.ts) give the
  * components and the variances. Signs as scikit-learn ≥ 1.5's svd_flip on the components: each component's largest
  * |loading| is positive, so a map does not flip between runs or machines.
  */
 import { ConvscopeError } from '../../../shared/api'
 import { throwIfCancelled, type JobContext } from '../context'
-import { gemm } from '../embeddings/ortGemm'
+import { gemm, type MatrixF32 } from '../embeddings/ortGemm'
 import { topEigenpairs } from '../embeddings/topEigen'
 import type { Projection, ProjectionInput } from './projection'
 
@@ -59,6 +60,43 @@ function columnMeanAndTotalVariance(input: ProjectionInput): { mean: Float64Arra
   return { mean, total: total / (count - 1) }
 }
 
+// Columns per slice of the covariance: Xᵀ X is symmetric, so only slice pairs on or above the diagonal are multiplied
+// (4 slices: 10 of 16 products).
+const COLUMN_SLICES = 4
+const MIN_SLICE = 256
+
+/** Columns [c0, c1) of a row-major block, contiguous. */
+function columnSlice(a: MatrixF32, c0: number, c1: number): MatrixF32 {
+  const w = c1 - c0
+  const out = new Float32Array(a.rows * w)
+  for (let r = 0; r < a.rows; r++) out.set(a.data.subarray(r * a.cols + c0, r * a.cols + c1), r * w)
+  return { data: out, rows: a.rows, cols: w }
+}
+
+/** s (d × d, float64) += the upper triangle's blocks of aᵀ a (the lower is filled by mirrorUpper at the end). */
+async function addCovarianceBlock(a: MatrixF32, s: Float64Array): Promise<void> {
+  const d = a.cols
+  const parts = d >= 2 * MIN_SLICE ? Math.min(COLUMN_SLICES, Math.floor(d / MIN_SLICE)) : 1
+  const edges = Array.from({ length: parts + 1 }, (_, i) => Math.round((i * d) / parts))
+  const slices = parts === 1 ? [a] : edges.slice(0, -1).map((c0, i) => columnSlice(a, c0, edges[i + 1]!))
+  for (let x = 0; x < parts; x++) {
+    for (let y = x; y < parts; y++) {
+      const p = await gemm(slices[x]!, slices[y]!, { transA: true })
+      const r0 = edges[x]!
+      const c0 = edges[y]!
+      for (let i = 0; i < p.rows; i++) {
+        const row = (r0 + i) * d + c0
+        for (let j = 0; j < p.cols; j++) s[row + j]! += p.data[i * p.cols + j]!
+      }
+    }
+  }
+}
+
+/** Copy the upper triangle onto the lower (the diagonal slices were summed whole, so their lower halves are already right). */
+function mirrorUpper(s: Float64Array, d: number): void {
+  for (let i = 0; i < d; i++) for (let j = 0; j < i; j++) s[i * d + j] = s[j * d + i]!
+}
+
 /** The top `k` principal components of `input` (n ≥ 2 rows), their variances and the projected points. */
 export async function principalComponents(input: ProjectionInput, k: number, ctx: JobContext): Promise<PrincipalComponents> {
   const { count: n, dim: d } = input
@@ -81,8 +119,7 @@ export async function principalComponents(input: ProjectionInput, k: number, ctx
     const [i0, i1] = blocks[bi]!
     const a = { data: centredRows(input, mean, i0, i1), rows: i1 - i0, cols: d }
     if (!gram) {
-      const p = await gemm(a, a, { transA: true })
-      for (let x = 0; x < m * m; x++) s[x]! += p.data[x]!
+      await addCovarianceBlock(a, s)
       report(++done, 'covariance')
       continue
     }
@@ -100,6 +137,7 @@ export async function principalComponents(input: ProjectionInput, k: number, ctx
       report(++done, 'Gram matrix')
     }
   }
+  if (!gram) mirrorUpper(s, m)
   throwIfCancelled(ctx)
   const eig = await topEigenpairs(s, m, k, {
     signal: ctx.signal,
