@@ -230,6 +230,17 @@ test('embeddings: codes, PCA map with hover / click / box select, neighbours, t-
     await screenshot(page, 'embeddings-04-tsne-grid')
   })
 
+  await t.test('colour by unit: the unit selected in the Activations view, and why not without a scan of its layer', async () => {
+    await page.getByTestId('colour-unit').click()
+    await waitForText(page.getByTestId('colour-unit-note'), /Select a unit/)
+    await page.getByTestId('tab-activations').click()
+    await page.locator('[data-testid="activation-tile"][data-unit="3"] canvas').click({ timeout: 60_000 })
+    await waitForText(page.getByTestId('status-unit'), /^3$/)
+    await page.getByTestId('tab-embeddings').click()
+    await waitForText(page.getByTestId('colour-unit-note'), /No unit colouring: no finished scan of model gap over .* keeps the maxima of layer \S+; scan that folder/, 30_000)
+    await page.getByTestId('colour-class').click()
+  })
+
   await t.test(`${BIG.toLocaleString('en-US')} points: hover under 100 ms; pan measured (asserted under 100 ms on hardware WebGL)`, async () => {
     const bigDir = `${codesDir}-x${BIG}`
     await writeBigCodes(codesDir, bigDir)
