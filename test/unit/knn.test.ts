@@ -180,3 +180,16 @@ test('float16 rows are widened exactly: all 65 536 bit patterns (norms of 1-valu
     else assert.equal(norm, v * v, `pattern ${b}`)
   }
 })
+
+test('searchIndexAsync over several onnxruntime blocks (2 100 rows of 2 048: blocks of 2 048 rows) equals brute force', async () => {
+  const rand = seededRandom(71)
+  const count = 2100
+  const dim = 2048
+  const data = Float32Array.from({ length: count * dim }, () => Math.floor(rand() * 5) - 2)
+  const queries = data.slice(2050 * dim, 2052 * dim) // two rows of the second block, left out of their own lists
+  const exclude = Int32Array.of(2050, 2051)
+  const got = await searchIndexAsync(knnIndex(data, count, dim), queries, 2, 6, 'l2', { exclude })
+  const want = bruteForce(data, count, dim, queries, 2, 6, 'l2', exclude)
+  assert.deepEqual(Array.from(got.indices), want.indices)
+  assertClose(got.distances, want.distances, 1e-3)
+})
