@@ -6,7 +6,9 @@
  * cosine order, and distances are turned back into 1 − cos = d² / 2. Seeded: every random draw (forest, descent,
  * initialisation, negative samples) comes from one engine/rng.ts stream named by the seed.
  * Progress: the kNN phase in rows, then {done: epoch, total: nEpochs, unit: 'iterations'}; cancel between blocks
- * of rows, trees and every EPOCHS_PER_REPORT epochs.
+ * of rows, trees and epochs.
+ * Fashion-MNIST PCA-50, 50 000 points (bench/umap.ts): 82 s of CPU, one core (350 s wall at load 11-13 on this
+ * shared 2-core machine): kNN 125 s wall, fuzzy set 12 s, 200 epochs 213 s; trustworthiness 0.985 (PCA-2D 0.922).
  */
 import { setImmediate } from 'node:timers/promises'
 import { ConvscopeError } from '../../../shared/api'
@@ -18,7 +20,7 @@ import { fuzzySimplicialSet } from './umap/fuzzySet'
 import { createLayout } from './umap/layout'
 import { knnMethodFor, umapNeighbours, type KnnMethod } from './umap/neighbours'
 
-/** Epochs between progress reports and event-loop turns (so a cancel message can arrive). */
+/** Epochs between progress reports (the event loop gets a turn after every epoch, so a cancel message can arrive). */
 const EPOCHS_PER_REPORT = 5
 /** umap-learn's n_epochs=None: 500 up to 10 000 points, else 200. */
 const autoEpochs = (count: number): number => (count <= 10_000 ? 500 : 200)
@@ -95,8 +97,7 @@ export async function runUmap(input: ProjectionInput, dims: number, settings: Um
   ctx.progress({ done: 0, total: nEpochs, unit: 'iterations', message: 'layout' })
   for (let done = 0; done < nEpochs; ) {
     done = layout.epoch()
-    if (done % EPOCHS_PER_REPORT !== 0 && done !== nEpochs) continue
-    ctx.progress({ done, total: nEpochs, unit: 'iterations' })
+    if (done % EPOCHS_PER_REPORT === 0 || done === nEpochs) ctx.progress({ done, total: nEpochs, unit: 'iterations' })
     await setImmediate()
     throwIfCancelled(ctx)
   }
