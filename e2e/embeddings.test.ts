@@ -230,6 +230,16 @@ test('embeddings: codes, PCA map with hover / click / box select, neighbours, t-
     await screenshot(page, 'embeddings-04-tsne-grid')
   })
 
+  await t.test('an image from outside the codes folder as the query (the grid PNG): its code is computed', async () => {
+    const src = (await page.getByTestId('grid-image').getAttribute('src'))!
+    const png = new URL(src, session.served.url).searchParams.get('path')!
+    const panel = page.getByTestId('neighbours-panel')
+    await panel.getByTestId('neighbours-path').fill(png)
+    await panel.getByTestId('neighbours-query').click()
+    await waitForText(panel.getByTestId('neighbours-query-image'), /not in the codes folder/, 60_000)
+    await waitForCount(panel.getByTestId('neighbours-code').getByTestId('neighbour'), 10, 30_000)
+  })
+
   await t.test('colour by unit: the unit selected in the Activations view, and why not without a scan of its layer', async () => {
     await page.getByTestId('colour-unit').click()
     await waitForText(page.getByTestId('colour-unit-note'), /Select a unit/)
