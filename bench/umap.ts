@@ -12,7 +12,7 @@
  * is written beside every time (the machine is shared).
  *
  *   node --import tsx bench/umap.ts [--counts 10000,50000] [--compare 10000,50000] [--compare-map 10000] [--no-cancel]
- *     [--out FILE]
+ *     [--no-trustworthiness] [--out FILE]
  * --compare: sizes where the kNN phase is also timed both ways; --compare-map: where the whole map is also made with
  * the exact graph.
  */
@@ -41,6 +41,7 @@ const { values } = parseArgs({
     compare: { type: 'string', default: '10000,50000' },
     'compare-map': { type: 'string', default: '10000' },
     'no-cancel': { type: 'boolean', default: false },
+    'no-trustworthiness': { type: 'boolean', default: false },
     out: { type: 'string' },
   },
 })
@@ -68,10 +69,11 @@ async function dataFile(count: number): Promise<string> {
   return file
 }
 
-/** A context that records each progress event with its time (seconds since `start`). */
-function timedContext(start: number, signal = new AbortController().signal): JobContext & { events: { t: number; p: Progress }[] } {
-  const events: { t: number; p: Progress }[] = []
-  return { events, signal, progress: (p) => events.push({ t: (performance.now() - start) / 1000, p }) }
+/** A context that records each progress event with its wall time (seconds since `start`) and this process's CPU seconds. */
+function timedContext(start: number, signal = new AbortController().signal): JobContext & { events: { t: number; cpu: number; p: Progress }[] } {
+  const events: { t: number; cpu: number; p: Progress }[] = []
+  const cpu0 = process.cpuUsage()
+  return { events, signal, progress: (p) => events.push({ t: (performance.now() - start) / 1000, cpu: cpuSince(cpu0), p }) }
 }
 
 /** The map with defaults, timed by phase from its progress events (the fuzzy set begins and the layout's epochs begin with a message). */
@@ -83,10 +85,15 @@ async function timedMap(data: Float32Array, count: number, dim: number, knn?: Kn
   const points = await runUmap({ data, count, dim }, 2, settings, ctx, knn)
   const seconds = (performance.now() - start) / 1000
   const cpuSeconds = cpuSince(cpu)
-  const at = (message: string) => ctx.events.find((e) => e.p.message === message)!.t
+  const at = (message: string) => ctx.events.find((e) => e.p.message === message)!
   const knnEnd = at('fuzzy simplicial set')
   const epochsStart = at('layout')
-  const phases = { knn: round(knnEnd), fuzzySetAndLayoutSetup: round(epochsStart - knnEnd), epochs: round(seconds - epochsStart) }
+  const phases = {
+    knn: round(knnEnd.t),
+    fuzzySetAndLayoutSetup: round(epochsStart.t - knnEnd.t),
+    epochs: round(seconds - epochsStart.t),
+    cpuSeconds: { knn: knnEnd.cpu, fuzzySetAndLayoutSetup: round(epochsStart.cpu - knnEnd.cpu), epochs: round(cpuSeconds - epochsStart.cpu) },
+  }
   return { points, seconds: round(seconds), cpuSeconds, phases, load1: [loadBefore, load1()], progressEvents: ctx.events.length, nEpochs: ctx.events.at(-1)!.p.total }
 }
 
@@ -156,10 +163,7 @@ async function main(): Promise<void> {
     const map = await timedMap(data, n, dim)
     log(`${n} points: UMAP ${map.seconds} s, CPU ${map.cpuSeconds} s (${JSON.stringify(map.phases)}), load ${map.load1.join(' → ')}`)
     const pca2d = new Float32Array(n * 2)
-    for (let i = 0; i < n; i++) (pca2d[i * 2] = data[i * dim]!), (pca2d[i * 2 + 1] = data[i * dim + 1]!)
-    const umapTrust = timedTrustworthiness(data, map.points, n, dim)
-    const pcaTrust = timedTrustworthiness(data, pca2d, n, dim)
-    log(`  trustworthiness k=10: UMAP ${umapTrust.value}, PCA-2D ${pcaTrust.value} (${umapTrust.seconds} s each, load ${umapTrust.load1.join(' → ')})`)
+    for (let i = 0; i < n; i++) pca2d.set(data.subarray(i * dim, i * dim + 2), i * 2)
     const row: Record<string, unknown> = {
       count: n,
       dim,
@@ -169,7 +173,12 @@ async function main(): Promise<void> {
       load1: map.load1,
       nEpochs: map.nEpochs,
       progressEvents: map.progressEvents,
-      trustworthiness: { umap: umapTrust.value, pca2d: pcaTrust.value, seconds: umapTrust.seconds, cpuSeconds: umapTrust.cpuSeconds, load1: umapTrust.load1 },
+    }
+    if (!values['no-trustworthiness']) {
+      const umapTrust = timedTrustworthiness(data, map.points, n, dim)
+      const pcaTrust = timedTrustworthiness(data, pca2d, n, dim)
+      log(`  trustworthiness k=10: UMAP ${umapTrust.value}, PCA-2D ${pcaTrust.value} (${umapTrust.seconds} s each, load ${umapTrust.load1.join(' → ')})`)
+      row.trustworthiness = { umap: umapTrust.value, pca2d: pcaTrust.value, seconds: umapTrust.seconds, cpuSeconds: umapTrust.cpuSeconds, load1: umapTrust.load1 }
     }
     if (compare.has(count)) {
       const knn = await knnComparison(data, n, dim)

@@ -43,8 +43,13 @@ function intraOverInter(points: Float32Array, dims: number): number {
     for (let j = i + 1; j < count; j++) {
       let s = 0
       for (let d = 0; d < dims; d++) s += (points[i * dims + d]! - points[j * dims + d]!) ** 2
-      if (labels[i] === labels[j]) (intra += Math.sqrt(s)), intraN++
-      else (inter += Math.sqrt(s)), interN++
+      if (labels[i] === labels[j]) {
+        intra += Math.sqrt(s)
+        intraN++
+      } else {
+        inter += Math.sqrt(s)
+        interN++
+      }
     }
   }
   return intra / intraN / (inter / interN)

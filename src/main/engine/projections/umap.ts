@@ -7,8 +7,9 @@
  * initialisation, negative samples) comes from one engine/rng.ts stream named by the seed.
  * Progress: the kNN phase in rows, then {done: epoch, total: nEpochs, unit: 'iterations'}; cancel between blocks
  * of rows, trees and epochs.
- * Fashion-MNIST PCA-50, 50 000 points (bench/umap.ts): 82 s of CPU, one core (350 s wall at load 11-13 on this
- * shared 2-core machine): kNN 125 s wall, fuzzy set 12 s, 200 epochs 213 s; trustworthiness 0.985 (PCA-2D 0.922).
+ * Fashion-MNIST PCA-50, 50 000 points (bench/umap.ts, one core; bench/results/umap-phases-2026-12-05.json):
+ * 61 s wall at load 3.4 → 2.3 (kNN 17 s, fuzzy set + layout set-up 1.3 s, 200 epochs 43 s); in the full run
+ * (umap-2026-12-05.json) 82 s of CPU but 350 s wall at load 11-13; trustworthiness 0.985 (PCA-2D 0.922).
  */
 import { setImmediate } from 'node:timers/promises'
 import { ConvscopeError } from '../../../shared/api'
