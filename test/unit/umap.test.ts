@@ -3,7 +3,7 @@
  * clusters600, made by scripts/reference/trustworthiness_reference.py) its map is at least as trustworthy (k = 10)
  * as scikit-learn's PCA-2D and within 0.05 of scikit-learn's t-SNE, and keeps the clusters apart; the same seed
  * gives the same points; progress in rows then epochs; cancel; the fuzzy set's defining identities; the
- * NN-descent graph finds the exact neighbours; cosine ignores the rows' lengths.
+ * NN-descent graph finds the exact neighbours; cosine ignores the rows' lengths; the PCA step.
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -160,6 +160,14 @@ test('cosine ignores how long each row is; Euclidean does not', async () => {
   const cosine = (await umap.run({ data: scaled, count, dim }, 2, { ...settings, metric: 'cosine' } as never, recording())).points
   const euclidean = (await umap.run({ data: scaled, count, dim }, 2, settings as never, recording())).points
   assert.ok(intraOverInter(cosine, 2) < intraOverInter(euclidean, 2))
+})
+
+test('codes wider than pcaDims are reduced by PCA first (its progress says so), and the map is still as trustworthy as PCA-2D', async () => {
+  const ctx = recording()
+  const { points } = await umap.run(input, 2, resolveParams(umap, { pcaDims: 10, nEpochs: 200 }), ctx)
+  assert.ok(ctx.events.some((e) => e.message === 'PCA to 10 dimensions'))
+  const t = trustworthiness(high, points, count, dim, 2, bars.k)
+  assert.ok(t >= bars.pca2d, `UMAP after PCA-10 ${t} < PCA-2D ${bars.pca2d}`)
 })
 
 test('settings out of range are refused by the registry; a 3-D map and min distance above spread by UMAP', async () => {
