@@ -110,7 +110,10 @@ export async function runTsne(input: ProjectionInput, settings: TsneSettings, ct
   const k = Math.min(count - 1, Math.floor(3 * settings.perplexity + 1))
   const total = settings.iterations
   ctx.progress({ done: 0, total, unit: 'iterations', message: `${k} nearest neighbours` })
-  const knn = await selfNeighboursAsync(data, count, dim, k, 'l2', { signal: ctx.signal })
+  const knn = await selfNeighboursAsync(data, count, dim, k, 'l2', {
+    signal: ctx.signal,
+    onProgress: (done) => ctx.progress({ done: 0, total, unit: 'iterations', message: `${k} nearest neighbours: ${done} of ${count} codes` }),
+  })
   throwIfCancelled(ctx)
   const squared = new Float64Array(count * k)
   for (let i = 0; i < squared.length; i++) squared[i] = knn.distances[i]! ** 2
