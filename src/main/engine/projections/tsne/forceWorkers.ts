@@ -112,8 +112,8 @@ export function forceWorkers(p: SparseAffinities, count: number, theta: number, 
     async compute(yIn, exaggeration, attractOut, repelOut, zOut) {
       if (failure) throw failure
       y.set(yIn)
-      tree.build(y, count)
       if (calls % ORDER_EVERY === 0) spatialOrder(y, count, order)
+      tree.build(y, count, order)
       const epoch = calls++ % EPOCHS
       Atomics.store(ctrl, 1, 0)
       Atomics.store(ctrl, 0, epoch << EPOCH_SHIFT)

@@ -14,8 +14,8 @@ export function treeForces(p: SparseAffinities, count: number, theta: number): G
   return {
     async compute(y, exaggeration, attract, repel, zPart) {
       attraction(y, p, exaggeration, attract)
-      tree.build(y, count)
       if (calls++ % ORDER_EVERY === 0) spatialOrder(y, count, order)
+      tree.build(y, count, order)
       tree.repulsion(y, 0, count, theta, repel, zPart, stack, order)
     },
     close: async () => {},
