@@ -10,7 +10,7 @@
  * components and the variances. Signs as scikit-learn ≥ 1.5's svd_flip on the components: each component's largest
  * |loading| is positive, so a map does not flip between runs or machines.
  */
-import { ConvscopeError } from '../../../shared/api'
+import { ConvscopeError, type ProjectionParam } from '../../../shared/api'
 import { throwIfCancelled, type JobContext } from '../context'
 import { gemm, type MatrixF32 } from '../embeddings/ortGemm'
 import { topEigenpairs } from '../embeddings/topEigen'
@@ -194,4 +194,15 @@ export const pca: Projection = {
     const out = await principalComponents(input, dims, ctx)
     return { points: out.points, explainedVariance: Float32Array.from(out.explainedVarianceRatio) }
   },
+}
+
+/** The setting of t-SNE and UMAP that reduces wider codes by PCA first (the usual step; scikit-learn's t-SNE input in bench/tsne.ts too). */
+export const PCA_DIMS_PARAM: ProjectionParam = { name: 'pcaDims', label: 'PCA dimensions', kind: 'int', default: 50, min: 0, max: 4096, help: 'Codes wider than this are reduced by PCA first; 0: never' }
+
+/** `input` reduced to its first `pcaDims` principal components when it is wider (and has more rows); PCA's progress with what it is for. */
+export async function reducedByPca(input: ProjectionInput, pcaDims: number, ctx: JobContext): Promise<ProjectionInput> {
+  if (pcaDims <= 0 || input.dim <= pcaDims || input.count <= pcaDims) return input
+  const message = `PCA to ${pcaDims} dimensions`
+  const { points } = await principalComponents(input, pcaDims, { signal: ctx.signal, progress: (p) => ctx.progress({ ...p, message }) })
+  return { data: points, count: input.count, dim: pcaDims }
 }

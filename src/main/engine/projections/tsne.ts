@@ -15,7 +15,7 @@ import { ConvscopeError } from '../../../shared/api'
 import { throwIfCancelled, type JobContext } from '../context'
 import { Rng } from '../rng'
 import { selfNeighboursAsync } from '../embeddings/knn'
-import { principalComponents } from './pca'
+import { PCA_DIMS_PARAM, principalComponents, reducedByPca } from './pca'
 import type { Projection, ProjectionInput } from './projection'
 import { conditionalAffinities, jointAffinities } from './tsne/affinities'
 import { gradientDescent } from './tsne/gradientDescent'
@@ -58,13 +58,13 @@ export const tsne: Projection = {
       { name: 'theta', label: 'Barnes-Hut θ', kind: 'number', default: 0.5, min: 0, max: 1, help: 'Angle below which a cell is summarised; 0: exact (slow beyond a few thousand points)' },
       { name: 'init', label: 'Initialisation', kind: 'choice', default: 'pca', choices: ['pca', 'random'], help: "pca: the first two principal components (keeps global structure); random: Gaussian from the seed" },
       { name: 'seed', label: 'Seed', kind: 'int', default: 0, min: 0, max: 2 ** 31 - 1, help: "Seed of the 'random' initialisation (PCA is exact: no draws)" },
-      { name: 'pcaDims', label: 'PCA dimensions', kind: 'int', default: 50, min: 0, max: 4096, help: 'Codes wider than this are reduced by PCA first; 0: never' },
+      PCA_DIMS_PARAM,
     ],
   },
   run: async (input, dims, params, ctx) => {
     if (dims !== 2) throw new ConvscopeError('BAD_REQUEST', `t-SNE makes 2-D maps, not ${dims}-D`)
     const settings = params as unknown as TsneSettings
-    const points = await runTsne(await reduced(input, settings, ctx), settings, ctx)
+    const points = await runTsne(await reducedByPca(input, settings.pcaDims, ctx), settings, ctx)
     return { points: Float32Array.from(points) }
   },
 }
@@ -74,13 +74,6 @@ const stepContext = (ctx: JobContext, total: number, message: string): JobContex
   signal: ctx.signal,
   progress: () => ctx.progress({ done: 0, total, unit: 'iterations', message }),
 })
-
-async function reduced(input: ProjectionInput, settings: TsneSettings, ctx: JobContext): Promise<ProjectionInput> {
-  const { pcaDims } = settings
-  if (pcaDims <= 0 || input.dim <= pcaDims || input.count <= pcaDims) return input
-  const { points } = await principalComponents(input, pcaDims, stepContext(ctx, settings.iterations, `PCA to ${pcaDims} dimensions`))
-  return { data: points, count: input.count, dim: pcaDims }
-}
 
 /** sklearn's init='pca': the first two principal components, scaled so the first has (population) std 1e-4. */
 async function pcaLayout(input: ProjectionInput, ctx: JobContext): Promise<Float64Array> {

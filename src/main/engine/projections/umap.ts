@@ -15,7 +15,7 @@ import { setImmediate } from 'node:timers/promises'
 import { ConvscopeError } from '../../../shared/api'
 import { throwIfCancelled, type JobContext } from '../context'
 import { Rng } from '../rng'
-import { pca } from './pca'
+import { PCA_DIMS_PARAM, reducedByPca } from './pca'
 import type { Projection, ProjectionInput } from './projection'
 import { fuzzySimplicialSet } from './umap/fuzzySet'
 import { createLayout } from './umap/layout'
@@ -51,14 +51,14 @@ export const umap: Projection = {
       { name: 'nEpochs', label: 'Epochs', kind: 'int', default: 0, min: 0, max: 5000, help: '0: auto (500 up to 10 000 points, else 200)' },
       { name: 'metric', label: 'Metric', kind: 'choice', default: 'euclidean', choices: ['euclidean', 'cosine'], help: 'Distance between codes' },
       { name: 'seed', label: 'Seed', kind: 'int', default: 0, min: 0, max: 2 ** 31 - 1, help: 'Seed of the forest, the start and the negative samples' },
-      { name: 'pcaDims', label: 'PCA dimensions', kind: 'int', default: 50, min: 0, max: 4096, help: 'Codes wider than this are reduced by PCA first; 0: never' },
+      PCA_DIMS_PARAM,
     ],
   },
   run: async (input, dims, params, ctx) => {
     if (!Number.isInteger(dims) || dims < 1 || dims > 2) throw new ConvscopeError('BAD_REQUEST', `UMAP makes 1-D or 2-D maps, not ${dims}-D`)
     const settings = params as unknown as UmapSettings
     if (settings.minDist > settings.spread) throw new ConvscopeError('BAD_REQUEST', `UMAP min distance (${settings.minDist}) must not exceed spread (${settings.spread})`)
-    const prepared = await reduced(settings.metric === 'cosine' ? unitRows(input) : input, settings.pcaDims, ctx)
+    const prepared = await reducedByPca(settings.metric === 'cosine' ? unitRows(input) : input, settings.pcaDims, ctx)
     return { points: await runUmap(prepared, dims, settings, ctx) }
   },
 }
@@ -73,13 +73,6 @@ function unitRows({ data, count, dim }: ProjectionInput): ProjectionInput {
     for (let d = 0; d < dim; d++) out[i * dim + d] = data[i * dim + d]! * scale
   }
   return { data: out, count, dim }
-}
-
-async function reduced(input: ProjectionInput, pcaDims: number, ctx: JobContext): Promise<ProjectionInput> {
-  if (pcaDims <= 0 || input.dim <= pcaDims || input.count <= pcaDims) return input
-  const defaults = Object.fromEntries(pca.info.params.map((p) => [p.name, p.default]))
-  const { points } = await pca.run(input, pcaDims, defaults, { signal: ctx.signal, progress: (p) => ctx.progress({ ...p, message: `PCA to ${pcaDims} dimensions` }) })
-  return { data: points, count: input.count, dim: pcaDims }
 }
 
 /**
