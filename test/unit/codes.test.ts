@@ -10,7 +10,6 @@
  */
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -24,7 +23,7 @@ import { OUTPUT, type LoadedModel } from '../../src/main/engine/model'
 import { loadModel } from '../../src/main/engine/models/loadModel'
 import { runScan, type ScanOptions } from '../../src/main/engine/scan/runScan'
 import { mergeScans } from '../../src/main/engine/scan/merge'
-import { CHECKPOINT_FILE, MANIFEST_FILE, readManifest, maximaFile } from '../../src/main/engine/scan/manifest'
+import { MANIFEST_FILE, readManifest, maximaFile } from '../../src/main/engine/scan/manifest'
 import { float16ToFloat32, float32ToFloat16, readNpy } from '../../src/main/engine/store/npy'
 import { readCodeMatrix, readCodesFolder, readPixelMatrix } from '../../src/main/engine/codes/codesFolder'
 import { imageCode } from '../../src/main/engine/codes/imageCode'
@@ -33,6 +32,7 @@ import { getCodeUnitValues } from '../../src/main/engine/methods/embeddings/unit
 import { SCANS_DIR } from '../../src/main/engine/scan/scanJobs'
 import type { JobContext } from '../../src/main/engine/context'
 import { GetCodeUnitValues, StartCodes } from '../../src/shared/api'
+import { checkpointPosition, childScan } from '../helpers/killableRun'
 
 const ROOT = join(import.meta.dirname, '../..')
 const GAP = join(ROOT, 'resources/demo-models/gap')
@@ -168,48 +168,10 @@ test('a codes run may scan top-K layers too: the same codes bytes, and the scan 
 })
 
 /** A codes run in a child process (throttled, a checkpoint after every batch); resolves when it exits. */
-function childRun(out: string, killWhen?: () => Promise<boolean>): Promise<{ killed: boolean }> {
-  const script = `
-    import * as tf from '@tensorflow/tfjs'
-    import { loadModel } from ${JSON.stringify(join(ROOT, 'src/main/engine/models/loadModel.ts'))}
-    import { runScan } from ${JSON.stringify(join(ROOT, 'src/main/engine/scan/runScan.ts'))}
-    await tf.setBackend('cpu')
-    const a = JSON.parse(process.argv[1])
-    const model = await loadModel(a.modelDir)
-    const slow = () => { const until = Date.now() + 40; while (Date.now() < until) {} }
-    await runScan({ model, images: a.images, classNames: a.classNames, root: a.root, layers: [], codes: { layer: 'gap', dtype: 'float32' }, batchSize: ${BATCH}, out: a.out, onProgress: slow })
-  `
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, JSON.stringify({ modelDir: GAP, images, classNames, root: data, out })], {
-    cwd: ROOT,
-    env: { ...process.env, CONVSCOPE_CHECKPOINT_MS: '0' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  })
-  let stderr = ''
-  child.stderr.on('data', (d) => (stderr += d))
-  let killed = false
-  let timer: NodeJS.Timeout | undefined
-  if (killWhen) {
-    const poll = async () => {
-      if (child.exitCode !== null) return
-      if (await killWhen()) return void (killed = child.kill('SIGKILL'))
-      timer = setTimeout(poll, 3)
-    }
-    void poll()
-  }
-  return new Promise((resolve, reject) =>
-    child.on('exit', (code) => {
-      clearTimeout(timer)
-      if (!killed && code !== 0) reject(new Error(`child codes run failed (${code}): ${stderr}`))
-      else resolve({ killed })
-    }),
-  )
-}
+const childRun = (out: string, killWhen?: () => Promise<boolean>) =>
+  childScan(GAP, { images, classNames, root: data, layers: [], codes: { layer: 'gap', dtype: 'float32' }, batchSize: BATCH, out }, { slowMs: 40, killWhen })
 
 const exists = (p: string) => stat(p).then(() => true, () => false)
-async function checkpointPosition(out: string): Promise<number> {
-  const buf = await readFile(join(out, CHECKPOINT_FILE))
-  return (JSON.parse(buf.subarray(8, 8 + buf.readUInt32LE(4)).toString()) as { position: number }).position
-}
 
 test('a codes run killed with SIGKILL resumes to exactly the uninterrupted bytes', async () => {
   const out = join(scratch, 'killed')

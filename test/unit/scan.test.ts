@@ -5,7 +5,6 @@
  */
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { statSync } from 'node:fs'
 import { cp, mkdtemp, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -29,6 +28,7 @@ import { mergeCommand } from '../../src/main/cli/mergeCommand'
 import { runCli } from '../fixtures/cli'
 import { writeNoiseImageTree } from '../fixtures/images'
 import { makeTinyCnn } from '../fixtures/models'
+import { checkpointPosition, childScan as scanInChild } from '../helpers/killableRun'
 
 const LAYERS = ['pool1', 'conv3', 'conv4']
 const K = 5
@@ -255,52 +255,8 @@ test('a scan killed while renaming its maxima into place resumes to the same res
 })
 
 /** Run a scan in a child process (throttled, checkpoint after every batch); resolves when it exits. */
-function childScan(out: string, killWhen?: (out: string) => Promise<boolean>): Promise<{ killed: boolean; code: number | null }> {
-  const script = `
-    import * as tf from '@tensorflow/tfjs'
-    import { loadModel } from ${JSON.stringify(join(import.meta.dirname, '../../src/main/engine/models/loadModel.ts'))}
-    import { runScan } from ${JSON.stringify(join(import.meta.dirname, '../../src/main/engine/scan/runScan.ts'))}
-    await tf.setBackend('cpu')
-    const a = JSON.parse(process.argv[1])
-    const model = await loadModel(a.modelDir)
-    const slow = () => { const until = Date.now() + 15; while (Date.now() < until) {} }
-    await runScan({ model, images: a.images, classNames: a.classNames, root: a.root, layers: a.layers, k: a.k, batchSize: 2, out: a.out, onProgress: slow })
-  `
-  const args = JSON.stringify({ modelDir, images, classNames, root: data, layers: LAYERS, k: K, out })
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, args], {
-    cwd: join(import.meta.dirname, '../..'),
-    env: { ...process.env, CONVSCOPE_CHECKPOINT_MS: '0' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  })
-  let stderr = ''
-  child.stderr.on('data', (d) => (stderr += d))
-  let killed = false
-  let timer: NodeJS.Timeout | undefined
-  if (killWhen) {
-    const poll = async () => {
-      if (child.exitCode !== null) return
-      if (await killWhen(out)) {
-        killed = child.kill('SIGKILL')
-        return
-      }
-      timer = setTimeout(poll, 3)
-    }
-    void poll()
-  }
-  return new Promise((resolve, reject) =>
-    child.on('exit', (code) => {
-      clearTimeout(timer)
-      if (!killed && code !== 0) reject(new Error(`child scan failed (${code}): ${stderr}`))
-      else resolve({ killed, code })
-    }),
-  )
-}
-
-/** Images done according to the checkpoint (its JSON header follows 8 bytes of magic and length). */
-async function checkpointPosition(out: string): Promise<number> {
-  const buf = await readFile(join(out, CHECKPOINT_FILE))
-  return (JSON.parse(buf.subarray(8, 8 + buf.readUInt32LE(4)).toString()) as { position: number }).position
-}
+const childScan = (out: string, killWhen?: (out: string) => Promise<boolean>) =>
+  scanInChild(modelDir, { images, classNames, root: data, layers: LAYERS, k: K, batchSize: 2, out }, { slowMs: 15, killWhen: killWhen && (() => killWhen(out)) })
 
 const exists = (p: string) => stat(p).then(() => true, () => false)
 

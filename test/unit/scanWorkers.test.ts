@@ -14,11 +14,12 @@ import { join } from 'node:path'
 import * as tf from '@tensorflow/tfjs'
 import { scanCommand } from '../../src/main/cli/scanCommand'
 import { mergeCommand } from '../../src/main/cli/mergeCommand'
-import { CHECKPOINT_FILE, MANIFEST_FILE, readManifest, type ScanManifest } from '../../src/main/engine/scan/manifest'
+import { MANIFEST_FILE, readManifest, type ScanManifest } from '../../src/main/engine/scan/manifest'
 import { WORKERS_DIR, workerDir, workerShard } from '../../src/main/engine/scan/workers'
 import { runCli } from '../fixtures/cli'
 import { writeNoiseImageTree } from '../fixtures/images'
 import { makeTinyCnn } from '../fixtures/models'
+import { checkpointPosition as checkpointAt, watchChild, type ChildEnd } from '../helpers/killableRun'
 
 const BIN = join(import.meta.dirname, '../../bin/convscope.mjs')
 let root: string
@@ -130,54 +131,25 @@ test('a worker that fails makes the command fail with its stderr; other worker c
   await assert.rejects(cli(scanCommand, scanArgs(out, '--workers', 'many')), /--workers must be a whole number/)
 })
 
-/** Images done according to a checkpoint (its JSON header follows 8 bytes of magic and length). */
-async function checkpointPosition(dir: string): Promise<number | null> {
-  const buf = await readFile(join(dir, CHECKPOINT_FILE)).catch(() => null)
-  if (!buf || buf.length < 8) return null
-  return (JSON.parse(buf.subarray(8, 8 + buf.readUInt32LE(4)).toString()) as { position: number }).position
-}
+/** Images done according to a checkpoint; null while there is none. */
+const checkpointPosition = (dir: string): Promise<number | null> => checkpointAt(dir).catch(() => null)
 
 const RUN_LIMIT_MS = 180_000
 
 /** `convscope scan --workers 2` as its own process group (checkpoint after every image); `kill` is called once, when `when` says so. */
-function cliRun(out: string, when?: () => Promise<boolean>, kill: (pid: number) => void = (pid) => process.kill(-pid, 'SIGKILL')): Promise<{ killed: boolean; code: number | null; stderr: string; pid: number }> {
+function cliRun(out: string, when?: () => Promise<boolean>, kill: (pid: number) => void = (pid) => process.kill(-pid, 'SIGKILL')): Promise<ChildEnd> {
   const child = spawn(process.execPath, [BIN, 'scan', ...scanArgs(out, '--workers', '2', '--batch', '1')], {
     detached: true,
     env: { ...process.env, CONVSCOPE_CHECKPOINT_MS: '0' },
     stdio: ['ignore', 'ignore', 'pipe'],
   })
-  let stderr = ''
-  child.stderr.on('data', (d) => (stderr += d))
-  let killed = false
-  let timer: NodeJS.Timeout | undefined
-  if (when) {
-    const poll = async () => {
-      if (child.exitCode !== null) return
-      if (await when().catch(() => false)) {
-        try {
-          kill(child.pid!)
-          killed = true
-        } catch (e) {
-          stderr += `\n[test] kill failed: ${(e as Error).message}`
-        }
-        return
-      }
-      timer = setTimeout(poll, 3)
-    }
-    void poll()
-  }
   // A run that hangs fails the test with what its processes were doing, instead of blocking it.
-  const watchdog = setTimeout(() => {
-    stderr += `\n[test] still running after ${RUN_LIMIT_MS / 1000} s; processes:\n${execFileSync('ps', ['-o', 'pid,stat,etime,args', '-g', String(child.pid)], { encoding: 'utf8' })}`
-    process.kill(-child.pid!, 'SIGKILL')
-  }, RUN_LIMIT_MS)
-  return new Promise((resolve) =>
-    child.on('exit', (code) => {
-      clearTimeout(timer)
-      clearTimeout(watchdog)
-      resolve({ killed, code, stderr, pid: child.pid! })
-    }),
-  )
+  const stop = (pid: number) => {
+    const ps = execFileSync('ps', ['-o', 'pid,stat,etime,args', '-g', String(pid)], { encoding: 'utf8' })
+    process.kill(-pid, 'SIGKILL')
+    return `\n[test] still running after ${RUN_LIMIT_MS / 1000} s; processes:\n${ps}`
+  }
+  return watchChild(child, { killWhen: when, kill, limit: { ms: RUN_LIMIT_MS, stop } })
 }
 
 /** The pid of the process whose command line holds `text`. */

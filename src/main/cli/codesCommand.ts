@@ -1,25 +1,18 @@
 /**
  * `convscope codes`: the code of every image of a folder or file list at one layer (issue 13), a codes run of
  * the scan pipeline (scan/runScan.ts with `codes`): resumable, shardable (`--shard`, then `convscope merge`),
- * over worker processes (`--workers`, scan/workers.ts with command 'codes': the same IPC protocol as `scan`).
+ * over worker processes (`--workers`, scan/workers.ts with command 'codes': the same IPC protocol as `scan`),
+ * run by scanRun.ts as `scan` is.
  */
 import { parseArgs } from 'node:util'
-import { availableParallelism } from 'node:os'
 import { basename, join, resolve } from 'node:path'
-import { stat } from 'node:fs/promises'
-import * as tf from '@tensorflow/tfjs'
 import { CodeDtype, ConvscopeError } from '../../shared/api'
 import { defaultCodeLayer, describeCodeLayer } from '../engine/codes/codeLayer'
-import { forwardExecutor, isOnnxRuntime, runtimeThreads } from '../engine/executors/onnxRuntime'
 import { listDataset } from '../engine/images/imageList'
-import { runScan } from '../engine/scan/runScan'
-import { CHECKPOINT_FILE, CODES_FILE, MANIFEST_FILE, parseShard, shardIndices, type ScanManifest, type Shard } from '../engine/scan/manifest'
-import { WORKER_ENV, WORKERS_DIR, runScanWorkers, unfinishedWorkerCount } from '../engine/scan/workers'
-import { withModel } from './engineSession'
-import { progressBar } from './progressBar'
-import { defaultWorkers, send } from './scanCommand'
+import { CODES_FILE } from '../engine/scan/manifest'
+import { printSkipped, runScanCommand, scanRunFlags, scanRunOptions, scanRunSummary } from './scanRun'
 import type { Command } from './index'
-import { wholeNumberOption, applyExecutorOptions, EXECUTOR_USAGE, executorOptions } from './options'
+import { applyExecutorOptions, EXECUTOR_USAGE } from './options'
 
 const usage = `usage: convscope codes MODEL DATA [--layer L] [--dtype float16|float32] [--out DIR] [--shard i/n] [--workers N|auto] [--batch B] [--limit N] [--backend NAME] ${EXECUTOR_USAGE} [--json]
 
@@ -50,13 +43,7 @@ export const codesCommand: Command = {
         layer: { type: 'string' },
         dtype: { type: 'string' },
         out: { type: 'string' },
-        shard: { type: 'string' },
-        workers: { type: 'string' },
-        batch: { type: 'string' },
-        limit: { type: 'string' },
-        backend: { type: 'string' },
-        ...executorOptions,
-        json: { type: 'boolean', default: false },
+        ...scanRunOptions,
       },
     })
     applyExecutorOptions(values)
@@ -68,104 +55,40 @@ export const codesCommand: Command = {
     const dtypeParsed = CodeDtype.safeParse(values.dtype ?? 'float32')
     if (!dtypeParsed.success) throw new ConvscopeError('BAD_REQUEST', `--dtype is float16 or float32, got "${values.dtype}"`)
     const dtype = dtypeParsed.data
-    const batchSize = wholeNumberOption(values.batch, '--batch') ?? 16
-    const limit = wholeNumberOption(values.limit, '--limit') ?? 1_000_000
-    const workersFlag = values.workers?.trim()
-    const explicitWorkers = workersFlag === 'auto' ? availableParallelism() : wholeNumberOption(workersFlag, '--workers')
-    let shard: Shard | undefined
-    try {
-      shard = values.shard ? parseShard(values.shard) : undefined
-    } catch (e) {
-      throw new ConvscopeError('BAD_REQUEST', (e as Error).message)
-    }
+    const flags = scanRunFlags(values)
+    const { shard, batchSize, limit } = flags
     const folder = await listDataset(resolve(dataArg), limit)
     if (folder.images.length === 0) throw new ConvscopeError('NOT_FOUND', `${dataArg} holds no images`)
     if (folder.truncated) console.error(`convscope codes: warning: only the first ${limit} images are read (--limit)`)
     const out = resolve(values.out ?? `${basename(resolve(dataArg))}-codes`)
-    const exists = (name: string) => stat(join(out, name)).then(() => true, () => false)
-    const finished = await exists(MANIFEST_FILE)
-    const worker = process.env[WORKER_ENV] === '1' && typeof process.send === 'function'
-    const workers = explicitWorkers ?? (worker ? 1 : await defaultWorkers(out, finished, shardIndices(folder.images.length, shard ?? { index: 0, count: 1 }).length))
-
-    let bar = null as ReturnType<typeof progressBar> | null
-    const onProgress = (p: { done: number; total: number; skipped: number }) => {
-      bar ??= progressBar(process.stderr)
-      bar.update(p.done, p.total)
-    }
-    const abort = new AbortController()
-    const onSignal = () => abort.abort()
-    const signals = ['SIGINT', 'SIGTERM'] as const
-    for (const s of signals) process.once(s, onSignal)
-    if (worker) process.once('disconnect', onSignal)
-    const started = (layer: string, how: string) =>
-      console.error(`convscope codes: ${folder.images.length} images, layer ${layer}, ${dtype}${shard ? `, shard ${shard.index}/${shard.count}` : ''}, ${how}`)
-    let manifest: ScanManifest
-    try {
-      if (workers > 1 && !finished) {
-        if (await exists(CHECKPOINT_FILE)) {
-          throw new ConvscopeError('BAD_REQUEST', `${out} holds an unfinished codes run made in one process; run it again with --workers 1 (or without --workers) to resume it, or choose another --out folder`)
-        }
-        const forward = [resolve(modelArg), resolve(dataArg), '--dtype', dtype, '--batch', String(batchSize), '--limit', String(limit)]
-        if (values.layer) forward.push('--layer', values.layer)
-        if (values.backend) forward.push('--backend', values.backend)
-        manifest = await runScanWorkers({
-          workers,
-          command: 'codes',
-          args: forward,
-          out,
-          shard,
-          signal: abort.signal,
-          onStarted: ({ backend, layers, executor }) => started(layers[0] ?? '?', `${workers} workers on backend ${backend}${executor ? ` (${executor}, one thread each)` : ''}`),
-          onProgress,
-        })
-      } else {
-        if (!finished) {
-          const others = await unfinishedWorkerCount(out)
-          if (others !== null) throw new ConvscopeError('BAD_REQUEST', `${out} holds an unfinished codes run with --workers ${others} (in ${join(out, WORKERS_DIR)}); run it again with --workers ${others} (or without --workers) to resume it, or choose another --out folder`)
-        }
-        manifest = await withModel(modelArg, { backend: values.backend, quiet: worker }, async (model) => {
-          const layer = describeCodeLayer(model, values.layer ?? defaultCodeLayer(model))
-          const executor = forwardExecutor(model)
-          if (worker) send({ kind: 'scan-started', backend: tf.getBackend(), layers: [layer.name], executor })
-          else started(`${layer.name} (${layer.dim}${layer.pooled ? `, averaged over ${layer.height}×${layer.width}` : ''})`, `1 process on ${executor}${isOnnxRuntime(executor) ? `, ${runtimeThreads()} thread(s)` : ''}`)
-          const result = await runScan({
-            model,
-            images: folder.images.map((i) => i.path),
-            classNames: folder.images.map((i) => i.className),
-            root: folder.root,
-            layers: [],
-            codes: { layer: layer.name, dtype },
-            batchSize,
-            out,
-            shard,
-            signal: abort.signal,
-            onProgress: worker ? (p) => send({ kind: 'scan-progress', done: p.done, total: p.total, skipped: p.skipped }) : onProgress,
-          })
-          if (worker) {
-            const total = shardIndices(result.dataset.count, result.shard).length
-            send({ kind: 'scan-progress', done: total, total, skipped: result.skipped.length })
-          }
-          return result
-        })
-      }
-    } finally {
-      bar?.end()
-      for (const s of signals) process.off(s, onSignal)
-      if (worker) process.off('disconnect', onSignal)
-    }
+    const workerArgs = [resolve(modelArg), resolve(dataArg), '--dtype', dtype, '--batch', String(batchSize), '--limit', String(limit)]
+    if (values.layer) workerArgs.push('--layer', values.layer)
+    if (values.backend) workerArgs.push('--backend', values.backend)
+    const run = await runScanCommand({
+      command: 'codes',
+      noun: 'codes run',
+      model: modelArg,
+      backend: values.backend,
+      folder,
+      out,
+      flags,
+      workerArgs,
+      plan: (model) => {
+        const layer = describeCodeLayer(model, values.layer ?? defaultCodeLayer(model))
+        const label = `${layer.name} (${layer.dim}${layer.pooled ? `, averaged over ${layer.height}×${layer.width}` : ''})`
+        return { layers: [layer.name], label, scan: { layers: [], codes: { layer: layer.name, dtype } } }
+      },
+      announce: (label, how) => console.error(`convscope codes: ${folder.images.length} images, layer ${label}, ${dtype}${shard ? `, shard ${shard.index}/${shard.count}` : ''}, ${how}`),
+    })
+    const { manifest } = run
     const codes = manifest.codes!
     const { timing } = manifest
     if (values.json) {
-      const summary = { out, images: manifest.dataset.count, layer: codes.layer, dim: codes.dim, pooled: codes.pooled, dtype: codes.dtype, shard: manifest.shard, executor: manifest.executor, workers, seconds: timing.seconds, imagesPerSecond: timing.imagesPerSecond, resumed: timing.resumed, skipped: manifest.skipped }
-      console.log(JSON.stringify(summary, null, 1))
+      console.log(JSON.stringify(scanRunSummary(out, run, { layer: codes.layer, dim: codes.dim, pooled: codes.pooled, dtype: codes.dtype }), null, 1))
       return 0
     }
     console.log(`wrote ${join(out, CODES_FILE)}: ${manifest.dataset.count} images × ${codes.dim} (${codes.layer}, ${codes.dtype}), ${timing.seconds.toFixed(1)} s${timing.resumed ? ' (resumed)' : ''}`)
-    if (manifest.skipped.length) {
-      console.log(`skipped ${manifest.skipped.length} file(s) (NaN rows):`)
-      for (const s of manifest.skipped.slice(0, 20)) console.log(`  ${s.path}: ${s.reason}`)
-      if (manifest.skipped.length > 20) console.log(`  … and ${manifest.skipped.length - 20} more (manifest.json lists them all)`)
-    }
+    printSkipped(manifest.skipped, ' (NaN rows)')
     return 0
   },
 }
