@@ -60,8 +60,9 @@ export interface RunningServer {
   close(): Promise<void>
 }
 
-/** Content-Security-Policy of the renderer page. plotly.js-dist-min (v2+) ships precompiled regl shaders,
- * so scattergl needs no 'unsafe-eval'; its remaining Function() probes sit in try/catch and fall back. */
+/** Content-Security-Policy of the renderer page (no 'unsafe-eval'). WebGL traces (the Embeddings view's scattergl) come
+ * from plotly's strict bundle (plotly.js-strict-dist-min): the default bundle's regl compiles with Function() and shows
+ * "WebGL is not supported" under this policy (measured in Chromium, issue 13). SVG charts use either bundle. */
 function contentSecurityPolicy(host: string | undefined): string {
   const sockets = host ? ` ws://${host} wss://${host}` : ''
   return [
