@@ -193,3 +193,21 @@ test('searchIndexAsync over several onnxruntime blocks (2 100 rows of 2 048: blo
   assert.deepEqual(Array.from(got.indices), want.indices)
   assertClose(got.distances, want.distances, 1e-3)
 })
+
+test('selfNeighboursAsync over many tiles (each read as it is and transposed) equals brute force: both metrics, ties, NaN rows', async () => {
+  const rand = seededRandom(81)
+  const count = 230
+  const dim = 6
+  const data = integerRows(rand, count, dim)
+  data.fill(NaN, 17 * dim, 18 * dim)
+  const self = Int32Array.from({ length: count }, (_, i) => i)
+  for (const metric of ['l2', 'cosine'] as const) {
+    const progress: number[] = []
+    const got = await selfNeighboursAsync(data, count, dim, 12, metric, { tileRows: 50, onProgress: (done) => progress.push(done) })
+    const want = bruteForce(data, count, dim, data, count, 12, metric, self)
+    assert.deepEqual(Array.from(got.indices), want.indices, metric)
+    assertClose(got.distances, want.distances, 1e-6)
+    assert.equal(progress.length, 15, 'one report per tile on or above the diagonal (5 blocks)')
+    assert.equal(progress.at(-1), count)
+  }
+})
