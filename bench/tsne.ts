@@ -11,7 +11,7 @@
  * thread: the threads' speed-up, and a check that the points are the same bits.
  * Results: a line per size and bench/results/tsne-<date>.json.
  *
- *   node --import tsx bench/tsne.ts [--counts 10000,50000] [--reference-counts 10000] [--out FILE]
+ *   node --import tsx bench/tsne.ts [--counts 10000,50000] [--reference-counts 10000] [--skip-one-thread] [--out FILE]
  *
  * --reference-counts: the sizes sklearn also runs on (sklearn's trustworthiness holds the N×N distances: 20 GB at
  * 50 000, so the 50 000 row is convscope's time alone, the issue's 3-minute bar).
@@ -30,7 +30,7 @@ import { gitCommit } from './gitCommit'
 const ROOT = resolve(import.meta.dirname, '..')
 const CACHE = join(ROOT, '.cache/bench/tsne')
 const REFERENCE = join(ROOT, 'bench/reference/tsne_reference.py')
-const { values } = parseArgs({ options: { counts: { type: 'string', default: '10000,50000' }, 'reference-counts': { type: 'string', default: '10000' }, out: { type: 'string' } } })
+const { values } = parseArgs({ options: { counts: { type: 'string', default: '10000,50000' }, 'reference-counts': { type: 'string', default: '10000' }, out: { type: 'string' }, 'skip-one-thread': { type: 'boolean', default: false } } })
 const counts = values.counts.split(',').map(Number)
 const referenceCounts = new Set(values['reference-counts'].split(',').filter(Boolean).map(Number))
 
@@ -76,12 +76,18 @@ async function main(): Promise<void> {
       const loadBefore = load1()
       const cpu0 = process.cpuUsage()
       const t0 = performance.now()
-      const y = await runTsne({ data: array.data, count: n, dim }, { ...settings, threads }, { progress: (p) => progress.push(p), signal: new AbortController().signal })
+      // The kNN step's seconds: until its last progress report ("91 nearest neighbours: … codes").
+      let knnSeconds = 0
+      const onProgress = (p: Progress) => {
+        progress.push(p)
+        if (p.message?.includes('nearest neighbours')) knnSeconds = (performance.now() - t0) / 1000
+      }
+      const y = await runTsne({ data: array.data, count: n, dim }, { ...settings, threads }, { progress: onProgress, signal: new AbortController().signal })
       const seconds = (performance.now() - t0) / 1000
       const cpu = process.cpuUsage(cpu0)
       const cpuSeconds = (cpu.user + cpu.system) / 1e6
-      log(`${n} points, ${threads} thread(s): convscope ${seconds.toFixed(1)} s, ${cpuSeconds.toFixed(1)} CPU s (load ${loadBefore} → ${load1()}), ${progress.length} progress events`)
-      return { y, seconds, cpuSeconds, load: [loadBefore, load1()], progressEvents: progress.length }
+      log(`${n} points, ${threads} thread(s): convscope ${seconds.toFixed(1)} s (kNN ${knnSeconds.toFixed(1)} s), ${cpuSeconds.toFixed(1)} CPU s (load ${loadBefore} → ${load1()}), ${progress.length} progress events`)
+      return { y, seconds, knnSeconds, cpuSeconds, load: [loadBefore, load1()], progressEvents: progress.length }
     }
     const threads = availableParallelism()
     const run = await timed(threads)
@@ -93,11 +99,12 @@ async function main(): Promise<void> {
       dim,
       threads,
       convscopeSeconds: Number(seconds.toFixed(2)),
+      knnSeconds: Number(run.knnSeconds.toFixed(2)),
       convscopeCpuSeconds: Number(run.cpuSeconds.toFixed(2)),
       convscopeLoad1: run.load,
       progressEvents: run.progressEvents,
     }
-    if (count === counts[0] && threads > 1) {
+    if (count === counts[0] && threads > 1 && !values['skip-one-thread']) {
       const single = await timed(1)
       Object.assign(row, {
         oneThreadSeconds: Number(single.seconds.toFixed(2)),
