@@ -206,3 +206,28 @@ export async function openImageFolder(page: Page, dir: string, images: number): 
   await page.getByTestId('open-image-folder-button').click()
   await waitForText(page.getByTestId('image-folder-summary'), new RegExp(`(^|\\D)${images} images?\\b`))
 }
+
+/** Open a model folder from the Workspace view and wait until its facts show its input `size`² × 3. */
+export async function openModelFolder(page: Page, dir: string, size: number): Promise<void> {
+  await page.getByTestId('model-path-input').fill(dir)
+  await page.getByTestId('open-model-button').click()
+  await waitForText(page.getByTestId('model-facts'), new RegExp(`${size}, ${size}, 3`), 60_000)
+}
+
+/**
+ * Where a pixel map (size × size × 3, HWC) lives against the receptive-field box the pixel-map panel outlines
+ * (`rect.field`, input pixels): the largest |value| inside the box and outside it.
+ */
+export async function mapAgainstField(panel: Locator, map: Float32Array, size: number): Promise<{ inside: number; outside: number; box: number[] }> {
+  const rect = panel.locator('[data-testid="pixel-signed"] rect.field')
+  const [x, y, w, h] = await Promise.all(['x', 'y', 'width', 'height'].map(async (a) => Number(await rect.getAttribute(a))))
+  let inside = 0
+  let outside = 0
+  for (let i = 0; i < size * size; i++) {
+    const [py, px] = [Math.floor(i / size), i % size]
+    const m = Math.max(Math.abs(map[i * 3]!), Math.abs(map[i * 3 + 1]!), Math.abs(map[i * 3 + 2]!))
+    if (px >= x! && px < x! + w! && py >= y! && py < y! + h!) inside = Math.max(inside, m)
+    else outside = Math.max(outside, m)
+  }
+  return { inside, outside, box: [x!, y!, w!, h!] }
+}

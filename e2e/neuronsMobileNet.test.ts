@@ -21,7 +21,7 @@ import { demoDataCommand } from '../src/main/cli/demoDataCommand'
 import { decodeNpy } from '../src/main/engine/store/npy'
 import { runCli } from '../test/fixtures/cli'
 import { mobileNetV2Folder } from '../test/helpers/mobileNetV2Layers'
-import { browserMissing, collectPageErrors, openImageFolder, screenshot, servedSession, waitForCount, waitForText, waitUntil } from './helpers'
+import { browserMissing, collectPageErrors, mapAgainstField, openImageFolder, openModelFolder, screenshot, servedSession, waitForCount, waitForText, waitUntil } from './helpers'
 
 const missing = browserMissing()
 const session = servedSession('convscope-e2e-mobilenet-', ['--backend', 'wasm', '--no-demo'])
@@ -70,9 +70,7 @@ test('a TF.js MobileNetV2 in the window: guided backprop of a late unit and a cl
   await waitForText(page.getByTestId('backend-name'), /^wasm$/)
 
   await t.test('the folder opens as a TF.js layers model with its labels; an image of the demo folder', async () => {
-    await page.getByTestId('model-path-input').fill(modelDir)
-    await page.getByTestId('open-model-button').click()
-    await waitForText(page.getByTestId('model-facts'), new RegExp(`${SIZE}, ${SIZE}, 3`), 60_000)
+    await openModelFolder(page, modelDir, SIZE)
     await openImageFolder(page, join(demo, 'val'), 14)
     await page.getByTestId('tab-activations').click()
     await page.getByTestId('image-item').first().click()
@@ -87,19 +85,11 @@ test('a TF.js MobileNetV2 in the window: guided backprop of a late unit and a cl
     const panel = page.getByTestId('pixel-maps')
     await waitUntil(async () => (await panel.getByTestId('pixel-method-select').inputValue().catch(() => '')) === 'guided', 30_000, () => 'guided backprop first')
     await mapShown(panel, new RegExp(`${LATE} channel ${unit} at its max \\(y \\d, x \\d\\)[\\s\\S]*receptive field`))
-    const rect = panel.locator('[data-testid="pixel-signed"] rect.field')
-    const [x, y, w, h] = await Promise.all(['x', 'y', 'width', 'height'].map(async (a) => Number(await rect.getAttribute(a))))
-    // block_7's field is 75 px (jump 16): a box inside the 96² input, with input outside it.
-    assert.ok(w! <= 75 && h! <= 75 && w! * h! < SIZE * SIZE, `box ${x},${y} ${w}×${h}`)
     const map = await downloadMap(page, panel, 'late-unit')
-    let inside = 0
-    let outside = 0
-    for (let i = 0; i < SIZE * SIZE; i++) {
-      const [py, px] = [Math.floor(i / SIZE), i % SIZE]
-      const m = Math.max(Math.abs(map[i * 3]!), Math.abs(map[i * 3 + 1]!), Math.abs(map[i * 3 + 2]!))
-      if (px >= x! && px < x! + w! && py >= y! && py < y! + h!) inside = Math.max(inside, m)
-      else outside = Math.max(outside, m)
-    }
+    const { inside, outside, box } = await mapAgainstField(panel, map, SIZE)
+    const [, , w, h] = box as [number, number, number, number]
+    // block_7's field is 75 px (jump 16): a box inside the 96² input, with input outside it.
+    assert.ok(w <= 75 && h <= 75 && w * h < SIZE * SIZE, `box ${box}`)
     assert.ok(inside > 0, 'a map inside the receptive field')
     assert.equal(outside, 0, 'nothing outside it')
     await screenshot(page, 'mobilenet-01-late-unit')

@@ -15,7 +15,7 @@ import { demoDataCommand } from '../src/main/cli/demoDataCommand'
 import { decodeNpy } from '../src/main/engine/store/npy'
 import { runCli } from '../test/fixtures/cli'
 import { THIRD_PARTY_SIZE as SIZE, thirdPartyMobileNetV2 } from '../test/helpers/thirdPartyMobileNet'
-import { browserMissing, collectPageErrors, openImageFolder, screenshot, servedSession, waitForCount, waitForText, waitUntil } from './helpers'
+import { browserMissing, collectPageErrors, mapAgainstField, openImageFolder, openModelFolder, screenshot, servedSession, waitForCount, waitForText, waitUntil } from './helpers'
 
 const missing = browserMissing()
 const session = servedSession('convscope-e2e-third-party-', ['--backend', 'wasm', '--no-demo'])
@@ -33,9 +33,7 @@ test('a third-party TF.js MobileNetV2 (nsfwjs) in the window: guided backprop of
   await waitForText(page.getByTestId('backend-name'), /^wasm$/)
 
   await t.test('the model folder opens with its labels; an image of the demo folder', async () => {
-    await page.getByTestId('model-path-input').fill(modelDir)
-    await page.getByTestId('open-model-button').click()
-    await waitForText(page.getByTestId('model-facts'), new RegExp(`${SIZE}, ${SIZE}, 3`), 60_000)
+    await openModelFolder(page, modelDir, SIZE)
     await openImageFolder(page, join(demo, 'val'), 14)
     await page.getByTestId('tab-activations').click()
     await page.getByTestId('image-item').nth(6).click()
@@ -55,23 +53,13 @@ test('a third-party TF.js MobileNetV2 (nsfwjs) in the window: guided backprop of
     await waitUntil(async () => (await panel.getByTestId('pixel-method-select').inputValue().catch(() => '')) === 'guided', 30_000, () => 'guided backprop first')
     await waitForText(panel.getByTestId('pixel-caption'), new RegExp(`${LAYER} channel ${unit} at its max[\\s\\S]*receptive field`), 90_000)
     await panel.locator('[data-testid="pixel-overlay"] [data-testid="heatmap"][data-ready="true"]').waitFor({ timeout: 30_000 })
-    const rect = panel.locator('[data-testid="pixel-signed"] rect.field')
-    const [x, y, w, h] = await Promise.all(['x', 'y', 'width', 'height'].map(async (a) => Number(await rect.getAttribute(a))))
-    assert.ok(w! < SIZE && h! < SIZE, `box ${x},${y} ${w}×${h}`)
     const [download] = await Promise.all([page.waitForEvent('download', { timeout: 30_000 }), panel.getByTestId('pixel-npy').click()])
     const path = join(session.tmp, 'unit.npy')
     await download.saveAs(path)
     const npy = decodeNpy(await readFile(path))
     assert.deepEqual(npy.shape, [SIZE, SIZE, 3])
-    const map = npy.data as Float32Array
-    let inside = 0
-    let outside = 0
-    for (let i = 0; i < SIZE * SIZE; i++) {
-      const [py, px] = [Math.floor(i / SIZE), i % SIZE]
-      const m = Math.max(Math.abs(map[i * 3]!), Math.abs(map[i * 3 + 1]!), Math.abs(map[i * 3 + 2]!))
-      if (px >= x! && px < x! + w! && py >= y! && py < y! + h!) inside = Math.max(inside, m)
-      else outside = Math.max(outside, m)
-    }
+    const { inside, outside, box } = await mapAgainstField(panel, npy.data as Float32Array, SIZE)
+    assert.ok(box[2]! < SIZE && box[3]! < SIZE, `a field inside the input: ${box}`)
     assert.ok(inside > 0, 'a map inside the receptive field')
     assert.equal(outside, 0, 'nothing outside it')
     await screenshot(page, 'third-party-01-guided-unit')
