@@ -12,7 +12,7 @@ import sharp from 'sharp'
 import type { Preprocessing } from '../../../shared/api'
 import { Skip } from '../datasets/datasetLoop'
 import { skipReason } from '../datasets/decodeImage'
-import { isOnnxRuntime, runOnnxRuntime, type ExecutorName } from '../executors/onnxRuntime'
+import { concat, isOnnxRuntime, runOnnxRuntime, type ExecutorName } from '../executors/onnxRuntime'
 import { readImage } from '../images/readImage'
 import { toInputTensor, toInputValues, toModelInput, type ModelInput } from '../images/preprocess'
 import { OUTPUT, type LoadedModel } from '../model'
@@ -98,14 +98,6 @@ export function topClass(scores: Float32Array, n: number, classes: number): Int3
     }
     out[b] = best
   }
-  return out
-}
-
-function concat(parts: readonly Float32Array[]): Float32Array {
-  if (parts.length === 1) return parts[0]!
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0))
-  let at = 0
-  for (const p of parts) out.set(p, (at += p.length) - p.length)
   return out
 }
 

@@ -313,7 +313,8 @@ function int64AsInt32(tensors: readonly Ort.Tensor[]): Int32Array {
   return out
 }
 
-function concat(arrays: readonly Float32Array[]): Float32Array {
+/** The arrays one after another in one new array (batch outputs of several runs). */
+export function concat(arrays: readonly Float32Array[]): Float32Array {
   const out = new Float32Array(arrays.reduce((s, a) => s + a.length, 0))
   let off = 0
   for (const a of arrays) {
