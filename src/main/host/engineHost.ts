@@ -9,9 +9,6 @@
  * mode and the CLI; src/main/app/utilityEngine.ts (Electron utilityProcess) for the app.
  */
 import { fork } from 'node:child_process'
-import { existsSync } from 'node:fs'
-import { dirname, join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { z } from 'zod'
 import {
   BackendReport,
@@ -27,6 +24,7 @@ import {
 } from '../../shared/api'
 import type { EngineOptions } from '../engine/engine'
 import { engineArgs } from '../workspace'
+import { locateEntryFile, tsxLoader } from '../entryFile'
 
 /** The module to run as the engine process and the Node flags it needs. */
 export interface EngineEntry {
@@ -61,26 +59,12 @@ export interface EngineHostOptions {
 }
 
 /**
- * Where the engine entry is: running from source (this module is a .ts file, under tsx), the sibling
- * src/main/engine/worker.ts, run with tsx's loader; bundled by electron-vite, `engine.js` in out/main/,
- * beside the bundle that contains this code (or one folder up when this code landed in out/main/chunks/).
+ * Where the engine entry is (entryFile.ts's rule): running from source, src/main/engine/worker.ts with tsx's
+ * loader; bundled by electron-vite, `engine.js` in out/main/.
  */
 export function locateEngineEntry(moduleUrl: string = import.meta.url): EngineEntry {
-  const here = dirname(fileURLToPath(moduleUrl))
-  if (moduleUrl.endsWith('.ts')) {
-    return { path: resolve(here, '../engine/worker.ts'), execArgv: ['--import', tsxLoader()] }
-  }
-  const candidates = [join(here, 'engine.js'), join(here, '..', 'engine.js')]
-  return { path: candidates.find((p) => existsSync(p)) ?? candidates[0]!, execArgv: [] }
-}
-
-/** tsx's loader as an absolute URL, so that the engine starts whatever the working directory. */
-function tsxLoader(): string {
-  try {
-    return import.meta.resolve('tsx')
-  } catch {
-    return 'tsx'
-  }
+  const entry = locateEntryFile(moduleUrl, '../engine/worker.ts', 'engine.js')
+  return { path: entry.path, execArgv: entry.fromSource ? ['--import', tsxLoader()] : [] }
 }
 
 const OUTPUT_TAIL_BYTES = 4096
