@@ -14,6 +14,7 @@ import type { JobContext } from '../../src/main/engine/context'
 import { selfNeighbours } from '../../src/main/engine/embeddings/knn'
 import { trustworthiness } from '../../src/main/engine/embeddings/trustworthiness'
 import { resolveParams } from '../../src/main/engine/projections/registry'
+import { Rng } from '../../src/main/engine/rng'
 import { runTsne, tsne, type TsneSettings } from '../../src/main/engine/projections/tsne'
 import { conditionalAffinities, jointAffinities, type SparseAffinities } from '../../src/main/engine/projections/tsne/affinities'
 import { QuadTree } from '../../src/main/engine/projections/tsne/barnesHut'
@@ -49,7 +50,7 @@ function gradient(p: SparseAffinities, y: Float64Array, theta: number): Float64A
   attraction(y, p, 1, attract)
   const tree = new QuadTree(16)
   tree.build(y, count)
-  tree.repulsion(y, 0, count, theta, repel, zPart, new Int32Array(512))
+  tree.repulsion(y, 0, count, theta, repel, zPart)
   const z = zPart.reduce((a, b) => a + b, 0)
   return attract.map((a, i) => 4 * (a - repel[i]! / z))
 }
@@ -87,7 +88,7 @@ test('Barnes-Hut θ = 0.5 stays within 2 % of the exact repulsion, and equal poi
     const zPart = new Float64Array(count)
     const tree = new QuadTree(16)
     tree.build(y, count)
-    tree.repulsion(y, 0, count, theta, force, zPart, new Int32Array(512))
+    tree.repulsion(y, 0, count, theta, force, zPart)
     const z = zPart.reduce((a, b) => a + b, 0)
     return { force: force.map((f) => f / z), z }
   }
@@ -103,9 +104,51 @@ test('Barnes-Hut θ = 0.5 stays within 2 % of the exact repulsion, and equal poi
   tree.build(dup, 4)
   const force = new Float64Array(8)
   const zPart = new Float64Array(4)
-  tree.repulsion(dup, 0, 4, 0.5, force, zPart, new Int32Array(64))
+  tree.repulsion(dup, 0, 4, 0.5, force, zPart)
   assert.deepEqual(Array.from(zPart), [2.5, 2.5, 2.5, 1.5])
   assert.deepEqual(Array.from(force), [-0.25, 0, -0.25, 0, -0.25, 0, 0.75, 0])
+})
+
+test('the walk at θ = 0 equals brute force on a deep tree (pairs 1e-12 apart, duplicates, in any insertion order)', () => {
+  const rng = Rng.from('tsne-deep-tree', 1)
+  const n = 300
+  const y = new Float64Array(2 * n)
+  for (let i = 0; i < n; i++) {
+    if (i % 3 === 1) {
+      // Right beside the previous point (≈ 40 levels below the root) or on it.
+      y[2 * i] = y[2 * i - 2]! + (i % 2 ? 1e-12 : 0)
+      y[2 * i + 1] = y[2 * i - 1]!
+    } else {
+      y[2 * i] = rng.normal() * 3
+      y[2 * i + 1] = rng.normal()
+    }
+  }
+  const exactZ = new Float64Array(n)
+  const exactF = new Float64Array(2 * n)
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) {
+      if (j === i) continue
+      const dx = y[2 * i]! - y[2 * j]!
+      const dy = y[2 * i + 1]! - y[2 * j + 1]!
+      const q = 1 / (1 + dx * dx + dy * dy)
+      exactZ[i]! += q
+      exactF[2 * i]! += q * q * dx
+      exactF[2 * i + 1]! += q * q * dy
+    }
+  }
+  const reversed = Int32Array.from({ length: n }, (_, t) => n - 1 - t)
+  for (const order of [undefined, reversed]) {
+    const tree = new QuadTree(8)
+    tree.build(y, n, order)
+    assert.equal(tree.nodes[3], n, 'the root holds every point')
+    assert.equal(tree.skip[0], tree.size, "the root's subtree is the whole tree")
+    const force = new Float64Array(2 * n)
+    const zPart = new Float64Array(n)
+    tree.repulsion(y, 0, n, 0, force, zPart)
+    for (let i = 0; i < n; i++) assert.ok(Math.abs(zPart[i]! - exactZ[i]!) <= 1e-9 * exactZ[i]!, `Z[${i}] ${zPart[i]} vs ${exactZ[i]}`)
+    const scale = maxAbs(exactF)
+    for (let x = 0; x < 2 * n; x++) assert.ok(Math.abs(force[x]! - exactF[x]!) <= 1e-9 * scale, `F[${x}] ${force[x]} vs ${exactF[x]}`)
+  }
 })
 
 test('the map is as trustworthy (k = 10) as scikit-learn\'s TSNE within 0.01, and well above PCA', async () => {

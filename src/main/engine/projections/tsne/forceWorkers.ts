@@ -39,12 +39,9 @@ interface ChunkJob {
   attract: Float64Array
   repel: Float64Array
   zPart: Float64Array
-  comX: Float64Array
-  comY: Float64Array
-  sizes: Int32Array
-  child: Int32Array
-  width: Float64Array
-  stack: Int32Array
+  nodes: Float64Array
+  skip: Int32Array
+  size: number
 }
 
 /**
@@ -61,7 +58,7 @@ export function runChunks(job: ChunkJob, attraction: typeof attractionRange, wal
     const from = (v & 0xfffff) * job.chunkSize
     const to = Math.min(job.count, from + job.chunkSize)
     attraction(job.rowStart, job.columns, job.values, job.y, job.exaggeration, from, to, job.attract)
-    walk(job.comX, job.comY, job.sizes, job.child, job.width, job.y, job.order, from, to, job.theta, job.repel, job.zPart, job.stack)
+    walk(job.nodes, job.skip, job.size, job.y, job.order, from, to, job.theta, job.repel, job.zPart)
     Atomics.add(ctrl, 1, 1)
     Atomics.notify(ctrl, 1)
   }
@@ -72,8 +69,7 @@ const { parentPort } = require('node:worker_threads')
 const repulsionWalk = ${repulsionWalk.toString()}
 const attractionRange = ${attractionRange.toString()}
 const runChunks = ${runChunks.toString()}
-const stack = new Int32Array(512)
-parentPort.on('message', (job) => runChunks({ ...job, stack }, attractionRange, repulsionWalk))
+parentPort.on('message', (job) => runChunks(job, attractionRange, repulsionWalk))
 `
 
 const sharedFloat64 = (n: number) => new Float64Array(new SharedArrayBuffer(8 * n))
@@ -96,7 +92,6 @@ export function forceWorkers(p: SparseAffinities, count: number, theta: number, 
   const order = new Int32Array(new SharedArrayBuffer(4 * count))
   const ctrl = new Int32Array(new SharedArrayBuffer(8))
   const tree = new QuadTree(4 * count + 16, true)
-  const stack = new Int32Array(512)
   const chunks = Math.ceil(count / CHUNK)
   if (chunks >= 1 << EPOCH_SHIFT) throw new ConvscopeError('BAD_REQUEST', `t-SNE handles up to ${(1 << EPOCH_SHIFT) * CHUNK} points, not ${count}`)
   let failure: Error | null = null
@@ -117,10 +112,9 @@ export function forceWorkers(p: SparseAffinities, count: number, theta: number, 
       const epoch = calls++ % EPOCHS
       Atomics.store(ctrl, 1, 0)
       Atomics.store(ctrl, 0, epoch << EPOCH_SHIFT)
-      const { comX, comY, count: sizes, child, width } = tree
-      const job = { epoch, chunks, chunkSize: CHUNK, count, ctrl, rowStart, columns, values, y, order, exaggeration, theta, attract, repel, zPart, comX, comY, sizes, child, width }
+      const job = { epoch, chunks, chunkSize: CHUNK, count, ctrl, rowStart, columns, values, y, order, exaggeration, theta, attract, repel, zPart, nodes: tree.nodes, skip: tree.skip, size: tree.size }
       for (const worker of workers) worker.postMessage(job)
-      runChunks({ ...job, stack }, attractionRange, repulsionWalk)
+      runChunks(job, attractionRange, repulsionWalk)
       // Chunks other threads took: wait for them (a worker that dies mid-chunk is reported, not waited for forever).
       const started = Date.now()
       for (let done = Atomics.load(ctrl, 1); done < chunks; done = Atomics.load(ctrl, 1)) {

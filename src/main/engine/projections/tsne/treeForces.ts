@@ -8,7 +8,6 @@ export const ORDER_EVERY = 10
 
 export function treeForces(p: SparseAffinities, count: number, theta: number): GradientTerms {
   const tree = new QuadTree(4 * count + 16)
-  const stack = new Int32Array(512)
   const order = new Int32Array(count)
   let calls = 0
   return {
@@ -16,7 +15,7 @@ export function treeForces(p: SparseAffinities, count: number, theta: number): G
       attraction(y, p, exaggeration, attract)
       if (calls++ % ORDER_EVERY === 0) spatialOrder(y, count, order)
       tree.build(y, count, order)
-      tree.repulsion(y, 0, count, theta, repel, zPart, stack, order)
+      tree.repulsion(y, 0, count, theta, repel, zPart, order)
     },
     close: async () => {},
   }
