@@ -11,6 +11,8 @@ export default defineConfig({
         input: {
           index: resolve(__dirname, 'src/main/app/index.ts'),
           engine: resolve(__dirname, 'src/main/engine/worker.ts'),
+          // The dataset loop's decode threads (engine/datasets/decodePool.ts finds it by entryFile.ts's rule).
+          decodeWorker: resolve(__dirname, 'src/main/engine/datasets/decodeWorker.ts'),
         },
       },
     },
