@@ -11,10 +11,14 @@
 import type { Metadata } from 'sharp'
 
 /** The metadata fields readImage.ts uses (sharp's metadata() gives them all; plainHeader those of a plain image). */
-export type ImageHeader = Pick<
-  Metadata,
-  'format' | 'width' | 'height' | 'space' | 'depth' | 'hasAlpha' | 'hasProfile' | 'isPalette' | 'pages' | 'orientation' | 'icc' | 'compression'
->
+export interface ImageHeader
+  extends Pick<
+    Metadata,
+    'format' | 'width' | 'height' | 'space' | 'depth' | 'hasAlpha' | 'hasProfile' | 'isPalette' | 'pages' | 'orientation' | 'icc' | 'compression'
+  > {
+  /** Plain JPEGs read here only (sharp names no such field): each component's sampling factors, e.g. "2x2 1x1 1x1" for 4:2:0. */
+  jpegSampling?: string
+}
 
 /** A plain JPEG or PNG's header (see the module comment), else null. */
 export function plainHeader(bytes: Uint8Array): ImageHeader | null {
@@ -82,6 +86,8 @@ function jpegHeader(b: Uint8Array): ImageHeader | null {
       const components = b[body + 5]!
       if (precision !== 8 || width === 0 || height === 0 || (components !== 1 && components !== 3) || length !== 8 + 3 * components) return null
       frame = plain('jpeg', width, height, components === 1)
+      // each component's 3 bytes: id, H << 4 | V, quantization table
+      frame.jpegSampling = Array.from({ length: components }, (_, k) => `${b[body + 7 + 3 * k]! >> 4}x${b[body + 7 + 3 * k]! & 15}`).join(' ')
     }
     i = end
   }
