@@ -1,21 +1,16 @@
 import { existsSync } from 'node:fs'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
+import { packageRoot } from './packageRoot'
 
 /**
  * The folder of bundled resources (demo models). CONVSCOPE_RESOURCES wins (the packaged app sets it to its
- * resources path); otherwise the `resources/` folder of the checkout, found by walking up from this file,
- * which works from the sources (tsx) and from the electron-vite bundle (out/main/, out/main/chunks/) alike.
+ * resources path); otherwise the `resources/` folder of the checkout (packageRoot.ts: from the sources, the
+ * electron-vite bundle and the CLI bundle alike).
  */
 export function resourcesDir(): string {
   const forced = process.env.CONVSCOPE_RESOURCES
   if (forced) return forced
-  let dir = dirname(fileURLToPath(import.meta.url))
-  for (let i = 0; i < 6; i++) {
-    if (existsSync(join(dir, 'resources', 'demo-models'))) return join(dir, 'resources')
-    dir = dirname(dir)
-  }
-  return join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'resources')
+  return join(packageRoot(), 'resources')
 }
 
 export const demoModelDir = (kind: 'gap' | 'gmp' | 'fc' = 'gap'): string => join(resourcesDir(), 'demo-models', kind)

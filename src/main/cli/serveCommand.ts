@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util'
 import { resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { packageRoot } from '../packageRoot'
 import { startServer } from '../server/server'
 import { defaultWorkspaceDir } from '../workspace'
 import { applyExecutorOptions, EXECUTOR_USAGE, executorOptions } from './options'
@@ -36,7 +36,7 @@ export const serveCommand: Command = {
       console.error(`convscope serve: --port must be an integer 0..65535, got "${values.port}"`)
       return 2
     }
-    const root = fileURLToPath(new URL('../../..', import.meta.url))
+    const root = packageRoot()
     if (!buildIfStale(root, RENDERER_BUILD)) return 1
     const staticDir = resolve(root, 'out', 'renderer')
     const server = await startServer({

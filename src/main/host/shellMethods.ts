@@ -1,12 +1,11 @@
 /**
  * The methods the shell answers itself (where: 'shell' in shared/api), at once, even while the engine works.
  */
-import { readFileSync } from 'node:fs'
 import { access, opendir, readdir, stat } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { dirname, isAbsolute, join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { ConvscopeError, type DirListing, type ParsedParams, type Result, type ShellKind, type ShellMethodName } from '../../shared/api'
+import { packageVersion } from '../packageRoot'
 import { demoAvailable } from '../resources'
 import { imageContentType } from './access'
 import type { EngineLanes } from './engines'
@@ -30,7 +29,7 @@ type ShellHandler<M extends ShellMethodName> = (params: ParsedParams<M>, ctx: Sh
 export const shellMethods: { [M in ShellMethodName]: ShellHandler<M> } = {
   async getSystemInfo(_params, ctx) {
     return {
-      version: ctx.version ?? projectVersion(),
+      version: ctx.version ?? packageVersion(),
       backend: ctx.engines.interactive.backend ?? (await ctx.engines.interactive.start()),
       workspace: ctx.workspace,
       shell: ctx.shell,
@@ -133,18 +132,3 @@ function fsError(error: unknown, path: string): ConvscopeError {
   return new ConvscopeError('INTERNAL', `Cannot list ${path}: ${(error as Error).message}`)
 }
 
-let cachedVersion: string | undefined
-
-/** The version in convscope's package.json, found upwards from this module (src/main/host or out/main). */
-function projectVersion(): string {
-  if (cachedVersion) return cachedVersion
-  for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
-    try {
-      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string }
-      if (pkg.name === 'convscope' && pkg.version) return (cachedVersion = pkg.version)
-    } catch {
-      // not here: keep looking upwards
-    }
-    if (dirname(dir) === dir) return (cachedVersion = 'unknown')
-  }
-}

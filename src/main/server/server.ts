@@ -15,8 +15,7 @@ import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { dirname, extname, join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { extname, join, resolve } from 'node:path'
 import { WebSocketServer, type RawData, type WebSocket } from 'ws'
 import { ConvscopeError } from '../../shared/api'
 import { decodeMessage, encodeMessage } from '../../shared/wire'
@@ -24,6 +23,7 @@ import { AllowedRoots, imageContentType, isInside } from '../host/access'
 import type { EngineHost, SpawnEngine } from '../host/engineHost'
 import { EngineLanes } from '../host/engines'
 import { Router } from '../host/router'
+import { packageRoot } from '../packageRoot'
 import { defaultWorkspaceDir, ensureWorkspace } from '../workspace'
 
 export interface ServerOptions {
@@ -104,12 +104,7 @@ const COMMON_HEADERS = {
   'Cross-Origin-Resource-Policy': 'same-origin',
 }
 
-function defaultStaticDir(): string {
-  const here = dirname(fileURLToPath(import.meta.url))
-  // From source: src/main/server → out/renderer. Bundled: out/main (or out/main/chunks) → out/renderer.
-  if (import.meta.url.endsWith('.ts')) return resolve(here, '../../../out/renderer')
-  return here.endsWith('chunks') ? resolve(here, '../../renderer') : resolve(here, '../renderer')
-}
+const defaultStaticDir = (): string => join(packageRoot(), 'out', 'renderer')
 
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host)

@@ -22,8 +22,8 @@ import { availableParallelism } from 'node:os'
 import { existsSync } from 'node:fs'
 import { readdir, rm, rmdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { ConvscopeError } from '../../../shared/api'
+import { packageRoot } from '../../packageRoot'
 import { mergeScans } from './merge'
 import { checkShard, type ScanManifest, type Shard } from './manifest'
 import type { ScanProfile } from './profile'
@@ -59,6 +59,8 @@ export interface WorkerScanOptions {
   onProgress?: (p: WorkersProgress) => void
   /** Worker w's profile (scan/profile.ts), when it scanned in this run. */
   onProfile?: (w: number, profile: ScanProfile) => void
+  /** Seconds the merge of the workers' results took (for --profile). */
+  onMerged?: (seconds: number) => void
   signal?: AbortSignal
 }
 
@@ -97,9 +99,9 @@ export async function unfinishedWorkerCount(out: string): Promise<number | null>
   return counts.size ? [...counts][0]! : null
 }
 
-/** The CLI entry the workers run (tsx is registered there, so sources run without a build). */
+/** The CLI entry the workers run (the CLI bundle or the sources through tsx: bin/cliBundle.mjs), so sources run without a build. */
 function cliEntry(): string {
-  const bin = fileURLToPath(new URL('../../../../bin/convscope.mjs', import.meta.url))
+  const bin = join(packageRoot(), 'bin', 'convscope.mjs')
   if (!existsSync(bin)) throw new ConvscopeError('UNAVAILABLE', `scan --workers runs ${bin} in each worker, and it is not there (a source checkout is needed)`)
   return bin
 }
@@ -223,8 +225,10 @@ export async function runScanWorkers(options: WorkerScanOptions): Promise<ScanMa
   if (running.some((r) => r.child.exitCode !== 0)) throw new ConvscopeError('CANCELLED', 'scan cancelled; run it again with the same arguments to resume')
 
   const dirs = running.map((r) => workerDir(out, r.w, workers))
+  const mergeStart = performance.now()
   const manifest = await mergeScans(dirs, out, { as: shard, timing: 'parallel' })
   for (const dir of dirs) await rm(dir, { recursive: true, force: true })
   await rmdir(join(out, WORKERS_DIR)).catch(() => {}) // left if it holds anything else
+  options.onMerged?.((performance.now() - mergeStart) / 1000)
   return manifest
 }
