@@ -86,7 +86,7 @@ export const scanCommand: Command = {
     })
     const { manifest } = run
     const ran = run.profiles.filter(Boolean)
-    const profile = values.profile && ran.length ? { processes: ran.length, total: sumProfiles(ran), perProcess: ran } : null
+    const profile = values.profile && ran.length ? { processes: ran.length, total: sumProfiles(ran), perProcess: ran, ...(run.mergeSeconds !== undefined && { mergeSeconds: run.mergeSeconds }) } : null
     if (values.json) {
       console.log(JSON.stringify({ ...scanRunSummary(out, run, { layers: manifest.layers.map((l) => l.name), k: manifest.k }), ...(values.profile ? { profile } : {}) }, null, 1))
       return 0
@@ -95,7 +95,10 @@ export const scanCommand: Command = {
     printSkipped(manifest.skipped)
     if (values.profile) {
       if (!profile) console.log('profile: nothing was scanned in this run (the result was there already)')
-      else for (const line of formatProfile(profile.total, profile.processes > 1 ? `profile, summed over ${profile.processes} worker processes (process-seconds)` : 'profile')) console.log(line)
+      else {
+        for (const line of formatProfile(profile.total, profile.processes > 1 ? `profile, summed over ${profile.processes} worker processes (process-seconds)` : 'profile')) console.log(line)
+        if (profile.mergeSeconds !== undefined) console.log(`  merging the workers' results ${profile.mergeSeconds.toFixed(2).padStart(7)} s`)
+      }
     }
     return 0
   },

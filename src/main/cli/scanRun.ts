@@ -91,6 +91,8 @@ export interface ScanRunResult {
   workers: number
   /** Per process that scanned in this run, when `profile`; holes where a worker did not. */
   profiles: ScanProfile[]
+  /** Seconds the merge of the workers' results took (worker runs with `profile`). */
+  mergeSeconds?: number
 }
 
 /**
@@ -106,6 +108,7 @@ export async function runScanCommand(o: ScanRunOptions): Promise<ScanRunResult> 
   const worker = process.env[WORKER_ENV] === '1' && typeof process.send === 'function'
   const workers = flags.workers ?? (worker ? 1 : await defaultWorkers(out, finished, shardIndices(folder.images.length, shard ?? { index: 0, count: 1 }).length))
   const profiles: ScanProfile[] = []
+  let mergeSeconds: number | undefined
 
   // Made at the first report, so that its images/s leave out model loading and starting workers.
   let bar = null as ReturnType<typeof progressBar> | null
@@ -138,8 +141,9 @@ export async function runScanCommand(o: ScanRunOptions): Promise<ScanRunResult> 
         onStarted: ({ backend, layers, executor }) => o.announce(layers.join(', '), `${workers} workers on backend ${backend}${executor ? ` (${executor}, one thread each)` : ''}`),
         onProgress,
         onProfile: o.profile ? (w, p) => (profiles[w] = p) : undefined,
+        onMerged: (seconds) => (mergeSeconds = seconds),
       })
-      return { manifest, workers, profiles }
+      return { manifest, workers, profiles, mergeSeconds }
     }
     if (!finished) {
       const others = await unfinishedWorkerCount(out)

@@ -97,6 +97,8 @@ export function loadAhead(env: NodeJS.ProcessEnv = process.env): number {
 
 /** Where a pass's wall time went, in milliseconds (loads overlap the compute: the fields do not add up). */
 export interface LoopTimings {
+  /** When run() started, in ms since this process started (performance.now()). */
+  startedAtMs: number
   /** The whole pass, from run() to its end. */
   wallMs: number
   /** Wall time during which at least one item was loading (file read, decode, resize, normalize). */
@@ -115,7 +117,7 @@ export interface LoopTimings {
 export class DatasetLoop<Item, Loaded> {
   position: number
   readonly skipped: SkippedItem<Item>[]
-  readonly timings: LoopTimings = { wallMs: 0, loadingMs: 0, waitMs: 0, computeMs: 0, checkpointMs: 0, items: 0 }
+  readonly timings: LoopTimings = { startedAtMs: 0, wallMs: 0, loadingMs: 0, waitMs: 0, computeMs: 0, checkpointMs: 0, items: 0 }
   private readonly meter = new RateMeter()
   private loading = 0
   private loadingSince = 0
@@ -148,6 +150,7 @@ export class DatasetLoop<Item, Loaded> {
     const ahead = Math.max(1, Math.floor(this.options.ahead ?? loadAhead()))
     const t = this.timings
     const began = performance.now()
+    t.startedAtMs = began
     const timed = async <T>(field: 'waitMs' | 'computeMs' | 'checkpointMs', work: () => Promise<T>): Promise<T> => {
       const t0 = performance.now()
       try {

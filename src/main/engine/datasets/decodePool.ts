@@ -206,11 +206,13 @@ export interface ImageDecoders {
 
 /**
  * The decoders of a pass over `images` images: decode threads (decodeThreads()) when there are at least
- * MIN_IMAGES_FOR_DECODE_THREADS images, else (or with CONVSCOPE_DECODE_THREADS=0) this thread.
+ * MIN_IMAGES_FOR_DECODE_THREADS images or CONVSCOPE_DECODE_THREADS asks for some, else (or with
+ * CONVSCOPE_DECODE_THREADS=0) this thread.
  */
 export function imageDecoders(images: number, env: NodeJS.ProcessEnv = process.env): ImageDecoders {
   const threads = decodeThreads(env)
-  if (threads === 0 || images < MIN_IMAGES_FOR_DECODE_THREADS) {
+  const asked = (env.CONVSCOPE_DECODE_THREADS ?? '').trim() !== ''
+  if (threads === 0 || (images < MIN_IMAGES_FOR_DECODE_THREADS && !asked)) {
     return { image: decodeImage, codeImage: decodeCodeImage, threads: 0, busyMs: () => 0, release: () => {} }
   }
   const pool = acquireDecodePool(threads)

@@ -19,7 +19,7 @@ import * as tf from '@tensorflow/tfjs'
 import { ConvscopeError } from '../../../shared/api'
 import { datasetImages } from '../datasets/datasetImages'
 import { runDatasetLoop } from '../datasets/datasetLoop'
-import { decodeImage } from '../datasets/decodeImage'
+import { imageDecoders } from '../datasets/decodePool'
 import { forwardTensors, pinExecutor } from '../executors/forward'
 import type { ExecutorName } from '../executors/onnxRuntime'
 import { toInputValues } from '../images/preprocess'
@@ -206,9 +206,11 @@ export async function classifyFolder(model: LoadedModel, root: string, options: 
   const perFolder = new Map(folder.classes.map((c) => [c, { images: 0, top1: 0, top5: 0, wrong: new Map<number, number>() }]))
   // Chosen once, so every batch of one run goes through the same executor.
   const { executor, request } = pinExecutor(model)
+  // Decoding on threads beside the forward pass for a large folder (datasets/decodePool.ts).
+  const decoders = imageDecoders(folder.images.length)
   const skipped = await runDatasetLoop({
     items: folder.images,
-    load: (image) => decodeImage(image.path, model.info.preprocessing),
+    load: (image) => decoders.image(image.path, model.info.preprocessing),
     compute: async ({ loaded }) => {
       if (!loaded.length) return
       const { tensors } = await forwardTensors(model, toInputValues(loaded.map((d) => d.loaded.input)), [OUTPUT], request)
@@ -235,7 +237,7 @@ export async function classifyFolder(model: LoadedModel, root: string, options: 
     signal: options.signal,
     cancelMessage: 'classification was cancelled',
     onProgress: (p) => options.onProgress?.(p.done, p.total),
-  })
+  }).finally(() => decoders.release())
 
   const perClass: ClassAccuracy[] = folder.classes.map((className) => {
     const s = perFolder.get(className)!

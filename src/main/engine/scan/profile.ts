@@ -16,10 +16,16 @@ const seconds = z.number().nonnegative()
 export const ScanProfile = z.object({
   /** Images loaded or skipped in this run (a resumed run counts from its checkpoint). */
   images: z.number().int().nonnegative(),
+  /** From this process's start to the dataset loop's (Node, modules, the model, its session): summed over worker processes. */
+  startupSeconds: seconds.default(0),
   /** The dataset loop, start to end. */
   wallSeconds: seconds,
   /** Wall time with at least one image loading (file read, decode, resize, normalize); overlaps the rest. */
   decodingSeconds: seconds,
+  /** Decode threads the loads ran on (datasets/decodePool.ts); 0: decoded in the scan's own thread. */
+  decodeThreads: z.number().int().nonnegative().default(0),
+  /** The decode threads' busy time (their event loops' active time, summed over threads). */
+  decodeThreadBusySeconds: seconds.default(0),
   /** Wall time the compute waited for images: zero when decoding keeps up. */
   waitForImagesSeconds: seconds,
   /** Forward pass to the scanned layers with each unit's max and argmax over space (scan/scanLayer.ts). */
@@ -33,7 +39,8 @@ export const ScanProfile = z.object({
   /** The rest of the loop's wall time: progress, yielding to the event loop, arranging batches. */
   otherSeconds: seconds,
 })
-export type ScanProfile = z.infer<typeof ScanProfile>
+/** A profile; the fields added later (start-up, decode threads) may be absent in one made before them. */
+export type ScanProfile = z.input<typeof ScanProfile>
 
 /** Collects runScan's compute steps; `profile(loop timings)` gives the whole picture. */
 export class ProfileCollector {
@@ -60,13 +67,16 @@ export class ProfileCollector {
     }
   }
 
-  profile(loop: LoopTimings): ScanProfile {
+  profile(loop: LoopTimings, decode: { threads: number; busyMs: number } = { threads: 0, busyMs: 0 }): ScanProfile {
     const s = (ms: number) => Math.max(0, ms) / 1000
     const steps = this.ms.forward + this.ms.topK + this.ms.maximaWrites
     return {
       images: loop.items,
+      startupSeconds: s(loop.startedAtMs),
       wallSeconds: s(loop.wallMs + this.extraCheckpointMs),
       decodingSeconds: s(loop.loadingMs),
+      decodeThreads: decode.threads,
+      decodeThreadBusySeconds: s(decode.busyMs),
       waitForImagesSeconds: s(loop.waitMs),
       forwardSeconds: s(this.ms.forward),
       topKSeconds: s(this.ms.topK),
@@ -80,8 +90,8 @@ export class ProfileCollector {
 
 /** The profiles of several processes added field by field (process-seconds). */
 export function sumProfiles(profiles: readonly ScanProfile[]): ScanProfile {
-  const keys = Object.keys(ScanProfile.shape) as (keyof ScanProfile)[]
-  return Object.fromEntries(keys.map((k) => [k, profiles.reduce((s, p) => s + p[k], 0)])) as ScanProfile
+  const keys = (Object.keys(ScanProfile.shape) as (keyof ScanProfile)[]).filter((k) => profiles.some((p) => p[k] !== undefined))
+  return Object.fromEntries(keys.map((k) => [k, profiles.reduce((s, p) => s + (p[k] ?? 0), 0)])) as ScanProfile
 }
 
 const ROWS: [keyof ScanProfile, string][] = [
@@ -100,7 +110,9 @@ export function formatProfile(p: ScanProfile, heading: string): string[] {
     `  ${label.padEnd(24)} ${sec.toFixed(2).padStart(8)} s${share && wall > 0 ? `${((100 * sec) / wall).toFixed(0).padStart(5)} %` : '       '}${p.images > 0 ? `${((1000 * sec) / p.images).toFixed(2).padStart(9)} ms/image` : ''}`
   return [
     `${heading}: ${p.images} images in ${wall.toFixed(2)} s`,
+    ...(p.startupSeconds !== undefined ? [row('start-up (to the loop)', p.startupSeconds, false)] : []),
     ...ROWS.map(([key, label]) => row(label, p[key])),
     row('decoding (overlapped)', p.decodingSeconds, false),
+    ...(p.decodeThreads ? [row(`${p.decodeThreads} decode thread(s) busy`, p.decodeThreadBusySeconds ?? 0, false)] : []),
   ]
 }

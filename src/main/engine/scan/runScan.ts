@@ -15,8 +15,9 @@ import { join } from 'node:path'
 import { ConvscopeError } from '../../../shared/api'
 import type { CodeDtype } from '../../../shared/api'
 import { DatasetLoop, type DatasetProgress } from '../datasets/datasetLoop'
-import { decodeImage, type DecodedImage } from '../datasets/decodeImage'
-import { codesOfBatch, decodeCodeImage, outputClassCount, THUMBNAIL_BYTES } from '../codes/codeBatch'
+import type { DecodedImage } from '../datasets/decodeImage'
+import { imageDecoders } from '../datasets/decodePool'
+import { codesOfBatch, outputClassCount, THUMBNAIL_BYTES } from '../codes/codeBatch'
 import { describeCodeLayer, type CodeLayer } from '../codes/codeLayer'
 import { forwardExecutor, type ExecutorChoice } from '../executors/onnxRuntime'
 import type { LoadedModel } from '../model'
@@ -136,6 +137,8 @@ export async function runScan(options: ScanOptions): Promise<ScanManifest> {
   const specs = rowFileSpecs(keepMaxima ? layers : [], codes)
   const rowFiles = specs.length ? await RowFiles.open(out, specs, local.length, batchSize, restored !== null, state.position) : null
   const profile = new ProfileCollector()
+  // Decoding on threads beside the forward pass where the shard is large enough (datasets/decodePool.ts).
+  const decoders = imageDecoders(local.length - state.position)
   try {
     // Time spent by earlier (killed) runs, plus this one.
     const sessionStart = performance.now()
@@ -149,7 +152,7 @@ export async function runScan(options: ScanOptions): Promise<ScanManifest> {
       batchSize,
       ahead: options.loadAhead,
       // A codes run decodes each file once into the input and the thumbnail (codes/codeBatch.ts).
-      load: (index) => (codes ? decodeCodeImage(images[index]!, model.info.preprocessing) : decodeImage(images[index]!, model.info.preprocessing)),
+      load: (index) => (codes ? decoders.codeImage(images[index]!, model.info.preprocessing) : decoders.image(images[index]!, model.info.preprocessing)),
       compute: async ({ start, entries, loaded }) => {
         const inputs = loaded.map((e) => e.loaded.input)
         const results = loaded.length && layers.length ? await profile.time('forward', () => layerMaxima(model, inputs, layers, executor)) : []
@@ -187,6 +190,8 @@ export async function runScan(options: ScanOptions): Promise<ScanManifest> {
       await writeCheckpoint(checkpointPath, snapshot, tops)
     }
     await loop.run()
+    const decodeThreads = { threads: decoders.threads, busyMs: decoders.busyMs() }
+    decoders.release()
     await profile.checkpoint(saveCheckpoint)
     await rowFiles?.close()
 
@@ -210,9 +215,10 @@ export async function runScan(options: ScanOptions): Promise<ScanManifest> {
     await writeFileAtomic(join(out, MANIFEST_FILE), JSON.stringify(manifest, null, 1) + '\n')
     await rm(checkpointPath, { force: true })
     await removeStaleTempFiles(out)
-    options.onProfile?.(profile.profile(loop.timings))
+    options.onProfile?.(profile.profile(loop.timings, decodeThreads))
     return manifest
   } finally {
+    decoders.release()
     await rowFiles?.close()
   }
 }
