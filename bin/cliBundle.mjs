@@ -28,6 +28,7 @@ const RECORD = join(CACHE, 'current.json')
 export const ENTRIES = {
   cli: 'src/main/cli/index.ts',
   engine: 'src/main/engine/worker.ts',
+  decodeWorker: 'src/main/engine/datasets/decodeWorker.ts',
 }
 
 /** Files that shape the build without being read by esbuild as modules. */
@@ -38,8 +39,8 @@ const BUNDLED_PACKAGES = /^umap-js(\/|$)/
 
 /** An edit within this long before a build started may not be in it (file times are coarse): such a build is used once, not recorded. */
 const MTIME_SLACK_MS = 2000
-/** Builds other than the current one are deleted after this long (a long-running `serve` may still start its engine from one). */
-const OLD_BUILD_MS = 24 * 3600_000
+/** Builds other than the current one are deleted after this long (a running `serve` or scan may still start an engine or worker from one). */
+const OLD_BUILD_MS = 3600_000
 
 const debug = (message) => {
   if (process.env.CONVSCOPE_DEBUG) process.stderr.write(`convscope: ${message}\n`)
@@ -133,7 +134,7 @@ async function build() {
     write: false,
     metafile: true,
     keepNames: true, // Function.name / class names as under tsx
-    sourcemap: 'linked',
+    sourcemap: false, // Node maps stack traces only with --enable-source-maps, which costs ≈ 1 s a start; CONVSCOPE_CLI_BUNDLE=0 for source lines
     logLevel: 'silent',
     // Bundled CommonJS (umap-js) calls require(): in an ES module it has to be made.
     banner: { js: "import { createRequire as __convscopeCreateRequire } from 'node:module'; const require = __convscopeCreateRequire(import.meta.url);" },
@@ -181,7 +182,7 @@ function removeOldBuilds(current) {
     if (entry === current || !(entry.startsWith('b-') || entry.startsWith('.tmp-'))) continue
     const path = join(CACHE, entry)
     const info = statSync(path, { throwIfNoEntry: false })
-    if (info && Date.now() - info.mtimeMs > (entry.startsWith('b-') ? OLD_BUILD_MS : 3600_000)) rmSync(path, { recursive: true, force: true })
+    if (info && Date.now() - info.mtimeMs > OLD_BUILD_MS) rmSync(path, { recursive: true, force: true })
   }
 }
 
