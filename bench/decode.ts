@@ -12,6 +12,8 @@
  * images/s and CPU ms per image, for readModelInput and for the old steps, and readModelInput with one batch more
  * ahead, alternating, best of --rounds. CPU ms per image
  * is what bounds the rate when every core decodes. The 1-minute load average is recorded: the machine may be shared.
+ * Last, decoding alone, sharp's call against the wasm decoder of images/jpegDecode.ts (the same bytes), alternating,
+ * on the 128² images and on --images-224 bench demo images of 224².
  */
 import { readFile, stat, mkdir, writeFile } from 'node:fs/promises'
 import { availableParallelism, cpus, loadavg } from 'node:os'
@@ -20,13 +22,18 @@ import { parseArgs } from 'node:util'
 import sharp from 'sharp'
 import { LOAD_AHEAD, runDatasetLoop } from '../src/main/engine/datasets/datasetLoop'
 import { listImageFolder } from '../src/main/engine/images/imageFolder'
+import { plainHeader } from '../src/main/engine/images/imageHeader'
+import { decodePlainJpeg } from '../src/main/engine/images/jpegDecode'
 import { readModelInput } from '../src/main/engine/images/readImage'
 import { normalize, planResize, withResizePlan } from '../src/main/engine/images/preprocess'
 import { loadModel } from '../src/main/engine/models/loadModel'
 import { demoImages } from './demoImages'
+import { gitCommit } from './gitCommit'
 
 const ROOT = resolve(import.meta.dirname, '..')
-const { values } = parseArgs({ options: { images: { type: 'string', default: '1400' }, rounds: { type: 'string', default: '3' }, out: { type: 'string' } } })
+const { values } = parseArgs({
+  options: { images: { type: 'string', default: '1400' }, 'images-224': { type: 'string', default: '504' }, rounds: { type: 'string', default: '3' }, out: { type: 'string' } },
+})
 const rounds = Number(values.rounds)
 const load1 = () => Number(loadavg()[0]!.toFixed(2))
 const log = (s: string) => process.stderr.write(s + '\n')
@@ -107,6 +114,25 @@ async function main(): Promise<void> {
       log(`  loop ${name}: ${rates[name]!.imagesPerSecond.at(-1)} img/s`)
     }
   }
+  loads.decodeOnly = load1()
+  // Decoding alone: sharp's call (as readImage made it) against the wasm decoder, same files in memory, alternating.
+  const decodeOnly: Record<string, Record<string, Measured[]>> = {}
+  const root224 = await demoImages(224, 36)
+  const sets = { '128²': paths, '224²': (await listImageFolder(root224, 100_000)).images.map((i) => i.path).slice(0, Number(values['images-224'])) }
+  for (const [size, files] of Object.entries(sets)) {
+    for (const p of files) if (!bytes.has(p)) bytes.set(p, await readFile(p))
+    const headers = new Map(files.map((p) => [p, plainHeader(bytes.get(p)!)!]))
+    const decoders: Record<string, (p: string) => Promise<unknown>> = {
+      'sharp decode': (p) => sharp(bytes.get(p)!, decoder).toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer(),
+      'wasm decode (jpegDecode.ts)': async (p) => {
+        if (!(await decodePlainJpeg(bytes.get(p)!, headers.get(p)!))) throw new Error(`${p}: the wasm decoder declined it`)
+      },
+    }
+    decodeOnly[size] = Object.fromEntries(Object.keys(decoders).map((k) => [k, []]))
+    for (let r = 0; r < rounds; r++) {
+      for (const name of r % 2 === 0 ? Object.keys(decoders) : Object.keys(decoders).reverse()) decodeOnly[size]![name]!.push(await measure(files, 1, decoders[name]!))
+    }
+  }
   loads.end = load1()
 
   const stepRows = Object.fromEntries(Object.entries(perStep).map(([k, v]) => [k, best(v)]))
@@ -115,12 +141,17 @@ async function main(): Promise<void> {
   for (const [k, v] of Object.entries(stepRows)) console.log(`  ${k.padEnd(36)} ${v.wallMs.toFixed(3).padStart(7)}  ${v.cpuMs.toFixed(3).padStart(7)}`)
   console.log('dataset loop, batch 32, no compute            img/s (best)   CPU ms/img (min)')
   for (const [k, v] of Object.entries(rates)) console.log(`  ${k.padEnd(42)} ${String(Math.max(...v.imagesPerSecond)).padStart(9)}   ${Math.min(...v.cpuMs).toFixed(3).padStart(9)}`)
+  const decodeRows = Object.fromEntries(Object.entries(decodeOnly).map(([size, rows]) => [size, Object.fromEntries(Object.entries(rows).map(([k, v]) => [k, best(v)]))]))
+  console.log('decoding alone, one image at a time (best of ' + rounds + ')   wall ms   CPU ms')
+  for (const [size, rows] of Object.entries(decodeRows)) {
+    for (const [k, v] of Object.entries(rows)) console.log(`  ${size} ${k.padEnd(36)} ${v.wallMs.toFixed(3).padStart(7)}  ${v.cpuMs.toFixed(3).padStart(7)}`)
+  }
 
   const date = new Date().toISOString().slice(0, 10)
   const file = values.out ?? join(ROOT, 'bench/results', `decode-${date}.json`)
   await mkdir(join(file, '..'), { recursive: true })
   const machine = { cpu: cpus()[0]?.model ?? '?', cores: availableParallelism(), node: process.version, sharp: sharp.versions.sharp, vips: sharp.versions.vips }
-  await writeFile(file, JSON.stringify({ date: new Date().toISOString(), machine, images: paths.length, rounds, loadAverages: loads, steps: stepRows, loops: rates }, null, 2) + '\n')
+  await writeFile(file, JSON.stringify({ date: new Date().toISOString(), commit: gitCommit(), machine, images: paths.length, rounds, loadAverages: loads, steps: stepRows, loops: rates, decodeOnly: decodeRows }, null, 2) + '\n')
   console.log(`wrote ${file}`)
   model.dispose()
 }
