@@ -9,6 +9,8 @@
  * (c) classify: methods/classify.ts classifyFolder over the 1 400 images (decoding included), images/s.
  *     Target ≥ 3× today's rate (today: the tfjs executor). Also: the same loop decoding alone, no compute (the
  *     ceiling decoding sets), and classify on the new executor with one batch loading ahead instead of LOAD_AHEAD.
+ *     Classify decodes on the decode threads (datasets/decodePool.ts); each executor also runs with decoding in its
+ *     own thread (CONVSCOPE_DECODE_THREADS=0, as before them), and decoding alone runs both ways.
  *
  *   node --import tsx bench/interactive.ts [--repeats 40] [--rounds 3] [--layer conv3_2_relu] [--out FILE]
  *
@@ -28,6 +30,7 @@ import type { ActivationData, ClassMaps } from '../src/shared/api'
 import { initBackend } from '../src/main/engine/backend'
 import { LOAD_AHEAD, runDatasetLoop } from '../src/main/engine/datasets/datasetLoop'
 import { decodeImage } from '../src/main/engine/datasets/decodeImage'
+import { imageDecoders } from '../src/main/engine/datasets/decodePool'
 import { forwardLayers } from '../src/main/engine/executors/forward'
 import { forwardExecutor, executorChoice, type ExecutorChoice } from '../src/main/engine/executors/onnxRuntime'
 import { listImageFolder } from '../src/main/engine/images/imageFolder'
@@ -153,10 +156,32 @@ async function main(): Promise<void> {
   const decodeOnlySeconds: number[] = []
   // And classify with one batch loading ahead instead of the dataset loop's default (LOAD_AHEAD), on the last executor.
   const aheadOne = { executor: ex.run.at(-1)!, seconds: [] as number[] }
+  // Classify with decoding in its own thread (CONVSCOPE_DECODE_THREADS=0, as before decode threads), per executor;
+  // and decoding alone on the decode threads (datasets/decodePool.ts), as classify's loads now run.
+  const inThread: Record<string, number[]> = Object.fromEntries(ex.run.map((e) => [e, []]))
+  const decodeOnlyThreadsSeconds: number[] = []
+  const threadsUsed = imageDecoders(listed.length).threads
   for (let r = 0; r < rounds; r++) {
     const t0 = performance.now()
     await runDatasetLoop({ items: listed, load: (path) => decodeImage(path, model.info.preprocessing), compute: async () => {}, pathOf: (path) => path, batchSize: 32 })
     decodeOnlySeconds.push((performance.now() - t0) / 1000)
+    const decoders = imageDecoders(listed.length)
+    const t2 = performance.now()
+    await runDatasetLoop({ items: listed, load: (path) => decoders.image(path, model.info.preprocessing), compute: async () => {}, pathOf: (path) => path, batchSize: 32 }).finally(() => decoders.release())
+    decodeOnlyThreadsSeconds.push((performance.now() - t2) / 1000)
+    for (const e of r % 2 === 0 ? ex.run : [...ex.run].reverse()) {
+      const before = process.env.CONVSCOPE_DECODE_THREADS
+      process.env.CONVSCOPE_DECODE_THREADS = '0'
+      try {
+        const t3 = performance.now()
+        await on(e, () => classifyFolder(model, root))
+        inThread[e]!.push((performance.now() - t3) / 1000)
+      } finally {
+        if (before === undefined) delete process.env.CONVSCOPE_DECODE_THREADS
+        else process.env.CONVSCOPE_DECODE_THREADS = before
+      }
+      log(`  ${e}, decoding in its own thread: ${(listed.length / inThread[e]!.at(-1)!).toFixed(1)} img/s`)
+    }
     // Alternate which executor goes first, so that a burst of other work does not always hit the same one.
     for (const e of r % 2 === 0 ? ex.run : [...ex.run].reverse()) {
       const t0 = performance.now()
@@ -217,6 +242,10 @@ async function main(): Promise<void> {
   console.log(`in (c): decoding alone through the same dataset loop (no compute): ${decodeOnlyRate.toFixed(1)} img/s (best of ${rounds})`)
   const aheadOneRate = listed.length / Math.min(...aheadOne.seconds)
   console.log(`in (c): ${ex.names[aheadOne.executor]} with 1 batch loading ahead instead of ${LOAD_AHEAD}: ${aheadOneRate.toFixed(1)} img/s (best of ${rounds})`)
+  const inThreadRates = Object.fromEntries(ex.run.map((e) => [e, Number((listed.length / Math.min(...inThread[e]!)).toFixed(1))]))
+  const decodeOnlyThreadsRate = listed.length / Math.min(...decodeOnlyThreadsSeconds)
+  console.log(`in (c): classify with decoding in its own thread (CONVSCOPE_DECODE_THREADS=0): ${ex.run.map((e) => `${ex.names[e]} ${inThreadRates[e]} img/s`).join(', ')} (best of ${rounds}); the rows above use ${threadsUsed} decode thread(s)`)
+  console.log(`in (c): decoding alone on ${threadsUsed} decode thread(s) through the same loop: ${decodeOnlyThreadsRate.toFixed(1)} img/s (best of ${rounds})`)
   console.log('targets: activations ≤ 10 ms, CAM top-5 ≤ 15 ms, classify ≥ 3× today (tfjs)')
   if (ex.skipped) console.log(`onnxruntime not run: ${ex.skipped}`)
   for (const [e, a] of Object.entries(agreement)) console.log(`${e} vs tfjs: ${JSON.stringify(a)}`)
@@ -226,7 +255,7 @@ async function main(): Promise<void> {
   await mkdir(join(file, '..'), { recursive: true })
   const commit = gitCommit()
   const machine = { cpu: cpus()[0]?.model ?? '?', cores: availableParallelism(), memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version }
-  const report = { date: new Date().toISOString(), commit, machine, backend: backend.active, model: 'demo gap', layer, images: { perCall: images.length, classify: listed.length }, rounds, loadAverages: loads, decodeMedianMs: Number(median(decodeMs).toFixed(2)), classifyDecodeOnlyImagesPerSecond: Number(decodeOnlyRate.toFixed(1)), loadAhead: LOAD_AHEAD, classifyAheadOne: { executor: aheadOne.executor, imagesPerSecond: Number(aheadOneRate.toFixed(1)) }, onnxruntimeSkipped: ex.skipped, rows, agreement }
+  const report = { date: new Date().toISOString(), commit, machine, backend: backend.active, model: 'demo gap', layer, images: { perCall: images.length, classify: listed.length }, rounds, loadAverages: loads, decodeMedianMs: Number(median(decodeMs).toFixed(2)), classifyDecodeOnlyImagesPerSecond: Number(decodeOnlyRate.toFixed(1)), loadAhead: LOAD_AHEAD, classifyAheadOne: { executor: aheadOne.executor, imagesPerSecond: Number(aheadOneRate.toFixed(1)) }, decodeThreads: threadsUsed, classifyDecodeInThread: inThreadRates, classifyDecodeOnlyThreadsImagesPerSecond: Number(decodeOnlyThreadsRate.toFixed(1)), onnxruntimeSkipped: ex.skipped, rows, agreement }
   await writeFile(file, JSON.stringify(report, null, 2) + '\n')
   console.log(`wrote ${file}`)
   model.dispose()

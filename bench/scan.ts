@@ -3,7 +3,7 @@
  *
  *   node --import tsx bench/scan.ts [--suite demo|mobilenet|all|none] [--images N] [--workers W] [--batch B]
  *                                   [--layer-sets every,one] [--rounds R] [--ref-setups PxTxL[c],...]
- *                                   [--profile | --profile-only] [--memory] [--out FILE]
+ *                                   [--profile | --profile-only] [--memory] [--setups S,...] [--out FILE]
  *
  * Suites (datasets and models are made once under .cache/bench/):
  * - demo: the bundled `gap` network (64² input) over N demo val images (128² JPEGs, stretched to 64²),
@@ -48,6 +48,10 @@
  * --memory adds the memory check: the demo suite's convscope scan over 2 000 and 10 000 images (with the default
  * options both scans run as many worker processes: one per core from 1 000 images each; the per-process peaks
  * are listed, so a difference in process count is visible too).
+ * --setups lists convscope setups that run side by side, each in every round (their order turned round in odd
+ * rounds, like the tools'): 'default' (no flags), or "W:D": `--workers W` (1: one process) with
+ * CONVSCOPE_DECODE_THREADS=D (decode threads per process, datasets/decodePool.ts), e.g. default,1:1,2:0.
+ * The first is the suite's convscope result; each gets its own best round, ratio to the reference and profile.
  * Results: a table on stdout and bench/results/scan-<date>.json.
  */
 import { spawn } from 'node:child_process'
@@ -109,6 +113,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '1' },
     profile: { type: 'boolean', default: false },
     'profile-only': { type: 'boolean', default: false },
+    setups: { type: 'string', default: 'default' },
     out: { type: 'string' },
   },
 })
@@ -120,6 +125,22 @@ const layerSets = values['layer-sets']!.split(',').map(parseLayerSet)
 const profiling = values.profile || values['profile-only']
 const rounds = Number(values.rounds)
 const refSetups = values['ref-setups']!.split(',').map(parseRefSetup)
+
+/** A convscope setup (--setups): its worker count and decode threads, or null for convscope's default. */
+interface Setup {
+  label: string
+  workers: number | null
+  decodeThreads: number | null
+}
+
+function parseSetup(text: string): Setup {
+  const t = text.trim()
+  if (t === 'default') return { label: 'default', workers, decodeThreads: null }
+  const m = /^(\d+):(\d+)$/.exec(t)
+  if (!m) throw new Error(`--setups: "${t}" is neither default nor W:D (worker processes : decode threads)`)
+  return { label: t, workers: Number(m[1]), decodeThreads: Number(m[2]) }
+}
+const setups = values.setups!.split(',').map(parseSetup)
 
 // ---------------------------------------------------------------------------------------------------
 // Datasets and models
@@ -359,9 +380,13 @@ interface ConvscopeRun extends Measured {
 interface ConvscopeProfile {
   processes: number
   total: ScanProfile
+  /** Workers: the merge of their results (seconds). */
+  mergeSeconds?: number
 }
 
-async function runConvscope(model: string, data: string, limit: number, scratch: string, layers: LayerSet = 'every'): Promise<ConvscopeRun> {
+async function runConvscope(model: string, data: string, limit: number, scratch: string, layers: LayerSet = 'every', setup: Setup = setups[0]!): Promise<ConvscopeRun> {
+  const { workers } = setup
+  const env = setup.decodeThreads === null ? {} : { CONVSCOPE_DECODE_THREADS: String(setup.decodeThreads) }
   const out = join(scratch, 'convscope')
   // --profile only adds timers (scan/profile.ts); its account of where the time went is kept with the run.
   const names = await benchLayersOf(model, layers)
@@ -369,10 +394,11 @@ async function runConvscope(model: string, data: string, limit: number, scratch:
   let m: Measured
   let mode: string
   if (workers === null || workers === 1 || (await scanHasWorkers())) {
-    m = mustSucceed(await measure('node', [CLI, 'scan', ...common, '--out', out, ...(workers !== null ? ['--workers', String(workers)] : [])]), 'convscope scan')
+    m = mustSucceed(await measure('node', [CLI, 'scan', ...common, '--out', out, ...(workers !== null ? ['--workers', String(workers)] : [])], env), 'convscope scan')
     // What the defaults chose, from the scan's own first line ("… 2 workers on backend wasm").
     const chosen = /(\d+) workers? on backend/.exec(m.stderr)?.[1]
     mode = workers === null ? `default options${chosen ? ` (${chosen} workers)` : ''}` : `--workers ${workers}`
+    if (setup.decodeThreads !== null) mode += `, CONVSCOPE_DECODE_THREADS=${setup.decodeThreads}`
   } else {
     // Prototype of --workers: W shard processes at once, then merge; measured as one tree under a shell.
     mode = `${workers} --shard processes + merge`
@@ -381,7 +407,7 @@ async function runConvscope(model: string, data: string, limit: number, scratch:
     const script =
       shards.map((dir, i) => `node ${q(CLI)} scan ${common.map(q).join(' ')} --out ${q(dir)} --shard ${i}/${workers} &`).join('\n') +
       `\nfor j in $(jobs -p); do wait $j || exit 1; done\nnode ${q(CLI)} merge ${shards.map(q).join(' ')} --out ${q(out)}\n`
-    m = mustSucceed(await measure('bash', ['-c', script]), 'convscope scan (shards + merge)')
+    m = mustSucceed(await measure('bash', ['-c', script], env), 'convscope scan (shards + merge)')
   }
   const manifest = JSON.parse(await readFile(join(out, 'manifest.json'), 'utf8')) as ScanManifest
   const backend = /convscope: backend (\S+)/.exec(m.stderr)?.[1] ?? /on backend (\S+)/.exec(m.stderr)?.[1] ?? '?'
@@ -487,6 +513,8 @@ interface SuiteResult {
   convscope: { mode: string; backend: string; executor: string; scanProfile: ConvscopeProfile | null; wallSeconds: number; allWallSeconds: number[]; imagesPerSecond: number; scanImagesPerSecond: number; peakRssMiB: number; peakPssMiB: number; processes: number }
   reference: { setup: string; wallSeconds: number; allRuns: { setup: string; wallSeconds: number; scanImagesPerSecond: number }[]; imagesPerSecond: number; scanImagesPerSecond: number; forwardSeconds: number; reduceSeconds: number; peakRssMiB: number; peakPssMiB: number; processes: number }
   ratio: { wall: number; scanLoop: number }
+  /** Every convscope setup of --setups (the first is `convscope` above). */
+  setups: { setup: string; mode: string; wallSeconds: number; allWallSeconds: number[]; imagesPerSecond: number; scanImagesPerSecond: number; ratio: { wall: number; scanLoop: number }; processes: number; peakPssMiB: number; scanProfile: ConvscopeProfile | null; outsideLoopSeconds: number }[]
   agreement: { meanOverlap: number; top1: number; perLayer: { layer: string; overlap: number; top1: number }[] }
 }
 
@@ -501,15 +529,21 @@ async function runSuite(suite: string, model: string, data: string, limit: numbe
   try {
     // Round 1 runs convscope first (its manifest gives the reference the image list and layers); later rounds
     // alternate the order, and the best round of each tool counts, so a burst of other work hurts neither alone.
-    const cs: ConvscopeRun[] = []
+    const bySetup: ConvscopeRun[][] = setups.map(() => [])
+    const cs = bySetup[0]!
     const rs: ReferenceRun[] = []
     const loads: number[] = []
     const convscopeRound = async (r: number) => {
-      process.stderr.write(`[${label}] round ${r + 1}/${rounds}: convscope scan, ${limit} images, ${workers === null ? 'default options' : `--workers ${workers}`}…\n`)
-      loads.push(await loadAverage())
-      const dir = join(scratch, `round-${r}`)
-      await mkdir(dir, { recursive: true })
-      cs.push(await runConvscope(model, data, limit, dir, layerSet))
+      const order = setups.map((_, i) => i)
+      if (r % 2 === 1) order.reverse()
+      for (const i of order) {
+        const setup = setups[i]!
+        process.stderr.write(`[${label}] round ${r + 1}/${rounds}: convscope scan, ${limit} images, ${setup.label === 'default' ? (setup.workers === null ? 'default options' : `--workers ${setup.workers}`) : `setup ${setup.label}`}…\n`)
+        loads.push(await loadAverage())
+        const dir = join(scratch, `round-${r}-setup-${i}`)
+        await mkdir(dir, { recursive: true })
+        bySetup[i]!.push(await runConvscope(model, data, limit, dir, layerSet, setup))
+      }
     }
     const referenceRound = async (r: number) => {
       for (const [i, setup] of refSetups.entries()) {
@@ -538,6 +572,25 @@ async function runSuite(suite: string, model: string, data: string, limit: numbe
     const weighted = (f: (a: (typeof agree)[number]) => number) => agree.reduce((s, a, i) => s + f(a) * c.manifest.layers[i]!.units, 0) / units
     const csRate = { wall: n / c.wallSeconds, loop: Math.max(...cs.map((x) => x.manifest.timing.imagesPerSecond)) }
     const refRate = { wall: n / r.wallSeconds, loop: r.report.imagesPerSecond }
+    const setupResults = setups.map((setup, i) => {
+      const runs = bySetup[i]!
+      const best = runs.reduce((a, b) => (b.wallSeconds < a.wallSeconds ? b : a))
+      const loop = Math.max(...runs.map((x) => x.manifest.timing.imagesPerSecond))
+      return {
+        setup: setup.label,
+        mode: best.mode,
+        wallSeconds: best.wallSeconds,
+        allWallSeconds: runs.map((x) => x.wallSeconds),
+        imagesPerSecond: n / best.wallSeconds,
+        scanImagesPerSecond: loop,
+        ratio: { wall: n / best.wallSeconds / refRate.wall, scanLoop: loop / refRate.loop },
+        processes: best.processes,
+        peakPssMiB: Math.max(...runs.map((x) => x.peakPssMiB)),
+        scanProfile: best.scanProfile,
+        /** Start-up, worker start and merge: the command's wall time less its scan's own (the manifest's). */
+        outsideLoopSeconds: best.wallSeconds - best.manifest.timing.seconds,
+      }
+    })
     const peak = (runs: Measured[], key: 'peakRssMiB' | 'peakPssMiB') => Math.max(...runs.map((x) => x[key]))
     return {
       suite,
@@ -576,6 +629,7 @@ async function runSuite(suite: string, model: string, data: string, limit: numbe
         processes: r.processes,
       },
       ratio: { wall: csRate.wall / refRate.wall, scanLoop: csRate.loop / refRate.loop },
+      setups: setupResults,
       agreement: { meanOverlap: weighted((a) => a.overlap), top1: weighted((a) => a.top1), perLayer: agree },
     }
   } finally {
@@ -772,8 +826,17 @@ function printTable(results: SuiteResult[], memory: MemoryResult[]): void {
     )
   }
   for (const r of results) {
-    const p = r.convscope.scanProfile
-    if (p) for (const line of formatProfile(p.total, `${name(r)}: convscope scan --profile of its best round${p.processes > 1 ? `, summed over ${p.processes} worker processes (process-seconds)` : ''}`)) console.log(line)
+    for (const s of r.setups.length > 1 ? r.setups : []) {
+      console.log(`${name(r)}: setup ${s.setup} (${s.mode}): ${f1(s.imagesPerSecond)} img/s wall (${s.allWallSeconds.map(f1).join(' / ')} s), ${f1(s.scanImagesPerSecond)} loop; ${f2(s.ratio.wall)}× / ${f2(s.ratio.scanLoop)}× PyTorch; ${s.processes} processes, peak PSS ${f1(s.peakPssMiB)} MiB`)
+    }
+    for (const s of r.setups) {
+      const p = s.scanProfile
+      if (!p) continue
+      const heading = `${name(r)}${r.setups.length > 1 ? `, setup ${s.setup}` : ''}: convscope scan --profile of its best round${p.processes > 1 ? `, summed over ${p.processes} worker processes (process-seconds)` : ''}`
+      for (const line of formatProfile(p.total, heading)) console.log(line)
+      if (p.mergeSeconds !== undefined) console.log(`  merging the workers' results ${f2(p.mergeSeconds)} s`)
+      console.log(`  outside the scan (command wall − manifest seconds): ${f2(s.outsideLoopSeconds)} s`)
+    }
   }
   for (const suite of new Set(results.map((r) => r.suite))) {
     const every = results.find((r) => r.suite === suite && r.layerSet === 'every')
