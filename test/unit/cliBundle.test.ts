@@ -6,23 +6,20 @@
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises'
 import { existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { promisify } from 'node:util'
 // @ts-expect-error: a plain .mjs script without types
 import { ENTRIES } from '../../bin/cliBundle.mjs'
+import { CHECKOUT as ROOT, copyCheckout } from '../helpers/checkoutCopy'
 
-const ROOT = resolve(import.meta.dirname, '../..')
 const run = promisify(execFile)
 let copy = ''
 
 before(async () => {
-  copy = await mkdtemp(join(tmpdir(), 'convscope-cli-bundle-'))
-  for (const entry of ['src/main', 'src/shared', 'bin', 'package.json', 'tsconfig.node.json']) await cp(join(ROOT, entry), join(copy, entry), { recursive: true })
-  await symlink(join(ROOT, 'node_modules'), join(copy, 'node_modules'))
-  await ageTree(copy, Date.now() / 1000 - 60) // copied just now would read as "edited during the build"
+  copy = await copyCheckout(await mkdtemp(join(tmpdir(), 'convscope-cli-bundle-')), ['src/main', 'src/shared', 'bin', 'package.json', 'tsconfig.node.json'])
 })
 after(async () => {
   if (copy) await rm(copy, { recursive: true, force: true })
@@ -32,15 +29,6 @@ after(async () => {
 async function help(env: Record<string, string> = {}): Promise<{ out: string; err: string }> {
   const { stdout, stderr } = await run(process.execPath, [join(copy, 'bin', 'convscope.mjs'), '--help'], { env: { ...process.env, CONVSCOPE_DEBUG: '1', ...env } })
   return { out: stdout, err: stderr }
-}
-
-/** Set the modification time of every file under `dir` (not following links). */
-async function ageTree(dir: string, seconds: number): Promise<void> {
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name)
-    if (entry.isDirectory()) await ageTree(path, seconds)
-    else if (entry.isFile()) await utimes(path, seconds, seconds)
-  }
 }
 
 const builds = async () => (await readdir(join(copy, 'out', 'cli'))).sort()
