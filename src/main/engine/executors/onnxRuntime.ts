@@ -5,6 +5,23 @@
  * results presented as forward() presents them (NCHW maps as NHWC). Scans fetch less (runOnnxRuntimeMaxima):
  * each map's per-channel spatial max and argmax, reduced by nodes added to the graph. One session per set of
  * requested tensors, cached on the model and released when the model is disposed. Gradient work stays on tfjs.
+ *
+ * Rows independent of batching (scans' maxima always, codes on request: RunOptions.batchInvariant). Measured here
+ * (onnxruntime-node 1.30 CPU, AMD EPYC with AVX-512, 1 and 2 intra-op threads; experiments on the demo gap, gmp and fc
+ * networks written as ONNX, the demo gap as a TF.js graph model, the PyTorch port of gap, nsfwjs's MobileNetV2 at
+ * 224², torchvision resnet18 and mobilenet_v2 at 64² and 224²; every scan layer and the output, full maps and the
+ * graph's maxima): an image's values do not depend on its neighbours' content, its position in the batch, the batch
+ * size from 2 to 32, or the thread count; they depend on the batch only in one way, a batch of ONE image against any
+ * larger batch, and only through ReduceMean over the spatial axes of an NHWC map (TF.js GlobalAveragePooling2D and
+ * tf Mean written as ONNX: the demo gap network's `gap` and everything after it, 36-46 values a few 1e-7 apart,
+ * e.g. 1.535225749 in a batch of two, 1.535225511 alone). Why: onnxruntime's reduction drops axes of size 1 before
+ * choosing its kernel, so [1, h, w, c] is reduced as rows ("RK", summed row after row) and [n, h, w, c] as
+ * keep-reduce-keep ("KRK", Eigen's vectorised sum per image), in another order. NCHW GlobalAveragePool, Gemm / MatMul
+ * with one row, convolutions (also the threaded ones) and ReduceMax gave the same bits at every batch size. So a
+ * lone image runs beside a copy of itself (LONE_BATCH images, the copy's outputs dropped): its rows are then those of
+ * any batch, and a scan's or codes run's bytes do not depend on sharding, worker count, skipped files or where a
+ * resumed run starts (test/unit/onnxRuntimeShards.test.ts). It costs one image's forward per lone image (a shard's
+ * last batch of one, a dropped-in image's code), not a padding of every last batch to full size.
  */
 import { availableParallelism } from 'node:os'
 import * as tf from '@tensorflow/tfjs'
@@ -109,6 +126,37 @@ export function imageBatch(images: readonly Float32Array[], shape: readonly [num
   return { n: images.length, shape, image: (i) => images[i]!, packed: images.length === 1 ? images[0]! : null }
 }
 
+/** How a run treats its batch. */
+export interface RunOptions {
+  /**
+   * Each image's values exactly as in any batch of two or more (a lone image runs beside a copy of itself: see the
+   * header), for work whose rows must not depend on how images were batched (codes). Scans' maxima always are.
+   */
+  batchInvariant?: boolean
+}
+
+/** The batch a lone image runs in when rows must not depend on batching: the image and one copy (see the header). */
+export const LONE_BATCH = 2
+
+/** `batch`'s one image `copies` times, packed on the way like any batch. */
+function repeatedImage(batch: ImageBatch, copies: number): ImageBatch {
+  return { n: copies, shape: batch.shape, image: () => batch.image(0), packed: null }
+}
+
+/** What the results are read from: an output tensor's type, values and shape (a run's, or the first image's part of one). */
+type Output = Pick<Ort.Tensor, 'type' | 'data' | 'dims'>
+
+/** The first image's part of each output of a run over `copies` copies of one image (views, no copy). */
+function firstCopy(outputs: Record<string, Output>, copies: number): Record<string, Output> {
+  const kept: Record<string, Output> = {}
+  for (const [name, t] of Object.entries(outputs)) {
+    if (t.dims[0] !== copies || !ArrayBuffer.isView(t.data)) throw new ConvscopeError('INTERNAL', `tensor ${name} has shape [${t.dims.join(', ')}]; a lone image's run needs the batch first`)
+    const data = t.data as Float32Array | BigInt64Array
+    kept[name] = { type: t.type, data: data.subarray(0, data.length / copies), dims: [1, ...t.dims.slice(1)] }
+  }
+  return kept
+}
+
 /** A scan layer whose per-channel spatial max and argmax onnxruntime computes: its name and grid. */
 export interface MaximaLayer {
   name: string
@@ -190,9 +238,14 @@ class RuntimeExecutor {
    * is fed as it is where it can be (NHWC sources, one array), else written once into a reused buffer (NCHW
    * sources: transposed on the way).
    */
-  private async runRows(session: Ort.InferenceSession, batch: ImageBatch, fetched: readonly string[]): Promise<Record<string, Ort.Tensor>[]> {
-    const ort = await loadOrt()
+  private async runRows(session: Ort.InferenceSession, batch: ImageBatch, fetched: readonly string[], batchInvariant: boolean): Promise<Record<string, Output>[]> {
     const { input: image } = this.source
+    // A model with a fixed batch runs every image alike already; a dynamic one gets a lone image's copy (header).
+    if (batchInvariant && batch.n === 1 && image.batch === null) {
+      const parts = await this.runRows(session, repeatedImage(batch, LONE_BATCH), fetched, false)
+      return parts.map((p) => firstCopy(p, LONE_BATCH))
+    }
+    const ort = await loadOrt()
     const { n } = batch
     const [h, w, c] = batch.shape
     const rows = image.batch === null || image.batch === n ? 1 : n
@@ -203,7 +256,7 @@ class RuntimeExecutor {
     const direct = (r: number) => (nchw ? null : rows === 1 ? batch.packed : batch.image(r))
     const buffer = direct(0) ? null : this.lease(per * h * w * c)
     try {
-      const parts: Record<string, Ort.Tensor>[] = []
+      const parts: Record<string, Output>[] = []
       for (let r = 0; r < rows; r++) {
         let data = direct(r)
         if (!data) {
@@ -218,13 +271,13 @@ class RuntimeExecutor {
     }
   }
 
-  async run(input: Values, names: readonly string[]): Promise<RuntimeResult> {
+  async run(input: Values, names: readonly string[], options: RunOptions): Promise<RuntimeResult> {
     const { input: image, output } = this.source
     const requested = names.map((n) => this.source.tensorOf(n))
     const fetched = [...new Set([...requested, output])].filter((t) => t !== image.name).sort()
     const extra = fetched.filter((t) => t !== output)
     const { session } = await this.prepared(fetched.join('\n'), (bytes) => ({ bytes: extra.length ? withGraphOutputs(bytes, extra) : bytes, fetch: null }))
-    const parts = await this.runRows(session, batchOf(input), fetched)
+    const parts = await this.runRows(session, batchOf(input), fetched, options.batchInvariant === true)
     const n = input.shape[0]!
     const present = (tensor: string): Values => {
       if (tensor === image.name) return input
@@ -257,9 +310,9 @@ class RuntimeExecutor {
       return { bytes: added.bytes, fetch: new Map<string, MaximaOutputs | string>([...maps.map((m, i) => [mapKey(m), added.maxima[i]!] as const), ...flat.map((t) => [t, t] as const)]) }
     })
     const fetched = [...fetch.values()].flatMap((f) => (typeof f === 'string' ? [f] : [f.max, f.arg]))
-    let parts: Record<string, Ort.Tensor>[]
+    let parts: Record<string, Output>[]
     try {
-      parts = await this.runRows(session, batch, fetched)
+      parts = await this.runRows(session, batch, fetched, true)
     } catch (e) {
       if (e instanceof ConvscopeError) throw e
       throw new ConvscopeError('INTERNAL', `onnxruntime could not reduce the maps of ${layers.map((l) => l.name).join(', ')}: ${(e as Error).message}`)
@@ -294,14 +347,14 @@ function packImage(image: Float32Array, out: Float32Array, i: number, plane: num
 }
 
 /** A float32 output of each run, as one array (the runs' in order). */
-function floatData(parts: readonly Record<string, Ort.Tensor>[], tensor: string): Float32Array {
+function floatData(parts: readonly Record<string, Output>[], tensor: string): Float32Array {
   const first = parts[0]![tensor]!
   if (first.type !== 'float32') throw new ConvscopeError('BAD_REQUEST', `tensor ${tensor} is ${first.type}; onnxruntime results are read as float32`)
   return parts.length === 1 ? (first.data as Float32Array) : concat(parts.map((p) => p[tensor]!.data as Float32Array))
 }
 
 /** ArgMax's int64 outputs as int32 (positions are < 2^31): the low word of each little-endian value. */
-function int64AsInt32(tensors: readonly Ort.Tensor[]): Int32Array {
+function int64AsInt32(tensors: readonly Output[]): Int32Array {
   const total = tensors.reduce((s, t) => s + (t.data as BigInt64Array).length, 0)
   const out = new Int32Array(total)
   let at = 0
@@ -314,7 +367,7 @@ function int64AsInt32(tensors: readonly Ort.Tensor[]): Int32Array {
 }
 
 /** The arrays one after another in one new array (batch outputs of several runs). */
-export function concat(arrays: readonly Float32Array[]): Float32Array {
+function concat(arrays: readonly Float32Array[]): Float32Array {
   const out = new Float32Array(arrays.reduce((s, a) => s + a.length, 0))
   let off = 0
   for (const a of arrays) {
@@ -339,14 +392,15 @@ function executorOf(model: LoadedModel): RuntimeExecutor {
  * Forward `input` (NHWC [n, h, w, c] float32) on onnxruntime to the named layers (any name forward accepts);
  * values as LoadedModel.forward presents them, plus the model's output.
  */
-export function runOnnxRuntime(model: LoadedModel, input: Values, names: readonly string[]): Promise<RuntimeResult> {
-  return executorOf(model).run(input, names)
+export function runOnnxRuntime(model: LoadedModel, input: Values, names: readonly string[], options: RunOptions = {}): Promise<RuntimeResult> {
+  return executorOf(model).run(input, names, options)
 }
 
 /**
  * A scan's forward on onnxruntime: per layer, the per-channel spatial max [n·units] (image-major) and the flat
  * position y·width + x of its first occurrence, as scan/spatialMax.ts's spatialMaxOf gives them from the full maps.
- * `input`: an NHWC batch (runOnnxRuntime's) or imageBatch(images, [h, w, c]).
+ * `input`: an NHWC batch (runOnnxRuntime's) or imageBatch(images, [h, w, c]). Each image's values are those of any
+ * batch it could have been in (a lone image runs beside a copy: see the header).
  */
 export function runOnnxRuntimeMaxima(model: LoadedModel, input: Values | ImageBatch, layers: readonly MaximaLayer[]): Promise<Maxima[]> {
   return executorOf(model).runMaxima('data' in input ? batchOf(input) : input, layers)
