@@ -2,8 +2,8 @@
  * One batch of codes (issue 13): the images decoded once into the network's input and a 32 × 32 thumbnail, one
  * forward pass to the code layer and the model's output, the map averaged over space (in JS, the same loop for
  * both executors, so tfjs and onnxruntime codes differ only by their maps' float rounding) and the top-1 class.
- * A row depends on its image only, never on the rest of its batch (see codesOfBatch): that is what makes shards,
- * resumed runs and imageCode give exactly the bytes of one run.
+ * A row depends on its image only, never on the rest of its batch or its size (onnxruntime: runOnnxRuntime's
+ * batchInvariant): that is what makes shards, resumed runs and imageCode give exactly the bytes of one run.
  * The job (scan/runScan.ts with `codes`) and imageCode.ts both come here, so a dropped-in image gets exactly the
  * code a folder image gets.
  */
@@ -12,7 +12,7 @@ import sharp from 'sharp'
 import type { Preprocessing } from '../../../shared/api'
 import { Skip } from '../datasets/datasetLoop'
 import { skipReason } from '../datasets/decodeImage'
-import { concat, isOnnxRuntime, runOnnxRuntime, type ExecutorName } from '../executors/onnxRuntime'
+import { isOnnxRuntime, runOnnxRuntime, type ExecutorName } from '../executors/onnxRuntime'
 import { readImage } from '../images/readImage'
 import { toInputTensor, toInputValues, toModelInput, type ModelInput } from '../images/preprocess'
 import { OUTPUT, type LoadedModel } from '../model'
@@ -115,18 +115,11 @@ export async function codesOfBatch(model: LoadedModel, inputs: readonly ModelInp
   let map: Float32Array
   let scores: Float32Array | null = null
   if (isOnnxRuntime(executor)) {
-    // One image per run: onnxruntime's CPU kernels round differently with the batch's size (measured on the demo
-    // gap network: 1.535225749 in a batch of 2, 1.535225511 alone), so a batched row would depend on its batch
-    // neighbours, and shards, resumed runs and imageCode would not give the one run's bytes.
-    const maps: Float32Array[] = []
-    const outs: Float32Array[] = []
-    for (const input of inputs) {
-      const result = await runOnnxRuntime(model, toInputValues([input]), [layer.name])
-      maps.push(result.layers[0]!.data)
-      outs.push(result.output.data)
-    }
-    map = concat(maps)
-    if (classes !== null) scores = concat(outs)
+    // batchInvariant: onnxruntime rounds a lone image's ReduceMean otherwise than a batch's (executors/onnxRuntime.ts
+    // header; 1.535225511 alone, 1.535225749 in any batch of 2 or more), so a lone image runs beside a copy.
+    const result = await runOnnxRuntime(model, toInputValues([...inputs]), [layer.name], { batchInvariant: true })
+    map = result.layers[0]!.data
+    if (classes !== null) scores = result.output.data
   } else {
     const x = toInputTensor([...inputs])
     const outs = model.forward(x, classes !== null ? [layer.name, OUTPUT] : [layer.name])
