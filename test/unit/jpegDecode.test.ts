@@ -11,7 +11,7 @@ import { listImageFolder } from '../../src/main/engine/images/imageFolder'
 import { plainHeader } from '../../src/main/engine/images/imageHeader'
 import { decodePlainJpeg, JPEG_WASM_MAX_PIXELS, wasmDecodable } from '../../src/main/engine/images/jpegDecode'
 import { readImage, readModelInput } from '../../src/main/engine/images/readImage'
-import { toModelInput } from '../../src/main/engine/images/preprocess'
+import { modelInputOf, planResize, toModelInput, usesPilResample, withResizePlan, type ModelInput } from '../../src/main/engine/images/preprocess'
 
 const FIXTURES = resolve(import.meta.dirname, '../fixtures')
 let dir: string
@@ -168,12 +168,22 @@ test('damaged JPEGs fail, warn and skip as with sharp; what the wasm decoder ans
   assert.ok((await decodePlainJpeg(jpeg, plainHeader(jpeg)!))?.equals((await sharpRgb(jpeg)).rgb))
 })
 
-test('readModelInput and readImage give the inputs of sharp\'s decode on the fixtures', async () => {
+/** The network input from sharp's decoded pixels, resized by sharp (PIL's resampling in JS: its own reference is PyTorch's). */
+async function sharpModelInput(decoded: { rgb: Buffer; width: number; height: number }, pre: Preprocessing): Promise<ModelInput> {
+  if (usesPilResample(pre)) return toModelInput(decoded, pre)
+  const plan = planResize(decoded.width, decoded.height, pre)
+  const raw = sharp(decoded.rgb, { raw: { width: decoded.width, height: decoded.height, channels: 3 } })
+  return modelInputOf(await withResizePlan(raw, plan).raw().toBuffer(), plan, pre)
+}
+
+test('readModelInput, readImage and toModelInput give the inputs of sharp\'s decode and resize on the fixtures', async () => {
   const base: Preprocessing = { inputSize: [64, 64], resize: 'stretch', channelOrder: 'RGB', range: [0, 255], mean: [0, 0, 0], std: [1, 1, 1], labels: null }
   const pres: Preprocessing[] = [
     base, // 128² → 64²: the resize in JS (vipsReduce.ts)
     { ...base, inputSize: [224, 224], resize: 'center-crop', channelOrder: 'BGR', range: [-1, 1] }, // the resize in sharp
     { ...base, inputSize: [40, 50], resize: 'pad' },
+    { ...base, inputSize: [40, 64], resize: 'center-crop' }, // 128² → 64² in JS, then the crop
+    { ...base, inputSize: [64, 80], resize: 'pad', channelOrder: 'BGR' }, // 128² → 64² in JS, then the pad
     { ...base, inputSize: [56, 56], resize: 'shorter-side', resizeSize: 64, interpolation: 'bilinear' }, // PIL's resampling
   ]
   const files = [
@@ -187,10 +197,11 @@ test('readModelInput and readImage give the inputs of sharp\'s decode on the fix
     const image = await readImage(path)
     assert.ok(image.rgb.equals(decoded.rgb), `${path}: readImage`)
     for (const pre of pres) {
-      const want = await toModelInput(decoded, pre)
+      const want = await sharpModelInput(decoded, pre)
       const got = await readModelInput(path, pre)
       const what = `${path}, ${pre.resize} ${pre.inputSize.join('×')}`
       assert.ok(Buffer.from(got.input.data.buffer).equals(Buffer.from(want.data.buffer)), `${what}: model input differs`)
+      assert.ok(Buffer.from((await toModelInput(image, pre)).data.buffer).equals(Buffer.from(want.data.buffer)), `${what}: toModelInput differs`)
       assert.deepEqual(got.input.geometry, want.geometry, what)
       assert.deepEqual(got.facts, image.facts, what)
     }

@@ -21,6 +21,7 @@ import * as tf from '@tensorflow/tfjs'
 import sharp, { type Sharp } from 'sharp'
 import type { Preprocessing } from '../../../shared/api'
 import { pilResize } from './pilResample'
+import { vipsReduce, vipsReducible } from './vipsReduce'
 
 export interface Box {
   x: number
@@ -218,7 +219,10 @@ function clipBox(b: Box, width: number, height: number): Box {
   return { x: x0, y: y0, width: x1 - x0, height: y1 - y0 }
 }
 
-/** Resize (and crop or pad) 8-bit RGB to the model's input size; returns W×H×3 bytes. */
+/**
+ * Resize (and crop or pad) 8-bit RGB to the model's input size; returns W×H×3 bytes. sharp's linear shrinks that
+ * vipsReduce.ts reproduces to the byte run in JS (a sharp call costs more than the shrink), the rest in sharp.
+ */
 export async function resizeForModel(
   image: RgbImage,
   pre: PlanFields & Partial<Pick<Preprocessing, 'interpolation'>>,
@@ -230,6 +234,9 @@ export async function resizeForModel(
     const crop = plan.crop ?? { x: 0, y: 0, width: plan.resizeWidth, height: plan.resizeHeight }
     const cropped = pilResize(image, plan.resizeWidth, plan.resizeHeight, pre.interpolation ?? 'bilinear', crop)
     return { rgb: plan.pad ? padRgb(cropped, crop.width, crop.height, plan.pad) : cropped, plan }
+  }
+  if (vipsReducible(image.width, image.height, plan.resizeWidth, plan.resizeHeight)) {
+    return { rgb: cropAndPad(vipsReduce(image.rgb, image.width, image.height, plan.resizeWidth, plan.resizeHeight), plan), plan }
   }
 
   const pipeline = withResizePlan(sharp(image.rgb, { raw: { width: image.width, height: image.height, channels: 3 } }), plan)

@@ -194,12 +194,8 @@ export async function readModelInput(path: string, pre: Preprocessing, options: 
     return { facts: image.facts, width: image.width, height: image.height, input: modelInputOf(rgb, plan, pre), singlePipeline: false }
   }
   const plan = planResize(meta.width, meta.height, pre)
-  const resizeInJs = vipsReducible(meta.width, meta.height, plan.resizeWidth, plan.resizeHeight)
   const wasm = await decodePlainJpeg(opened.bytes, meta)
-  let rgb: Uint8Array
-  if (wasm && resizeInJs) rgb = reduceInJs(wasm, meta.width, meta.height, plan)
-  else if (wasm) rgb = (await resizeForModel({ rgb: wasm, width: meta.width, height: meta.height }, pre)).rgb
-  else rgb = await decodeAndResize(opened, plan, pre, resizeInJs)
+  const rgb = wasm ? (await resizeForModel({ rgb: wasm, width: meta.width, height: meta.height }, pre)).rgb : await decodeAndResize(opened, plan, pre)
   return {
     facts: { path: file, width: meta.width, height: meta.height, format: formatName(meta), notes: conversionNotes(meta) },
     width: meta.width,
@@ -209,13 +205,10 @@ export async function readModelInput(path: string, pre: Preprocessing, options: 
   }
 }
 
-/** vipsReduce's shrink, then the plan's crop and pad. */
-const reduceInJs = (rgb: Uint8Array, width: number, height: number, plan: ResizePlan) =>
-  cropAndPad(vipsReduce(rgb, width, height, plan.resizeWidth, plan.resizeHeight), plan)
-
 /** readModelInput's sharp pipeline: decode and resize, or decode alone with the resize in JS. */
-async function decodeAndResize(opened: OpenedImage, plan: ResizePlan, pre: Preprocessing, resizeInJs: boolean): Promise<Uint8Array> {
+async function decodeAndResize(opened: OpenedImage, plan: ResizePlan, pre: Preprocessing): Promise<Uint8Array> {
   const { file, meta } = opened
+  const resizeInJs = vipsReducible(meta.width, meta.height, plan.resizeWidth, plan.resizeHeight)
   let resized: { data: Buffer; info: OutputInfo }
   try {
     // pipelineColourspace('srgb'): the input becomes 8-bit sRGB first, as the two-call path decodes it; it
@@ -236,7 +229,7 @@ async function decodeAndResize(opened: OpenedImage, plan: ResizePlan, pre: Prepr
   if (width !== meta.width || height !== meta.height || channels !== 3) {
     throw new Error(`${file} decoded to ${width}×${height}×${channels}, its header says ${meta.width}×${meta.height}×3`)
   }
-  return reduceInJs(resized.data, width, height, plan)
+  return cropAndPad(vipsReduce(resized.data, width, height, plan.resizeWidth, plan.resizeHeight), plan)
 }
 
 /**
