@@ -98,9 +98,10 @@ function isCommonJs(file) {
 
 /**
  * Packages stay outside the bundle, loaded at run time from node_modules as under tsx (BUNDLED_PACKAGES
- * excepted). A CommonJS package is loaded with require() instead of import: an ES import of CommonJS makes
- * Node scan its source for export names (cjs-module-lexer), which was most of a bundled start's time
- * (@tensorflow/tfjs, sharp, zod, ...); esbuild's own interop gives the importing code the same bindings.
+ * excepted). One whose import resolves to CommonJS is loaded with require() instead: an ES import of CommonJS
+ * makes Node scan its source for export names (cjs-module-lexer), which was most of a bundled start's time
+ * (@tensorflow/tfjs, sharp, protobufjs); esbuild's interop gives the importing code the same bindings.
+ * Packages with an ES build (zod, ml-matrix, fast-xml-parser, ws's wrapper) are imported as under tsx.
  */
 const externalPackages = {
   name: 'convscope-external-packages',
@@ -108,7 +109,7 @@ const externalPackages = {
     build.onResolve({ filter: /^[^./]/ }, async (args) => {
       if (/^[A-Za-z]:[\\/]/.test(args.path) || BUNDLED_PACKAGES.test(args.path) || args.pluginData === 'probe') return undefined
       if (args.kind !== 'import-statement' || args.path.startsWith('node:')) return { path: args.path, external: true }
-      const found = await build.resolve(args.path, { kind: 'require-call', resolveDir: args.resolveDir, pluginData: 'probe' })
+      const found = await build.resolve(args.path, { kind: 'import-statement', resolveDir: args.resolveDir, pluginData: 'probe' })
       if (found.errors.length || !isCommonJs(found.path)) return { path: args.path, external: true }
       return { path: args.path, namespace: 'required-package' }
     })
