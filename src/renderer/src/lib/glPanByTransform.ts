@@ -18,8 +18,12 @@
  */
 import { type AxisView, panShift, plotClip } from './panShift'
 
-/** The points are redrawn after the pointer rests this long during a drag (and on release by plotly's relayout). */
-export const REST_MS = 150
+/**
+ * The points are redrawn after the pointer rests this long during a drag (and on release by plotly's relayout).
+ * Longer than a redraw (150-230 ms at load 14-20 here), so that a slow frame does not set off a chain of redraws
+ * (with 150 ms: median moves of 130 ms in one pan of bench/mapPan at load 20).
+ */
+export const REST_MS = 300
 
 // --- plotly's internals this relies on (plotly.js 4.1: dragbox.js updateSubplots, scattergl/scene_update.js) ---
 interface PlotlyAxis {
@@ -68,6 +72,7 @@ export function panGlByTransform(gd: HTMLElement, restMs = REST_MS): () => void 
   let drawn: { x: AxisView; y: AxisView } | null = null // the view of the canvases' last real frame
   let moved = false // whether the canvases are shown translated
   let rest = 0
+  let active = true // the wrappers outlive a stop (plotly keeps them): stopped, they only pass calls on
 
   const subplot = (): Subplot | null => {
     const withScene = Object.values(graph._fullLayout?._plots ?? {}).filter((p) => p._scene)
@@ -102,7 +107,7 @@ export function panGlByTransform(gd: HTMLElement, restMs = REST_MS): () => void 
   /** The shift to show instead of drawing, or null to draw (not a pan drag of the one GL subplot). */
   const shift = (): { sp: Subplot; dx: number; dy: number } | null => {
     const sp = subplot()
-    if (!graph._dragging || !sp || !drawn) return null
+    if (!active || !graph._dragging || !sp || !drawn) return null
     const s = panShift(drawn, viewOf(sp))
     return s && { sp, ...s }
   }
@@ -149,6 +154,7 @@ export function panGlByTransform(gd: HTMLElement, restMs = REST_MS): () => void 
   graph.on('plotly_afterplot', install)
   install()
   return () => {
+    active = false
     clearTimeout(rest)
     graph.removeListener?.('plotly_afterplot', install)
     unplace()
