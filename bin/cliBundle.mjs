@@ -39,8 +39,12 @@ const BUNDLED_PACKAGES = /^umap-js(\/|$)/
 
 /** An edit within this long before a build started may not be in it (file times are coarse): such a build is used once, not recorded. */
 const MTIME_SLACK_MS = 2000
-/** Builds other than the current one are deleted after this long (a running `serve` or scan may still start an engine or worker from one). */
-const OLD_BUILD_MS = 3600_000
+/**
+ * Builds other than the current one are kept this long, and at most KEEP_BUILDS of them (≈ 3 MB each): a running
+ * `serve` or scan may still start an engine process or decode thread from the build it started with.
+ */
+const OLD_BUILD_MS = 24 * 3600_000
+const KEEP_BUILDS = 20
 
 const debug = (message) => {
   if (process.env.CONVSCOPE_DEBUG) process.stderr.write(`convscope: ${message}\n`)
@@ -179,11 +183,14 @@ async function build() {
 }
 
 function removeOldBuilds(current) {
-  for (const entry of readdirSync(CACHE)) {
-    if (entry === current || !(entry.startsWith('b-') || entry.startsWith('.tmp-'))) continue
-    const path = join(CACHE, entry)
-    const info = statSync(path, { throwIfNoEntry: false })
-    if (info && Date.now() - info.mtimeMs > OLD_BUILD_MS) rmSync(path, { recursive: true, force: true })
+  const others = readdirSync(CACHE)
+    .filter((entry) => entry !== current && (entry.startsWith('b-') || entry.startsWith('.tmp-')))
+    .map((entry) => ({ path: join(CACHE, entry), build: entry.startsWith('b-'), mtime: statSync(join(CACHE, entry), { throwIfNoEntry: false })?.mtimeMs ?? 0 }))
+    .sort((a, b) => b.mtime - a.mtime)
+  let kept = 0
+  for (const { path, build, mtime } of others) {
+    const old = Date.now() - mtime > (build ? OLD_BUILD_MS : 3600_000) // a temporary folder an hour old is a crashed build's
+    if (old || (build && ++kept > KEEP_BUILDS)) rmSync(path, { recursive: true, force: true })
   }
 }
 

@@ -67,13 +67,33 @@ test('the first start builds the bundle, the next reuses it, an edited source is
 
 test('parallel starts on a stale bundle all run, and leave one whole build', async () => {
   await rm(join(copy, 'out'), { recursive: true, force: true })
-  const outs = await Promise.all([help(), help(), help()])
+  const outs = await Promise.all([help(), help()])
   for (const { out } of outs) assert.match(out, /^usage: convscope/)
   const names = await builds()
   assert.equal(names.filter((n) => n.startsWith('b-')).length, 1, names.join(', '))
   assert.deepEqual(names.filter((n) => !n.startsWith('b-')), ['current.json'], 'no temporary folder or record left')
   const build = join(copy, 'out', 'cli', names.find((n) => n.startsWith('b-'))!)
   assert.deepEqual((await readdir(build)).sort(), ['cli.js', 'decodeWorker.js', 'engine.js', 'package.json'])
+})
+
+test('a new build removes the builds past the newest 20 or a day old, and crashed builds\' temporary folders', async () => {
+  await rm(join(copy, 'out'), { recursive: true, force: true })
+  const cli = join(copy, 'out', 'cli')
+  const minutesAgo = async (name: string, minutes: number) => {
+    await mkdir(join(cli, name), { recursive: true })
+    const at = Date.now() / 1000 - minutes * 60
+    await utimes(join(cli, name), at, at)
+  }
+  for (let i = 0; i < 21; i++) await minutesAgo(`b-recent${String(i).padStart(2, '0')}`, i + 1)
+  await minutesAgo('b-yesterday', 25 * 60)
+  await minutesAgo('.tmp-1-crashed', 2 * 60)
+  await minutesAgo('.tmp-2-building', 1)
+  assert.match((await help()).err, /built the CLI bundle/)
+  const names = await builds()
+  const recent = Array.from({ length: 20 }, (_, i) => `b-recent${String(i).padStart(2, '0')}`)
+  assert.deepEqual(names.filter((n) => n.startsWith('b-recent')), recent, 'the 21st newest is gone')
+  assert.ok(!names.includes('b-yesterday') && !names.includes('.tmp-1-crashed'))
+  assert.ok(names.includes('.tmp-2-building'), 'another start\'s build in progress is left alone')
 })
 
 test('CONVSCOPE_CLI_BUNDLE=0 and a build that cannot be written run the sources with tsx', async () => {
