@@ -9,8 +9,10 @@
  * (12, 6) px, a mouseup; per move the time from the event to the frame after it (requestAnimationFrame, then a
  * task), per pan the median step and the release (plotly's relayout). The sides alternate pan by pan (--rounds
  * each), direction flipping so the view stays put; best and median of the per-pan medians. Also where a plotly
- * frame goes: its WebGL clear + draw of every point alone (synchronised by a 1-pixel readPixels), best of 5.
- * The 1-minute load average is recorded before each pan (the machine is shared).
+ * frame goes: its WebGL clear + draw of every point alone (synchronised by a 1-pixel readPixels), best of 5, and a
+ * Chromium trace of one more pan a side (busy ms a move by thread; the renderer main thread's event handling,
+ * style + layout, and commit, which waits for the GPU process's draw). The 1-minute load average is recorded
+ * before each pan (the machine is shared).
  *
  *   node --import tsx bench/mapPan.ts [--points 50000] [--rounds 6] [--steps 10] [--out FILE]
  *
@@ -42,6 +44,26 @@ const median = (v: readonly number[]) => [...v].sort((a, b) => a - b)[v.length >
 const load1 = () => Number(loadavg()[0]!.toFixed(2))
 const log = (s: string) => process.stderr.write(s + '\n')
 
+/** What the page code uses of the page (the bench is type-checked without the DOM library, as e2e/ is). */
+interface PageNode {
+  getBoundingClientRect(): { left: number; top: number; width: number; height: number }
+  dispatchEvent(e: unknown): void
+}
+interface PageGlobals {
+  document: {
+    getElementById(id: string): PageNode
+    querySelector(selector: string): PageNode
+    dispatchEvent(e: unknown): void
+    createElement(tag: 'canvas'): { getContext(kind: 'webgl'): { getExtension(name: string): { UNMASKED_RENDERER_WEBGL: number } | null; getParameter(p: number): unknown } | null }
+  }
+  MouseEvent: new (type: string, init: Record<string, unknown>) => unknown
+  performance: { now(): number }
+  requestAnimationFrame(callback: () => void): number
+  setTimeout(callback: () => void, ms: number): number
+  Plotly: { newPlot(el: unknown, data: unknown[], layout: unknown, config: unknown): Promise<unknown> }
+  glPan: { panGlByTransform(el: unknown): void }
+}
+
 /** lib/glPanByTransform.ts as one script for the page (global `glPan`). */
 async function panModuleScript(): Promise<string> {
   const out = await build({
@@ -61,8 +83,7 @@ async function mapPage(page: Page, transform: boolean, script: string): Promise<
   await page.addScriptTag({ content: 'globalThis.__name = (f) => f' }) // tsx names the page code's functions with a helper the page lacks
   await page.evaluate(
     async ({ n, transform }) => {
-      type W = { Plotly: { newPlot(el: unknown, data: unknown[], layout: unknown, config: unknown): Promise<unknown> }; glPan: { panGlByTransform(el: unknown): void } }
-      const w = window as unknown as W
+      const w = globalThis as unknown as PageGlobals
       let seed = 12345
       const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31
       const classes = 14
@@ -95,7 +116,7 @@ async function mapPage(page: Page, transform: boolean, script: string): Promise<
         modebar: { orientation: 'h' },
       }
       const config = { displaylogo: false, responsive: true, scrollZoom: true, modeBarButtonsToRemove: ['autoScale2d', 'toImage'], plotGlPixelRatio: 1 }
-      const el = document.getElementById('map')!
+      const el = w.document.getElementById('map')
       await w.Plotly.newPlot(el, traces, layout, config)
       if (transform) w.glPan.panGlByTransform(el)
     },
@@ -107,22 +128,23 @@ async function mapPage(page: Page, transform: boolean, script: string): Promise<
 function pan(page: Page, n: number, sign: number): Promise<{ steps: number[]; release: number }> {
   return page.evaluate(
     async ({ n, sign }) => {
-      const drag = document.querySelector('#map .nsewdrag')!
+      const w = globalThis as unknown as PageGlobals
+      const drag = w.document.querySelector('#map .nsewdrag')
       const r = drag.getBoundingClientRect()
       const x0 = r.left + r.width / 2
       const y0 = r.top + r.height / 2
-      drag.dispatchEvent(new MouseEvent('mousedown', { clientX: x0, clientY: y0, bubbles: true, buttons: 1, button: 0 }))
+      drag.dispatchEvent(new w.MouseEvent('mousedown', { clientX: x0, clientY: y0, bubbles: true, buttons: 1, button: 0 }))
       const times: number[] = []
       for (let i = 1; i <= n + 1; i++) {
-        const t0 = performance.now()
+        const t0 = w.performance.now()
         const last = i > n
         const k = Math.min(i, n) * sign
-        document.dispatchEvent(new MouseEvent(last ? 'mouseup' : 'mousemove', { clientX: x0 + k * 12, clientY: y0 + k * 6, bubbles: true, buttons: last ? 0 : 1 }))
-        await new Promise<void>((done) => requestAnimationFrame(() => setTimeout(done, 0)))
-        if (last) await new Promise<void>((done) => requestAnimationFrame(() => setTimeout(done, 0)))
-        times.push(performance.now() - t0)
+        w.document.dispatchEvent(new w.MouseEvent(last ? 'mouseup' : 'mousemove', { clientX: x0 + k * 12, clientY: y0 + k * 6, bubbles: true, buttons: last ? 0 : 1 }))
+        await new Promise<void>((done) => w.requestAnimationFrame(() => w.setTimeout(done, 0)))
+        if (last) await new Promise<void>((done) => w.requestAnimationFrame(() => w.setTimeout(done, 0)))
+        times.push(w.performance.now() - t0)
       }
-      await new Promise<void>((done) => setTimeout(done, 400)) // past a redraw at rest
+      await new Promise<void>((done) => w.setTimeout(done, 500)) // past a redraw at rest (REST_MS)
       return { steps: times.slice(0, -1), release: times[n]! }
     },
     { n, sign },
@@ -134,7 +156,8 @@ function glDrawMs(page: Page): Promise<number> {
   return page.evaluate(() => {
     type Gl = { readPixels(x: number, y: number, w: number, h: number, f: number, t: number, out: Uint8Array): void; RGBA: number; UNSIGNED_BYTE: number }
     type Regl = { clear(o: unknown): void; _gl: Gl }
-    const gd = document.getElementById('map') as unknown as {
+    const w = globalThis as unknown as PageGlobals
+    const gd = w.document.getElementById('map') as unknown as {
       _fullLayout: { _plots: Record<string, { _scene?: { draw(): void } }>; _glcanvas: { each(fn: (d: { regl?: Regl }) => void): void } }
     }
     const regls: Regl[] = []
@@ -144,14 +167,42 @@ function glDrawMs(page: Page): Promise<number> {
     let best = Infinity
     for (let i = 0; i < 5; i++) {
       sync()
-      const t0 = performance.now()
+      const t0 = w.performance.now()
       for (const r of regls) r.clear({ color: true, depth: true })
       scene.draw()
       sync()
-      best = Math.min(best, performance.now() - t0)
+      best = Math.min(best, w.performance.now() - t0)
     }
     return best
   })
+}
+
+/** A Chromium trace of one pan of `n` moves: busy ms a move by thread, and the renderer main thread's phases. */
+async function tracePan(page: Page, n: number): Promise<{ byThread: Record<string, number>; mainThread: Record<string, number> }> {
+  const cdp = await page.context().newCDPSession(page)
+  type TraceEvent = { ph: string; name: string; pid: number; tid: number; dur?: number; args?: { name?: string } }
+  const events: TraceEvent[] = []
+  cdp.on('Tracing.dataCollected', (e) => events.push(...(e.value as unknown as TraceEvent[])))
+  const complete = new Promise((done) => cdp.once('Tracing.tracingComplete', done))
+  await cdp.send('Tracing.start', { traceConfig: { includedCategories: ['toplevel', 'devtools.timeline', 'disabled-by-default-devtools.timeline', 'gpu'] }, transferMode: 'ReportEvents' })
+  await pan(page, n, 1)
+  await cdp.send('Tracing.end')
+  await complete
+  await pan(page, n, -1) // back
+  const threads = new Map(events.filter((e) => e.ph === 'M' && e.name === 'thread_name').map((e) => [`${e.pid}:${e.tid}`, e.args?.name ?? String(e.tid)]))
+  const phases: Record<string, string> = { EventDispatch: 'events', UpdateLayoutTree: 'style+layout', Layout: 'style+layout', Paint: 'paint', Commit: 'commit' }
+  const byThread: Record<string, number> = {}
+  const mainThread: Record<string, number> = {}
+  for (const e of events) {
+    if (e.ph !== 'X' || !e.dur) continue
+    const thread = threads.get(`${e.pid}:${e.tid}`) ?? String(e.tid)
+    if (e.name === 'ThreadControllerImpl::RunTask') byThread[thread] = (byThread[thread] ?? 0) + e.dur / 1000 / n
+    const phase = phases[e.name]
+    if (thread === 'CrRendererMain' && phase) mainThread[phase] = (mainThread[phase] ?? 0) + e.dur / 1000 / n
+  }
+  const rounded = (o: Record<string, number>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v >= 0.5).sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, +v.toFixed(1)]))
+  await cdp.detach()
+  return { byThread: rounded(byThread), mainThread: rounded(mainThread) }
 }
 
 const script = await panModuleScript()
@@ -161,7 +212,7 @@ try {
   await mapPage(sides.plotly, false, script)
   await mapPage(sides.transform, true, script)
   const webgl = await sides.plotly.evaluate(() => {
-    const gl = document.createElement('canvas').getContext('webgl')
+    const gl = (globalThis as unknown as PageGlobals).document.createElement('canvas').getContext('webgl')
     const info = gl?.getExtension('WEBGL_debug_renderer_info')
     return gl && info ? String(gl.getParameter(info.UNMASKED_RENDERER_WEBGL)) : 'none'
   })
@@ -179,6 +230,8 @@ try {
   }
   const loadGl = load1()
   const glMs = +(await glDrawMs(sides.plotly)).toFixed(1)
+  const trace = { load1: load1(), plotly: await tracePan(sides.plotly, steps), transform: await tracePan(sides.transform, steps) }
+  log(`trace, ms a move: ${JSON.stringify(trace)}`)
   const summary = (side: keyof typeof sides) => {
     const medians = pans[side].map((p) => p.medianStepMs)
     return { bestMedianStepMs: Math.min(...medians), medianMedianStepMs: median(medians), medianReleaseMs: median(pans[side].map((p) => p.releaseMs)) }
@@ -200,6 +253,7 @@ try {
     ratioOfMedians: +(summary('plotly').medianMedianStepMs / summary('transform').medianMedianStepMs).toFixed(2),
     plotlyGlClearDrawBestMs: glMs,
     loadAtGlDraw: loadGl,
+    trace,
     pans,
   }
   log(`plotly's pan: median step ${result.plotly.medianMedianStepMs} ms (best ${result.plotly.bestMedianStepMs}); of a frame, WebGL clear + draw ${glMs} ms (load ${loadGl})`)
