@@ -17,7 +17,7 @@ import { Rng } from '../rng'
 import { selfNeighboursAsync } from '../embeddings/knn'
 import { PCA_DIMS_PARAM, principalComponents, reducedByPca } from './pca'
 import type { Projection, ProjectionInput } from './projection'
-import { conditionalAffinities, jointAffinities } from './tsne/affinities'
+import { conditionalAffinities, jointAffinities, type SparseAffinities } from './tsne/affinities'
 import { gradientDescent } from './tsne/gradientDescent'
 import { forceWorkers } from './tsne/forceWorkers'
 import { treeForces } from './tsne/treeForces'
@@ -95,22 +95,30 @@ function randomLayout(count: number, seed: number): Float64Array {
   return Float64Array.from({ length: 2 * count }, () => 1e-4 * rng.normal())
 }
 
-/** The 2-D t-SNE map ([count, 2] float64) of `input` as given (no PCA step). */
-export async function runTsne(input: ProjectionInput, settings: TsneSettings, ctx: JobContext): Promise<Float64Array> {
+/**
+ * t-SNE's input affinities P of `input` as given: exact kNN (k = 3·perplexity + 1, Euclidean), each point's σ by
+ * binary search, symmetrised (tsne/affinities.ts). `onProgress(done, k)`: 0 before the kNN, then codes done.
+ */
+export async function inputAffinities(input: ProjectionInput, perplexity: number, signal?: AbortSignal, onProgress?: (done: number, k: number) => void): Promise<SparseAffinities> {
   const { data, count, dim } = input
-  if (count < 2) throw new ConvscopeError('BAD_REQUEST', `t-SNE needs at least 2 codes, not ${count}`)
-  if (settings.perplexity >= count) throw new ConvscopeError('BAD_REQUEST', `t-SNE perplexity (${settings.perplexity}) must be less than the number of codes (${count})`)
-  const k = Math.min(count - 1, Math.floor(3 * settings.perplexity + 1))
-  const total = settings.iterations
-  ctx.progress({ done: 0, total, unit: 'iterations', message: `${k} nearest neighbours` })
-  const knn = await selfNeighboursAsync(data, count, dim, k, 'l2', {
-    signal: ctx.signal,
-    onProgress: (done) => ctx.progress({ done: 0, total, unit: 'iterations', message: `${k} nearest neighbours: ${done} of ${count} codes` }),
-  })
-  throwIfCancelled(ctx)
+  const k = Math.min(count - 1, Math.floor(3 * perplexity + 1))
+  onProgress?.(0, k)
+  const knn = await selfNeighboursAsync(data, count, dim, k, 'l2', { signal, onProgress: (done) => onProgress?.(done, k) })
   const squared = new Float64Array(count * k)
   for (let i = 0; i < squared.length; i++) squared[i] = knn.distances[i]! ** 2
-  const p = jointAffinities(knn.indices, conditionalAffinities(squared, count, k, settings.perplexity), count, k)
+  return jointAffinities(knn.indices, conditionalAffinities(squared, count, k, perplexity), count, k)
+}
+
+/** The 2-D t-SNE map ([count, 2] float64) of `input` as given (no PCA step). */
+export async function runTsne(input: ProjectionInput, settings: TsneSettings, ctx: JobContext): Promise<Float64Array> {
+  const { count } = input
+  if (count < 2) throw new ConvscopeError('BAD_REQUEST', `t-SNE needs at least 2 codes, not ${count}`)
+  if (settings.perplexity >= count) throw new ConvscopeError('BAD_REQUEST', `t-SNE perplexity (${settings.perplexity}) must be less than the number of codes (${count})`)
+  const total = settings.iterations
+  const p = await inputAffinities(input, settings.perplexity, ctx.signal, (done, k) =>
+    ctx.progress({ done: 0, total, unit: 'iterations', message: done === 0 ? `${k} nearest neighbours` : `${k} nearest neighbours: ${done} of ${count} codes` }),
+  )
+  throwIfCancelled(ctx)
   const y = settings.init === 'random' ? randomLayout(count, settings.seed) : await pcaLayout(input, stepContext(ctx, total, 'PCA initialisation'))
   const learningRate = settings.learningRate > 0 ? settings.learningRate : Math.max(count / settings.earlyExaggeration / 4, 50)
   const threads = Math.min(settings.threads ?? (count >= THREADED_FROM ? availableParallelism() : 1), 16)
