@@ -132,10 +132,7 @@ export async function readImage(path: string, options: ReadImageOptions = {}): P
 async function decodeOpened(opened: OpenedImage): Promise<DecodedImage> {
   const { file, bytes, meta } = opened
   const wasm = await decodePlainJpeg(bytes, meta)
-  if (wasm) {
-    const facts = { path: file, width: meta.width, height: meta.height, format: formatName(meta), notes: conversionNotes(meta) }
-    return { facts, rgb: wasm, width: meta.width, height: meta.height }
-  }
+  if (wasm) return { facts: headerFacts(opened), rgb: wasm, width: meta.width, height: meta.height }
   let decoded: { data: Buffer; info: OutputInfo }
   try {
     decoded = await sharp(bytes, decoderOptions(opened))
@@ -182,11 +179,11 @@ export interface ImageModelInput {
 
 /**
  * Read an image file into the network's input: the same bytes as toModelInput(await readImage(path)),
- * in one sharp pipeline where that is exact, else by exactly that.
+ * in one sharp pipeline (or the wasm decode and resizeForModel) where that is exact, else by exactly that.
  */
 export async function readModelInput(path: string, pre: Preprocessing, options: ReadImageOptions = {}): Promise<ImageModelInput> {
   const opened = await openImage(path, options)
-  const { file, meta } = opened
+  const { meta } = opened
   // PIL's resampling runs in JS on decoded pixels: decode first, then resize.
   if (usesPilResample(pre) || !singlePipelineExact(meta)) {
     const image = await decodeOpened(opened)
@@ -197,13 +194,16 @@ export async function readModelInput(path: string, pre: Preprocessing, options: 
   const wasm = await decodePlainJpeg(opened.bytes, meta)
   const rgb = wasm ? (await resizeForModel({ rgb: wasm, width: meta.width, height: meta.height }, pre)).rgb : await decodeAndResize(opened, plan, pre)
   return {
-    facts: { path: file, width: meta.width, height: meta.height, format: formatName(meta), notes: conversionNotes(meta) },
+    facts: headerFacts(opened),
     width: meta.width,
     height: meta.height,
     input: modelInputOf(rgb, plan, pre),
     singlePipeline: true,
   }
 }
+
+/** The facts of an image whose header says all (singlePipelineExact: upright, opaque): its size and conversions. */
+const headerFacts = ({ file, meta }: OpenedImage): ImageFacts => ({ path: file, width: meta.width, height: meta.height, format: formatName(meta), notes: conversionNotes(meta) })
 
 /** readModelInput's sharp pipeline: decode and resize, or decode alone with the resize in JS. */
 async function decodeAndResize(opened: OpenedImage, plan: ResizePlan, pre: Preprocessing): Promise<Uint8Array> {
