@@ -6,7 +6,7 @@
  * The demo gap network over demo val images (128² JPEGs, .cache/bench/, stretched to 64²). Each measurement is a
  * child process (`--child`) that loads the model and runs runScan once into a fresh folder, on convscope's default
  * executor in one process: either a codes run of `gap` (codes + 32² thumbnails + top-1 class; each file decoded
- * once, onnxruntime run image by image: codes/codeBatch.ts says why) or a scan of `gap` (top-16 + maxima). It
+ * once, one onnxruntime run per batch: codes/codeBatch.ts) or a scan of `gap` (top-16 + maxima). It
  * reports the scan loop's images/s (runScan's manifest: decoding and writing included, start-up excluded) and its
  * peak RSS (process.resourceUsage().maxRSS). Codes and scan alternate within each round (which goes first
  * alternates too); the ratio is codes / scan images/s of the best round of each on the small set. Memory: the
