@@ -49,8 +49,9 @@
  * options both scans run as many worker processes: one per core from 1 000 images each; the per-process peaks
  * are listed, so a difference in process count is visible too).
  * --setups lists convscope setups that run side by side, each in every round (their order turned round in odd
- * rounds, like the tools'): 'default' (no flags), or "W:D": `--workers W` (1: one process) with
- * CONVSCOPE_DECODE_THREADS=D (decode threads per process, datasets/decodePool.ts), e.g. default,1:1,2:0.
+ * rounds, like the tools'): 'default' (no flags), or "W:D[:T]": `--workers W` (1: one process) with
+ * CONVSCOPE_DECODE_THREADS=D (decode threads per process, datasets/decodePool.ts) and, given T, OMP_NUM_THREADS=T
+ * (onnxruntime's threads in one process; workers run one each), e.g. default,1:1,1:1:1,2:0.
  * The first is the suite's convscope result; each gets its own best round, ratio to the reference and profile.
  * Results: a table on stdout and bench/results/scan-<date>.json.
  */
@@ -131,14 +132,16 @@ interface Setup {
   label: string
   workers: number | null
   decodeThreads: number | null
+  /** OMP_NUM_THREADS for the command (onnxruntime's threads in one process), or null: unset. */
+  runtimeThreads: number | null
 }
 
 function parseSetup(text: string): Setup {
   const t = text.trim()
-  if (t === 'default') return { label: 'default', workers, decodeThreads: null }
-  const m = /^(\d+):(\d+)$/.exec(t)
-  if (!m) throw new Error(`--setups: "${t}" is neither default nor W:D (worker processes : decode threads)`)
-  return { label: t, workers: Number(m[1]), decodeThreads: Number(m[2]) }
+  if (t === 'default') return { label: 'default', workers, decodeThreads: null, runtimeThreads: null }
+  const m = /^(\d+):(\d+)(?::(\d+))?$/.exec(t)
+  if (!m) throw new Error(`--setups: "${t}" is neither default nor W:D[:T] (worker processes : decode threads : onnxruntime threads)`)
+  return { label: t, workers: Number(m[1]), decodeThreads: Number(m[2]), runtimeThreads: m[3] === undefined ? null : Number(m[3]) }
 }
 const setups = values.setups!.split(',').map(parseSetup)
 
@@ -386,7 +389,10 @@ interface ConvscopeProfile {
 
 async function runConvscope(model: string, data: string, limit: number, scratch: string, layers: LayerSet = 'every', setup: Setup = setups[0]!): Promise<ConvscopeRun> {
   const { workers } = setup
-  const env = setup.decodeThreads === null ? {} : { CONVSCOPE_DECODE_THREADS: String(setup.decodeThreads) }
+  const env = {
+    ...(setup.decodeThreads !== null && { CONVSCOPE_DECODE_THREADS: String(setup.decodeThreads) }),
+    ...(setup.runtimeThreads !== null && { OMP_NUM_THREADS: String(setup.runtimeThreads) }),
+  }
   const out = join(scratch, 'convscope')
   // --profile only adds timers (scan/profile.ts); its account of where the time went is kept with the run.
   const names = await benchLayersOf(model, layers)
@@ -399,6 +405,7 @@ async function runConvscope(model: string, data: string, limit: number, scratch:
     const chosen = /(\d+) workers? on backend/.exec(m.stderr)?.[1]
     mode = workers === null ? `default options${chosen ? ` (${chosen} workers)` : ''}` : `--workers ${workers}`
     if (setup.decodeThreads !== null) mode += `, CONVSCOPE_DECODE_THREADS=${setup.decodeThreads}`
+    if (setup.runtimeThreads !== null) mode += `, OMP_NUM_THREADS=${setup.runtimeThreads}`
   } else {
     // Prototype of --workers: W shard processes at once, then merge; measured as one tree under a shell.
     mode = `${workers} --shard processes + merge`
