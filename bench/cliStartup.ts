@@ -9,6 +9,7 @@
  *   node --import tsx bench/cliStartup.ts [--rounds 3] [--images 200] [--workers 2] [--tests test/unit/cli.test.ts,...] [--out FILE]
  */
 import { execFileSync, spawnSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -35,11 +36,23 @@ const ENTRIES = ['src/main', 'src/shared', 'bin', 'resources', 'package.json', '
 type How = 'tsx' | 'bundle'
 const env = (how: How) => ({ ...process.env, CONVSCOPE_CLI_BUNDLE: how === 'tsx' ? '0' : '1', CONVSCOPE_DEBUG: '1' })
 
-/** Wall seconds of `node <bin> args` in `cwd`; fails when it fails or when it had to build the bundle (the run measures starts, not builds). */
-function timed(bin: string, args: string[], how: How, cwd: string): number {
+/** CPU seconds (user + system) of this process's finished children and theirs (Linux /proc; NaN elsewhere). */
+function childrenCpuSeconds(): number {
+  try {
+    const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ')
+    return (Number(fields[13]) + Number(fields[14])) / 100 // cutime + cstime, in USER_HZ ticks (100 on Linux)
+  } catch {
+    return NaN
+  }
+}
+
+/** Wall and CPU seconds of `node <bin> args` in `cwd`; fails when it fails or when it had to build the bundle (the run measures starts, not builds). */
+function timed(bin: string, args: string[], how: How, cwd: string, cpu: number[]): number {
   const start = performance.now()
+  const cpuStart = childrenCpuSeconds()
   const r = spawnSync(process.execPath, [bin, ...args], { env: env(how), cwd, encoding: 'utf8', maxBuffer: 1 << 26 })
   const seconds = (performance.now() - start) / 1000
+  cpu.push(Number((childrenCpuSeconds() - cpuStart).toFixed(2)))
   if (r.status !== 0) throw new Error(`${how} ${args.join(' ')} failed (${r.status}):\n${r.stderr.slice(-2000)}`)
   if (/built the CLI bundle|running the sources with tsx/.test(r.stderr)) throw new Error(`${how} ${args[0]} did not run a ready bundle:\n${r.stderr.slice(-2000)}`)
   return seconds
@@ -47,9 +60,11 @@ function timed(bin: string, args: string[], how: How, cwd: string): number {
 
 interface Series {
   seconds: number[]
+  /** user + system CPU seconds of the command's process tree: less at the mercy of the machine's load than wall time */
+  cpuSeconds: number[]
   loads: number[]
 }
-const series = (): Series => ({ seconds: [], loads: [] })
+const series = (): Series => ({ seconds: [], cpuSeconds: [], loads: [] })
 const best = (s: Series) => Math.min(...s.seconds)
 
 async function main(): Promise<void> {
@@ -82,12 +97,12 @@ async function main(): Promise<void> {
       const order: How[] = round % 2 === 0 ? ['tsx', 'bundle'] : ['bundle', 'tsx']
       for (const how of order) {
         help[how].loads.push(load1())
-        help[how].seconds.push(timed(bin, ['--help'], how, copy))
+        help[how].seconds.push(timed(bin, ['--help'], how, copy, help[how].cpuSeconds))
       }
       for (const how of order) {
         const out = join(scratch, `scan-${how}-${round}`)
         scan[how].loads.push(load1())
-        scan[how].seconds.push(timed(bin, scanArgs(out), how, copy))
+        scan[how].seconds.push(timed(bin, scanArgs(out), how, copy, scan[how].cpuSeconds))
         await rm(out, { recursive: true, force: true })
       }
       process.stderr.write(`round ${round + 1}: --help tsx ${help.tsx.seconds.at(-1)!.toFixed(2)} s, bundle ${help.bundle.seconds.at(-1)!.toFixed(2)} s; scan tsx ${scan.tsx.seconds.at(-1)!.toFixed(2)} s, bundle ${scan.bundle.seconds.at(-1)!.toFixed(2)} s (load ${load1()})\n`)
@@ -101,8 +116,10 @@ async function main(): Promise<void> {
       for (const how of ['tsx', 'bundle'] as const) {
         tests[file]![how].loads.push(load1())
         const start = performance.now()
+        const cpuStart = childrenCpuSeconds()
         const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', file], { cwd: CHECKOUT, env: { ...process.env, CONVSCOPE_CLI_BUNDLE: how === 'tsx' ? '0' : '1' }, encoding: 'utf8' })
         tests[file]![how].seconds.push((performance.now() - start) / 1000)
+        tests[file]![how].cpuSeconds.push(Number((childrenCpuSeconds() - cpuStart).toFixed(2)))
         if (r.status !== 0) throw new Error(`${file} failed under ${how}:\n${r.stdout.slice(-3000)}`)
         process.stderr.write(`${file}: ${how} ${tests[file]![how].seconds.at(-1)!.toFixed(1)} s (load ${load1()})\n`)
       }
@@ -112,13 +129,15 @@ async function main(): Promise<void> {
       tsxBestS: Number(best(s.tsx).toFixed(3)),
       bundleBestS: Number(best(s.bundle).toFixed(3)),
       speedup: Number((best(s.tsx) / best(s.bundle)).toFixed(2)),
+      tsxBestCpuS: Math.min(...s.tsx.cpuSeconds),
+      bundleBestCpuS: Math.min(...s.bundle.cpuSeconds),
       runs: s,
     })
     const result = {
       date: new Date().toISOString(),
       commit: gitCommit(),
       machine: { cpu: cpus()[0]?.model, cores: cpus().length, node: process.version },
-      method: 'wall seconds of bin/convscope.mjs as a subprocess on a snapshot copy of the checkout; tsx = CONVSCOPE_CLI_BUNDLE=0; runs alternate tsx/bundle, best of the rounds',
+      method: 'wall (and CPU) seconds of bin/convscope.mjs as a subprocess on a snapshot copy of the checkout; tsx = CONVSCOPE_CLI_BUNDLE=0; runs alternate tsx/bundle, best of the rounds',
       rounds,
       bundle: { inputs, buildMs: Math.round(costs.buildMs), freshnessCheckMs: Number(costs.checkMs.toFixed(2)), freshnessCheckMedianMs: Number(costs.checkMedianMs.toFixed(2)) },
       help: summary(help),
