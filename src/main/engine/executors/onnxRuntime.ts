@@ -7,21 +7,23 @@
  * requested tensors, cached on the model and released when the model is disposed. Gradient work stays on tfjs.
  *
  * Rows independent of batching (scans' maxima always, codes on request: RunOptions.batchInvariant). Measured here
- * (onnxruntime-node 1.30 CPU, AMD EPYC with AVX-512, 1 and 2 intra-op threads; experiments on the demo gap, gmp and fc
- * networks written as ONNX, the demo gap as a TF.js graph model, the PyTorch port of gap, nsfwjs's MobileNetV2 at
- * 224², torchvision resnet18 and mobilenet_v2 at 64² and 224²; every scan layer and the output, full maps and the
- * graph's maxima): an image's values do not depend on its neighbours' content, its position in the batch, the batch
- * size from 2 to 32, or the thread count; they depend on the batch only in one way, a batch of ONE image against any
- * larger batch, and only through ReduceMean over the spatial axes of an NHWC map (TF.js GlobalAveragePooling2D and
- * tf Mean written as ONNX: the demo gap network's `gap` and everything after it, 36-46 values a few 1e-7 apart,
- * e.g. 1.535225749 in a batch of two, 1.535225511 alone). Why: onnxruntime's reduction drops axes of size 1 before
- * choosing its kernel, so [1, h, w, c] is reduced as rows ("RK", summed row after row) and [n, h, w, c] as
- * keep-reduce-keep ("KRK", Eigen's vectorised sum per image), in another order. NCHW GlobalAveragePool, Gemm / MatMul
- * with one row, convolutions (also the threaded ones) and ReduceMax gave the same bits at every batch size. So a
- * lone image runs beside a copy of itself (LONE_BATCH images, the copy's outputs dropped): its rows are then those of
- * any batch, and a scan's or codes run's bytes do not depend on sharding, worker count, skipped files or where a
- * resumed run starts (test/unit/onnxRuntimeShards.test.ts). It costs one image's forward per lone image (a shard's
- * last batch of one, a dropped-in image's code), not a padding of every last batch to full size.
+ * (onnxruntime-node 1.30 CPU, AMD EPYC with AVX-512; the demo gap, gmp and fc networks written as ONNX, the demo gap
+ * as a TF.js graph model, the PyTorch port of gap, resnet18 and mobilenet_v2 at 64², mobilenet_v2 and nsfwjs's
+ * MobileNetV2 at 224²; every scan layer and the output, full maps and the graph's maxima; bench/onnxRuntimeBatching.ts,
+ * results/onnxRuntimeBatching-2026-12-05-*.json): an image's values never depend on its neighbours' content or its
+ * place in the batch, and depend on the batch size in one way only: ReduceMean over the spatial axes of an NHWC map
+ * (TF.js GlobalAveragePooling2D and tf Mean written as ONNX: the demo gap network's `gap` and what follows it, 36-48
+ * values a few 1e-7 apart, e.g. 1.535225749 in a batch of two, 1.535225511 alone) is summed in another order when the
+ * batch has fewer than max(2, T) images, T the session's intra-op threads (1, 2, 4, 8 tried: with 8, batches of 1-7
+ * differ from 8-32; with 1 or 2, only a batch of 1). Why (onnxruntime's reduction_ops.cc): [n, h·w, c] is a
+ * keep-reduce-keep ("KRK") reduction, whose fast kernel (one single-threaded MatMul per image) runs only when
+ * n >= max(2, T); smaller batches take the generic loop. The fast kernel's values depend neither on T nor on the
+ * neighbours (a batch of 16: the same bits on 1, 2, 4 and 8 threads). NCHW GlobalAveragePool, Gemm / MatMul with one row, convolutions (threaded ones too) and ReduceMax
+ * gave the same bits at every batch size. So a batch of fewer than max(2, T) images (invariantBatchSize) runs padded
+ * with copies of its last image, whose outputs are dropped: every image then takes the fast kernel, and a scan's or
+ * codes run's bytes depend neither on sharding, worker count or threads, skipped files nor where a resumed run starts
+ * (test/unit/onnxRuntimeShards.test.ts). The cost: a shard's last batch (and a dropped-in image's code) runs at
+ * max(2, T) images; batches at least that large (scans' default 16 on up to 16 threads) run as they are.
  */
 import { availableParallelism } from 'node:os'
 import * as tf from '@tensorflow/tfjs'
@@ -129,30 +131,30 @@ export function imageBatch(images: readonly Float32Array[], shape: readonly [num
 /** How a run treats its batch. */
 export interface RunOptions {
   /**
-   * Each image's values exactly as in any batch of two or more (a lone image runs beside a copy of itself: see the
-   * header), for work whose rows must not depend on how images were batched (codes). Scans' maxima always are.
+   * Each image's values exactly as in any batch (a batch of fewer than invariantBatchSize images runs padded with
+   * copies of its last: see the header), for work whose rows must not depend on batching (codes). Scans' maxima always are.
    */
   batchInvariant?: boolean
 }
 
-/** The batch a lone image runs in when rows must not depend on batching: the image and one copy (see the header). */
-export const LONE_BATCH = 2
+/** The fewest images a batch runs with when rows must not depend on batching, on `threads` intra-op threads (header). */
+export const invariantBatchSize = (threads: number): number => Math.max(2, threads)
 
-/** `batch`'s one image `copies` times, packed on the way like any batch. */
-function repeatedImage(batch: ImageBatch, copies: number): ImageBatch {
-  return { n: copies, shape: batch.shape, image: () => batch.image(0), packed: null }
+/** `batch` followed by copies of its last image, `size` images in all. */
+function paddedBatch(batch: ImageBatch, size: number): ImageBatch {
+  return { n: size, shape: batch.shape, image: (i) => batch.image(Math.min(i, batch.n - 1)), packed: null }
 }
 
-/** What the results are read from: an output tensor's type, values and shape (a run's, or the first image's part of one). */
+/** What the results are read from: an output tensor's type, values and shape (a run's, or the first images' part of one). */
 type Output = Pick<Ort.Tensor, 'type' | 'data' | 'dims'>
 
-/** The first image's part of each output of a run over `copies` copies of one image (views, no copy). */
-function firstCopy(outputs: Record<string, Output>, copies: number): Record<string, Output> {
+/** The first `n` images' part of each output of a run over `fed` images (views, no copy). */
+function firstImages(outputs: Record<string, Output>, n: number, fed: number): Record<string, Output> {
   const kept: Record<string, Output> = {}
   for (const [name, t] of Object.entries(outputs)) {
-    if (t.dims[0] !== copies || !ArrayBuffer.isView(t.data)) throw new ConvscopeError('INTERNAL', `tensor ${name} has shape [${t.dims.join(', ')}]; a lone image's run needs the batch first`)
+    if (t.dims[0] !== fed || !ArrayBuffer.isView(t.data)) throw new ConvscopeError('INTERNAL', `tensor ${name} has shape [${t.dims.join(', ')}]; a padded batch's run needs the batch first`)
     const data = t.data as Float32Array | BigInt64Array
-    kept[name] = { type: t.type, data: data.subarray(0, data.length / copies), dims: [1, ...t.dims.slice(1)] }
+    kept[name] = { type: t.type, data: data.subarray(0, (data.length / fed) * n), dims: [n, ...t.dims.slice(1)] }
   }
   return kept
 }
@@ -174,6 +176,8 @@ export interface Maxima {
 interface Prepared<T> {
   session: Ort.InferenceSession
   fetch: T
+  /** The session's intra-op threads. */
+  threads: number
 }
 
 /** What a maxima session fetches: per map its ReduceMax / ArgMax outputs, per 1 × 1 layer its tensor as it is. */
@@ -203,16 +207,17 @@ class RuntimeExecutor {
     if (!prepared) {
       prepared = Promise.all([this.source.bytes(), loadOrt()]).then(async ([bytes, ort]) => {
         const built = build(bytes)
+        const threads = runtimeThreads()
         const session = await ort.InferenceSession.create(built.bytes, {
           executionProviders: providers,
-          intraOpNumThreads: runtimeThreads(),
+          intraOpNumThreads: threads,
           // Requested tensors are graph outputs (or feed added nodes), so no fusion removes them.
           graphOptimizationLevel: 'all',
           // Idle op threads block instead of spinning: spinning took the cores from the JS work after a run (decoding,
           // boxes: the demo CAM top-5 took 40 ms instead of 19 on 2 cores) and gained no throughput (classify, P8).
           extra: { session: { intra_op: { allow_spinning: '0' } } },
         })
-        return { session, fetch: built.fetch }
+        return { session, fetch: built.fetch, threads }
       })
       this.sessions.set(key, prepared)
       prepared.catch(() => this.sessions.delete(key))
@@ -238,12 +243,12 @@ class RuntimeExecutor {
    * is fed as it is where it can be (NHWC sources, one array), else written once into a reused buffer (NCHW
    * sources: transposed on the way).
    */
-  private async runRows(session: Ort.InferenceSession, batch: ImageBatch, fetched: readonly string[], batchInvariant: boolean): Promise<Record<string, Output>[]> {
+  private async runRows(session: Ort.InferenceSession, batch: ImageBatch, fetched: readonly string[], minimum = 0): Promise<Record<string, Output>[]> {
     const { input: image } = this.source
-    // A model with a fixed batch runs every image alike already; a dynamic one gets a lone image's copy (header).
-    if (batchInvariant && batch.n === 1 && image.batch === null) {
-      const parts = await this.runRows(session, repeatedImage(batch, LONE_BATCH), fetched, false)
-      return parts.map((p) => firstCopy(p, LONE_BATCH))
+    // A model with a fixed batch runs every image alike already; a dynamic one pads a small batch (header).
+    if (batch.n < minimum && image.batch === null) {
+      const parts = await this.runRows(session, paddedBatch(batch, minimum), fetched)
+      return parts.map((p) => firstImages(p, batch.n, minimum))
     }
     const ort = await loadOrt()
     const { n } = batch
@@ -276,8 +281,8 @@ class RuntimeExecutor {
     const requested = names.map((n) => this.source.tensorOf(n))
     const fetched = [...new Set([...requested, output])].filter((t) => t !== image.name).sort()
     const extra = fetched.filter((t) => t !== output)
-    const { session } = await this.prepared(fetched.join('\n'), (bytes) => ({ bytes: extra.length ? withGraphOutputs(bytes, extra) : bytes, fetch: null }))
-    const parts = await this.runRows(session, batchOf(input), fetched, options.batchInvariant === true)
+    const { session, threads } = await this.prepared(fetched.join('\n'), (bytes) => ({ bytes: extra.length ? withGraphOutputs(bytes, extra) : bytes, fetch: null }))
+    const parts = await this.runRows(session, batchOf(input), fetched, options.batchInvariant ? invariantBatchSize(threads) : 0)
     const n = input.shape[0]!
     const present = (tensor: string): Values => {
       if (tensor === image.name) return input
@@ -305,14 +310,14 @@ class RuntimeExecutor {
     const maps = [...new Map(planned.flatMap((p) => (p.map ? [[mapKey(p.map), p.map] as const] : []))).values()]
     const flat = [...new Set(planned.filter((p) => !p.map).map((p) => p.tensor))]
     const key = ['maxima', ...maps.map(mapKey), ...flat].join('\n')
-    const { session, fetch } = await this.prepared<MaximaFetch>(key, (bytes) => {
+    const { session, fetch, threads } = await this.prepared<MaximaFetch>(key, (bytes) => {
       const added = withSpatialMaxima(bytes, maps, flat)
       return { bytes: added.bytes, fetch: new Map<string, MaximaOutputs | string>([...maps.map((m, i) => [mapKey(m), added.maxima[i]!] as const), ...flat.map((t) => [t, t] as const)]) }
     })
     const fetched = [...fetch.values()].flatMap((f) => (typeof f === 'string' ? [f] : [f.max, f.arg]))
     let parts: Record<string, Output>[]
     try {
-      parts = await this.runRows(session, batch, fetched, true)
+      parts = await this.runRows(session, batch, fetched, invariantBatchSize(threads))
     } catch (e) {
       if (e instanceof ConvscopeError) throw e
       throw new ConvscopeError('INTERNAL', `onnxruntime could not reduce the maps of ${layers.map((l) => l.name).join(', ')}: ${(e as Error).message}`)
@@ -400,7 +405,7 @@ export function runOnnxRuntime(model: LoadedModel, input: Values, names: readonl
  * A scan's forward on onnxruntime: per layer, the per-channel spatial max [n·units] (image-major) and the flat
  * position y·width + x of its first occurrence, as scan/spatialMax.ts's spatialMaxOf gives them from the full maps.
  * `input`: an NHWC batch (runOnnxRuntime's) or imageBatch(images, [h, w, c]). Each image's values are those of any
- * batch it could have been in (a lone image runs beside a copy: see the header).
+ * batch it could have been in (a small batch runs padded: see the header).
  */
 export function runOnnxRuntimeMaxima(model: LoadedModel, input: Values | ImageBatch, layers: readonly MaximaLayer[]): Promise<Maxima[]> {
   return executorOf(model).runMaxima('data' in input ? batchOf(input) : input, layers)
