@@ -7,7 +7,7 @@
  * The demo gap network (64² input, layer gap) on demo val images (128² JPEGs, .cache/bench/), decoded once before
  * timing; each round times codesOfBatch over every batch, then the per-image loop (the order alternates between
  * rounds); wall and this process's CPU time per image, best round of each. Both give the same bytes (checked: the
- * per-image rows are what a lone image gives, and a batch's rows equal them: executors/onnxRuntime.ts header). The
+ * per-image rows are what a padded lone image gives, and a batch's rows equal them: executors/onnxRuntime.ts header). The
  * 1-minute load average is recorded with each round (the machine is shared).
  */
 import { mkdir, writeFile } from 'node:fs/promises'

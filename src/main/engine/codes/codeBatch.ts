@@ -115,8 +115,8 @@ export async function codesOfBatch(model: LoadedModel, inputs: readonly ModelInp
   let map: Float32Array
   let scores: Float32Array | null = null
   if (isOnnxRuntime(executor)) {
-    // batchInvariant: onnxruntime rounds a lone image's ReduceMean otherwise than a batch's (executors/onnxRuntime.ts
-    // header; 1.535225511 alone, 1.535225749 in any batch of 2 or more), so a lone image runs beside a copy.
+    // batchInvariant: onnxruntime sums an NHWC ReduceMean otherwise in a batch of fewer than max(2, threads) images
+    // (executors/onnxRuntime.ts header; 1.535225511 alone, 1.535225749 in a batch of two), so such a batch runs padded.
     const result = await runOnnxRuntime(model, toInputValues([...inputs]), [layer.name], { batchInvariant: true })
     map = result.layers[0]!.data
     if (classes !== null) scores = result.output.data
