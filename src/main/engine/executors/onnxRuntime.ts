@@ -18,8 +18,8 @@
  * differ from 8-32; with 1 or 2, only a batch of 1). Why (onnxruntime's reduction_ops.cc): [n, h·w, c] is a
  * keep-reduce-keep ("KRK") reduction, whose fast kernel (one single-threaded MatMul per image) runs only when
  * n >= max(2, T); smaller batches take the generic loop. The fast kernel's values depend neither on T nor on the
- * neighbours (a batch of 16: the same bits on 1, 2, 4 and 8 threads). NCHW GlobalAveragePool, Gemm / MatMul with one row, convolutions (threaded ones too) and ReduceMax
- * gave the same bits at every batch size. So a batch of fewer than max(2, T) images (invariantBatchSize) runs padded
+ * neighbours (a batch of 16: the same bits on 1, 2, 4 and 8 threads). NCHW GlobalAveragePool, Gemm / MatMul with
+ * one row, convolutions (threaded ones too) and ReduceMax gave the same bits at every batch size. So a batch of fewer than max(2, T) images (invariantBatchSize) runs padded
  * with copies of its last image, whose outputs are dropped: every image then takes the fast kernel, and a scan's or
  * codes run's bytes depend neither on sharding, worker count or threads, skipped files nor where a resumed run starts
  * (test/unit/onnxRuntimeShards.test.ts). The cost: a shard's last batch (and a dropped-in image's code) runs at
