@@ -1,6 +1,6 @@
 /**
  * `convscope scan` without flags (issue 11, item 4) and `--profile` (item 5): the default worker count (one
- * process per core, at least MIN_IMAGES_PER_WORKER images each; an unfinished scan in --out is resumed with its
+ * process per two cores, at least MIN_IMAGES_PER_WORKER images each; an unfinished scan in --out is resumed with its
  * own count), the start line that says what runs, the profile's fields (no timing assertions) in text and
  * JSON, for one process and summed over workers; the dataset loop's deeper load-ahead.
  */
@@ -18,7 +18,7 @@ import { readManifest } from '../../src/main/engine/scan/manifest'
 import { defaultScanLayers } from '../../src/shared/scanLayers'
 import { ScanProfile, formatProfile, sumProfiles } from '../../src/main/engine/scan/profile'
 import { runScan } from '../../src/main/engine/scan/runScan'
-import { MIN_IMAGES_PER_WORKER, WORKERS_DIR, defaultWorkerCount, workerDir } from '../../src/main/engine/scan/workers'
+import { MIN_IMAGES_PER_WORKER, WORKERS_DIR, defaultWorkerCount, workerDecodeThreads, workerDir } from '../../src/main/engine/scan/workers'
 import { runCli } from '../fixtures/cli'
 import { writeNoiseImageTree } from '../fixtures/images'
 import { makeTinyCnn } from '../fixtures/models'
@@ -41,12 +41,16 @@ after(async () => {
 
 const scanArgs = (out: string, ...extra: string[]) => ['--model', modelDir, '--data', data, '--out', out, '--top', '4', '--batch', '5', '--backend', 'cpu', ...extra]
 
-test('the default worker count: one per core, each with at least MIN_IMAGES_PER_WORKER images', () => {
+test('the default worker count: one per two cores (a forward pass and a decode thread), each with at least MIN_IMAGES_PER_WORKER images', () => {
   assert.equal(defaultWorkerCount(0, 8), 1)
   assert.equal(defaultWorkerCount(2 * MIN_IMAGES_PER_WORKER - 1, 8), 1)
   assert.equal(defaultWorkerCount(2 * MIN_IMAGES_PER_WORKER, 8), 2)
-  assert.equal(defaultWorkerCount(1_000_000, 8), 8)
+  assert.equal(defaultWorkerCount(1_000_000, 8), 4)
+  assert.equal(defaultWorkerCount(1_000_000, 2), 1)
   assert.equal(defaultWorkerCount(1_000_000, 1), 1)
+  // A worker's decode threads: the cores it has beyond its forward pass's.
+  assert.equal(workerDecodeThreads(4, 8), 1)
+  assert.equal(workerDecodeThreads(2, 2), 0)
 })
 
 test('the load-ahead depth (scans take the dataset loop\'s): LOAD_AHEAD unless CONVSCOPE_LOAD_AHEAD names another', () => {

@@ -8,7 +8,7 @@ import { ConvscopeError } from '../../shared/api'
 import { listDataset } from '../engine/images/imageList'
 import { defaultScanLayers } from '../../shared/scanLayers'
 import { formatProfile, sumProfiles } from '../engine/scan/profile'
-import { MIN_IMAGES_PER_WORKER } from '../engine/scan/workers'
+import { CORES_PER_WORKER, MIN_IMAGES_PER_WORKER } from '../engine/scan/workers'
 import { printSkipped, runScanCommand, scanRunFlags, scanRunOptions, scanRunSummary } from './scanRun'
 import type { Command } from './index'
 import { wholeNumberOption, applyExecutorOptions, EXECUTOR_USAGE } from './options'
@@ -24,8 +24,9 @@ activate it most: top-K per unit, plus every image's per-unit maxima (float16 .n
   --top K      entries kept per unit (default 16)
   --shard i/n  scan only images whose index ≡ i (mod n); merge the n folders with \`convscope merge\`
   --workers W  scan in W processes, one compute thread each, merged into one result at the end (auto: one
-               per CPU core; default: auto with at least ${MIN_IMAGES_PER_WORKER} images per worker, 1 on a GPU
-               device, or the count of the unfinished scan in --out; 1: this process, onnxruntime on every core)
+               per CPU core; default: one per ${CORES_PER_WORKER} cores with at least ${MIN_IMAGES_PER_WORKER} images per worker, 1 on a GPU
+               device, or the count of the unfinished scan in --out; 1: this process, onnxruntime on every core,
+               images decoded on threads beside it, CONVSCOPE_DECODE_THREADS)
   --batch N    images per forward pass (default 16)
   --limit N    list at most N images of the folder (default 1000000)
   --profile    say where the time went (decoding, waiting for images, forward, top-K, maxima writes,

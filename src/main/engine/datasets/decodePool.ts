@@ -38,8 +38,13 @@ export type DecodeReply = { id: number; result: object } | { id: number; skip: s
 
 /** Most decode threads a pool starts by default, whatever the core count. */
 export const MAX_DECODE_THREADS = 8
-/** Fewest images a pass must have before its loads go to decode threads (below, starting them may cost more than they save). */
-export const MIN_IMAGES_FOR_DECODE_THREADS = 256
+/**
+ * Fewest images a pass must have before its loads go to decode threads. They pay where decoding is a large part
+ * of an image's time: the demo scan (5 000 128² images, decode ≈ 1 ms, forward ≈ 1 ms) took 8.5–9.4 s with one
+ * against 10–11 s in one thread; MobileNet's 280 (forward ≈ 34 ms) was faster without (16.5 vs 21.9 s best of 3,
+ * load 8–11; bench/results/scan-2026-12-05-threads-*.json), where starting the thread is not paid back.
+ */
+export const MIN_IMAGES_FOR_DECODE_THREADS = 1000
 /** A shared pool nobody used for this long is closed. */
 export const IDLE_CLOSE_MS = 30_000
 

@@ -111,7 +111,7 @@ export function formatProfile(p: ScanProfile, heading: string): string[] {
   return [
     `${heading}: ${p.images} images in ${wall.toFixed(2)} s`,
     ...(p.startupSeconds !== undefined ? [row('start-up (to the loop)', p.startupSeconds, false)] : []),
-    ...ROWS.map(([key, label]) => row(label, p[key])),
+    ...ROWS.map(([key, label]) => row(label, p[key] ?? 0)),
     row('decoding (overlapped)', p.decodingSeconds, false),
     ...(p.decodeThreads ? [row(`${p.decodeThreads} decode thread(s) busy`, p.decodeThreadBusySeconds ?? 0, false)] : []),
   ]

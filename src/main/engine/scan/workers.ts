@@ -72,16 +72,28 @@ export interface WorkerScanOptions {
  */
 export const MIN_IMAGES_PER_WORKER = 1000
 
+/** Cores a default worker process is given: one for its forward pass, one for its decode thread (datasets/decodePool.ts). */
+export const CORES_PER_WORKER = 2
+
 /**
- * The worker count of `convscope scan` without --workers: one process per core, each with one compute thread,
- * where the shard has MIN_IMAGES_PER_WORKER images per worker; else one process (onnxruntime on every core).
- * Why processes: onnxruntime's threads synchronise at every op and lost to one thread in every batch-16 case
- * measured here (docs/issue11-measurements.md; again in bench/scanParallelism.ts: demo network 137 vs 239
- * images/s), while 2 processes × 1 thread were the fastest for resnet18 and the demo network in the quieter
- * run; and each process decodes while the other computes (an onnxruntime-node run holds its event loop).
+ * The worker count of `convscope scan` without --workers: one process per CORES_PER_WORKER cores, where the
+ * shard has MIN_IMAGES_PER_WORKER images per worker; else one process. On 2 cores that is one process, its
+ * loads decoded on a thread beside the forward pass: the demo scan (5 000 images) took 8.5–9.4 s that way
+ * against 9.8–10.4 s for 2 processes decoding in their own thread, every round (load 2.3–3.3; under load 10–26
+ * the rounds scattered both ways: bench/results/scan-2026-12-05-threads-demo*.json), with less memory
+ * (330 vs 520 MiB PSS) and start-up (2.1 vs 4.4 s outside the scan). Not measured: more than 2 cores.
  */
 export function defaultWorkerCount(images: number, cores: number = availableParallelism()): number {
-  return Math.max(1, Math.min(cores, Math.floor(images / MIN_IMAGES_PER_WORKER)))
+  return Math.max(1, Math.min(Math.floor(cores / CORES_PER_WORKER), Math.floor(images / MIN_IMAGES_PER_WORKER)))
+}
+
+/**
+ * Decode threads of each of W workers unless CONVSCOPE_DECODE_THREADS says: the cores a worker has beyond its
+ * forward pass's one; with a worker per core (--workers auto) none, decoding in its own thread as before decode
+ * threads (2 workers with a decode thread each were measured only under load 13–26, where no setup's rounds agreed).
+ */
+export function workerDecodeThreads(workers: number, cores: number = availableParallelism()): number {
+  return Math.max(0, Math.floor(cores / workers) - 1)
 }
 
 /** The shard worker w of W scans when the command scans `shard`: (i + n·w)/(n·W). */
@@ -106,8 +118,8 @@ function cliEntry(): string {
   return bin
 }
 
-/** Environment of a worker: report over IPC, one compute thread. */
-function workerEnv(): NodeJS.ProcessEnv {
+/** Environment of one of `workers` workers: report over IPC, one compute thread, its decode threads. */
+function workerEnv(workers: number): NodeJS.ProcessEnv {
   return {
     ...process.env,
     [WORKER_ENV]: '1',
@@ -117,6 +129,7 @@ function workerEnv(): NodeJS.ProcessEnv {
     OMP_NUM_THREADS: '1',
     // libvips (sharp): one thread per image operation.
     VIPS_CONCURRENCY: '1',
+    CONVSCOPE_DECODE_THREADS: process.env.CONVSCOPE_DECODE_THREADS || String(workerDecodeThreads(workers)),
   }
 }
 
@@ -144,7 +157,7 @@ export async function runScanWorkers(options: WorkerScanOptions): Promise<ScanMa
   if (options.signal?.aborted) throw new ConvscopeError('CANCELLED', 'scan cancelled before it started')
 
   const bin = cliEntry()
-  const env = workerEnv()
+  const env = workerEnv(workers)
   let startedReported = false
   const running: Running[] = []
   const report = () => {
