@@ -130,6 +130,9 @@ test('imageDecoders: in this thread below the size threshold or with CONVSCOPE_D
   assert.equal(decodeThreads({}, 1), 0)
   assert.equal(decodeThreads({}, 2), 1)
   assert.equal(decodeThreads({}, 64), 8)
+  assert.equal(decodeThreads({ CONVSCOPE_WORKER_DECODE_THREADS: '1' }, 8), 1) // a scan worker's share
+  assert.equal(decodeThreads({ CONVSCOPE_WORKER_DECODE_THREADS: '1', CONVSCOPE_DECODE_THREADS: '3' }, 8), 3)
+  assert.equal(imageDecoders(10, { CONVSCOPE_WORKER_DECODE_THREADS: '1' }).threads, 0) // a share is not a request: small passes stay here
   assert.throws(() => decodeThreads({ CONVSCOPE_DECODE_THREADS: '-1' }, 2), /CONVSCOPE_DECODE_THREADS/)
   const zero = imageDecoders(10_000, { CONVSCOPE_DECODE_THREADS: '0' })
   assert.equal(zero.threads, 0)

@@ -49,8 +49,9 @@ export const MIN_IMAGES_FOR_DECODE_THREADS = 1000
 export const IDLE_CLOSE_MS = 30_000
 
 /**
- * Decode threads by default: CONVSCOPE_DECODE_THREADS (a whole number; 0 decodes in the calling thread), else
- * one per core but the one the forward pass runs on (none on one core), at most MAX_DECODE_THREADS.
+ * Decode threads by default: CONVSCOPE_DECODE_THREADS (a whole number; 0 decodes in the calling thread), else in a
+ * scan's worker process its share (CONVSCOPE_WORKER_DECODE_THREADS, set by scan/workers.ts), else one per core but
+ * the one the forward pass runs on (none on one core), at most MAX_DECODE_THREADS.
  */
 export function decodeThreads(env: NodeJS.ProcessEnv = process.env, cores: number = availableParallelism()): number {
   const text = env.CONVSCOPE_DECODE_THREADS
@@ -59,6 +60,8 @@ export function decodeThreads(env: NodeJS.ProcessEnv = process.env, cores: numbe
     if (!Number.isInteger(n) || n < 0) throw new ConvscopeError('BAD_REQUEST', `CONVSCOPE_DECODE_THREADS is "${text}"; use a whole number ≥ 0 (0 decodes in the calling thread)`)
     return n
   }
+  const share = Number(env.CONVSCOPE_WORKER_DECODE_THREADS)
+  if (env.CONVSCOPE_WORKER_DECODE_THREADS && Number.isInteger(share) && share >= 0) return share
   return Math.min(MAX_DECODE_THREADS, Math.max(0, cores - 1))
 }
 

@@ -129,7 +129,8 @@ function workerEnv(workers: number): NodeJS.ProcessEnv {
     OMP_NUM_THREADS: '1',
     // libvips (sharp): one thread per image operation.
     VIPS_CONCURRENCY: '1',
-    CONVSCOPE_DECODE_THREADS: process.env.CONVSCOPE_DECODE_THREADS || String(workerDecodeThreads(workers)),
+    // Its decode threads unless CONVSCOPE_DECODE_THREADS (passed on) says (datasets/decodePool.ts decodeThreads).
+    CONVSCOPE_WORKER_DECODE_THREADS: String(workerDecodeThreads(workers)),
   }
 }
 
