@@ -11,6 +11,7 @@ import { after, before } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import sharp from 'sharp'
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core'
+import { servingUrl } from '../test/helpers/servingUrl'
 
 export const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)))
 export const SCREENSHOTS = join(ROOT, 'test-results', 'e2e')
@@ -42,24 +43,7 @@ export async function startServed(workspace: string, extraArgs: string[] = []): 
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   })
-  let output = ''
-  const url = await new Promise<string>((done, fail) => {
-    const timer = setTimeout(() => fail(new Error(`convscope serve printed no URL within 90 s:\n${output}`)), 90_000)
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString()
-      const match = /convscope: serving at (http:\/\/\S+)/.exec(output)
-      if (match) {
-        clearTimeout(timer)
-        done(match[1])
-      }
-    }
-    child.stdout!.on('data', onData)
-    child.stderr!.on('data', onData)
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer)
-      fail(new Error(`convscope serve exited (${code ?? signal}) before serving:\n${output}`))
-    })
-  })
+  const url = await servingUrl(child).url
   child.stdout!.resume()
   child.stderr!.on('data', (chunk: Buffer) => process.stderr.write(`[serve] ${chunk}`))
   return { url, token: new URL(url).searchParams.get('token') ?? '', stop: () => stopChild(child) }

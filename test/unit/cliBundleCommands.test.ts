@@ -19,6 +19,7 @@ import { generateDemoDataset } from '../../src/main/engine/demo'
 import { MANIFEST_FILE } from '../../src/main/engine/scan/manifest'
 import { runCli } from '../fixtures/cli'
 import { copyCheckout } from '../helpers/checkoutCopy'
+import { servingUrl } from '../helpers/servingUrl'
 
 const run = promisify(execFile)
 let scratch = ''
@@ -93,25 +94,17 @@ test('import-torchvision --help, and serve starts its engine, answers its page a
     env: { ...process.env, CONVSCOPE_DEBUG: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
-  let output = ''
   const exited = new Promise<number | null>((done) => child.once('exit', done))
+  const served = servingUrl(child)
+  const output = served.output
   try {
-    const url = await new Promise<string>((done, fail) => {
-      const onData = (chunk: Buffer) => {
-        output += chunk.toString()
-        const match = /convscope: serving at (http:\/\/\S+)/.exec(output)
-        if (match) done(match[1]!)
-      }
-      child.stdout.on('data', onData)
-      child.stderr.on('data', onData)
-      void exited.then((code) => fail(new Error(`serve exited (${code}) before serving:\n${output}`)))
-    })
-    assert.doesNotMatch(output, /building the window|running the sources with tsx/)
+    const url = await served.url
+    assert.doesNotMatch(output(), /building the window|running the sources with tsx/)
     const page = await fetch(url)
-    assert.equal(page.status, 200, output)
+    assert.equal(page.status, 200, output())
     assert.match(await page.text(), /stand-in/)
   } finally {
     child.kill('SIGTERM')
   }
-  assert.equal(await exited, 0, output)
+  assert.equal(await exited, 0, output())
 })

@@ -10,6 +10,7 @@ import { cp, mkdir, mkdtemp, rm, symlink, utimes, writeFile } from 'node:fs/prom
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { RENDERER_BUILD, staleBuildReason } from '../../src/main/cli/staleBuild'
+import { servingUrl } from '../helpers/servingUrl'
 
 const ROOT = resolve(import.meta.dirname, '../..')
 let tmp: string
@@ -61,18 +62,10 @@ test('serve on a checkout without out/ builds the renderer, says so, then serves
     cwd: copy,
     stdio: ['ignore', 'pipe', 'pipe'],
   })
-  let output = ''
+  const served = servingUrl(child, 300_000)
   try {
-    const url = await new Promise<string>((done, fail) => {
-      const onData = (chunk: Buffer) => {
-        output += chunk.toString()
-        const match = /convscope: serving at (http:\/\/\S+)/.exec(output)
-        if (match) done(match[1]!)
-      }
-      child.stdout.on('data', onData)
-      child.stderr.on('data', onData)
-      child.once('exit', (code) => fail(new Error(`serve exited (${code}) before serving:\n${output}`)))
-    })
+    const url = await served.url
+    const output = served.output()
     assert.match(output, /convscope: building the window \(out\/renderer\/index\.html is missing\)/)
     const page = await fetch(url)
     assert.equal(page.status, 200, output)
