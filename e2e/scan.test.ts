@@ -45,6 +45,9 @@ async function makeDataset(dir: string): Promise<void> {
 
 // tfjs on the cpu backend: slow enough that the scan runs for a while (progress, cancel); onnxruntime, the default
 // executor, can finish the 900 images before the test clicks Cancel.
+// Decode threads asked for (the engine inherits this file's environment): 900 images are under the size from which
+// scans use them by default, and this scan's cancel and resume should run through them too.
+process.env.CONVSCOPE_DECODE_THREADS = '1'
 const session = servedSession('convscope-e2e-scan-', ['--backend', 'cpu', '--no-demo', '--executor', 'tfjs'])
 
 test('units view: scan a folder with progress, cancel, resume, then a unit’s top patches and histograms', { timeout: 300_000, skip: missing ?? false }, async (t) => {
