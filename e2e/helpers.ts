@@ -7,10 +7,13 @@ import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import assert from 'node:assert/strict'
 import { after, before } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import sharp from 'sharp'
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core'
+import { demoDataCommand } from '../src/main/cli/demoDataCommand'
+import { runCli } from '../test/fixtures/cli'
 import { servingUrl } from '../test/helpers/servingUrl'
 
 export const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)))
@@ -181,6 +184,22 @@ export function servedSession(prefix: string, args: string[]): ServedSession {
       return ready(browser, 'Chromium')
     },
   }
+}
+
+/** The demo dataset generated into `dir` by `convscope demo-data` (`train` images per class, one held-out image per class); its held-out folder. */
+export async function demoValFolder(dir: string, train = 0): Promise<string> {
+  const generated = await runCli(demoDataCommand, ['--out', dir, '--count', String(train), '--val', '1'])
+  assert.equal(generated.code, 0, generated.err)
+  return join(dir, 'val')
+}
+
+/** A new page of the session (1600×1000) with its errors collected, opened once the window names `backend`. */
+export async function openSessionPage(session: ServedSession, backend: string): Promise<{ page: Page; errors: string[] }> {
+  const page = await session.browser.newPage({ viewport: { width: 1600, height: 1000 } })
+  const errors = collectPageErrors(page)
+  await page.goto(session.served.url)
+  await waitForText(page.getByTestId('backend-name'), new RegExp(`^${backend}$`))
+  return { page, errors }
 }
 
 /** Open an image folder from the Workspace view and wait until its summary counts `images` images. */

@@ -17,11 +17,9 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import type { Locator, Page } from 'playwright-core'
-import { demoDataCommand } from '../src/main/cli/demoDataCommand'
 import { decodeNpy } from '../src/main/engine/store/npy'
-import { runCli } from '../test/fixtures/cli'
 import { mobileNetV2Folder } from '../test/helpers/mobileNetV2Layers'
-import { browserMissing, collectPageErrors, mapAgainstField, openImageFolder, openModelFolder, screenshot, servedSession, waitForCount, waitForText, waitUntil } from './helpers'
+import { browserMissing, demoValFolder, mapAgainstField, openImageFolder, openModelFolder, openSessionPage, screenshot, servedSession, waitForCount, waitForText, waitUntil } from './helpers'
 
 const missing = browserMissing()
 const session = servedSession('convscope-e2e-mobilenet-', ['--backend', 'wasm', '--no-demo'])
@@ -60,18 +58,12 @@ async function mapShown(panel: Locator, caption: RegExp): Promise<string> {
 
 test('a TF.js MobileNetV2 in the window: guided backprop of a late unit and a class, the unit card, occlusion, direction targets', { timeout: 300_000, skip: missing ?? false }, async (t) => {
   const modelDir = await mobileNetV2Folder(join(session.tmp, 'mobilenet_v2'), LABELS, { size: SIZE, alpha: 0.35, blocks: 10 })
-  const demo = join(session.tmp, 'demo')
-  const generated = await runCli(demoDataCommand, ['--out', demo, '--count', '0', '--val', '1'])
-  assert.equal(generated.code, 0, generated.err)
-
-  const page: Page = await session.browser.newPage({ viewport: { width: 1600, height: 1000 } })
-  const errors = collectPageErrors(page)
-  await page.goto(session.served.url)
-  await waitForText(page.getByTestId('backend-name'), /^wasm$/)
+  const val = await demoValFolder(join(session.tmp, 'demo'))
+  const { page, errors } = await openSessionPage(session, 'wasm')
 
   await t.test('the folder opens as a TF.js layers model with its labels; an image of the demo folder', async () => {
     await openModelFolder(page, modelDir, SIZE)
-    await openImageFolder(page, join(demo, 'val'), 14)
+    await openImageFolder(page, val, 14)
     await page.getByTestId('tab-activations').click()
     await page.getByTestId('image-item').first().click()
   })

@@ -14,10 +14,8 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import * as tf from '@tensorflow/tfjs'
 import type { Page } from 'playwright-core'
-import { demoDataCommand } from '../src/main/cli/demoDataCommand'
 import { fsIOHandler } from '../src/main/engine/models/fsIOHandler'
-import { runCli } from '../test/fixtures/cli'
-import { browserMissing, collectPageErrors, openImageFolder, ROOT, screenshot, servedSession, waitForCount, waitForText, waitUntil } from './helpers'
+import { browserMissing, collectPageErrors, demoValFolder, openImageFolder, ROOT, screenshot, servedSession, waitForCount, waitForText, waitUntil } from './helpers'
 
 const PYTHON = '/usr/bin/python3'
 const TORCHVISION_CACHE = join(ROOT, 'test', '.cache', 'torchvision')
@@ -62,9 +60,7 @@ test('an ONNX resnet18 in every view; long layer names readable in the Architect
   await mkdir(resnetDir, { recursive: true })
   await copyFile(join(TORCHVISION_CACHE, 'resnet18', 'model.onnx'), join(resnetDir, 'resnet18.onnx'))
   await writeFile(join(resnetDir, 'convscope.json'), JSON.stringify({ inputSize: [112, 112], range: [0, 1], mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] }))
-  const demo = join(session.tmp, 'demo')
-  const generated = await runCli(demoDataCommand, ['--out', demo, '--count', '1', '--val', '1'])
-  assert.equal(generated.code, 0, generated.err)
+  const val = await demoValFolder(join(session.tmp, 'demo'), 1)
   const longDir = join(session.tmp, 'long-names')
   await makeLongNamesModel(longDir)
 
@@ -168,7 +164,7 @@ test('an ONNX resnet18 in every view; long layer names readable in the Architect
 
   let percents: number[] = []
   await t.test('Activations: an image of the demo dataset, every channel of layer1.0.relu_1, the top-5', async () => {
-    await openImageFolder(page, join(demo, 'val'), 14)
+    await openImageFolder(page, val, 14)
     await page.getByTestId('tab-activations').click()
     await page.getByTestId('activations-layer-select').selectOption('layer1.0.relu_1')
     await page.getByTestId('image-item').first().click()

@@ -10,12 +10,9 @@ import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import type { Page } from 'playwright-core'
-import { demoDataCommand } from '../src/main/cli/demoDataCommand'
 import { decodeNpy } from '../src/main/engine/store/npy'
-import { runCli } from '../test/fixtures/cli'
 import { THIRD_PARTY_SIZE as SIZE, thirdPartyMobileNetV2 } from '../test/helpers/thirdPartyMobileNet'
-import { browserMissing, collectPageErrors, mapAgainstField, openImageFolder, openModelFolder, screenshot, servedSession, waitForCount, waitForText, waitUntil } from './helpers'
+import { browserMissing, demoValFolder, mapAgainstField, openImageFolder, openModelFolder, openSessionPage, screenshot, servedSession, waitForCount, waitForText, waitUntil } from './helpers'
 
 const missing = browserMissing()
 const session = servedSession('convscope-e2e-third-party-', ['--backend', 'wasm', '--no-demo'])
@@ -23,18 +20,12 @@ const LAYER = 'block_3_expand_relu'
 
 test('a third-party TF.js MobileNetV2 (nsfwjs) in the window: guided backprop of a unit, occlusion of a class', { timeout: 240_000, skip: missing ?? false }, async (t) => {
   const modelDir = await thirdPartyMobileNetV2(join(session.tmp, 'nsfwjs_mobilenet_v2'))
-  const demo = join(session.tmp, 'demo')
-  const generated = await runCli(demoDataCommand, ['--out', demo, '--count', '0', '--val', '1'])
-  assert.equal(generated.code, 0, generated.err)
-
-  const page: Page = await session.browser.newPage({ viewport: { width: 1600, height: 1000 } })
-  const errors = collectPageErrors(page)
-  await page.goto(session.served.url)
-  await waitForText(page.getByTestId('backend-name'), /^wasm$/)
+  const val = await demoValFolder(join(session.tmp, 'demo'))
+  const { page, errors } = await openSessionPage(session, 'wasm')
 
   await t.test('the model folder opens with its labels; an image of the demo folder', async () => {
     await openModelFolder(page, modelDir, SIZE)
-    await openImageFolder(page, join(demo, 'val'), 14)
+    await openImageFolder(page, val, 14)
     await page.getByTestId('tab-activations').click()
     await page.getByTestId('image-item').nth(6).click()
   })
