@@ -24,8 +24,8 @@ import sharp, { type OutputInfo } from 'sharp'
 import { ConvscopeError, type ImageFacts, type Preprocessing } from '../../../shared/api'
 import { plainHeader, type ImageHeader } from './imageHeader'
 import { decodePlainJpeg } from './jpegDecode'
-import { checkResized, cropAndPad, modelInputOf, planResize, resizeForModel, usesPilResample, withResizePlan, type ModelInput, type ResizePlan } from './preprocess'
-import { vipsReduce, vipsReducible } from './vipsReduce'
+import { checkResized, modelInputOf, planResize, resizeForModel, usesPilResample, withResizePlan, type ModelInput, type ResizePlan } from './preprocess'
+import { vipsReducible } from './vipsReduce'
 
 export interface ReadImageOptions {
   /** Refuse images with more pixels than this. Default: env CONVSCOPE_MAX_PIXELS, else 100 megapixels. */
@@ -191,8 +191,7 @@ export async function readModelInput(path: string, pre: Preprocessing, options: 
     return { facts: image.facts, width: image.width, height: image.height, input: modelInputOf(rgb, plan, pre), singlePipeline: false }
   }
   const plan = planResize(meta.width, meta.height, pre)
-  const wasm = await decodePlainJpeg(opened.bytes, meta)
-  const rgb = wasm ? (await resizeForModel({ rgb: wasm, width: meta.width, height: meta.height }, pre)).rgb : await decodeAndResize(opened, plan, pre)
+  const rgb = await decodeAndResize(opened, plan, pre)
   return {
     facts: headerFacts(opened),
     width: meta.width,
@@ -205,9 +204,14 @@ export async function readModelInput(path: string, pre: Preprocessing, options: 
 /** The facts of an image whose header says all (singlePipelineExact: upright, opaque): its size and conversions. */
 const headerFacts = ({ file, meta }: OpenedImage): ImageFacts => ({ path: file, width: meta.width, height: meta.height, format: formatName(meta), notes: conversionNotes(meta) })
 
-/** readModelInput's sharp pipeline: decode and resize, or decode alone with the resize in JS. */
+/**
+ * readModelInput's short path: the file decoded alone (jpegDecode.ts, or sharp where the resize is vipsReduce's)
+ * then resizeForModel, or decoded and resized in one sharp pipeline.
+ */
 async function decodeAndResize(opened: OpenedImage, plan: ResizePlan, pre: Preprocessing): Promise<Uint8Array> {
   const { file, meta } = opened
+  const wasm = await decodePlainJpeg(opened.bytes, meta)
+  if (wasm) return (await resizeForModel({ rgb: wasm, width: meta.width, height: meta.height }, pre)).rgb
   const resizeInJs = vipsReducible(meta.width, meta.height, plan.resizeWidth, plan.resizeHeight)
   let resized: { data: Buffer; info: OutputInfo }
   try {
@@ -229,7 +233,7 @@ async function decodeAndResize(opened: OpenedImage, plan: ResizePlan, pre: Prepr
   if (width !== meta.width || height !== meta.height || channels !== 3) {
     throw new Error(`${file} decoded to ${width}×${height}×${channels}, its header says ${meta.width}×${meta.height}×3`)
   }
-  return cropAndPad(vipsReduce(resized.data, width, height, plan.resizeWidth, plan.resizeHeight), plan)
+  return (await resizeForModel({ rgb: resized.data, width, height }, pre)).rgb
 }
 
 /**
